@@ -1,0 +1,170 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/sirupsen/logrus"
+	"golang.org/x/term"
+)
+
+// Exit codes.
+const (
+	ExitOK       = 0
+	ExitFailed   = 1
+	ExitUsage    = 2
+	ExitRejected = 3
+)
+
+// Env is what a command sees of the world: its streams and environment.
+type Env struct {
+	Stdout, Stderr io.Writer
+	Getenv         func(string) string
+	// StderrIsTerminal decides text or JSON logs and the progress bar.
+	StderrIsTerminal bool
+}
+
+// OSEnv is the process's own environment.
+func OSEnv() Env {
+	return Env{
+		Stdout:           os.Stdout,
+		Stderr:           os.Stderr,
+		Getenv:           os.Getenv,
+		StderrIsTerminal: term.IsTerminal(int(os.Stderr.Fd())),
+	}
+}
+
+// usageError is bad usage or configuration: exit code 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
+
+// rejectedError means the command did its work but some input was rejected: exit 3.
+type rejectedError struct{ msg string }
+
+func (e *rejectedError) Error() string { return e.msg }
+
+type command struct {
+	summary string
+	run     func(ctx context.Context, env Env, args []string) error
+}
+
+var commands = map[string]command{
+	"migrate":   {"bring the database schema up to date", runMigrate},
+	"reference": {"reference load DIR: upsert subscriptions, smartcards, STBs and products", runReference},
+	"import":    {"import instruction files: --inbox DIR, or FILE...", runImport},
+	"version":   {"print the version", runVersion},
+}
+
+// Version is set at build time with -ldflags "-X .../cli.Version=...".
+var Version = "dev"
+
+// Main runs the command line args (without the program name) and returns the exit code.
+func Main(ctx context.Context, env Env, args []string) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		printUsage(env.Stderr)
+		if len(args) == 0 {
+			return ExitUsage
+		}
+		return ExitOK
+	}
+	cmd, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(env.Stderr, "provisioner: unknown command %q\n\n", args[0])
+		printUsage(env.Stderr)
+		return ExitUsage
+	}
+	err := cmd.run(ctx, env, args[1:])
+	var ue *usageError
+	var re *rejectedError
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.Is(err, flag.ErrHelp):
+		return ExitOK
+	case errors.As(err, &ue):
+		fmt.Fprintf(env.Stderr, "provisioner %s: %v\n", args[0], err)
+		return ExitUsage
+	case errors.As(err, &re):
+		fmt.Fprintf(env.Stderr, "provisioner %s: %v\n", args[0], err)
+		return ExitRejected
+	default:
+		fmt.Fprintf(env.Stderr, "provisioner %s: %v\n", args[0], err)
+		return ExitFailed
+	}
+}
+
+func printUsage(w io.Writer) {
+	fmt.Fprintln(w, "usage: provisioner COMMAND [flags] [args]")
+	fmt.Fprintln(w, "\ncommands:")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
+	}
+	fmt.Fprintln(w, "\nRun `provisioner COMMAND -h` for a command's flags.")
+	fmt.Fprintln(w, "Environment: DATABASE_URL (required), LOG_LEVEL (info), LOG_FORMAT (text on a terminal, json otherwise).")
+	fmt.Fprintln(w, "Exit codes: 0 ok, 1 failed, 2 bad usage or configuration, 3 done but rows or files were rejected.")
+}
+
+func runVersion(_ context.Context, env Env, _ []string) error {
+	fmt.Fprintln(env.Stdout, "provisioner", Version)
+	return nil
+}
+
+// newFlagSet returns a flag set that reports errors instead of exiting.
+func newFlagSet(env Env, name, usage string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(env.Stderr, "usage: provisioner %s\n", usage)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseFlags parses args, turning a flag error into a usage error.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return &usageError{err.Error()}
+	}
+	return nil
+}
+
+// newLogger sets up logrus: text on a terminal, JSON otherwise (for log collectors),
+// unless LOG_FORMAT says; LOG_LEVEL sets the level.
+func newLogger(env Env) (*logrus.Logger, error) {
+	log := logrus.New()
+	log.SetOutput(env.Stderr)
+	format := strings.ToLower(env.Getenv("LOG_FORMAT"))
+	switch {
+	case format == "json", format == "" && !env.StderrIsTerminal:
+		log.SetFormatter(&logrus.JSONFormatter{})
+	case format == "text", format == "":
+		log.SetFormatter(&logrus.TextFormatter{FullTimestamp: true})
+	default:
+		return nil, usagef("LOG_FORMAT=%q: expected text or json", format)
+	}
+	if lvl := env.Getenv("LOG_LEVEL"); lvl != "" {
+		l, err := logrus.ParseLevel(lvl)
+		if err != nil {
+			return nil, usagef("LOG_LEVEL=%q: expected one of panic, fatal, error, warn, info, debug, trace", lvl)
+		}
+		log.SetLevel(l)
+	}
+	return log, nil
+}

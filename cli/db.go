@@ -1,0 +1,73 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+
+	"github.com/provisioner/provisioner/store"
+)
+
+// dbFlag adds --database-url, which overrides DATABASE_URL.
+func dbFlag(fs *flag.FlagSet) *string {
+	return fs.String("database-url", "", "PostgreSQL URL (default: $DATABASE_URL)")
+}
+
+func databaseURL(env Env, flagValue string) (string, error) {
+	if flagValue != "" {
+		return flagValue, nil
+	}
+	if u := env.Getenv("DATABASE_URL"); u != "" {
+		return u, nil
+	}
+	return "", usagef("no database: set DATABASE_URL (for example postgres://user@127.0.0.1:5432/provisioner?sslmode=disable) or pass --database-url")
+}
+
+// openDB opens the database and checks that its schema is this binary's.
+func openDB(ctx context.Context, env Env, flagValue string) (*store.DB, error) {
+	dsn, err := databaseURL(env, flagValue)
+	if err != nil {
+		return nil, err
+	}
+	db, err := store.Open(ctx, dsn)
+	if err != nil {
+		return nil, err
+	}
+	if err := store.CheckSchema(ctx, db); err != nil {
+		db.Close()
+		if errors.Is(err, store.ErrSchema) {
+			return nil, &usageError{err.Error()} // a set-up problem, not a failure of the run
+		}
+		return nil, err
+	}
+	return db, nil
+}
+
+func runMigrate(ctx context.Context, env Env, args []string) error {
+	fs := newFlagSet(env, "migrate", "migrate [--database-url URL]")
+	dbURL := dbFlag(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("migrate takes no arguments, got %q", fs.Args())
+	}
+	log, err := newLogger(env)
+	if err != nil {
+		return err
+	}
+	dsn, err := databaseURL(env, *dbURL)
+	if err != nil {
+		return err
+	}
+	from, to, err := store.Migrate(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	if from == to {
+		log.WithField("version", to).Info("schema is up to date")
+	} else {
+		log.WithFields(map[string]any{"from": from, "to": to}).Info("schema migrated")
+	}
+	return nil
+}

@@ -1,0 +1,11 @@
+// Package cli is the provisioner's command line: it parses commands and flags, reads
+// the configuration from the environment, sets up logging, wires the packages that do
+// the work, and turns outcomes into exit codes. cmd/provisioner's main only calls Main.
+//
+// Exit codes, for cron and scripts:
+//
+//	0  done, nothing rejected
+//	1  failed (database unreachable, disk full, ...): nothing half-done is kept
+//	2  bad usage or configuration
+//	3  done, but rows or files were rejected
+package cli

@@ -1,0 +1,53 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/provisioner/provisioner/reference"
+)
+
+func runReference(ctx context.Context, env Env, args []string) error {
+	if len(args) == 0 || args[0] != "load" {
+		return usagef("usage: provisioner reference load [--database-url URL] DIR")
+	}
+	fs := newFlagSet(env, "reference load", "reference load [--database-url URL] DIR")
+	dbURL := dbFlag(fs)
+	if err := parseFlags(fs, args[1:]); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usagef("reference load takes one directory, got %d arguments", fs.NArg())
+	}
+	log, err := newLogger(env)
+	if err != nil {
+		return err
+	}
+	db, err := openDB(ctx, env, *dbURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	results, err := reference.Load(ctx, db, fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	bad := 0
+	for _, r := range results {
+		entry := log.WithFields(map[string]any{"file": r.File, "rows": r.Rows, "bad_rows": len(r.Bad)})
+		if r.Loaded {
+			entry.Info("reference file loaded")
+			continue
+		}
+		entry.Warn("reference file not loaded: it has bad rows")
+		for _, b := range r.Bad {
+			fmt.Fprintln(env.Stdout, b.Error())
+		}
+		bad += len(r.Bad)
+	}
+	if bad > 0 {
+		return &rejectedError{fmt.Sprintf("%d bad reference rows: their files were not loaded (fix them and load again)", bad)}
+	}
+	return nil
+}

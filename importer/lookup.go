@@ -1,0 +1,154 @@
+package importer
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/lib/pq"
+
+	"github.com/provisioner/provisioner/provisioning"
+	provsql "github.com/provisioner/provisioner/sql"
+	"github.com/provisioner/provisioner/store"
+)
+
+// catalogue is the product catalogue, read once per file: it is small (hundreds of
+// products) and every row may name any of it.
+type catalogue map[string]provisioning.Product
+
+func loadCatalogue(ctx context.Context, db *store.DB) (catalogue, error) {
+	var products []provisioning.Product
+	if err := db.SelectContext(ctx, &products, provsql.AllProducts); err != nil {
+		return nil, fmt.Errorf("read products: %w", err)
+	}
+	c := make(catalogue, len(products))
+	for _, p := range products {
+		c[p.Code] = p
+	}
+	return c, nil
+}
+
+// chunkLookup answers provisioning.Lookup for one chunk of rows from maps filled by a
+// few bulk queries (fill), instead of a query per row.
+type chunkLookup struct {
+	products catalogue
+	bySerial map[string]provisioning.Item
+	byCAID   map[string]provisioning.Item
+	subs     map[string]int64
+	usedRefs map[string]bool
+	fileRefs map[string]int // references accepted earlier in the same file -> line
+}
+
+func newChunkLookup(products catalogue) *chunkLookup {
+	return &chunkLookup{
+		products: products,
+		bySerial: map[string]provisioning.Item{},
+		byCAID:   map[string]provisioning.Item{},
+		subs:     map[string]int64{},
+		usedRefs: map[string]bool{},
+		fileRefs: map[string]int{},
+	}
+}
+
+func (l *chunkLookup) ItemBySerial(s string) (provisioning.Item, bool) {
+	it, ok := l.bySerial[s]
+	return it, ok
+}
+
+func (l *chunkLookup) ItemByCAID(c string) (provisioning.Item, bool) {
+	it, ok := l.byCAID[c]
+	return it, ok
+}
+
+func (l *chunkLookup) SubscriptionID(n string) (int64, bool) {
+	id, ok := l.subs[n]
+	return id, ok
+}
+
+func (l *chunkLookup) Product(code string) (provisioning.Product, bool) {
+	p, ok := l.products[code]
+	return p, ok
+}
+
+func (l *chunkLookup) ReferenceUsed(ref string) bool {
+	_, inFile := l.fileRefs[ref]
+	return inFile || l.usedRefs[ref]
+}
+
+// fill runs the chunk's lookups: the items named by serial number or CA id, the
+// subscriptions that the items' own do not already confirm, and the references some
+// stored request already uses. The maps of the previous chunk are cleared first, so
+// memory stays bounded by the chunk.
+func (l *chunkLookup) fill(ctx context.Context, db *store.DB, rows []*row) error {
+	clear(l.bySerial)
+	clear(l.byCAID)
+	clear(l.subs)
+	clear(l.usedRefs)
+
+	var serials, caIDs, refs []string
+	for _, r := range rows {
+		d := &r.draft
+		if d.SmartcardSerial != "" {
+			serials = append(serials, d.SmartcardSerial)
+		}
+		if d.SmartcardCAID != "" {
+			caIDs = append(caIDs, d.SmartcardCAID)
+		}
+		if d.STBSerial != "" {
+			serials = append(serials, d.STBSerial)
+		}
+		if d.Reference != "" {
+			refs = append(refs, d.Reference)
+		}
+	}
+	if len(serials)+len(caIDs) > 0 {
+		var items []provisioning.Item
+		if err := db.SelectContext(ctx, &items, provsql.LookupItems, pq.StringArray(serials), pq.StringArray(caIDs)); err != nil {
+			return fmt.Errorf("look up items: %w", err)
+		}
+		for _, it := range items {
+			l.bySerial[it.SerialNumber] = it
+			l.byCAID[it.CAID] = it
+		}
+	}
+
+	// Most rows name the subscription their card is installed on, which the item
+	// lookup has confirmed; only the others need a query.
+	var subs []string
+	for _, r := range rows {
+		d := &r.draft
+		if d.SubscriptionNumber == "" {
+			continue
+		}
+		card, ok := l.bySerial[d.SmartcardSerial]
+		if !ok {
+			card, ok = l.byCAID[d.SmartcardCAID]
+		}
+		if ok && card.SubscriptionNumber == d.SubscriptionNumber {
+			continue
+		}
+		subs = append(subs, d.SubscriptionNumber)
+	}
+	if len(subs) > 0 {
+		var found []struct {
+			ID     int64  `db:"id"`
+			Number string `db:"number"`
+		}
+		if err := db.SelectContext(ctx, &found, provsql.LookupSubscriptions, pq.StringArray(subs)); err != nil {
+			return fmt.Errorf("look up subscriptions: %w", err)
+		}
+		for _, s := range found {
+			l.subs[s.Number] = s.ID
+		}
+	}
+
+	if len(refs) > 0 {
+		var used []string
+		if err := db.SelectContext(ctx, &used, provsql.UsedReferences, pq.StringArray(refs)); err != nil {
+			return fmt.Errorf("look up references: %w", err)
+		}
+		for _, ref := range used {
+			l.usedRefs[ref] = true
+		}
+	}
+	return nil
+}

@@ -1,0 +1,201 @@
+package importer
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/lib/pq"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/provisioner/provisioner/csvin"
+	"github.com/provisioner/provisioner/provisioning"
+)
+
+// row is one data row on its way through the pipeline.
+type row struct {
+	line     int
+	fields   []string // as read, for the rejects file
+	draft    provisioning.Draft
+	problems []provisioning.Problem
+	resolved provisioning.Resolved
+}
+
+type counts struct{ rows, created, rejected int }
+
+// pipeline streams the rows of in through three stages that run at once, connected by
+// small channels of chunks so that memory stays bounded:
+//
+//	read:    CSV records -> parsed drafts (one goroutine)
+//	resolve: a chunk's bulk lookups, then Resolve each row; rejects are written here,
+//	         in file order
+//	copy:    good rows -> COPY (stmt nil: a dry run, nothing written)
+//
+// A whole-file problem comes back as a *refusal.
+func (im *Importer) pipeline(ctx context.Context, in io.Reader, stmt *sql.Stmt, fileID int64, rej *rejects) (counts, error) {
+	var c counts
+	products, err := loadCatalogue(ctx, im.db)
+	if err != nil {
+		return c, err
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	parsed := make(chan []*row, 4)
+	good := make(chan []*row, 4)
+	now := im.opts.Now().UTC()
+
+	g.Go(func() error {
+		defer close(parsed)
+		return im.read(ctx, in, now, rej, parsed, &c.rows)
+	})
+	g.Go(func() error {
+		defer close(good)
+		look := newChunkLookup(products)
+		for chunk := range parsed {
+			if err := look.fill(ctx, im.db, chunk); err != nil {
+				return err
+			}
+			var ok []*row
+			for _, r := range chunk {
+				if resolveRow(r, look) {
+					ok = append(ok, r)
+					continue
+				}
+				c.rejected++
+				if err := rej.write(r.fields, r.line, provisioning.Join(r.problems)); err != nil {
+					return err
+				}
+			}
+			select {
+			case good <- ok:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		return nil
+	})
+	g.Go(func() error {
+		for chunk := range good {
+			for _, r := range chunk {
+				if stmt != nil {
+					if _, err := stmt.ExecContext(ctx, requestArgs(&r.resolved, fileID, r.line)...); err != nil {
+						return fmt.Errorf("copy line %d: %w", r.line, err)
+					}
+				}
+				c.created++
+			}
+		}
+		return nil
+	})
+	err = g.Wait()
+	return c, err
+}
+
+// read is the first stage: it reads records, parses each into a draft and sends them
+// on in chunks. It counts the rows it reads.
+func (im *Importer) read(ctx context.Context, in io.Reader, now time.Time, rej *rejects, out chan<- []*row, rows *int) error {
+	cr := csvin.NewReader(in)
+	header, err := cr.Header()
+	if err != nil {
+		return asRefusal(err)
+	}
+	lay, err := newLayout(header)
+	if err != nil {
+		return asRefusal(err)
+	}
+	rej.setHeader(cr.RawHeader(), lay.line, lay.err)
+
+	send := func(chunk []*row) error {
+		select {
+		case out <- chunk:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	chunk := make([]*row, 0, im.opts.ChunkSize)
+	for {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		var r *row
+		var re *csvin.RowError
+		switch {
+		case errors.As(err, &re):
+			r = &row{line: re.Line, fields: re.Fields, problems: []provisioning.Problem{
+				{Code: provisioning.CodeMalformedRow, Message: re.Reason},
+			}}
+		case err != nil:
+			return asRefusal(err)
+		default:
+			r = &row{line: rec.Line, fields: rec.Fields}
+			r.draft, r.problems = provisioning.Parse(lay.instruction(rec.Fields), now)
+		}
+		*rows++
+		if chunk = append(chunk, r); len(chunk) == cap(chunk) {
+			if err := send(chunk); err != nil {
+				return err
+			}
+			chunk = make([]*row, 0, im.opts.ChunkSize)
+		}
+	}
+	if len(chunk) > 0 {
+		return send(chunk)
+	}
+	return nil
+}
+
+// resolveRow checks a parsed row against the reference data. Problems about a field
+// that parsing already found wrong are dropped: they would only repeat it.
+func resolveRow(r *row, look *chunkLookup) bool {
+	if len(r.problems) > 0 && r.problems[0].Code == provisioning.CodeMalformedRow {
+		return false
+	}
+	res, ps := provisioning.Resolve(r.draft, look)
+	for _, p := range ps {
+		if !hasField(r.problems, p.Field) {
+			r.problems = append(r.problems, p)
+		}
+	}
+	if len(r.problems) > 0 {
+		return false
+	}
+	r.resolved = res
+	if ref := r.draft.Reference; ref != "" {
+		look.fileRefs[ref] = r.line
+	}
+	return true
+}
+
+func hasField(ps []provisioning.Problem, field string) bool {
+	for _, p := range ps {
+		if p.Field == field {
+			return true
+		}
+	}
+	return false
+}
+
+func nullInt(v int64) any {
+	if v == 0 {
+		return nil
+	}
+	return v
+}
+
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func nullArray(a []string) any {
+	if len(a) == 0 {
+		return nil
+	}
+	return pq.StringArray(a)
+}

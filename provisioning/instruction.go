@@ -1,0 +1,257 @@
+package provisioning
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// An Action is what an operator asks for; it maps to a request Type.
+type Action string
+
+// The actions of the instruction file and of the CRM's API.
+const (
+	ActionAddServices    Action = "add_services"
+	ActionCancelServices Action = "cancel_services"
+	ActionPair           Action = "pair_smartcard_decoder"
+	ActionResetPIN       Action = "reset_pin"
+	ActionSetPIN         Action = "set_pin"
+	ActionResetSmartcard Action = "reset_smartcard"
+)
+
+// Field names, as the instruction file's columns name them; a Problem names one.
+const (
+	FieldAction             = "action"
+	FieldSubscription       = "subscription_number"
+	FieldSmartcardSerial    = "smartcard_serial_number"
+	FieldSmartcardCAID      = "smartcard_ca_id"
+	FieldSTBSerial          = "stb_serial_number"
+	FieldServices           = "services"
+	FieldPIN                = "pin"
+	FieldPriority           = "priority"
+	FieldScheduledDate      = "scheduled_date"
+	FieldProcessImmediately = "process_immediately"
+	FieldReference          = "reference"
+)
+
+// MaxServices is the most services one request may carry: the gateway takes at most
+// 64 products in a command and refuses the whole batch otherwise.
+const MaxServices = 64
+
+// rule says which fields an action needs and which it takes at all.
+type rule struct {
+	typ          Type
+	subscription need
+	services     need
+	stb          need
+	pin          need
+}
+
+type need int
+
+const (
+	refused need = iota
+	optional
+	required
+)
+
+var rules = map[Action]rule{
+	ActionAddServices:    {typ: AddProducts, subscription: required, services: required},
+	ActionCancelServices: {typ: CancelProducts, subscription: required, services: required},
+	ActionPair:           {typ: Pair, subscription: optional, stb: optional},
+	ActionResetPIN:       {typ: ResetPIN, subscription: required},
+	ActionSetPIN:         {typ: SetPIN, subscription: required, pin: required},
+	ActionResetSmartcard: {typ: ResetSmartcard, subscription: required},
+}
+
+// Actions lists the known actions, in the order the documentation gives them.
+var Actions = []Action{ActionAddServices, ActionCancelServices, ActionPair, ActionResetPIN, ActionSetPIN, ActionResetSmartcard}
+
+// Instruction is one instruction as an operator gave it: every field as text, empty
+// when not given. Values are trimmed of surrounding spaces before they are checked.
+type Instruction struct {
+	Action             string
+	SubscriptionNumber string
+	SmartcardSerial    string
+	SmartcardCAID      string
+	STBSerial          string
+	Services           []string // service codes, in the order given
+	PIN                string
+	Priority           string
+	ScheduledDate      string
+	ProcessImmediately string
+	Reference          string
+}
+
+// SplitServices splits the instruction file's `services` value (codes separated by
+// `;`), dropping empty entries so that a trailing `;` is harmless.
+func SplitServices(s string) []string {
+	if strings.TrimSpace(s) == "" {
+		return nil
+	}
+	parts := strings.Split(s, ";")
+	out := parts[:0]
+	for _, p := range parts {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Draft is an instruction that passed Parse: its values are parsed and it waits for
+// Resolve to check what it names against the reference data.
+type Draft struct {
+	Type               Type
+	Priority           Priority
+	ScheduledDate      time.Time
+	ProcessImmediately bool
+	Reference          string
+
+	SubscriptionNumber string
+	SmartcardSerial    string // one of SmartcardSerial and SmartcardCAID is set
+	SmartcardCAID      string
+	STBSerial          string
+	ServiceCodes       []string
+	PIN                string
+}
+
+// dateLayouts are the accepted scheduled_date forms; the second is read as UTC.
+var dateLayouts = []string{time.RFC3339, "2006-01-02 15:04:05"}
+
+// Parse checks an instruction on its own (the action, which fields are given, the
+// format of each value) and returns its draft, or every problem found. now is the
+// scheduled date of an instruction that gives none.
+func Parse(in Instruction, now time.Time) (Draft, []Problem) {
+	var ps problems
+	d := Draft{
+		Priority:           Regular,
+		ScheduledDate:      now,
+		SubscriptionNumber: strings.TrimSpace(in.SubscriptionNumber),
+		SmartcardSerial:    strings.TrimSpace(in.SmartcardSerial),
+		SmartcardCAID:      strings.TrimSpace(in.SmartcardCAID),
+		STBSerial:          strings.TrimSpace(in.STBSerial),
+		ServiceCodes:       in.Services,
+		PIN:                strings.TrimSpace(in.PIN),
+		Reference:          strings.TrimSpace(in.Reference),
+	}
+
+	action := Action(strings.ToLower(strings.TrimSpace(in.Action)))
+	r, ok := rules[action]
+	switch {
+	case action == "":
+		ps.add(FieldAction, CodeMissingField, "is required")
+	case !ok:
+		ps.add(FieldAction, CodeUnknownAction, fmt.Sprintf("unknown action %q (expected one of %s)", in.Action, actionList()))
+	}
+
+	switch {
+	case d.SmartcardSerial == "" && d.SmartcardCAID == "":
+		ps.add(FieldSmartcardSerial, CodeMissingField, "is required (or smartcard_ca_id)")
+	case d.SmartcardSerial != "" && d.SmartcardCAID != "":
+		ps.add(FieldSmartcardCAID, CodeFieldNotAllowed, "give smartcard_serial_number or smartcard_ca_id, not both")
+	}
+
+	if ok {
+		d.Type = r.typ
+		checkNeed(&ps, FieldSubscription, d.SubscriptionNumber != "", r.subscription, action)
+		checkNeed(&ps, FieldServices, len(d.ServiceCodes) > 0, r.services, action)
+		checkNeed(&ps, FieldSTBSerial, d.STBSerial != "", r.stb, action)
+		checkNeed(&ps, FieldPIN, d.PIN != "", r.pin, action)
+		if action == ActionPair && d.STBSerial == "" {
+			d.Type = Unpair // pairing with no STB means unpairing the card
+		}
+	}
+
+	if r.pin == required && d.PIN != "" {
+		switch {
+		case !isFourDigits(d.PIN):
+			ps.add(FieldPIN, CodeInvalidPIN, "must be exactly 4 digits")
+		case d.PIN == "0000":
+			ps.add(FieldPIN, CodeInvalidPIN, "0000 is the default PIN and cannot be set (use reset_pin)")
+		}
+	}
+
+	if r.services != refused {
+		if len(d.ServiceCodes) > MaxServices {
+			ps.add(FieldServices, CodeTooManyServices, fmt.Sprintf("%d services, at most %d in one instruction", len(d.ServiceCodes), MaxServices))
+		}
+		seen := make(map[string]bool, len(d.ServiceCodes))
+		for _, c := range d.ServiceCodes {
+			if seen[c] {
+				ps.add(FieldServices, CodeDuplicateService, fmt.Sprintf("service %s is listed twice", c))
+			}
+			seen[c] = true
+		}
+	}
+
+	if p := strings.ToUpper(strings.TrimSpace(in.Priority)); p != "" {
+		switch Priority(p) {
+		case Regular, Express:
+			d.Priority = Priority(p)
+		default:
+			ps.add(FieldPriority, CodeInvalidPriority, fmt.Sprintf("%q is not REGULAR or EXPRESS", in.Priority))
+		}
+	}
+
+	if s := strings.TrimSpace(in.ScheduledDate); s != "" {
+		t, err := parseDate(s)
+		if err != nil {
+			ps.add(FieldScheduledDate, CodeInvalidDate, fmt.Sprintf("%q is not RFC 3339 or YYYY-MM-DD HH:MM:SS", s))
+		}
+		d.ScheduledDate = t
+	}
+
+	switch strings.ToLower(strings.TrimSpace(in.ProcessImmediately)) {
+	case "", "false":
+	case "true":
+		d.ProcessImmediately = true
+	default:
+		ps.add(FieldProcessImmediately, CodeInvalidBoolean, fmt.Sprintf("%q is not true or false", in.ProcessImmediately))
+	}
+
+	if len(d.Reference) > 64 {
+		ps.add(FieldReference, CodeInvalidReference, "is longer than 64 characters")
+	}
+	return d, ps.list
+}
+
+func checkNeed(ps *problems, field string, given bool, n need, a Action) {
+	switch {
+	case n == required && !given:
+		ps.add(field, CodeMissingField, fmt.Sprintf("is required for %s", a))
+	case n == refused && given:
+		ps.add(field, CodeFieldNotAllowed, fmt.Sprintf("is not taken by %s", a))
+	}
+}
+
+func parseDate(s string) (time.Time, error) {
+	var err error
+	for _, layout := range dateLayouts {
+		var t time.Time
+		if t, err = time.ParseInLocation(layout, s, time.UTC); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, err
+}
+
+func isFourDigits(s string) bool {
+	if len(s) != 4 {
+		return false
+	}
+	for i := 0; i < 4; i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func actionList() string {
+	names := make([]string, len(Actions))
+	for i, a := range Actions {
+		names[i] = string(a)
+	}
+	return strings.Join(names, ", ")
+}

@@ -1,0 +1,2 @@
+-- The schema version golang-migrate recorded.
+SELECT version, dirty FROM schema_migrations

@@ -1,0 +1,49 @@
+package sql
+
+import (
+	"embed"
+	"io/fs"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Migrations returns the migration files, named as golang-migrate expects
+// (NNNNNN_title.up.sql / .down.sql).
+func Migrations() fs.FS {
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		panic(err) // the directory is embedded at build time: it is always there
+	}
+	return sub
+}
+
+// Queries. Each is one statement; parameters are documented in its file.
+var (
+	//go:embed queries/upsert_subscriptions.sql
+	UpsertSubscriptions string
+	//go:embed queries/upsert_installed_items.sql
+	UpsertInstalledItems string
+	//go:embed queries/upsert_products.sql
+	UpsertProducts string
+	//go:embed queries/lookup_items.sql
+	LookupItems string
+	//go:embed queries/lookup_subscriptions.sql
+	LookupSubscriptions string
+	//go:embed queries/all_products.sql
+	AllProducts string
+	//go:embed queries/used_references.sql
+	UsedReferences string
+	//go:embed queries/imported_by_sha256.sql
+	ImportedBySHA256 string
+	//go:embed queries/insert_import_file.sql
+	InsertImportFile string
+	//go:embed queries/finish_import_file.sql
+	FinishImportFile string
+)
+
+//go:embed queries/schema_version.sql
+var SchemaVersion string
+
+//go:embed queries/copy_requests.sql
+var CopyRequests string
