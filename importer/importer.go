@@ -130,7 +130,11 @@ func (im *Importer) importFile(ctx context.Context, f *os.File, name string, rej
 		return im.finish(res, c, err, Validated)
 	}
 
-	tx, err := im.db.BeginTxx(ctx, nil)
+	// The transaction is not bound to ctx: on cancellation database/sql would roll it
+	// back from its own goroutine while lib/pq's COPY goroutine still reads the same
+	// connection (a data race). The stages stop on ctx instead, and the deferred
+	// Rollback runs once they have.
+	tx, err := im.db.BeginTxx(context.WithoutCancel(ctx), nil)
 	if err != nil {
 		return res, fmt.Errorf("begin: %w", err)
 	}

@@ -1,0 +1,40 @@
+# provisioner: `make demo` runs the import end to end on the bundled samples,
+# `make test` runs every test. Both start (or install) PostgreSQL when needed.
+
+GO      ?= go
+BIN     := bin
+PKGS    := ./...
+# Tests create their databases on this server (see internal/pgtest).
+export TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable
+
+.PHONY: all build test bench demo fuzz vet clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN)/ ./cmd/...
+
+vet:
+	$(GO) vet $(PKGS)
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+test: vet
+	scripts/ensure-postgres.sh
+	$(GO) test -race -count=1 $(PKGS)
+
+# Benchmarks print figures beside a baseline measured in the same run.
+bench: build
+	scripts/ensure-postgres.sh
+	scripts/bench.sh
+
+demo: build
+	scripts/ensure-postgres.sh
+	scripts/demo.sh
+
+# A longer fuzzing session of the CSV layer than the seed corpus that `make test` runs.
+fuzz:
+	$(GO) test ./csvin -run '^$$' -fuzz FuzzReader -fuzztime 60s
+
+clean:
+	rm -rf $(BIN) .demo
