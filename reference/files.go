@@ -99,16 +99,18 @@ func readRows[T any](path string, check func(*T) []string, fn func(line int, row
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		line, _ := cr.FieldPos(0)
 		var fe *csvin.FileError
 		var pe *csv.ParseError
 		switch {
 		case errors.As(err, &fe):
 			return nil, fmt.Errorf("%s: %w", name, fe)
 		case errors.As(err, &pe):
+			// Not FieldPos: it panics when the error came before the first field ended.
 			bad = append(bad, RowError{File: name, Line: pe.StartLine, Reason: pe.Err.Error()})
 			continue
-		case err != nil:
+		}
+		line, _ := cr.FieldPos(0) // a whole record was read: it has a first field
+		if err != nil {
 			return nil, fmt.Errorf("%s: line %d: %w", name, line, err)
 		}
 		row := v.(*T) // gocsv hands back a pointer to a new T
