@@ -61,6 +61,7 @@ var commands = map[string]command{
 	"migrate":   {"bring the database schema up to date", runMigrate},
 	"reference": {"reference load DIR: upsert subscriptions, smartcards, STBs and products", runReference},
 	"import":    {"import instruction files: --inbox DIR, or FILE...", runImport},
+	"process":   {"one processing run: send due requests to the CAS gateway", runProcess},
 	"version":   {"print the version", runVersion},
 }
 
@@ -114,7 +115,9 @@ func printUsage(w io.Writer) {
 		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
 	}
 	fmt.Fprintln(w, "\nRun `provisioner COMMAND -h` for a command's flags.")
-	fmt.Fprintln(w, "Environment: DATABASE_URL (required), LOG_LEVEL (info), LOG_FORMAT (text on a terminal, json otherwise).")
+	fmt.Fprintln(w, "Environment: DATABASE_URL (required); CAS_GATEWAY_URL, CAS_GATEWAY_TOKEN, CAS_DESTINATION_ID")
+	fmt.Fprintln(w, "(process, and import of process_immediately rows); LOG_LEVEL (info); LOG_FORMAT (text on a")
+	fmt.Fprintln(w, "terminal, json otherwise).")
 	fmt.Fprintln(w, "Exit codes: 0 ok, 1 failed, 2 bad usage or configuration, 3 done but rows or files were rejected.")
 }
 

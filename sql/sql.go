@@ -47,3 +47,17 @@ var SchemaVersion string
 
 //go:embed queries/copy_requests.sql
 var CopyRequests string
+
+// The processing run's statements.
+var (
+	//go:embed queries/claim_requests.sql
+	ClaimRequests string
+	//go:embed queries/write_back.sql
+	WriteBack string
+	//go:embed queries/release_requests.sql
+	ReleaseRequests string
+	//go:embed queries/start_process.sql
+	StartProcess string
+	//go:embed queries/finish_process.sql
+	FinishProcess string
+)

@@ -1,0 +1,100 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/provisioner/provisioner/dispatcher"
+	"github.com/provisioner/provisioner/store"
+)
+
+// gatewayFlags are the settings of the CAS gateway and of a processing run. The
+// gateway's address and credentials come from the environment (CAS_GATEWAY_URL,
+// CAS_GATEWAY_TOKEN, CAS_DESTINATION_ID); --gateway-url overrides the first. The token
+// has no flag: a flag would show it in `ps`.
+type gatewayFlags struct {
+	url, destination string
+	timeout          time.Duration
+	opts             dispatcher.Options
+}
+
+func addGatewayFlags(fs *flag.FlagSet) *gatewayFlags {
+	g := &gatewayFlags{}
+	fs.StringVar(&g.url, "gateway-url", "", "CAS gateway base URL (default: $CAS_GATEWAY_URL)")
+	fs.StringVar(&g.destination, "destination", "", "destination id we are known by (default: $CAS_DESTINATION_ID)")
+	fs.DurationVar(&g.timeout, "batch-timeout", 30*time.Second, "how long to wait for the gateway's answer to one batch")
+	fs.IntVar(&g.opts.BatchSize, "batch-size", 100, "commands per batch (1 to 500)")
+	fs.IntVar(&g.opts.Concurrency, "concurrency", 4, "batches in flight at once")
+	fs.Float64Var(&g.opts.Rate, "rate", 0, "at most this many commands per second (0: no limit)")
+	fs.IntVar(&g.opts.MaxAttempts, "max-attempts", 10, "sends before a request is rejected with E_MAX_ATTEMPTS")
+	fs.DurationVar(&g.opts.Lease, "lease", 5*time.Minute, "how long a claim holds when a run dies before the requests are claimed again")
+	return g
+}
+
+func (g *gatewayFlags) config(env Env) dispatcher.GatewayConfig {
+	cfg := dispatcher.GatewayConfig{URL: g.url, Token: env.Getenv("CAS_GATEWAY_TOKEN"), DestinationID: g.destination, Timeout: g.timeout}
+	if cfg.URL == "" {
+		cfg.URL = env.Getenv("CAS_GATEWAY_URL")
+	}
+	if cfg.DestinationID == "" {
+		cfg.DestinationID = env.Getenv("CAS_DESTINATION_ID")
+	}
+	return cfg
+}
+
+// dispatcher builds a dispatcher, or a usage error naming what is wrong.
+func (g *gatewayFlags) dispatcher(env Env, db *store.DB, log logrus.FieldLogger, opts dispatcher.Options) (*dispatcher.Dispatcher, error) {
+	client, err := dispatcher.NewClient(g.config(env))
+	if err != nil {
+		return nil, usagef("gateway: %v", err)
+	}
+	d, err := dispatcher.New(db, client, log, opts)
+	if err != nil {
+		return nil, usagef("%v", err)
+	}
+	return d, nil
+}
+
+func runProcess(ctx context.Context, env Env, args []string) error {
+	fs := newFlagSet(env, "process", "process [flags]\n\nPerforms one processing run: sends the due PENDING requests to the CAS gateway and\nwrites back what it said. SIGINT/SIGTERM: stops claiming, finishes what is in flight.")
+	dbURL := dbFlag(fs)
+	g := addGatewayFlags(fs)
+	fs.IntVar(&g.opts.MaxRequests, "max-requests", 0, "stop claiming after this many requests (0: no limit)")
+	fs.DurationVar(&g.opts.MaxDuration, "max-duration", 0, "stop claiming after this long (0: no limit)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("process takes no arguments, got %q", fs.Args())
+	}
+	log, err := newLogger(env)
+	if err != nil {
+		return err
+	}
+	if _, err := g.dispatcher(env, nil, log, g.opts); err != nil {
+		return err // configuration first: before touching the database
+	}
+	db, err := openDB(ctx, env, *dbURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	d, err := g.dispatcher(env, db, log, g.opts)
+	if err != nil {
+		return err
+	}
+	sum, err := d.Run(ctx)
+	fmt.Fprintf(env.Stdout, "run %d: claimed %d, completed %d, rejected %d, retry later %d, released %d, in %s\n",
+		sum.ProcessID, sum.Claimed, sum.Completed, sum.Rejected, sum.Retried, sum.Released, sum.Duration.Round(time.Millisecond))
+	if err != nil {
+		return err
+	}
+	if sum.Rejected > 0 {
+		return &rejectedError{fmt.Sprintf("%d requests rejected", sum.Rejected)}
+	}
+	return nil
+}

@@ -1,0 +1,538 @@
+package dispatcher
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/lib/pq"
+	"github.com/sirupsen/logrus"
+	"golang.org/x/time/rate"
+
+	"github.com/provisioner/provisioner/casapi"
+	"github.com/provisioner/provisioner/provisioning"
+	provsql "github.com/provisioner/provisioner/sql"
+	"github.com/provisioner/provisioner/store"
+)
+
+// ProcessName is the process_name of the requests a processing run finishes.
+const ProcessName = "PROVISIONING_REQUEST_PROCESSING_RUN"
+
+// CodeMaxAttempts rejects a request that the gateway never settled.
+const CodeMaxAttempts = "E_MAX_ATTEMPTS"
+
+// Options tune a processing run. Zero values take the defaults.
+type Options struct {
+	BatchSize   int           // commands per batch (default 100, at most 500)
+	Concurrency int           // batches in flight at once (default 4)
+	Rate        float64       // commands per second, all batches together (0: no limit)
+	MaxRequests int           // stop claiming after this many (0: no limit)
+	MaxDuration time.Duration // stop claiming after this long (0: no limit)
+	Lease       time.Duration // how long a claim holds if the run dies (default 5m)
+	MaxAttempts int           // sends before E_MAX_ATTEMPTS (default 10)
+	BackoffBase time.Duration // first wait after an unsettled send (default 2s)
+	BackoffCap  time.Duration // longest wait (default 10m)
+	// FileID, when set, restricts the run to the process_immediately requests of
+	// that import file: the importer's "send at once" path.
+	FileID int64
+}
+
+func (o *Options) defaults() error {
+	if o.BatchSize == 0 {
+		o.BatchSize = 100
+	}
+	if o.Concurrency == 0 {
+		o.Concurrency = 4
+	}
+	if o.Lease == 0 {
+		o.Lease = 5 * time.Minute
+	}
+	if o.MaxAttempts == 0 {
+		o.MaxAttempts = 10
+	}
+	if o.BackoffBase == 0 {
+		o.BackoffBase = 2 * time.Second
+	}
+	if o.BackoffCap == 0 {
+		o.BackoffCap = 10 * time.Minute
+	}
+	switch {
+	case o.BatchSize < 1 || o.BatchSize > casapi.MaxBatch:
+		return fmt.Errorf("batch size %d: must be 1 to %d", o.BatchSize, casapi.MaxBatch)
+	case o.Concurrency < 1 || o.Concurrency > 64:
+		return fmt.Errorf("concurrency %d: must be 1 to 64", o.Concurrency)
+	case o.Rate < 0, o.MaxRequests < 0, o.MaxDuration < 0, o.Lease < time.Second, o.MaxAttempts < 1:
+		return errors.New("rate, max requests and max duration must not be negative, the lease at least 1s, max attempts at least 1")
+	}
+	return nil
+}
+
+// Dispatcher runs processing runs: it claims due requests, sends them to the gateway
+// in batches and writes back what the gateway said.
+type Dispatcher struct {
+	db     *store.DB
+	client *Client
+	log    logrus.FieldLogger
+	opts   Options
+}
+
+// New returns a Dispatcher, or an error naming a bad option.
+func New(db *store.DB, client *Client, log logrus.FieldLogger, opts Options) (*Dispatcher, error) {
+	if err := opts.defaults(); err != nil {
+		return nil, err
+	}
+	return &Dispatcher{db: db, client: client, log: log, opts: opts}, nil
+}
+
+// Summary is what a run did.
+type Summary struct {
+	ProcessID int64
+	Claimed   int // requests claimed
+	Completed int // COMPLETED by this run
+	Rejected  int // REJECTED by this run (by the gateway, locally, or E_MAX_ATTEMPTS)
+	Retried   int // sent but not settled: PENDING again, after a backoff
+	Released  int // claimed but given back unsent (shutdown, refused configuration)
+	Lost      int // written back by nobody: another run took them over (expired lease)
+	Batches   int
+	Duration  time.Duration
+}
+
+// claimed is a request the run holds.
+type claimed struct {
+	ID             int64          `db:"id"`
+	Number         int64          `db:"number"`
+	Type           string         `db:"type"`
+	Priority       string         `db:"priority"`
+	SequenceNumber int64          `db:"sequence_number"`
+	Smartcard      string         `db:"smartcard_ca_id"`
+	Services       pq.StringArray `db:"service_ca_ids"`
+	STB            string         `db:"stb_ca_id"`
+	PIN            string         `db:"pin"`
+	Attempts       int            `db:"attempts"`
+	Rank           int            `db:"rank"`
+	Ord            int64          `db:"ord"`
+}
+
+// command is the request as the gateway takes it. The command_id is the request's
+// number: the same on every resend, so the gateway never applies it twice.
+func (c *claimed) command() casapi.Command {
+	cmd := casapi.Command{CommandID: strconv.FormatInt(c.Number, 10), Type: c.Type, Smartcard: c.Smartcard}
+	switch provisioning.Type(c.Type) {
+	case provisioning.AddProducts, provisioning.CancelProducts:
+		cmd.Products = c.Services
+	case provisioning.Pair:
+		cmd.STB = c.STB
+	case provisioning.SetPIN:
+		cmd.PIN = c.PIN
+	}
+	return cmd
+}
+
+// Run performs one processing run until nothing is left to claim, a bound is reached,
+// or ctx is cancelled (SIGTERM): then it stops claiming, lets the batches in flight
+// finish and write back, and returns. The error is for a run that failed (database
+// gone, gateway refusing our credentials); the summary holds the counts so far.
+func (d *Dispatcher) Run(ctx context.Context) (Summary, error) {
+	started := time.Now()
+	host, _ := os.Hostname()
+	var sum Summary
+	// Records and write-backs must happen even after ctx is cancelled.
+	bg := context.WithoutCancel(ctx)
+	if err := d.db.GetContext(bg, &sum.ProcessID, provsql.StartProcess, ProcessName, host, os.Getpid()); err != nil {
+		return sum, fmt.Errorf("record run: %w", err)
+	}
+	log := d.log.WithField("process_id", sum.ProcessID)
+
+	r := &run{d: d, sum: &sum, log: log, bg: bg}
+	if d.opts.Rate > 0 {
+		r.limiter = rate.NewLimiter(rate.Limit(d.opts.Rate), max(d.opts.BatchSize, int(math.Ceil(d.opts.Rate))))
+	}
+	err := r.loop(ctx, started)
+	sum.Duration = time.Since(started)
+
+	state := "SUCCEEDED"
+	switch {
+	case err != nil:
+		state = "FAILED"
+	case ctx.Err() != nil:
+		state = "INTERRUPTED"
+	}
+	msg := ""
+	if err != nil {
+		msg = err.Error()
+	}
+	if _, ferr := d.db.ExecContext(bg, provsql.FinishProcess, sum.ProcessID, state, sum.Claimed, sum.Completed, sum.Rejected, sum.Retried, sum.Batches, msg); ferr != nil && err == nil {
+		err = fmt.Errorf("record run: %w", ferr)
+	}
+	log.WithFields(logrus.Fields{
+		"state": state, "claimed": sum.Claimed, "completed": sum.Completed, "rejected": sum.Rejected,
+		"retried": sum.Retried, "released": sum.Released, "batches": sum.Batches,
+		"duration": sum.Duration.Round(time.Millisecond).String(),
+	}).Info("processing run finished")
+	return sum, err
+}
+
+// run is the state of one processing run.
+type run struct {
+	d       *Dispatcher
+	sum     *Summary
+	log     logrus.FieldLogger
+	bg      context.Context
+	limiter *rate.Limiter
+
+	mu          sync.Mutex
+	pausedUntil time.Time // the gateway said 429/503: nobody sends before this
+	fatal       error     // the gateway refused our credentials
+	seq         int
+}
+
+func (r *run) loop(ctx context.Context, started time.Time) error {
+	opts := r.d.opts
+	sem := make(chan struct{}, opts.Concurrency)
+	done := make(chan struct{}, opts.Concurrency)
+	var wg sync.WaitGroup
+	inFlight := 0
+	defer wg.Wait()
+
+	for {
+		if err := r.fatalErr(); err != nil {
+			return err
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		if opts.MaxDuration > 0 && time.Since(started) >= opts.MaxDuration {
+			return nil
+		}
+		limit := opts.BatchSize
+		if opts.MaxRequests > 0 {
+			limit = min(limit, opts.MaxRequests-r.claimedSoFar())
+			if limit <= 0 {
+				return nil
+			}
+		}
+		// A free slot first, so that claims are never held while waiting for one.
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			return nil
+		}
+		batch, err := r.claim(limit)
+		if err != nil {
+			<-sem
+			return err
+		}
+		if len(batch) == 0 {
+			<-sem
+			// Nothing claimable now. Batches in flight may unblock the next request of
+			// their smartcards; when none is in flight, the run is done.
+			if inFlight == 0 {
+				return nil
+			}
+			select {
+			case <-done:
+				inFlight--
+			case <-ctx.Done():
+				return nil
+			}
+			continue
+		}
+		inFlight++
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.process(ctx, batch)
+			<-sem
+			done <- struct{}{}
+		}()
+		// Collect finished batches without blocking.
+		for drained := false; !drained; {
+			select {
+			case <-done:
+				inFlight--
+			default:
+				drained = true
+			}
+		}
+	}
+}
+
+func (r *run) claim(limit int) ([]claimed, error) {
+	var batch []claimed
+	err := r.d.db.SelectContext(r.bg, &batch, provsql.ClaimRequests, r.sum.ProcessID, limit, r.d.opts.Lease.Seconds(), r.d.opts.FileID)
+	if err != nil {
+		return nil, fmt.Errorf("claim batch: %w", err)
+	}
+	// The UPDATE returns rows in no particular order: put them back in claim order.
+	slices.SortFunc(batch, func(a, b claimed) int {
+		if a.Rank != b.Rank {
+			return a.Rank - b.Rank
+		}
+		return int(a.Ord - b.Ord)
+	})
+	r.mu.Lock()
+	r.sum.Claimed += len(batch)
+	r.mu.Unlock()
+	return batch, nil
+}
+
+func (r *run) claimedSoFar() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.sum.Claimed
+}
+
+func (r *run) fatalErr() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.fatal
+}
+
+// process sends one claimed batch and writes back its outcome. Once a batch is sent
+// it is seen through even if ctx is cancelled: the answer is written back, so that a
+// shutdown loses nothing and leaves nothing claimed.
+func (r *run) process(ctx context.Context, batch []claimed) {
+	if err := r.waitToSend(ctx, len(batch)); err != nil {
+		r.release(batch)
+		return
+	}
+	r.mu.Lock()
+	r.seq++
+	batchID := fmt.Sprintf("run-%d-%d", r.sum.ProcessID, r.seq)
+	r.sum.Batches++
+	r.mu.Unlock()
+
+	outs := make([]outcome, len(batch))
+	var send []int // indexes of the commands that go to the gateway
+	cmds := make([]casapi.Command, 0, len(batch))
+	for i := range batch {
+		cmd := batch[i].command()
+		outs[i].request = mustJSON(cmd)
+		if err := cmd.Validate(); err != nil {
+			// The gateway would refuse the whole batch for it: refuse it alone, here.
+			outs[i].reject(casapi.ErrCodeBadRequest, "refused before sending: "+err.Error(), "")
+			continue
+		}
+		send = append(send, i)
+		cmds = append(cmds, cmd)
+	}
+	if len(cmds) > 0 {
+		r.send(batchID, batch, cmds, send, outs)
+	}
+	if err := r.fatalErr(); err != nil {
+		r.release(batch) // nothing was applied: give them back untouched
+		return
+	}
+	r.writeBack(batch, outs)
+}
+
+// send sends cmds (the commands of batch at indexes idx) and fills their outcomes.
+func (r *run) send(batchID string, batch []claimed, cmds []casapi.Command, idx []int, outs []outcome) {
+	out := r.d.client.Send(r.bg, casapi.Batch{BatchID: batchID, Commands: cmds})
+	log := r.log.WithFields(logrus.Fields{"batch_id": batchID, "commands": len(cmds)})
+	switch out.Kind {
+	case Answered:
+		for k, res := range out.Results {
+			i := idx[k]
+			o := &outs[i]
+			o.response = mustJSON(res)
+			switch res.Status {
+			case casapi.StatusCompleted:
+				o.state, o.reference = provisioning.Completed, res.Reference
+			case casapi.StatusRejected:
+				o.reject(res.ErrorCode, res.ErrorDescription, res.Reference)
+			case casapi.StatusRetry:
+				o.unsettled(res.ErrorCode, res.ErrorDescription, 0)
+			}
+		}
+	case Throttled:
+		log.WithField("retry_after", out.RetryAfter.String()).Warn("gateway busy: " + out.Detail)
+		r.pause(out.RetryAfter)
+		for _, i := range idx {
+			outs[i].unsettled(fmt.Sprintf("HTTP_%d", out.Status), out.Detail, out.RetryAfter)
+		}
+	case Malformed:
+		if len(cmds) > 1 {
+			// One command spoils the batch: send each alone to find it.
+			log.Warn("gateway refused the batch as malformed; sending its commands one by one: " + out.Detail)
+			for k := range cmds {
+				r.send(fmt.Sprintf("%s-%d", batchID, k+1), batch, cmds[k:k+1], idx[k:k+1], outs)
+			}
+			return
+		}
+		outs[idx[0]].reject(casapi.ErrCodeBadRequest, out.Detail, "")
+	case Refused:
+		log.Error("gateway refused our credentials: " + out.Detail)
+		r.mu.Lock()
+		if r.fatal == nil {
+			r.fatal = fmt.Errorf("gateway: %s", out.Detail)
+		}
+		r.mu.Unlock()
+	case Unknown:
+		log.Warn("batch outcome unknown; its requests will be sent again: " + out.Detail)
+		for _, i := range idx {
+			outs[i].unsettled("E_OUTCOME_UNKNOWN", out.Detail, 0)
+		}
+	}
+}
+
+// waitToSend waits for the rate limit and for a pause the gateway asked for. It gives
+// up only when ctx is cancelled: the batch is then released unsent.
+func (r *run) waitToSend(ctx context.Context, n int) error {
+	for {
+		r.mu.Lock()
+		wait := time.Until(r.pausedUntil)
+		r.mu.Unlock()
+		if wait <= 0 {
+			break
+		}
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	if r.limiter != nil {
+		return r.limiter.WaitN(ctx, n)
+	}
+	return ctx.Err()
+}
+
+func (r *run) pause(d time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if until := time.Now().Add(d); until.After(r.pausedUntil) {
+		r.pausedUntil = until
+	}
+}
+
+func (r *run) release(batch []claimed) {
+	ids := make([]int64, len(batch))
+	for i, c := range batch {
+		ids[i] = c.ID
+	}
+	if _, err := r.d.db.ExecContext(r.bg, provsql.ReleaseRequests, r.sum.ProcessID, pq.Int64Array(ids)); err != nil {
+		r.log.WithError(err).Error("release requests: their lease will expire instead")
+	}
+	r.mu.Lock()
+	r.sum.Released += len(batch)
+	r.mu.Unlock()
+}
+
+// outcome is what will be written back for one request.
+type outcome struct {
+	state       provisioning.State
+	reference   string
+	code, desc  string
+	request     string
+	response    string
+	retryAfter  time.Duration
+	unsettledOK bool // sent, not settled: PENDING again after a backoff
+}
+
+func (o *outcome) reject(code, desc, ref string) {
+	o.state, o.code, o.desc, o.reference = provisioning.Rejected, code, desc, ref
+}
+
+func (o *outcome) unsettled(code, desc string, retryAfter time.Duration) {
+	o.state, o.code, o.desc, o.retryAfter, o.unsettledOK = provisioning.Pending, code, desc, retryAfter, true
+}
+
+// writeBack writes the batch's outcomes in one statement.
+func (r *run) writeBack(batch []claimed, outs []outcome) {
+	n := len(batch)
+	ids := make(pq.Int64Array, n)
+	states, requests, responses, refs, codes, descs := make(pq.StringArray, n), make(pq.StringArray, n), make(pq.StringArray, n), make(pq.StringArray, n), make(pq.StringArray, n), make(pq.StringArray, n)
+	attempts := make(pq.Int64Array, n)
+	next := make(pq.StringArray, n) // '' = none
+	var completed, rejected, retried int
+	for i, c := range batch {
+		o := &outs[i]
+		ids[i], attempts[i] = c.ID, int64(c.Attempts)
+		if o.unsettledOK {
+			attempts[i]++
+			if int(attempts[i]) >= r.d.opts.MaxAttempts {
+				o.reject(CodeMaxAttempts, fmt.Sprintf("not settled after %d attempts; last: %s: %s", attempts[i], o.code, o.desc), "")
+			} else {
+				next[i] = time.Now().Add(max(r.backoff(int(attempts[i])), o.retryAfter)).UTC().Format(time.RFC3339Nano)
+			}
+		}
+		switch o.state {
+		case provisioning.Completed:
+			completed++
+		case provisioning.Rejected:
+			rejected++
+		default:
+			retried++
+		}
+		states[i], requests[i], responses[i] = string(o.state), o.request, o.response
+		refs[i], codes[i], descs[i] = o.reference, o.code, o.desc
+	}
+	var written []int64
+	err := r.d.db.SelectContext(r.bg, &written, provsql.WriteBack, r.sum.ProcessID, ProcessName,
+		ids, states, attempts, next, requests, responses, refs, codes, descs)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err != nil {
+		// The answers are not lost for good: the leases expire and the requests are
+		// sent again, and the gateway answers them as replays.
+		r.log.WithError(err).Error("write back batch: its requests will be sent again when their leases expire")
+		if r.fatal == nil {
+			r.fatal = fmt.Errorf("write back batch: %w", err)
+		}
+		return
+	}
+	if len(written) < n {
+		r.log.WithField("lost", n-len(written)).Warn("some requests were taken over by another run (lease expired): their outcome was not written by this run")
+		// Count only what was written.
+		w := make(map[int64]bool, len(written))
+		for _, id := range written {
+			w[id] = true
+		}
+		completed, rejected, retried = 0, 0, 0
+		for i, c := range batch {
+			if !w[c.ID] {
+				continue
+			}
+			switch outs[i].state {
+			case provisioning.Completed:
+				completed++
+			case provisioning.Rejected:
+				rejected++
+			default:
+				retried++
+			}
+		}
+		r.sum.Lost += n - len(written)
+	}
+	r.sum.Completed += completed
+	r.sum.Rejected += rejected
+	r.sum.Retried += retried
+}
+
+// backoff is the capped exponential wait after the n-th unsettled send, with equal
+// jitter (half fixed, half random) so that requests held back together do not all
+// come back together.
+func (r *run) backoff(n int) time.Duration {
+	d := r.d.opts.BackoffBase << min(n-1, 30)
+	if d <= 0 || d > r.d.opts.BackoffCap {
+		d = r.d.opts.BackoffCap
+	}
+	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+}
+
+func mustJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // plain structs of strings: cannot fail
+	}
+	return string(b)
+}

@@ -1,0 +1,65 @@
+-- Claims up to $2 due requests for run $1 with a lease of $3 seconds; $4, when not 0,
+-- restricts the claim to the process_immediately requests of that import file.
+--
+-- The rule (see dispatcher/doc.go): only the head of a smartcard's queue (its pending
+-- request with the lowest sequence number) may be sent, so a card's requests go out
+-- one at a time in sequence order. Heads are taken EXPRESS first, then by sequence
+-- number; and a card with an EXPRESS request waiting behind REGULAR ones has its head
+-- promoted, ahead of other REGULAR work. SKIP LOCKED lets any number of runs claim at
+-- once without waiting for or taking each other's requests.
+WITH promoted AS (
+    -- Heads that block an EXPRESS request of the same card.
+    SELECT h.id, 0 AS rank, e.sequence_number AS ord
+    FROM provisioning_requests e
+    CROSS JOIN LATERAL (
+        SELECT p.id, p.scheduled_date, p.next_attempt_at, p.lease_expires_at, p.source_file_id, p.process_immediately
+        FROM provisioning_requests p
+        WHERE p.smartcard_ca_id = e.smartcard_ca_id AND p.life_cycle_state = 'PENDING'
+        ORDER BY p.sequence_number
+        LIMIT 1
+    ) h
+    WHERE e.life_cycle_state = 'PENDING' AND e.priority = 'EXPRESS'
+      AND e.scheduled_date <= now()
+      AND h.id <> e.id
+      AND h.scheduled_date <= now()
+      AND (h.next_attempt_at IS NULL OR h.next_attempt_at <= now())
+      AND (h.lease_expires_at IS NULL OR h.lease_expires_at < now())
+      AND ($4 = 0 OR (h.source_file_id = $4 AND h.process_immediately))
+    ORDER BY (e.priority = 'REGULAR'), e.sequence_number
+    LIMIT $2
+),
+heads AS (
+    SELECT r.id, (r.priority = 'REGULAR')::int AS rank, r.sequence_number AS ord
+    FROM provisioning_requests r
+    WHERE r.life_cycle_state = 'PENDING'
+      AND r.scheduled_date <= now()
+      AND (r.next_attempt_at IS NULL OR r.next_attempt_at <= now())
+      AND (r.lease_expires_at IS NULL OR r.lease_expires_at < now())
+      AND ($4 = 0 OR (r.source_file_id = $4 AND r.process_immediately))
+      AND NOT EXISTS (
+          SELECT 1 FROM provisioning_requests p
+          WHERE p.smartcard_ca_id = r.smartcard_ca_id AND p.life_cycle_state = 'PENDING'
+            AND p.sequence_number < r.sequence_number)
+    ORDER BY (r.priority = 'REGULAR'), r.sequence_number
+    LIMIT $2
+),
+picked AS (
+    SELECT id, min(rank) AS rank, min(ord) AS ord
+    FROM (SELECT * FROM promoted UNION ALL SELECT * FROM heads) c
+    GROUP BY id
+    ORDER BY 2, 3
+    LIMIT $2
+),
+locked AS (
+    SELECT r.id, picked.rank, picked.ord
+    FROM provisioning_requests r JOIN picked USING (id)
+    WHERE r.life_cycle_state = 'PENDING' AND (r.lease_expires_at IS NULL OR r.lease_expires_at < now())
+    FOR UPDATE OF r SKIP LOCKED
+)
+UPDATE provisioning_requests r
+SET claimed_by = $1, lease_expires_at = now() + make_interval(secs => $3)
+FROM locked
+WHERE r.id = locked.id
+RETURNING r.id, r.number, r.type, r.priority, r.sequence_number, r.smartcard_ca_id,
+          coalesce(r.service_ca_ids, '{}') AS service_ca_ids, coalesce(r.stb_ca_id, '') AS stb_ca_id,
+          coalesce(r.pin, '') AS pin, r.attempts, locked.rank, locked.ord

@@ -1,0 +1,26 @@
+-- Writes back one batch's outcomes for run $1 (process name $2), one statement for
+-- the whole batch. Parallel arrays: $3 ids, $4 states, $5 attempts, $6 next attempt
+-- times (RFC 3339), $7 raw requests, $8 raw responses, $9 reference numbers, $10
+-- error codes, $11 error descriptions; '' stands for NULL. The guard (still PENDING
+-- and still claimed by this run) makes a run whose lease expired, and whose requests
+-- another run took over, write nothing: the rows it returns are the ones written.
+UPDATE provisioning_requests r
+SET life_cycle_state  = u.state,
+    attempts          = u.attempts,
+    next_attempt_at   = NULLIF(u.next_attempt_at, '')::timestamptz,
+    request           = u.request,
+    response          = u.response,
+    reference_number  = NULLIF(u.reference_number, ''),
+    error_code        = NULLIF(u.error_code, ''),
+    error_description = NULLIF(u.error_description, ''),
+    executed_date     = CASE WHEN u.state = 'PENDING' THEN r.executed_date ELSE now() END,
+    process_name      = CASE WHEN u.state = 'PENDING' THEN r.process_name ELSE $2 END,
+    process_id        = CASE WHEN u.state = 'PENDING' THEN r.process_id ELSE $1 END,
+    claimed_by        = NULL,
+    lease_expires_at  = NULL,
+    updated_at        = now()
+FROM unnest($3::bigint[], $4::text[], $5::int[], $6::text[], $7::text[], $8::text[],
+            $9::text[], $10::text[], $11::text[])
+         AS u (id, state, attempts, next_attempt_at, request, response, reference_number, error_code, error_description)
+WHERE r.id = u.id AND r.claimed_by = $1 AND r.life_cycle_state = 'PENDING'
+RETURNING r.id
