@@ -1,0 +1,513 @@
+package dispatcher_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/lib/pq"
+	"github.com/sirupsen/logrus"
+
+	"github.com/provisioner/provisioner/casapi"
+	"github.com/provisioner/provisioner/dispatcher"
+	"github.com/provisioner/provisioner/internal/pgtest"
+	"github.com/provisioner/provisioner/simulator"
+	"github.com/provisioner/provisioner/store"
+)
+
+const (
+	token = "test-token"
+	dest  = "CRM01"
+)
+
+// known is what the simulated gateway knows: the CA ids of samples/reference.
+var known = simulator.Known{
+	Smartcards: []string{"1000000001", "1000000002", "1000000003", "1000000004", "1000000005", "1000000006", "1000000007", "1000000099"},
+	STBs:       []string{"7700000001", "7700000002", "7700000003", "7700000004", "7700000099"},
+	Products:   []string{"P-1001", "P-1002", "P-1003", "P-1004"},
+}
+
+// req is a request to insert for a test; the sequence number follows insertion order.
+type req struct {
+	typ, card, stb, pin string
+	products            []string
+	express             bool
+	number              int64 // 0: from the sequence
+}
+
+func insert(t *testing.T, db *store.DB, rs ...req) []int64 {
+	t.Helper()
+	ids := make([]int64, len(rs))
+	for i, r := range rs {
+		prio := "REGULAR"
+		if r.express {
+			prio = "EXPRESS"
+		}
+		var products any
+		if r.products != nil {
+			products = pq.StringArray(r.products)
+		}
+		q := `INSERT INTO provisioning_requests (type, priority, smartcard_ca_id, service_ca_ids, stb_ca_id, pin, scheduled_date)
+		      VALUES ($1, $2, $3, $4, NULLIF($5, ''), NULLIF($6, ''), now() - interval '1 second') RETURNING id`
+		args := []any{r.typ, prio, r.card, products, r.stb, r.pin}
+		if r.number != 0 {
+			q = `INSERT INTO provisioning_requests (number, type, priority, smartcard_ca_id, service_ca_ids, stb_ca_id, pin, scheduled_date)
+			     VALUES ($7, $1, $2, $3, $4, NULLIF($5, ''), NULLIF($6, ''), now() - interval '1 second') RETURNING id`
+			args = append(args, r.number)
+		}
+		if err := db.Get(&ids[i], q, args...); err != nil {
+			t.Fatalf("insert %+v: %v", r, err)
+		}
+	}
+	return ids
+}
+
+// final is a request's fields after a run.
+type final struct {
+	ID        int64          `db:"id"`
+	Number    int64          `db:"number"`
+	State     string         `db:"life_cycle_state"`
+	Reference string         `db:"reference_number"`
+	Code      string         `db:"error_code"`
+	Desc      string         `db:"error_description"`
+	Request   string         `db:"request"`
+	Response  string         `db:"response"`
+	Attempts  int            `db:"attempts"`
+	Executed  bool           `db:"executed"`
+	Next      *time.Time     `db:"next_attempt_at"`
+	Process   string         `db:"process_name"`
+	ProcessID int64          `db:"process_id"`
+	Claimed   bool           `db:"claimed"`
+	Products  pq.StringArray `db:"service_ca_ids"`
+}
+
+func finals(t *testing.T, db *store.DB) []final {
+	t.Helper()
+	var fs []final
+	err := db.Select(&fs, `SELECT id, number, life_cycle_state, coalesce(reference_number, '') AS reference_number,
+	        coalesce(error_code, '') AS error_code, coalesce(error_description, '') AS error_description,
+	        coalesce(request, '') AS request, coalesce(response, '') AS response, attempts,
+	        executed_date IS NOT NULL AS executed, next_attempt_at, coalesce(process_name, '') AS process_name,
+	        coalesce(process_id, 0) AS process_id, claimed_by IS NOT NULL AS claimed, service_ca_ids
+	    FROM provisioning_requests ORDER BY sequence_number`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fs
+}
+
+func newSim(t *testing.T, faults simulator.Faults) (*simulator.Simulator, *httptest.Server) {
+	t.Helper()
+	sim := simulator.New(simulator.Config{Token: token, DestinationID: dest, Seed: 1, Faults: faults}, known)
+	srv := httptest.NewServer(sim)
+	t.Cleanup(func() { sim.Close(); srv.Close() })
+	return sim, srv
+}
+
+func newDispatcher(t *testing.T, db *store.DB, url string, timeout time.Duration, opts dispatcher.Options) *dispatcher.Dispatcher {
+	t.Helper()
+	client, err := dispatcher.NewClient(dispatcher.GatewayConfig{URL: url, Token: token, DestinationID: dest, Timeout: timeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	d, err := dispatcher.New(db, client, log, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func run(t *testing.T, d *dispatcher.Dispatcher) dispatcher.Summary {
+	t.Helper()
+	sum, err := d.Run(context.Background())
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	return sum
+}
+
+// TestEveryCommandAndErrorCode sends one request per outcome of the gateway's page and
+// checks every field the run writes back.
+func TestEveryCommandAndErrorCode(t *testing.T) {
+	db, _ := pgtest.New(t)
+	sim, srv := newSim(t, simulator.Faults{DisabledSmartcards: []string{"1000000007"}})
+
+	// A command_id the gateway already saw with another payload.
+	c := dispatcherClient(t, srv.URL)
+	if out := c.Send(context.Background(), casapi.Batch{BatchID: "earlier", Commands: []casapi.Command{
+		{CommandID: "900", Type: casapi.TypeResetPIN, Smartcard: "1000000099"}}}); out.Kind != dispatcher.Answered {
+		t.Fatalf("seeding command 900: %+v", out)
+	}
+
+	type want struct{ state, code string }
+	cases := []struct {
+		r    req
+		want want
+	}{
+		// Only the head of each card's queue goes in a batch: a card's requests go in
+		// successive batches, in this order.
+		{req{typ: "ADD_PRODUCTS", card: "1000000001", products: []string{"P-1001", "P-1002"}}, want{"COMPLETED", ""}},
+		{req{typ: "ADD_PRODUCTS", card: "1000000404", products: []string{"P-1001"}}, want{"REJECTED", "E_UNKNOWN_SMARTCARD"}},
+		{req{typ: "ADD_PRODUCTS", card: "1000000007", products: []string{"P-1001"}}, want{"REJECTED", "E_SMARTCARD_DISABLED"}},
+		{req{typ: "ADD_PRODUCTS", card: "1000000002", products: []string{"P-9999"}}, want{"REJECTED", "E_UNKNOWN_PRODUCT"}},
+		{req{typ: "CANCEL_PRODUCTS", card: "1000000001", products: []string{"P-1002"}}, want{"COMPLETED", ""}},
+		{req{typ: "PAIR", card: "1000000003", stb: "7700000003"}, want{"COMPLETED", ""}},
+		{req{typ: "CANCEL_PRODUCTS", card: "1000000003", products: []string{"P-1003"}}, want{"REJECTED", "E_NOT_ENTITLED"}},
+		{req{typ: "CANCEL_PRODUCTS", card: "1000000003", products: []string{"P-9999"}}, want{"REJECTED", "E_UNKNOWN_PRODUCT"}},
+		{req{typ: "RESET_PIN", card: "1000000004", number: 900}, want{"REJECTED", "E_COMMAND_ID_REUSED"}},
+		{req{typ: "PAIR", card: "1000000004", stb: "7700000003"}, want{"REJECTED", "E_STB_PAIRED_ELSEWHERE"}},
+		{req{typ: "UNPAIR", card: "1000000003"}, want{"COMPLETED", ""}},
+		{req{typ: "PAIR", card: "1000000005", stb: "7700000404"}, want{"REJECTED", "E_UNKNOWN_STB"}},
+		{req{typ: "UNPAIR", card: "1000000006"}, want{"REJECTED", "E_NOT_PAIRED"}},
+		{req{typ: "RESET_PIN", card: "1000000005"}, want{"COMPLETED", ""}},
+		{req{typ: "SET_PIN", card: "1000000006", pin: "4821"}, want{"COMPLETED", ""}},
+		{req{typ: "SET_PIN", card: "1000000002", pin: "0000"}, want{"REJECTED", "E_INVALID_PIN"}},
+		{req{typ: "RESET_SMARTCARD", card: "1000000002"}, want{"COMPLETED", ""}},
+		{req{typ: "RESET_SMARTCARD", card: "1000000404"}, want{"REJECTED", "E_UNKNOWN_SMARTCARD"}},
+		// Refused before sending: the gateway would refuse the whole batch for it.
+		{req{typ: "SET_PIN", card: "1000000004", pin: "12a4"}, want{"REJECTED", "E_BAD_REQUEST"}},
+	}
+	for _, tc := range cases {
+		insert(t, db, tc.r)
+	}
+	// One batch at a time, so that the gateway sees the PAIRs in the order above.
+	d := newDispatcher(t, db, srv.URL, 5*time.Second, dispatcher.Options{Concurrency: 1, BatchSize: 500})
+	sum := run(t, d)
+	completed, rejected := 0, 0
+	for _, tc := range cases {
+		if tc.want.state == "COMPLETED" {
+			completed++
+		} else {
+			rejected++
+		}
+	}
+	if sum.Claimed != len(cases) || sum.Completed != completed || sum.Rejected != rejected || sum.Retried != 0 {
+		t.Errorf("summary %+v, want %d claimed, %d completed, %d rejected", sum, len(cases), completed, rejected)
+	}
+
+	for i, f := range finals(t, db) {
+		tc := cases[i]
+		if f.State != tc.want.state || f.Code != tc.want.code {
+			t.Errorf("%s %s: %s %s (%s), want %s %s", tc.r.typ, tc.r.card, f.State, f.Code, f.Desc, tc.want.state, tc.want.code)
+		}
+		if f.Process != dispatcher.ProcessName || f.ProcessID != sum.ProcessID || !f.Executed || f.Claimed || f.Attempts != 0 || f.Next != nil {
+			t.Errorf("%s %s: process %q/%d executed=%v claimed=%v attempts=%d next=%v", tc.r.typ, tc.r.card, f.Process, f.ProcessID, f.Executed, f.Claimed, f.Attempts, f.Next)
+		}
+		var sent casapi.Command
+		if err := json.Unmarshal([]byte(f.Request), &sent); err != nil || sent.CommandID != strconv.FormatInt(f.Number, 10) ||
+			sent.Type != tc.r.typ || sent.Smartcard != tc.r.card || sent.STB != tc.r.stb || sent.PIN != tc.r.pin ||
+			strings.Join(sent.Products, ",") != strings.Join(tc.r.products, ",") {
+			t.Errorf("%s %s: raw request %s", tc.r.typ, tc.r.card, f.Request)
+		}
+		switch {
+		case tc.want.code == "E_BAD_REQUEST":
+			if f.Response != "" || !strings.Contains(f.Desc, "pin") {
+				t.Errorf("refused locally: response %q, description %q", f.Response, f.Desc)
+			}
+		default:
+			var res casapi.Result
+			if err := json.Unmarshal([]byte(f.Response), &res); err != nil || res.Status != tc.want.state || res.CommandID != sent.CommandID {
+				t.Errorf("%s %s: raw response %s", tc.r.typ, tc.r.card, f.Response)
+			}
+			if !strings.HasPrefix(f.Reference, "GW-") {
+				t.Errorf("%s %s: reference %q", tc.r.typ, tc.r.card, f.Reference)
+			}
+			if tc.want.state == "REJECTED" && f.Desc == "" {
+				t.Errorf("%s %s: no error description", tc.r.typ, tc.r.card)
+			}
+		}
+	}
+	// What the gateway holds now agrees with what was written back.
+	if st, _ := sim.State("1000000001"); strings.Join(st.Products, ",") != "P-1001" {
+		t.Errorf("card 1 entitled to %v, want P-1001", st.Products)
+	}
+	if st, _ := sim.State("1000000006"); st.PINIsDefault {
+		t.Error("card 6 PIN still default")
+	}
+}
+
+func dispatcherClient(t *testing.T, url string) *dispatcher.Client {
+	t.Helper()
+	c, err := dispatcher.NewClient(dispatcher.GatewayConfig{URL: url, Token: token, DestinationID: dest, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestOrder: EXPRESS before REGULAR, then sequence number; a smartcard's requests one
+// at a time in sequence order; and an EXPRESS request behind REGULAR ones promotes
+// them ahead of other REGULAR work.
+func TestOrder(t *testing.T) {
+	db, _ := pgtest.New(t)
+	sim, srv := newSim(t, simulator.Faults{})
+	ids := insert(t, db,
+		req{typ: "RESET_PIN", card: "1000000001"},                // 1: card A, blocks 2 and 6
+		req{typ: "RESET_SMARTCARD", card: "1000000001"},          // 2: card A
+		req{typ: "RESET_PIN", card: "1000000002"},                // 3: card B, plain REGULAR
+		req{typ: "RESET_PIN", card: "1000000003", express: true}, // 4: card C, EXPRESS head
+		req{typ: "RESET_PIN", card: "1000000004"},                // 5: card D, plain REGULAR
+		req{typ: "RESET_PIN", card: "1000000001", express: true}, // 6: card A, EXPRESS behind 1 and 2
+		req{typ: "RESET_PIN", card: "1000000002"},                // 7: card B, behind 3
+	)
+	// One command per batch, one batch at a time: the applied order is the claim order.
+	d := newDispatcher(t, db, srv.URL, 5*time.Second, dispatcher.Options{Concurrency: 1, BatchSize: 1})
+	run(t, d)
+	numbers := map[string]int{}
+	for i, f := range finals(t, db) {
+		numbers[strconv.FormatInt(f.Number, 10)] = i + 1
+		if f.State != "COMPLETED" {
+			t.Errorf("request %d: %s %s", ids[i], f.State, f.Code)
+		}
+	}
+	var order []int
+	for _, e := range sim.AppliedLog() {
+		order = append(order, numbers[e.CommandID])
+	}
+	want := []int{4, 1, 2, 6, 3, 5, 7}
+	if !slices.Equal(order, want) {
+		t.Errorf("applied order %v, want %v", order, want)
+	}
+}
+
+// TestRetryBackoffAndMaxAttempts: a command the gateway keeps answering RETRY stays
+// PENDING with its attempts raised and its next attempt after a growing, jittered
+// backoff; the next request of the same card waits; after MaxAttempts it is REJECTED
+// with E_MAX_ATTEMPTS and the last error.
+func TestRetryBackoffAndMaxAttempts(t *testing.T) {
+	db, _ := pgtest.New(t)
+	_, srv := newSim(t, simulator.Faults{Busy: 1})
+	insert(t, db, req{typ: "RESET_PIN", card: "1000000001"}, req{typ: "RESET_SMARTCARD", card: "1000000001"})
+	base := 400 * time.Millisecond
+	d := newDispatcher(t, db, srv.URL, 5*time.Second, dispatcher.Options{MaxAttempts: 3, BackoffBase: base, BackoffCap: time.Hour})
+	for attempt := 1; attempt <= 2; attempt++ {
+		before := time.Now()
+		sum := run(t, d)
+		if sum.Claimed != 1 || sum.Retried != 1 {
+			t.Fatalf("attempt %d: %+v, want the head alone claimed and retried", attempt, sum)
+		}
+		f := finals(t, db)
+		first, second := f[0], f[1]
+		if first.State != "PENDING" || first.Attempts != attempt || first.Code != "E_BUSY" || first.Claimed || first.Next == nil {
+			t.Fatalf("attempt %d: %+v", attempt, first)
+		}
+		// Equal jitter: between half and all of base * 2^(attempt-1).
+		full := base << (attempt - 1)
+		wait := first.Next.Sub(before)
+		if wait < full/2 || wait > full+time.Second {
+			t.Errorf("attempt %d: next attempt in %v, want between %v and %v", attempt, wait, full/2, full)
+		}
+		if second.Attempts != 0 || second.Request != "" {
+			t.Errorf("the card's next request was sent while the first waits: %+v", second)
+		}
+		// Not due yet: a run now claims nothing.
+		if sum := run(t, d); sum.Claimed != 0 {
+			t.Errorf("attempt %d: a run before the backoff ended claimed %d", attempt, sum.Claimed)
+		}
+		time.Sleep(time.Until(*first.Next) + 50*time.Millisecond)
+	}
+	sum := run(t, d)
+	f := finals(t, db)[0]
+	if sum.Rejected != 1 || f.State != "REJECTED" || f.Code != dispatcher.CodeMaxAttempts || f.Attempts != 3 ||
+		!strings.Contains(f.Desc, "after 3 attempts") || !strings.Contains(f.Desc, "E_BUSY") {
+		t.Errorf("after 3 attempts: summary %+v, request %+v", sum, f)
+	}
+}
+
+// TestThrottled: 429 and 503 leave the batch PENDING with attempts raised and its next
+// attempt no sooner than the gateway's Retry-After.
+func TestThrottled(t *testing.T) {
+	cases := []struct {
+		name   string
+		faults simulator.Faults
+		code   string
+		after  time.Duration
+	}{
+		{"503", simulator.Faults{Unavailable: 1, RetryAfter: 3 * time.Second}, "HTTP_503", 3 * time.Second},
+		{"429", simulator.Faults{RateLimit: 0.001, RateBurst: 1, RetryAfter: 4 * time.Second}, "HTTP_429", 4 * time.Second},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			db, _ := pgtest.New(t)
+			sim, srv := newSim(t, tc.faults)
+			insert(t, db, req{typ: "RESET_PIN", card: "1000000001"}, req{typ: "RESET_PIN", card: "1000000002"})
+			// Batches of one: with the rate limit, the first passes and the second is 429.
+			// MaxRequests: one pass; the run would otherwise send them again after
+			// Retry-After, until E_MAX_ATTEMPTS.
+			d := newDispatcher(t, db, srv.URL, 5*time.Second, dispatcher.Options{Concurrency: 1, BatchSize: 1, BackoffBase: 10 * time.Millisecond, MaxRequests: 2})
+			before := time.Now()
+			sum := run(t, d)
+			var throttled []final
+			for _, f := range finals(t, db) {
+				if f.State == "PENDING" {
+					throttled = append(throttled, f)
+				}
+			}
+			want := 2
+			if tc.name == "429" {
+				want = 1
+			}
+			if len(throttled) != want || sum.Retried != want {
+				t.Fatalf("%d throttled, summary %+v; want %d", len(throttled), sum, want)
+			}
+			for _, f := range throttled {
+				if f.Attempts != 1 || f.Code != tc.code || f.Next == nil || f.Next.Sub(before) < tc.after {
+					t.Errorf("%+v: want attempts 1, %s, next attempt ≥ %v from the send", f, tc.code, tc.after)
+				}
+			}
+			if st := sim.Stats(); st.Applied != 2-want {
+				t.Errorf("the gateway applied %d", st.Applied)
+			}
+		})
+	}
+}
+
+// dropFirst forwards to the simulator but drops the connection without an answer for
+// the first n batches, after the simulator applied them: an unknown outcome.
+type dropFirst struct {
+	sim *simulator.Simulator
+	n   atomic.Int32
+}
+
+func (h *dropFirst) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != casapi.PathBatches || h.n.Add(-1) < 0 {
+		h.sim.ServeHTTP(w, r)
+		return
+	}
+	h.sim.ServeHTTP(httptest.NewRecorder(), r) // applied; the answer is lost
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err == nil {
+		conn.Close()
+	}
+}
+
+// TestUnknownOutcomeReplayed: an answer lost after the gateway applied the batch
+// leaves the requests PENDING; the resend carries the same command_ids, the gateway
+// answers with the stored outcome (replayed) and applies nothing twice.
+func TestUnknownOutcomeReplayed(t *testing.T) {
+	db, _ := pgtest.New(t)
+	sim := simulator.New(simulator.Config{Token: token, DestinationID: dest, Seed: 1}, known)
+	h := &dropFirst{sim: sim}
+	h.n.Store(1)
+	srv := httptest.NewServer(h)
+	t.Cleanup(func() { sim.Close(); srv.Close() })
+	insert(t, db,
+		req{typ: "ADD_PRODUCTS", card: "1000000001", products: []string{"P-1001"}},
+		req{typ: "SET_PIN", card: "1000000002", pin: "1234"},
+		req{typ: "UNPAIR", card: "1000000003"}, // REJECTED E_NOT_PAIRED, also on replay
+	)
+	opts := dispatcher.Options{BackoffBase: 10 * time.Millisecond, BackoffCap: 20 * time.Millisecond, MaxRequests: 3}
+	sum := run(t, newDispatcher(t, db, srv.URL, 5*time.Second, opts))
+	if sum.Retried != 3 {
+		t.Fatalf("first run %+v, want 3 unknown outcomes", sum)
+	}
+	for _, f := range finals(t, db) {
+		if f.State != "PENDING" || f.Code != "E_OUTCOME_UNKNOWN" || f.Attempts != 1 {
+			t.Errorf("after the lost answer: %+v", f)
+		}
+	}
+	firstRefs := map[string]string{}
+	for _, e := range sim.AppliedLog() {
+		firstRefs[e.CommandID] = e.Reference
+	}
+	time.Sleep(50 * time.Millisecond)
+	opts.MaxRequests = 0
+	sum = run(t, newDispatcher(t, db, srv.URL, 5*time.Second, opts))
+	if sum.Completed != 2 || sum.Rejected != 1 {
+		t.Fatalf("second run %+v", sum)
+	}
+	for _, f := range finals(t, db) {
+		var res casapi.Result
+		json.Unmarshal([]byte(f.Response), &res)
+		if !res.Replayed {
+			t.Errorf("request %d: response %s, want a replay", f.Number, f.Response)
+		}
+		if ref, ok := firstRefs[strconv.FormatInt(f.Number, 10)]; ok && f.Reference != ref {
+			t.Errorf("request %d: reference %s, want the one of the first apply %s", f.Number, f.Reference, ref)
+		}
+	}
+	if st := sim.Stats(); st.Applied != 2 || st.Replayed != 3 {
+		t.Errorf("gateway applied %d and replayed %d, want 2 and 3", st.Applied, st.Replayed)
+	}
+}
+
+// slowFirst delays the first batch's answer past the lease, so that another run takes
+// the requests over meanwhile.
+type slowFirst struct {
+	sim   *simulator.Simulator
+	delay time.Duration
+	n     atomic.Int32
+}
+
+func (h *slowFirst) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == casapi.PathBatches && h.n.Add(1) == 1 {
+		time.Sleep(h.delay)
+	}
+	h.sim.ServeHTTP(w, r)
+}
+
+// TestWriteBackGuard: a run whose lease expired while it waited for the gateway, and
+// whose requests another run took over and finished, writes nothing back.
+func TestWriteBackGuard(t *testing.T) {
+	db, _ := pgtest.New(t)
+	sim := simulator.New(simulator.Config{Token: token, DestinationID: dest, Seed: 1}, known)
+	h := &slowFirst{sim: sim, delay: 2500 * time.Millisecond}
+	srv := httptest.NewServer(h)
+	t.Cleanup(func() { sim.Close(); srv.Close() })
+	insert(t, db, req{typ: "RESET_PIN", card: "1000000001"}, req{typ: "RESET_PIN", card: "1000000002"})
+
+	slow := newDispatcher(t, db, srv.URL, 10*time.Second, dispatcher.Options{Lease: time.Second})
+	done := make(chan dispatcher.Summary)
+	go func() { done <- run(t, slow) }()
+	time.Sleep(1500 * time.Millisecond) // the slow run's lease has expired
+	fast := newDispatcher(t, db, srv.URL, 10*time.Second, dispatcher.Options{Lease: time.Minute})
+	fastSum := run(t, fast)
+	slowSum := <-done
+
+	if fastSum.Completed != 2 || slowSum.Lost != 2 || slowSum.Completed != 0 {
+		t.Errorf("fast run %+v, slow run %+v: want the fast run to finish both and the slow one to write nothing", fastSum, slowSum)
+	}
+	for _, f := range finals(t, db) {
+		if f.State != "COMPLETED" || f.ProcessID != fastSum.ProcessID {
+			t.Errorf("%+v: want COMPLETED by run %d", f, fastSum.ProcessID)
+		}
+	}
+	if st := sim.Stats(); st.Applied != 2 {
+		t.Errorf("gateway applied %d, want each once", st.Applied)
+	}
+}
+
+// TestRefusedCredentials: 401 stops the run with an error and gives the requests
+// back untouched.
+func TestRefusedCredentials(t *testing.T) {
+	db, _ := pgtest.New(t)
+	_, srv := newSim(t, simulator.Faults{})
+	insert(t, db, req{typ: "RESET_PIN", card: "1000000001"})
+	client, _ := dispatcher.NewClient(dispatcher.GatewayConfig{URL: srv.URL, Token: "wrong", DestinationID: dest, Timeout: time.Second})
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	d, _ := dispatcher.New(db, client, log, dispatcher.Options{})
+	sum, err := d.Run(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "401") {
+		t.Fatalf("error %v, want the gateway's 401", err)
+	}
+	f := finals(t, db)[0]
+	if sum.Released != 1 || f.State != "PENDING" || f.Attempts != 0 || f.Claimed || f.Request != "" {
+		t.Errorf("summary %+v, request %+v: want it released untouched", sum, f)
+	}
+	var state string
+	db.Get(&state, "SELECT state FROM processes WHERE id = $1", sum.ProcessID)
+	if state != "FAILED" {
+		t.Errorf("process state %s, want FAILED", state)
+	}
+}
