@@ -10,8 +10,10 @@ import (
 	"time"
 
 	"github.com/schollz/progressbar/v3"
+	"github.com/sirupsen/logrus"
 
 	"github.com/provisioner/provisioner/importer"
+	"github.com/provisioner/provisioner/store"
 )
 
 const importUsage = `import [flags] --inbox DIR
@@ -29,6 +31,7 @@ func runImport(ctx context.Context, env Env, args []string) error {
 	settle := fs.Duration("settle", importer.DefaultSettle, "leave inbox files changed more recently than this alone (still being written)")
 	rejectsDir := fs.String("rejects", "", "where named files' rejects files go (default: beside each file)")
 	chunk := fs.Int("chunk", 2000, "rows checked against the reference data together")
+	g := addGatewayFlags(fs) // for the process_immediately rows
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -78,6 +81,7 @@ func runImport(ctx context.Context, env Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	sendImmediately(ctx, env, db, log, g, results)
 	rows, files := 0, 0
 	for _, r := range results {
 		rows += r.Rejected
@@ -125,5 +129,30 @@ func progressBar(w io.Writer) func(name string, size int64, r io.Reader) (io.Rea
 			progressbar.OptionClearOnFinish(),
 		)
 		return io.TeeReader(r, bar), func() { bar.Finish() }
+	}
+}
+
+// sendImmediately sends the process_immediately requests of each imported file
+// through the processing run's own code path, right after the file's commit. A
+// failure leaves them PENDING for the next run: it is logged, not fatal.
+func sendImmediately(ctx context.Context, env Env, db *store.DB, log logrus.FieldLogger, g *gatewayFlags, results []importer.Result) {
+	for _, r := range results {
+		if r.State != importer.Imported || r.Immediate == 0 {
+			continue
+		}
+		entry := log.WithFields(logrus.Fields{"file": r.Name, "requests": r.Immediate})
+		opts := g.opts
+		opts.FileID = r.FileID
+		d, err := g.dispatcher(env, db, log, opts)
+		if err != nil {
+			entry.WithError(err).Warn("process_immediately requests left PENDING for the next processing run")
+			continue
+		}
+		sum, err := d.Run(ctx)
+		if err != nil {
+			entry.WithError(err).Warn("sending process_immediately requests failed; what was not sent stays PENDING for the next processing run")
+			continue
+		}
+		entry.WithFields(logrus.Fields{"completed": sum.Completed, "rejected": sum.Rejected, "retry_later": sum.Retried}).Info("process_immediately requests sent")
 	}
 }

@@ -77,6 +77,7 @@ type Result struct {
 	Rows        int   // data rows read
 	Created     int   // requests created
 	Rejected    int   // rows rejected
+	Immediate   int   // requests created with process_immediately: to send at once
 	Reason      string
 	Rejects     string // the rejects file written, if any
 	Duration    time.Duration
@@ -179,7 +180,7 @@ func (im *Importer) importFile(ctx context.Context, f *os.File, name string, rej
 	if err := tx.Commit(); err != nil {
 		return res, fmt.Errorf("commit: %w", err)
 	}
-	res.Rows, res.Created, res.Rejected, res.State = c.rows, c.created, c.rejected, Imported
+	res.Rows, res.Created, res.Rejected, res.Immediate, res.State = c.rows, c.created, c.rejected, c.immediate, Imported
 	return res, nil
 }
 

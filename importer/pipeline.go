@@ -24,7 +24,7 @@ type row struct {
 	resolved provisioning.Resolved
 }
 
-type counts struct{ rows, created, rejected int }
+type counts struct{ rows, created, rejected, immediate int }
 
 // pipeline streams the rows of in through three stages that run at once, connected by
 // small channels of chunks so that memory stays bounded:
@@ -85,6 +85,9 @@ func (im *Importer) pipeline(ctx context.Context, in io.Reader, stmt *sql.Stmt, 
 					}
 				}
 				c.created++
+				if r.resolved.ProcessImmediately {
+					c.immediate++
+				}
 			}
 		}
 		return nil
