@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // An Action is what an operator asks for; it maps to a request Type.
@@ -131,7 +132,7 @@ func Parse(in Instruction, now time.Time) (Draft, []Problem) {
 		SmartcardSerial:    strings.TrimSpace(in.SmartcardSerial),
 		SmartcardCAID:      strings.TrimSpace(in.SmartcardCAID),
 		STBSerial:          strings.TrimSpace(in.STBSerial),
-		ServiceCodes:       in.Services,
+		ServiceCodes:       trimmed(in.Services),
 		PIN:                strings.TrimSpace(in.PIN),
 		Reference:          strings.TrimSpace(in.Reference),
 	}
@@ -210,10 +211,22 @@ func Parse(in Instruction, now time.Time) (Draft, []Problem) {
 		ps.add(FieldProcessImmediately, CodeInvalidBoolean, fmt.Sprintf("%q is not true or false", in.ProcessImmediately))
 	}
 
-	if len(d.Reference) > 64 {
+	if utf8.RuneCountInString(d.Reference) > 64 {
 		ps.add(FieldReference, CodeInvalidReference, "is longer than 64 characters")
 	}
 	return d, ps.list
+}
+
+// trimmed returns a copy of codes trimmed of spaces, without empty ones: the Web API
+// hands its list as given, and the caller's slice must not change.
+func trimmed(codes []string) []string {
+	var out []string
+	for _, c := range codes {
+		if c = strings.TrimSpace(c); c != "" {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 func checkNeed(ps *problems, field string, given bool, n need, a Action) {

@@ -67,6 +67,12 @@ func (e RowError) Error() string { return fmt.Sprintf("%s:%d: %s", e.File, e.Lin
 // ones to fn. It returns the bad rows; an error means the file could not be read at
 // all (missing, refused whole by the CSV layer, bad header).
 func readRows[T any](path string, check func(*T) []string, fn func(line int, row *T) error) ([]RowError, error) {
+	return readRowsColumns(path, nil, check, fn)
+}
+
+// readRowsColumns is readRows that also reports, in present (when not nil), which
+// columns the header has, before the first row reaches fn.
+func readRowsColumns[T any](path string, present map[string]bool, check func(*T) []string, fn func(line int, row *T) error) ([]RowError, error) {
 	name := filepath.Base(path)
 	f, err := os.Open(path)
 	if err != nil {
@@ -91,9 +97,14 @@ func readRows[T any](path string, check func(*T) []string, fn func(line int, row
 			return nil, fmt.Errorf("%s: header: missing column %q", name, col)
 		}
 	}
+	if present != nil {
+		for _, h := range um.Headers {
+			present[h] = true
+		}
+	}
 
 	var bad []RowError
-	seen := map[string]int{} // first field (the key) -> line, to refuse duplicates
+	seen := map[string]int{} // each unique value (key, CA id, alternative code) -> line
 	for {
 		v, err := um.Read()
 		if errors.Is(err, io.EOF) {
@@ -121,12 +132,19 @@ func readRows[T any](path string, check func(*T) []string, fn func(line int, row
 			bad = append(bad, RowError{File: name, Line: line, Reason: strings.Join(problems, "; ")})
 			continue
 		}
-		key := keyOf(row)
-		if first, dup := seen[key]; dup {
-			bad = append(bad, RowError{File: name, Line: line, Reason: fmt.Sprintf("%s is also on line %d", key, first)})
+		var dups []string
+		for _, key := range uniqueValues(row) {
+			if first, dup := seen[key]; dup {
+				dups = append(dups, fmt.Sprintf("%s is also on line %d", key, first))
+			}
+		}
+		if len(dups) > 0 {
+			bad = append(bad, RowError{File: name, Line: line, Reason: strings.Join(dups, "; ")})
 			continue
 		}
-		seen[key] = line
+		for _, key := range uniqueValues(row) {
+			seen[key] = line
+		}
 		if err := fn(line, row); err != nil {
 			return nil, err
 		}
@@ -161,16 +179,27 @@ func allEmpty(row any) bool {
 	return false
 }
 
-func keyOf(row any) string {
+// uniqueValues are a row's values that the database keeps unique: its key first.
+func uniqueValues(row any) []string {
+	var vals []string
+	add := func(label, v string) {
+		if v != "" {
+			vals = append(vals, label+" "+v)
+		}
+	}
 	switch r := row.(type) {
 	case *Subscription:
-		return "subscription " + r.Number
+		add("subscription", r.Number)
 	case *Item:
-		return "serial number " + r.SerialNumber
+		add("serial number", r.SerialNumber)
+		add("ca_id", r.CAID)
+		add("alternative_code", r.AlternativeCode)
 	case *Product:
-		return "product " + r.Code
+		add("product", r.Code)
+		add("ca_id", r.CAID)
+		add("alternative_code", r.AlternativeCode)
 	}
-	return ""
+	return vals
 }
 
 func checkSubscription(r *Subscription) []string {
@@ -218,6 +247,12 @@ func checkProduct(r *Product) []string {
 // directory dir: what a CAS gateway knows. Missing files give empty lists; a bad row
 // is an error, as the gateway's knowledge must not silently differ from the files.
 func ReadKnown(dir string) (smartcards, stbs, products []string, err error) {
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		if err == nil {
+			err = fmt.Errorf("%s is not a directory", dir)
+		}
+		return nil, nil, nil, fmt.Errorf("reference directory: %w", err)
+	}
 	collect := func(file string, out *[]string) error {
 		path := filepath.Join(dir, file)
 		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
@@ -242,7 +277,10 @@ func ReadKnown(dir string) (smartcards, stbs, products []string, err error) {
 			return err
 		}
 		if len(bad) > 0 {
-			return fmt.Errorf("%w (and %d more bad rows)", bad[0], len(bad)-1)
+			if len(bad) > 1 {
+				return fmt.Errorf("%w (and %d more bad rows)", bad[0], len(bad)-1)
+			}
+			return bad[0]
 		}
 		return nil
 	}

@@ -111,16 +111,17 @@ func loadFile(ctx context.Context, db *store.DB, path string) (FileResult, error
 		if res.File == STBsFile {
 			kind = provisioning.KindSTB
 		}
+		present := map[string]bool{}
 		var rows []Item
 		var lines []int
 		flush := func() error {
-			rowBad, err := upsertItems(ctx, tx, kind, res.File, rows, lines)
+			rowBad, err := upsertItems(ctx, tx, kind, res.File, present, rows, lines)
 			bad = append(bad, rowBad...)
 			rows, lines = rows[:0], lines[:0]
 			return err
 		}
 		var readBad []RowError
-		readBad, err = readRows(path, checkItem, func(line int, it *Item) error {
+		readBad, err = readRowsColumns(path, present, checkItem, func(line int, it *Item) error {
 			res.Rows++
 			rows, lines = append(rows, *it), append(lines, line)
 			if len(rows) == chunk {
@@ -133,16 +134,20 @@ func loadFile(ctx context.Context, db *store.DB, path string) (FileResult, error
 		}
 		bad = append(bad, readBad...)
 	case ProductsFile:
-		var codes, alts, classes, caIDs []string
+		present := map[string]bool{}
+		var rows []Product
+		var lines []int
 		flush := func() error {
-			_, err := tx.ExecContext(ctx, provsql.UpsertProducts, pq.StringArray(codes), pq.StringArray(alts), pq.StringArray(classes), pq.StringArray(caIDs))
-			codes, alts, classes, caIDs = codes[:0], alts[:0], classes[:0], caIDs[:0]
+			rowBad, err := upsertProducts(ctx, tx, res.File, present, rows, lines)
+			bad = append(bad, rowBad...)
+			rows, lines = rows[:0], lines[:0]
 			return err
 		}
-		bad, err = readRows(path, checkProduct, func(_ int, p *Product) error {
+		var readBad []RowError
+		readBad, err = readRowsColumns(path, present, checkProduct, func(line int, p *Product) error {
 			res.Rows++
-			codes, alts, classes, caIDs = append(codes, p.Code), append(alts, p.AlternativeCode), append(classes, p.Classification), append(caIDs, p.CAID)
-			if len(codes) == chunk {
+			rows, lines = append(rows, *p), append(lines, line)
+			if len(rows) == chunk {
 				return flush()
 			}
 			return nil
@@ -150,6 +155,7 @@ func loadFile(ctx context.Context, db *store.DB, path string) (FileResult, error
 		if err == nil {
 			err = flush()
 		}
+		bad = append(bad, readBad...)
 	}
 	if err != nil {
 		return res, err
@@ -166,50 +172,131 @@ func loadFile(ctx context.Context, db *store.DB, path string) (FileResult, error
 	return res, nil
 }
 
-// upsertItems upserts one chunk of smartcards or STBs, after checking that the
-// subscriptions they name exist; rows that name an unknown one are returned as bad.
-func upsertItems(ctx context.Context, tx *sqlx.Tx, kind, file string, rows []Item, lines []int) ([]RowError, error) {
+// upsertItems upserts one chunk of smartcards or STBs, after checking it against the
+// database: rows that name an unknown subscription, take another item's CA id or
+// alternative code, or name an item of the other kind are returned as bad.
+func upsertItems(ctx context.Context, tx *sqlx.Tx, kind, file string, present map[string]bool, rows []Item, lines []int) ([]RowError, error) {
 	if len(rows) == 0 {
 		return nil, nil
 	}
-	var subs []string
+	var subs, serials, caIDs, alts []string
 	for _, r := range rows {
 		if r.SubscriptionNumber != "" {
 			subs = append(subs, r.SubscriptionNumber)
 		}
-	}
-	known := map[string]bool{}
-	if len(subs) > 0 {
-		q, err := tx.QueryContext(ctx, provsql.LookupSubscriptions, pq.StringArray(subs))
-		if err != nil {
-			return nil, fmt.Errorf("look up subscriptions: %w", err)
-		}
-		for q.Next() {
-			var id int64
-			var number string
-			if err := q.Scan(&id, &number); err != nil {
-				q.Close()
-				return nil, fmt.Errorf("look up subscriptions: %w", err)
-			}
-			known[number] = true
-		}
-		if err := q.Err(); err != nil {
-			return nil, fmt.Errorf("look up subscriptions: %w", err)
+		serials, caIDs = append(serials, r.SerialNumber), append(caIDs, r.CAID)
+		if r.AlternativeCode != "" {
+			alts = append(alts, r.AlternativeCode)
 		}
 	}
+	var found []struct {
+		ID     int64  `db:"id"`
+		Number string `db:"number"`
+	}
+	if err := tx.SelectContext(ctx, &found, provsql.LookupSubscriptions, pq.StringArray(subs)); err != nil {
+		return nil, fmt.Errorf("look up subscriptions: %w", err)
+	}
+	knownSubs := map[string]bool{}
+	for _, s := range found {
+		knownSubs[s.Number] = true
+	}
+	var stored []struct {
+		Serial string `db:"serial_number"`
+		Kind   string `db:"kind"`
+		CAID   string `db:"ca_id"`
+		Alt    string `db:"alternative_code"`
+	}
+	if err := tx.SelectContext(ctx, &stored, provsql.ItemConflicts, pq.StringArray(serials), pq.StringArray(caIDs), pq.StringArray(alts)); err != nil {
+		return nil, fmt.Errorf("look up items: %w", err)
+	}
+	bySerial, byCAID, byAlt := map[string]string{}, map[string]string{}, map[string]string{}
+	for _, it := range stored {
+		bySerial[it.Serial], byCAID[it.CAID] = it.Kind, it.Serial
+		if it.Alt != "" {
+			byAlt[it.Alt] = it.Serial
+		}
+	}
+
 	var bad []RowError
-	serials, alts, caIDs, subNumbers := make([]string, 0, len(rows)), make([]string, 0, len(rows)), make([]string, 0, len(rows)), make([]string, 0, len(rows))
 	for i, r := range rows {
-		if r.SubscriptionNumber != "" && !known[r.SubscriptionNumber] {
-			bad = append(bad, RowError{File: file, Line: lines[i], Reason: fmt.Sprintf("subscription_number: no subscription %s", r.SubscriptionNumber)})
-			continue
+		var ps []string
+		if r.SubscriptionNumber != "" && !knownSubs[r.SubscriptionNumber] {
+			ps = append(ps, fmt.Sprintf("subscription_number: no subscription %s", r.SubscriptionNumber))
 		}
-		serials, alts, caIDs, subNumbers = append(serials, r.SerialNumber), append(alts, r.AlternativeCode), append(caIDs, r.CAID), append(subNumbers, r.SubscriptionNumber)
+		if k, ok := bySerial[r.SerialNumber]; ok && k != kind {
+			ps = append(ps, fmt.Sprintf("serial_number: %s is stored as %s, not %s", r.SerialNumber, k, kind))
+		}
+		if other, ok := byCAID[r.CAID]; ok && other != r.SerialNumber {
+			ps = append(ps, fmt.Sprintf("ca_id: %s belongs to %s", r.CAID, other))
+		}
+		if other, ok := byAlt[r.AlternativeCode]; ok && r.AlternativeCode != "" && other != r.SerialNumber {
+			ps = append(ps, fmt.Sprintf("alternative_code: %s belongs to %s", r.AlternativeCode, other))
+		}
+		if len(ps) > 0 {
+			bad = append(bad, RowError{File: file, Line: lines[i], Reason: strings.Join(ps, "; ")})
+		}
 	}
 	if len(bad) > 0 {
 		return bad, nil // the file will not load: no need to write
 	}
-	if _, err := tx.ExecContext(ctx, provsql.UpsertInstalledItems, kind, pq.StringArray(serials), pq.StringArray(alts), pq.StringArray(caIDs), pq.StringArray(subNumbers)); err != nil {
+	subNumbers := make([]string, len(rows))
+	altCodes := make([]string, len(rows))
+	for i, r := range rows {
+		subNumbers[i], altCodes[i] = r.SubscriptionNumber, r.AlternativeCode
+	}
+	if _, err := tx.ExecContext(ctx, provsql.UpsertInstalledItems, kind, pq.StringArray(serials), pq.StringArray(altCodes),
+		pq.StringArray(caIDs), pq.StringArray(subNumbers), present["alternative_code"], present["subscription_number"]); err != nil {
+		return nil, fmt.Errorf("upsert: %w", err)
+	}
+	return nil, nil
+}
+
+// upsertProducts upserts one chunk of products after checking that none takes
+// another product's CA id or alternative code.
+func upsertProducts(ctx context.Context, tx *sqlx.Tx, file string, present map[string]bool, rows []Product, lines []int) ([]RowError, error) {
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	n := len(rows)
+	codes, alts, classes, caIDs := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	for i, p := range rows {
+		codes[i], alts[i], classes[i], caIDs[i] = p.Code, p.AlternativeCode, p.Classification, p.CAID
+	}
+	var stored []struct {
+		Code string `db:"code"`
+		CAID string `db:"ca_id"`
+		Alt  string `db:"alternative_code"`
+	}
+	if err := tx.SelectContext(ctx, &stored, provsql.ProductConflicts, pq.StringArray(codes), pq.StringArray(caIDs), pq.StringArray(alts)); err != nil {
+		return nil, fmt.Errorf("look up products: %w", err)
+	}
+	byCAID, byAlt := map[string]string{}, map[string]string{}
+	for _, p := range stored {
+		if p.CAID != "" {
+			byCAID[p.CAID] = p.Code
+		}
+		if p.Alt != "" {
+			byAlt[p.Alt] = p.Code
+		}
+	}
+	var bad []RowError
+	for i, p := range rows {
+		var ps []string
+		if other, ok := byCAID[p.CAID]; ok && p.CAID != "" && other != p.Code {
+			ps = append(ps, fmt.Sprintf("ca_id: %s belongs to product %s", p.CAID, other))
+		}
+		if other, ok := byAlt[p.AlternativeCode]; ok && p.AlternativeCode != "" && other != p.Code {
+			ps = append(ps, fmt.Sprintf("alternative_code: %s belongs to product %s", p.AlternativeCode, other))
+		}
+		if len(ps) > 0 {
+			bad = append(bad, RowError{File: file, Line: lines[i], Reason: strings.Join(ps, "; ")})
+		}
+	}
+	if len(bad) > 0 {
+		return bad, nil
+	}
+	if _, err := tx.ExecContext(ctx, provsql.UpsertProducts, pq.StringArray(codes), pq.StringArray(alts),
+		pq.StringArray(classes), pq.StringArray(caIDs), present["alternative_code"]); err != nil {
 		return nil, fmt.Errorf("upsert: %w", err)
 	}
 	return nil, nil

@@ -61,3 +61,11 @@ var (
 	//go:embed queries/finish_process.sql
 	FinishProcess string
 )
+
+// The reference loader's checks before an upsert.
+var (
+	//go:embed queries/item_conflicts.sql
+	ItemConflicts string
+	//go:embed queries/product_conflicts.sql
+	ProductConflicts string
+)
