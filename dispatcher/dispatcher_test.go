@@ -511,3 +511,36 @@ func TestRefusedCredentials(t *testing.T) {
 		t.Errorf("process state %s, want FAILED", state)
 	}
 }
+
+// TestShutdown: a run cancelled (SIGTERM) mid-way stops claiming, sees the batches in
+// flight through, writes them back and leaves no request claimed.
+func TestShutdown(t *testing.T) {
+	db, _ := pgtest.New(t)
+	_, srv := newSim(t, simulator.Faults{Latency: 300 * time.Millisecond})
+	var rs []req
+	for i := 0; i < 60; i++ {
+		rs = append(rs, req{typ: "RESET_PIN", card: known.Smartcards[i%len(known.Smartcards)]})
+	}
+	insert(t, db, rs...)
+	d := newDispatcher(t, db, srv.URL, 5*time.Second, dispatcher.Options{Concurrency: 2, BatchSize: 2})
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(450*time.Millisecond, cancel)
+	sum, err := d.Run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Completed == 0 || sum.Completed >= len(rs) || sum.Claimed != sum.Completed+sum.Released {
+		t.Errorf("summary %+v: want some completed, the rest never claimed or released", sum)
+	}
+	var claimed, completed int
+	db.Get(&claimed, "SELECT count(*) FROM provisioning_requests WHERE claimed_by IS NOT NULL")
+	db.Get(&completed, "SELECT count(*) FROM provisioning_requests WHERE life_cycle_state = 'COMPLETED'")
+	if claimed != 0 || completed != sum.Completed {
+		t.Errorf("%d requests still claimed, %d completed (summary says %d)", claimed, completed, sum.Completed)
+	}
+	var state string
+	db.Get(&state, "SELECT state FROM processes WHERE id = $1", sum.ProcessID)
+	if state != "INTERRUPTED" {
+		t.Errorf("process state %s, want INTERRUPTED", state)
+	}
+}
