@@ -89,6 +89,11 @@ func New(db *store.DB, client *Client, log logrus.FieldLogger, opts Options) (*D
 	if err := opts.defaults(); err != nil {
 		return nil, err
 	}
+	// A batch still in flight when its lease runs out would be claimed and sent again
+	// by another run: harmless as a replay, but its two answers could disagree.
+	if client != nil && opts.Lease < 2*client.cfg.Timeout {
+		return nil, fmt.Errorf("lease %v: must be at least twice the batch timeout (%v)", opts.Lease, client.cfg.Timeout)
+	}
 	return &Dispatcher{db: db, client: client, log: log, opts: opts}, nil
 }
 
@@ -200,6 +205,7 @@ func (r *run) loop(ctx context.Context, started time.Time) error {
 	done := make(chan struct{}, opts.Concurrency)
 	var wg sync.WaitGroup
 	inFlight := 0
+	lastLook := false
 	defer wg.Wait()
 
 	for {
@@ -219,10 +225,15 @@ func (r *run) loop(ctx context.Context, started time.Time) error {
 				return nil
 			}
 		}
-		// A free slot first, so that claims are never held while waiting for one.
+		// A free slot first, and the end of a pause the gateway asked for, so that
+		// claims are never held while waiting: their leases run meanwhile.
 		select {
 		case sem <- struct{}{}:
 		case <-ctx.Done():
+			return nil
+		}
+		if err := r.waitPause(ctx); err != nil {
+			<-sem
 			return nil
 		}
 		batch, err := r.claim(limit)
@@ -233,9 +244,15 @@ func (r *run) loop(ctx context.Context, started time.Time) error {
 		if len(batch) == 0 {
 			<-sem
 			// Nothing claimable now. Batches in flight may unblock the next request of
-			// their smartcards; when none is in flight, the run is done.
+			// their smartcards; when none is in flight, the run is done, after one more
+			// look: runs claiming at the same instant may have skipped each other's rows.
 			if inFlight == 0 {
-				return nil
+				if lastLook {
+					return nil
+				}
+				lastLook = true
+				time.Sleep(20 * time.Millisecond)
+				continue
 			}
 			select {
 			case <-done:
@@ -246,10 +263,12 @@ func (r *run) loop(ctx context.Context, started time.Time) error {
 			continue
 		}
 		inFlight++
+		lastLook = false
+		claimedAt := time.Now()
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r.process(ctx, batch)
+			r.process(ctx, batch, claimedAt)
 			<-sem
 			done <- struct{}{}
 		}()
@@ -299,15 +318,21 @@ func (r *run) fatalErr() error {
 // process sends one claimed batch and writes back its outcome. Once a batch is sent
 // it is seen through even if ctx is cancelled: the answer is written back, so that a
 // shutdown loses nothing and leaves nothing claimed.
-func (r *run) process(ctx context.Context, batch []claimed) {
+func (r *run) process(ctx context.Context, batch []claimed, claimedAt time.Time) {
 	if err := r.waitToSend(ctx, len(batch)); err != nil {
+		r.release(batch)
+		return
+	}
+	// The answer must come back while the lease holds; if the wait for the rate limit
+	// ate too much of it, give the batch back rather than race another run.
+	if time.Since(claimedAt)+r.d.client.cfg.Timeout >= r.d.opts.Lease {
+		r.log.Warn("batch waited too long for the rate limit to be sent within its lease: released")
 		r.release(batch)
 		return
 	}
 	r.mu.Lock()
 	r.seq++
 	batchID := fmt.Sprintf("run-%d-%d", r.sum.ProcessID, r.seq)
-	r.sum.Batches++
 	r.mu.Unlock()
 
 	outs := make([]outcome, len(batch))
@@ -336,6 +361,9 @@ func (r *run) process(ctx context.Context, batch []claimed) {
 
 // send sends cmds (the commands of batch at indexes idx) and fills their outcomes.
 func (r *run) send(batchID string, batch []claimed, cmds []casapi.Command, idx []int, outs []outcome) {
+	r.mu.Lock()
+	r.sum.Batches++
+	r.mu.Unlock()
 	out := r.d.client.Send(r.bg, casapi.Batch{BatchID: batchID, Commands: cmds})
 	log := r.log.WithFields(logrus.Fields{"batch_id": batchID, "commands": len(cmds)})
 	switch out.Kind {
@@ -384,9 +412,21 @@ func (r *run) send(batchID string, batch []claimed, cmds []casapi.Command, idx [
 	}
 }
 
-// waitToSend waits for the rate limit and for a pause the gateway asked for. It gives
-// up only when ctx is cancelled: the batch is then released unsent.
+// waitToSend waits for a pause the gateway asked for (one may have begun since the
+// claim) and for the rate limit. It gives up only when ctx is cancelled: the batch
+// is then released unsent.
 func (r *run) waitToSend(ctx context.Context, n int) error {
+	if err := r.waitPause(ctx); err != nil {
+		return err
+	}
+	if r.limiter != nil {
+		return r.limiter.WaitN(ctx, n)
+	}
+	return ctx.Err()
+}
+
+// waitPause waits until the end of a pause the gateway asked for with 429 or 503.
+func (r *run) waitPause(ctx context.Context) error {
 	for {
 		r.mu.Lock()
 		wait := time.Until(r.pausedUntil)
@@ -399,9 +439,6 @@ func (r *run) waitToSend(ctx context.Context, n int) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-	}
-	if r.limiter != nil {
-		return r.limiter.WaitN(ctx, n)
 	}
 	return ctx.Err()
 }

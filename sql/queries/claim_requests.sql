@@ -26,7 +26,7 @@ WITH promoted AS (
       AND (h.lease_expires_at IS NULL OR h.lease_expires_at < now())
       AND ($4 = 0 OR (h.source_file_id = $4 AND h.process_immediately))
     ORDER BY (e.priority = 'REGULAR'), e.sequence_number
-    LIMIT $2
+    LIMIT 4 * $2
 ),
 heads AS (
     SELECT r.id, (r.priority = 'REGULAR')::int AS rank, r.sequence_number AS ord
@@ -41,19 +41,24 @@ heads AS (
           WHERE p.smartcard_ca_id = r.smartcard_ca_id AND p.life_cycle_state = 'PENDING'
             AND p.sequence_number < r.sequence_number)
     ORDER BY (r.priority = 'REGULAR'), r.sequence_number
-    LIMIT $2
+    LIMIT 4 * $2
 ),
+-- A head both promoted and plain keeps its promoted place (the least rank, ord).
 picked AS (
-    SELECT id, min(rank) AS rank, min(ord) AS ord
+    SELECT DISTINCT ON (id) id, rank, ord
     FROM (SELECT * FROM promoted UNION ALL SELECT * FROM heads) c
-    GROUP BY id
-    ORDER BY 2, 3
-    LIMIT $2
+    ORDER BY id, rank, ord
 ),
+-- The limit applies after locking: rows that another run's claim holds at this
+-- moment are skipped and do not count, so runs claiming at the same time take the
+-- next candidates instead of coming back empty (and ending, with work still due).
+-- Hence 4 x $2 candidates above: enough for four claims at the same moment.
 locked AS (
     SELECT r.id, picked.rank, picked.ord
     FROM provisioning_requests r JOIN picked USING (id)
     WHERE r.life_cycle_state = 'PENDING' AND (r.lease_expires_at IS NULL OR r.lease_expires_at < now())
+    ORDER BY picked.rank, picked.ord
+    LIMIT $2
     FOR UPDATE OF r SKIP LOCKED
 )
 UPDATE provisioning_requests r
