@@ -27,62 +27,56 @@ func loadCatalogue(ctx context.Context, db *store.DB) (catalogue, error) {
 	return c, nil
 }
 
-// chunkLookup answers provisioning.Lookup for one chunk of rows from maps filled by a
-// few bulk queries (fill), instead of a query per row.
-type chunkLookup struct {
-	products catalogue
+// found is the reference data one chunk of rows names, fetched with a few bulk
+// queries (fill) instead of a query per row.
+type found struct {
 	bySerial map[string]provisioning.Item
 	byCAID   map[string]provisioning.Item
 	subs     map[string]int64
 	usedRefs map[string]bool
+}
+
+// fileLookup answers provisioning.Lookup for the chunk being checked: its found data,
+// plus what holds for the whole file (the catalogue, the references accepted so far).
+type fileLookup struct {
+	products catalogue
 	fileRefs map[string]int // references accepted earlier in the same file -> line
+	cur      *found
 }
 
-func newChunkLookup(products catalogue) *chunkLookup {
-	return &chunkLookup{
-		products: products,
-		bySerial: map[string]provisioning.Item{},
-		byCAID:   map[string]provisioning.Item{},
-		subs:     map[string]int64{},
-		usedRefs: map[string]bool{},
-		fileRefs: map[string]int{},
-	}
-}
-
-func (l *chunkLookup) ItemBySerial(s string) (provisioning.Item, bool) {
-	it, ok := l.bySerial[s]
+func (l *fileLookup) ItemBySerial(s string) (provisioning.Item, bool) {
+	it, ok := l.cur.bySerial[s]
 	return it, ok
 }
 
-func (l *chunkLookup) ItemByCAID(c string) (provisioning.Item, bool) {
-	it, ok := l.byCAID[c]
+func (l *fileLookup) ItemByCAID(c string) (provisioning.Item, bool) {
+	it, ok := l.cur.byCAID[c]
 	return it, ok
 }
 
-func (l *chunkLookup) SubscriptionID(n string) (int64, bool) {
-	id, ok := l.subs[n]
+func (l *fileLookup) SubscriptionID(n string) (int64, bool) {
+	id, ok := l.cur.subs[n]
 	return id, ok
 }
 
-func (l *chunkLookup) Product(code string) (provisioning.Product, bool) {
+func (l *fileLookup) Product(code string) (provisioning.Product, bool) {
 	p, ok := l.products[code]
 	return p, ok
 }
 
-func (l *chunkLookup) ReferenceUsed(ref string) bool {
+func (l *fileLookup) ReferenceUsed(ref string) bool {
 	_, inFile := l.fileRefs[ref]
-	return inFile || l.usedRefs[ref]
+	return inFile || l.cur.usedRefs[ref]
 }
 
-// fill runs the chunk's lookups: the items named by serial number or CA id, the
+// fill runs a chunk's lookups: the items named by serial number or CA id, the
 // subscriptions that the items' own do not already confirm, and the references some
-// stored request already uses. The maps of the previous chunk are cleared first, so
-// memory stays bounded by the chunk.
-func (l *chunkLookup) fill(ctx context.Context, db *store.DB, rows []*row) error {
-	clear(l.bySerial)
-	clear(l.byCAID)
-	clear(l.subs)
-	clear(l.usedRefs)
+// stored request already uses.
+func (f *found) fill(ctx context.Context, db *store.DB, rows []*row) error {
+	f.bySerial = make(map[string]provisioning.Item, len(rows))
+	f.byCAID = map[string]provisioning.Item{}
+	f.subs = map[string]int64{}
+	f.usedRefs = map[string]bool{}
 
 	var serials, caIDs, refs []string
 	for _, r := range rows {
@@ -106,8 +100,10 @@ func (l *chunkLookup) fill(ctx context.Context, db *store.DB, rows []*row) error
 			return fmt.Errorf("look up items: %w", err)
 		}
 		for _, it := range items {
-			l.bySerial[it.SerialNumber] = it
-			l.byCAID[it.CAID] = it
+			f.bySerial[it.SerialNumber] = it
+			if len(caIDs) > 0 {
+				f.byCAID[it.CAID] = it
+			}
 		}
 	}
 
@@ -119,9 +115,9 @@ func (l *chunkLookup) fill(ctx context.Context, db *store.DB, rows []*row) error
 		if d.SubscriptionNumber == "" {
 			continue
 		}
-		card, ok := l.bySerial[d.SmartcardSerial]
+		card, ok := f.bySerial[d.SmartcardSerial]
 		if !ok {
-			card, ok = l.byCAID[d.SmartcardCAID]
+			card, ok = f.byCAID[d.SmartcardCAID]
 		}
 		if ok && card.SubscriptionNumber == d.SubscriptionNumber {
 			continue
@@ -129,15 +125,15 @@ func (l *chunkLookup) fill(ctx context.Context, db *store.DB, rows []*row) error
 		subs = append(subs, d.SubscriptionNumber)
 	}
 	if len(subs) > 0 {
-		var found []struct {
+		var rows []struct {
 			ID     int64  `db:"id"`
 			Number string `db:"number"`
 		}
-		if err := db.SelectContext(ctx, &found, provsql.LookupSubscriptions, pq.StringArray(subs)); err != nil {
+		if err := db.SelectContext(ctx, &rows, provsql.LookupSubscriptions, pq.StringArray(subs)); err != nil {
 			return fmt.Errorf("look up subscriptions: %w", err)
 		}
-		for _, s := range found {
-			l.subs[s.Number] = s.ID
+		for _, s := range rows {
+			f.subs[s.Number] = s.ID
 		}
 	}
 
@@ -147,7 +143,7 @@ func (l *chunkLookup) fill(ctx context.Context, db *store.DB, rows []*row) error
 			return fmt.Errorf("look up references: %w", err)
 		}
 		for _, ref := range used {
-			l.usedRefs[ref] = true
+			f.usedRefs[ref] = true
 		}
 	}
 	return nil

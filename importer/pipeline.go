@@ -26,12 +26,24 @@ type row struct {
 
 type counts struct{ rows, created, rejected, immediate int }
 
-// pipeline streams the rows of in through three stages that run at once, connected by
-// small channels of chunks so that memory stays bounded:
+// chunk is a run of rows checked together, with the reference data they name.
+type chunk struct {
+	rows  []*row
+	found found
+	ready chan error // the lookups are done (nil) or failed
+}
+
+// lookupWorkers fetch the reference data of the next chunks while the current one is
+// checked and copied: the lookups are round trips to the database, and without this
+// the other stages spent most of their time waiting for them.
+const lookupWorkers = 2
+
+// pipeline streams the rows of in through stages that run at once, connected by small
+// channels of chunks so that memory stays bounded by a few chunks:
 //
-//	read:    CSV records -> parsed drafts (one goroutine)
-//	resolve: a chunk's bulk lookups, then Resolve each row; rejects are written here,
-//	         in file order
+//	read:    CSV records -> parsed drafts, in chunks (one goroutine)
+//	lookup:  each chunk's reference data, with a few bulk queries (lookupWorkers)
+//	resolve: Resolve each row, in file order; rejects are written here
 //	copy:    good rows -> COPY (stmt nil: a dry run, nothing written)
 //
 // A whole-file problem comes back as a *refusal.
@@ -42,23 +54,39 @@ func (im *Importer) pipeline(ctx context.Context, in io.Reader, stmt *sql.Stmt, 
 		return c, err
 	}
 	g, ctx := errgroup.WithContext(ctx)
-	parsed := make(chan []*row, 4)
+	toLookup := make(chan *chunk, lookupWorkers)
+	inOrder := make(chan *chunk, 2*lookupWorkers)
 	good := make(chan []*row, 4)
 	now := im.opts.Now().UTC()
 
 	g.Go(func() error {
-		defer close(parsed)
-		return im.read(ctx, in, now, rej, parsed, &c.rows)
+		defer close(toLookup)
+		defer close(inOrder)
+		return im.read(ctx, in, now, rej, toLookup, inOrder, &c.rows)
 	})
+	for range lookupWorkers {
+		g.Go(func() error {
+			for ch := range toLookup {
+				ch.ready <- ch.found.fill(ctx, im.db, ch.rows)
+			}
+			return nil
+		})
+	}
 	g.Go(func() error {
 		defer close(good)
-		look := newChunkLookup(products)
-		for chunk := range parsed {
-			if err := look.fill(ctx, im.db, chunk); err != nil {
-				return err
+		look := &fileLookup{products: products, fileRefs: map[string]int{}}
+		for ch := range inOrder {
+			select {
+			case err := <-ch.ready:
+				if err != nil {
+					return err
+				}
+			case <-ctx.Done():
+				return ctx.Err()
 			}
-			var ok []*row
-			for _, r := range chunk {
+			look.cur = &ch.found
+			ok := ch.rows[:0]
+			for _, r := range ch.rows {
 				if resolveRow(r, look) {
 					ok = append(ok, r)
 					continue
@@ -77,8 +105,8 @@ func (im *Importer) pipeline(ctx context.Context, in io.Reader, stmt *sql.Stmt, 
 		return nil
 	})
 	g.Go(func() error {
-		for chunk := range good {
-			for _, r := range chunk {
+		for rows := range good {
+			for _, r := range rows {
 				if stmt != nil {
 					if _, err := stmt.ExecContext(ctx, requestArgs(&r.resolved, fileID, r.line)...); err != nil {
 						return fmt.Errorf("copy line %d: %w", r.line, err)
@@ -98,7 +126,8 @@ func (im *Importer) pipeline(ctx context.Context, in io.Reader, stmt *sql.Stmt, 
 
 // read is the first stage: it reads records, parses each into a draft and sends them
 // on in chunks. It counts the rows it reads.
-func (im *Importer) read(ctx context.Context, in io.Reader, now time.Time, rej *rejects, out chan<- []*row, rows *int) error {
+// Each chunk goes to the lookup workers and, in file order, to the resolve stage.
+func (im *Importer) read(ctx context.Context, in io.Reader, now time.Time, rej *rejects, toLookup, inOrder chan<- *chunk, rows *int) error {
 	cr := csvin.NewReader(in)
 	header, err := cr.Header()
 	if err != nil {
@@ -110,13 +139,16 @@ func (im *Importer) read(ctx context.Context, in io.Reader, now time.Time, rej *
 	}
 	rej.setHeader(cr.RawHeader(), lay.line, lay.err)
 
-	send := func(chunk []*row) error {
-		select {
-		case out <- chunk:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
+	send := func(rows []*row) error {
+		ch := &chunk{rows: rows, ready: make(chan error, 1)}
+		for _, out := range []chan<- *chunk{toLookup, inOrder} {
+			select {
+			case out <- ch:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
 		}
+		return nil
 	}
 	chunk := make([]*row, 0, im.opts.ChunkSize)
 	for {
@@ -153,7 +185,7 @@ func (im *Importer) read(ctx context.Context, in io.Reader, now time.Time, rej *
 
 // resolveRow checks a parsed row against the reference data. Problems about a field
 // that parsing already found wrong are dropped: they would only repeat it.
-func resolveRow(r *row, look *chunkLookup) bool {
+func resolveRow(r *row, look *fileLookup) bool {
 	if len(r.problems) > 0 && r.problems[0].Code == provisioning.CodeMalformedRow {
 		return false
 	}

@@ -56,6 +56,9 @@ func Load(ctx context.Context, db *store.DB, dir string) ([]FileResult, error) {
 	if len(results) == 0 {
 		return nil, fmt.Errorf("reference directory %s holds none of %s", dir, strings.Join(Files, ", "))
 	}
+	if _, err := db.ExecContext(ctx, provsql.AnalyzeReference); err != nil {
+		return results, fmt.Errorf("analyze reference tables: %w", err)
+	}
 	return results, nil
 }
 

@@ -69,3 +69,6 @@ var (
 	//go:embed queries/product_conflicts.sql
 	ProductConflicts string
 )
+
+//go:embed queries/analyze_reference.sql
+var AnalyzeReference string
