@@ -259,9 +259,10 @@ func asRefusal(err error) error {
 	return err
 }
 
-// requestArgs are the COPY values of one resolved request, in the column order of
-// sql/queries/copy_requests.sql.
-func requestArgs(r *provisioning.Resolved, fileID int64, line int) []any {
+// CopyValues are the COPY values of one resolved request from line of import file
+// fileID, in the column order of sql/queries/copy_requests.sql. Exported for the
+// benchmark's raw-COPY baseline, which must write exactly what the importer writes.
+func CopyValues(r *provisioning.Resolved, fileID int64, line int) []any {
 	return []any{
 		string(r.Type), string(r.Priority), r.ScheduledDate, r.ProcessImmediately,
 		nullInt(r.SubscriptionID), r.SmartcardCAID, nullArray(r.ServiceCAIDs),

@@ -108,7 +108,7 @@ func (im *Importer) pipeline(ctx context.Context, in io.Reader, stmt *sql.Stmt, 
 		for rows := range good {
 			for _, r := range rows {
 				if stmt != nil {
-					if _, err := stmt.ExecContext(ctx, requestArgs(&r.resolved, fileID, r.line)...); err != nil {
+					if _, err := stmt.ExecContext(ctx, CopyValues(&r.resolved, fileID, r.line)...); err != nil {
 						return fmt.Errorf("copy line %d: %w", r.line, err)
 					}
 				}

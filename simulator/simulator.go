@@ -15,6 +15,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sirupsen/logrus"
+
 	"github.com/provisioner/provisioner/casapi"
 )
 
@@ -755,3 +757,24 @@ func (r *statusRecorder) Write(b []byte) (int, error) {
 }
 
 func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// LogRequests logs every request at debug level: for the cas-simulator command.
+func LogRequests(log logrus.FieldLogger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w}
+		defer func() {
+			// Also when the simulator breaks the connection on purpose
+			// (a panic with http.ErrAbortHandler, or a hijack): status none.
+			status := "none"
+			if rec.status != 0 {
+				status = strconv.Itoa(rec.status)
+			}
+			log.WithFields(logrus.Fields{
+				"method": r.Method, "path": r.URL.Path, "status": status,
+				"duration": time.Since(start).Round(time.Microsecond).String(),
+			}).Debug("request")
+		}()
+		next.ServeHTTP(rec, r)
+	})
+}

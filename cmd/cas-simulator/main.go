@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/signal"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -207,7 +206,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("listen: %w", err)
 	}
 	srv := &http.Server{
-		Handler:           logRequests(log, sim),
+		Handler:           simulator.LogRequests(log, sim),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	served := make(chan error, 1)
@@ -240,46 +239,4 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// logRequests logs every request at debug level.
-func logRequests(log logrus.FieldLogger, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		rec := &statusRecorder{ResponseWriter: w}
-		defer func() {
-			// Also when the simulator breaks the connection on purpose
-			// (a panic with http.ErrAbortHandler, or a hijack): status none.
-			status := "none"
-			if rec.status != 0 {
-				status = strconv.Itoa(rec.status)
-			}
-			log.WithFields(logrus.Fields{
-				"method": r.Method, "path": r.URL.Path, "status": status,
-				"duration": time.Since(start).Round(time.Microsecond).String(),
-			}).Debug("request")
-		}()
-		next.ServeHTTP(rec, r)
-	})
-}
 
-// statusRecorder remembers the status; Unwrap keeps the simulator's
-// connection drop (a hijack) working through it.
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (r *statusRecorder) WriteHeader(code int) {
-	if r.status == 0 {
-		r.status = code
-	}
-	r.ResponseWriter.WriteHeader(code)
-}
-
-func (r *statusRecorder) Write(b []byte) (int, error) {
-	if r.status == 0 {
-		r.status = http.StatusOK
-	}
-	return r.ResponseWriter.Write(b)
-}
-
-func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }

@@ -15,6 +15,8 @@ import (
 
 	"github.com/lib/pq"
 
+	"github.com/provisioner/provisioner/importer"
+	"github.com/provisioner/provisioner/provisioning"
 	provsql "github.com/provisioner/provisioner/sql"
 )
 
@@ -54,36 +56,17 @@ type resolvedRow struct {
 	fileID, line   int64
 }
 
-// args are the COPY values of r built as the importer builds them per row
-// (importer.requestArgs): the same Go types, so that lib/pq encodes the same way.
+// args are the COPY values of r, built by the importer's own CopyValues so that
+// lib/pq encodes exactly what the importer sends.
 func (r *resolvedRow) args() []any {
-	return []any{
-		r.typ, r.priority, r.scheduled, r.immediate,
-		nullInt(r.subscriptionID), r.smartcard, nullArray(r.services),
-		nullString(r.stb), nullString(r.pin), nullString(r.ref),
-		r.fileID, r.line,
+	res := provisioning.Resolved{
+		Draft: provisioning.Draft{
+			Type: provisioning.Type(r.typ), Priority: provisioning.Priority(r.priority),
+			ScheduledDate: r.scheduled, ProcessImmediately: r.immediate, Reference: r.ref, PIN: r.pin,
+		},
+		SubscriptionID: r.subscriptionID, SmartcardCAID: r.smartcard, STBCAID: r.stb, ServiceCAIDs: r.services,
 	}
-}
-
-func nullInt(v int64) any {
-	if v == 0 {
-		return nil
-	}
-	return v
-}
-
-func nullString(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
-}
-
-func nullArray(a []string) any {
-	if len(a) == 0 {
-		return nil
-	}
-	return pq.StringArray(a)
+	return importer.CopyValues(&res, r.fileID, int(r.line))
 }
 
 // readResolved reads a file written by COPY ... TO in text format with knownColumns,
