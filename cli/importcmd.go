@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime/debug"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -55,6 +56,11 @@ func runImport(ctx context.Context, env Env, args []string) error {
 	}
 	defer db.Close()
 
+	// The import allocates fast and keeps little: collecting garbage at 4x the live
+	// heap instead of 2x saved a fifth of the client's CPU in the benchmark, and the
+	// soft limit keeps the peak well under the 150 MB the importer is held to.
+	defer debug.SetGCPercent(debug.SetGCPercent(400))
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(120 << 20))
 	opts := importer.Options{ChunkSize: *chunk, DryRun: *dryRun, RejectsOut: env.Stdout}
 	if env.StderrIsTerminal && env.Getenv("LOG_FORMAT") != "json" {
 		opts.Progress = progressBar(env.Stderr)
