@@ -238,5 +238,3 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}).Info("stopped")
 	return nil
 }
-
-
