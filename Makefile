@@ -27,6 +27,7 @@ test: vet
 bench: build
 	scripts/ensure-postgres.sh
 	scripts/bench.sh
+	scripts/bench-dispatch.sh
 
 demo: build
 	scripts/ensure-postgres.sh

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 	"github.com/sirupsen/logrus"
 	"golang.org/x/time/rate"
@@ -94,6 +95,14 @@ func New(db *store.DB, client *Client, log logrus.FieldLogger, opts Options) (*D
 	if client != nil && opts.Lease < 2*client.cfg.Timeout {
 		return nil, fmt.Errorf("lease %v: must be at least twice the batch timeout (%v)", opts.Lease, client.cfg.Timeout)
 	}
+	// Each batch in flight writes back on its own connection while the loop claims
+	// on another: a smaller pool made them wait, and reconnect.
+	if db != nil {
+		if n := opts.Concurrency + 2; db.Stats().MaxOpenConnections < n {
+			db.SetMaxOpenConns(n)
+		}
+		db.SetMaxIdleConns(opts.Concurrency + 2)
+	}
 	return &Dispatcher{db: db, client: client, log: log, opts: opts}, nil
 }
 
@@ -156,11 +165,12 @@ func (d *Dispatcher) Run(ctx context.Context) (Summary, error) {
 	}
 	log := d.log.WithField("process_id", sum.ProcessID)
 
-	r := &run{d: d, sum: &sum, log: log, bg: bg}
-	if d.opts.Rate > 0 {
-		r.limiter = rate.NewLimiter(rate.Limit(d.opts.Rate), max(d.opts.BatchSize, int(math.Ceil(d.opts.Rate))))
+	r, err := d.newRun(bg, &sum, log)
+	if err != nil {
+		return sum, err
 	}
-	err := r.loop(ctx, started)
+	defer r.close()
+	err = r.loop(ctx, started)
 	sum.Duration = time.Since(started)
 
 	state := "SUCCEEDED"
@@ -193,10 +203,35 @@ type run struct {
 	bg      context.Context
 	limiter *rate.Limiter
 
+	claimStmt, writeStmt *sqlx.Stmt
+
 	mu          sync.Mutex
 	pausedUntil time.Time // the gateway said 429/503: nobody sends before this
 	fatal       error     // the gateway refused our credentials
 	seq         int
+}
+
+// newRun prepares a run's statements (planning the claim cost as much as running
+// it) and its rate limiter; close releases them.
+func (d *Dispatcher) newRun(bg context.Context, sum *Summary, log logrus.FieldLogger) (*run, error) {
+	r := &run{d: d, sum: sum, log: log, bg: bg}
+	var err error
+	if r.claimStmt, err = d.db.PreparexContext(bg, provsql.ClaimRequests); err != nil {
+		return nil, fmt.Errorf("prepare claim: %w", err)
+	}
+	if r.writeStmt, err = d.db.PreparexContext(bg, provsql.WriteBack); err != nil {
+		r.claimStmt.Close()
+		return nil, fmt.Errorf("prepare write-back: %w", err)
+	}
+	if d.opts.Rate > 0 {
+		r.limiter = rate.NewLimiter(rate.Limit(d.opts.Rate), max(d.opts.BatchSize, int(math.Ceil(d.opts.Rate))))
+	}
+	return r, nil
+}
+
+func (r *run) close() {
+	r.claimStmt.Close()
+	r.writeStmt.Close()
 }
 
 func (r *run) loop(ctx context.Context, started time.Time) error {
@@ -286,7 +321,7 @@ func (r *run) loop(ctx context.Context, started time.Time) error {
 
 func (r *run) claim(limit int) ([]claimed, error) {
 	var batch []claimed
-	err := r.d.db.SelectContext(r.bg, &batch, provsql.ClaimRequests, r.sum.ProcessID, limit, r.d.opts.Lease.Seconds(), r.d.opts.FileID)
+	err := r.claimStmt.SelectContext(r.bg, &batch, r.sum.ProcessID, limit, r.d.opts.Lease.Seconds(), r.d.opts.FileID)
 	if err != nil {
 		return nil, fmt.Errorf("claim batch: %w", err)
 	}
@@ -514,7 +549,7 @@ func (r *run) writeBack(batch []claimed, outs []outcome) {
 		refs[i], codes[i], descs[i] = o.reference, o.code, o.desc
 	}
 	var written []int64
-	err := r.d.db.SelectContext(r.bg, &written, provsql.WriteBack, r.sum.ProcessID, ProcessName,
+	err := r.writeStmt.SelectContext(r.bg, &written, r.sum.ProcessID, ProcessName,
 		ids, states, attempts, next, requests, responses, refs, codes, descs)
 	r.mu.Lock()
 	defer r.mu.Unlock()

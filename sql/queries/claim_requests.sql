@@ -25,7 +25,7 @@ WITH promoted AS (
       AND (h.next_attempt_at IS NULL OR h.next_attempt_at <= now())
       AND (h.lease_expires_at IS NULL OR h.lease_expires_at < now())
       AND ($4 = 0 OR (h.source_file_id = $4 AND h.process_immediately))
-    ORDER BY (e.priority = 'REGULAR'), e.sequence_number
+    ORDER BY e.sequence_number -- provisioning_requests_express
     LIMIT 4 * $2
 ),
 heads AS (

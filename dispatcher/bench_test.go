@@ -1,0 +1,625 @@
+package dispatcher
+
+// Benchmarks of the processing run against a real PostgreSQL (a pgtest database)
+// and the gateway simulator over real HTTP (an in-process httptest server), with
+// a baseline measured in the same run. scripts/bench-dispatch.sh runs them:
+//
+//	go test -run '^$' -bench '^BenchmarkDispatch$' -benchtime 1x ./dispatcher/
+//
+// BenchmarkDispatch runs, alternated over DISPATCH_BENCH_ROUNDS rounds:
+//
+//   - e2e/batch=B: one Run (concurrency 4, batch size B) over N fresh PENDING
+//     requests, the simulator without faults.
+//   - baseline/batch=B: the same N requests, the run's own claim and write-back
+//     (sql.ClaimRequests, sql.WriteBack, with the same Go code around them) in 4
+//     goroutines that each claim a batch and write it back, every request
+//     COMPLETED with a fake reference: the database's share of the work, with no
+//     HTTP at all.
+//   - baseline-pipelined/batch=B: the same, in the run's own shape: one goroutine
+//     claims, and up to 4 batches are being written back at once.
+//   - http/batch=B: the same number of commands sent to the simulator by the
+//     run's Client from 4 goroutines, no database: the HTTP, JSON and simulator
+//     share.
+//
+// then once latency=20ms/conc=8/batch=100: one Run with concurrency 8 against the
+// simulator with Faults.Latency = 20ms, beside concurrency × batch / latency.
+// It prints a table with the goals (e2e ≥ 20,000 req/s and ≥ 0.8 × the higher
+// baseline; latency ≥ 0.9 × theoretical).
+//
+// Environment (all optional):
+//
+//	DISPATCH_BENCH_N          requests per e2e/baseline run (default 60000)
+//	DISPATCH_BENCH_LATENCY_N  requests of the latency run (default 160000)
+//	DISPATCH_BENCH_ROUNDS     rounds of e2e/baseline/http (default 3)
+//	DISPATCH_BENCH_EXPRESS    share of EXPRESS requests (default 0.02)
+//	DISPATCH_BENCH_PER_CARD   mean requests per smartcard (default 2)
+//	DISPATCH_BENCH_NOT_DUE    extra PENDING requests scheduled tomorrow, on cards of their
+//	                          own, that no run may claim yet (default 0)
+//	DISPATCH_BENCH_BATCHES    batch sizes of the e2e/baseline/http runs (default "100,500")
+//	DISPATCH_BENCH_LATENCY_MS the gateway latency of the latency run (default 20)
+//	DISPATCH_BENCH_LOG        set: the runs' warnings and errors go to standard error
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"net/http/httptest"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/provisioner/provisioner/casapi"
+	"github.com/provisioner/provisioner/internal/pgtest"
+	"github.com/provisioner/provisioner/provisioning"
+	"github.com/provisioner/provisioner/simulator"
+	provsql "github.com/provisioner/provisioner/sql"
+	"github.com/provisioner/provisioner/store"
+)
+
+const (
+	benchToken = "bench-token"
+	benchDest  = "CRM01"
+
+	goalE2E        = 20000.0 // requests/s end to end
+	goalOfBaseline = 0.8     // end to end ÷ baseline
+	goalOfTheory   = 0.9     // latency run ÷ concurrency × batch / latency
+)
+
+// benchData says which requests a run starts from.
+type benchData struct {
+	n       int     // due PENDING requests
+	cards   int     // smartcards they are spread over
+	express float64 // share of EXPRESS requests
+	notDue  int     // extra requests scheduled for tomorrow
+}
+
+func benchEnvInt(b *testing.B, name string, def int) int {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		b.Fatalf("%s=%q: want a whole number", name, v)
+	}
+	return n
+}
+
+func benchEnvFloat(b *testing.B, name string, def float64) float64 {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || f < 0 {
+		b.Fatalf("%s=%q: want a number", name, v)
+	}
+	return f
+}
+
+func (bd benchData) String() string {
+	s := fmt.Sprintf("%d requests over %d smartcards, %.1f%% EXPRESS", bd.n, bd.cards, 100*bd.express)
+	if bd.notDue > 0 {
+		s += fmt.Sprintf(", plus %d not due yet", bd.notDue)
+	}
+	return s
+}
+
+func cardID(i int) string { return fmt.Sprintf("SC%010d", i) }
+
+// benchKnown is what the simulator knows: every card and STB the requests name
+// and the 40 products P-1000 to P-1039.
+func benchKnown(cards int) simulator.Known {
+	k := simulator.Known{Smartcards: make([]string, cards), STBs: make([]string, cards)}
+	for i := range cards {
+		k.Smartcards[i] = cardID(i)
+		k.STBs[i] = fmt.Sprintf("STB%010d", i)
+	}
+	for p := range 40 {
+		k.Products = append(k.Products, fmt.Sprintf("P-%d", 1000+p))
+	}
+	return k
+}
+
+// benchSQL inserts $1 requests over $2 smartcards, a $3 share of them EXPRESS, in
+// one statement: random cards (so a card has a Poisson number of requests, in
+// random positions of the sending order), the command types in roughly an
+// operator's proportions, all due now.
+const benchSQL = `
+INSERT INTO provisioning_requests (type, priority, subscription_id, smartcard_ca_id, service_ca_ids,
+                                   stb_ca_id, pin, reference, source_file_id, source_line)
+SELECT t, CASE WHEN x < $3 THEN 'EXPRESS' ELSE 'REGULAR' END, c + 1,
+       'SC' || lpad(c::text, 10, '0'),
+       CASE WHEN t IN ('ADD_PRODUCTS', 'CANCEL_PRODUCTS') THEN
+            (ARRAY['P-' || (1000 + i % 40), 'P-' || (1000 + (i * 7 + 3) % 40), 'P-' || (1000 + (i * 13 + 5) % 40)])[1:1 + i % 3] END,
+       CASE WHEN t = 'PAIR' THEN 'STB' || lpad(c::text, 10, '0') END,
+       CASE WHEN t = 'SET_PIN' THEN lpad((1 + i % 9999)::text, 4, '0') END,
+       CASE WHEN i % 100 = 0 THEN 'BENCH-' || i END,
+       1, i
+FROM (SELECT i, c, x,
+             CASE WHEN u < 0.45 THEN 'ADD_PRODUCTS' WHEN u < 0.65 THEN 'CANCEL_PRODUCTS'
+                  WHEN u < 0.75 THEN 'PAIR' WHEN u < 0.80 THEN 'UNPAIR' WHEN u < 0.85 THEN 'RESET_PIN'
+                  WHEN u < 0.90 THEN 'SET_PIN' ELSE 'RESET_SMARTCARD' END AS t
+      FROM (SELECT i, floor(random() * $2)::int AS c, random() AS u, random() AS x
+            FROM generate_series(1, $1) i) r) g
+ORDER BY i`
+
+// benchNotDueSQL adds $1 requests scheduled for tomorrow on cards of their own
+// (numbered from $2), interleaved in the sending order with the due ones: work the
+// importer left for later, which every claim must step over.
+const benchNotDueSQL = `
+UPDATE provisioning_requests SET sequence_number = sequence_number * 2;
+INSERT INTO provisioning_requests (type, subscription_id, smartcard_ca_id, scheduled_date, sequence_number, source_file_id, source_line)
+SELECT 'RESET_SMARTCARD', $2 + i, 'SC' || lpad(($2 + i)::text, 10, '0'), now() + interval '1 day',
+       2 * floor(random() * $3)::bigint + 1, 2, i
+FROM generate_series(1, $1) i`
+
+// benchDB returns a fresh database holding the requests of bd, vacuumed and
+// analysed as autovacuum would leave a table after an import.
+func benchDB(b *testing.B, bd benchData) *store.DB {
+	b.Helper()
+	db, _ := pgtest.New(b)
+	ctx := context.Background()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "SELECT setseed(0.4242)"); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := conn.ExecContext(ctx, benchSQL, bd.n, bd.cards, bd.express); err != nil {
+		b.Fatalf("insert requests: %v", err)
+	}
+	if bd.notDue > 0 {
+		stmts := strings.SplitN(benchNotDueSQL, ";", 2)
+		if _, err := conn.ExecContext(ctx, stmts[0]); err != nil {
+			b.Fatalf("make room for requests not due: %v", err)
+		}
+		if _, err := conn.ExecContext(ctx, stmts[1], bd.notDue, bd.cards, bd.n); err != nil {
+			b.Fatalf("insert requests not due: %v", err)
+		}
+	}
+	if _, err := conn.ExecContext(ctx, "VACUUM (ANALYZE) provisioning_requests"); err != nil {
+		b.Fatal(err)
+	}
+	return db
+}
+
+func benchLogger() logrus.FieldLogger {
+	l := logrus.New()
+	l.SetOutput(io.Discard)
+	if os.Getenv("DISPATCH_BENCH_LOG") != "" {
+		l.SetOutput(os.Stderr)
+		l.SetLevel(logrus.WarnLevel)
+	}
+	return l
+}
+
+// benchGateway serves a simulator that knows the cards of bd, with faults f.
+func benchGateway(b *testing.B, bd benchData, f simulator.Faults) (*Client, *simulator.Simulator) {
+	b.Helper()
+	sim := simulator.New(simulator.Config{Token: benchToken, DestinationID: benchDest, Seed: 1, Faults: f}, benchKnown(bd.cards))
+	srv := httptest.NewServer(sim)
+	b.Cleanup(srv.Close)
+	b.Cleanup(sim.Close)
+	client, err := NewClient(GatewayConfig{URL: srv.URL, Token: benchToken, DestinationID: benchDest, Timeout: time.Minute})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(client.http.CloseIdleConnections)
+	return client, sim
+}
+
+// checkSettled fails b unless every due request of db is settled.
+func checkSettled(b *testing.B, db *store.DB, bd benchData) {
+	b.Helper()
+	var pending, settled int
+	err := db.QueryRowContext(context.Background(), `SELECT count(*) FILTER (WHERE life_cycle_state = 'PENDING' AND scheduled_date <= now()),
+		count(*) FILTER (WHERE life_cycle_state <> 'PENDING') FROM provisioning_requests`).Scan(&pending, &settled)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if pending != 0 || settled != bd.n {
+		b.Fatalf("after the run: %d due requests still PENDING, %d settled; want 0 and %d", pending, settled, bd.n)
+	}
+}
+
+// benchResult is one measured run.
+type benchResult struct {
+	requests int
+	elapsed  time.Duration
+	batches  int
+	// baseline only: time spent in the claim and write-back statements, summed over
+	// the goroutines, and claims that came back short (another goroutine's
+	// concurrent claim took their rows).
+	claimTime, writeTime time.Duration
+	claims, shortClaims  int
+}
+
+func (r benchResult) rate() float64 { return float64(r.requests) / r.elapsed.Seconds() }
+
+// runE2E performs one Run over a fresh copy of bd and returns what it measured.
+func runE2E(b *testing.B, bd benchData, opts Options, f simulator.Faults) benchResult {
+	b.Helper()
+	b.StopTimer()
+	db := benchDB(b, bd)
+	client, sim := benchGateway(b, bd, f)
+	d, err := New(db, client, benchLogger(), opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.StartTimer()
+	start := time.Now()
+	sum, err := d.Run(context.Background())
+	elapsed := time.Since(start)
+	b.StopTimer()
+	if err != nil {
+		b.Fatalf("run: %v", err)
+	}
+	if sum.Claimed != bd.n || sum.Completed+sum.Rejected != bd.n || sum.Retried != 0 || sum.Lost != 0 {
+		b.Fatalf("run: %+v; want %d claimed and settled", sum, bd.n)
+	}
+	if st := sim.Stats(); st.CommandsReceived != bd.n {
+		b.Fatalf("simulator received %d commands, want %d", st.CommandsReceived, bd.n)
+	}
+	checkSettled(b, db, bd)
+	return benchResult{requests: bd.n, elapsed: elapsed, batches: sum.Batches}
+}
+
+// runBaseline does the run's database work with no HTTP: it claims batches with the
+// run's own claim (sql.ClaimRequests) and writes them back with the run's own
+// writeBack (sql.WriteBack), every request COMPLETED with a fake reference and the
+// same request and response JSON a Run writes. Two shapes, both with workers
+// batches at once:
+//
+//   - parallel (pipelined false): workers goroutines, each claiming a batch and
+//     writing it back, over and over: the brief's baseline;
+//   - pipelined: one goroutine claims, one batch at a time, and hands each batch to
+//     a goroutine that writes it back, at most workers of them at once: the run's
+//     own shape (run.loop) with the HTTP call taken out.
+func runBaseline(b *testing.B, bd benchData, batch, workers int, pipelined bool) benchResult {
+	b.Helper()
+	b.StopTimer()
+	db := benchDB(b, bd)
+	log := benchLogger()
+	d, err := New(db, nil, log, Options{BatchSize: batch, Concurrency: workers})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	var sum Summary
+	if err := db.GetContext(ctx, &sum.ProcessID, provsql.StartProcess, ProcessName, "bench", os.Getpid()); err != nil {
+		b.Fatal(err)
+	}
+	r, err := d.newRun(ctx, &sum, log)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.close()
+	var (
+		settled             atomic.Int64
+		claimNs, writeNs    atomic.Int64
+		claims, shortClaims atomic.Int64
+		batches             atomic.Int64
+		failed              atomic.Pointer[error]
+		wg                  sync.WaitGroup
+	)
+	fail := func(err error) { failed.CompareAndSwap(nil, &err) }
+	claim := func() ([]claimed, bool) {
+		t0 := time.Now()
+		got, err := r.claim(batch)
+		claimNs.Add(int64(time.Since(t0)))
+		claims.Add(1)
+		if err != nil {
+			fail(err)
+			return nil, false
+		}
+		if len(got) < batch {
+			shortClaims.Add(1)
+		}
+		return got, true
+	}
+	writeBack := func(got []claimed) bool {
+		outs := make([]outcome, len(got))
+		for i := range got {
+			cmd := got[i].command()
+			ref := "GW-" + strconv.FormatInt(got[i].Number, 10)
+			outs[i] = outcome{state: provisioning.Completed, reference: ref, request: mustJSON(cmd),
+				response: mustJSON(casapi.Result{CommandID: cmd.CommandID, Status: casapi.StatusCompleted, Reference: ref})}
+		}
+		t1 := time.Now()
+		r.writeBack(got, outs)
+		writeNs.Add(int64(time.Since(t1)))
+		if err := r.fatalErr(); err != nil {
+			fail(err)
+			return false
+		}
+		settled.Add(int64(len(got)))
+		batches.Add(1)
+		return true
+	}
+	// Nothing claimable while requests are left: their heads are in a batch being
+	// written back, and become claimable once it is.
+	idle := func() { time.Sleep(50 * time.Microsecond) }
+	more := func() bool { return settled.Load() < int64(bd.n) && failed.Load() == nil }
+
+	b.StartTimer()
+	start := time.Now()
+	if pipelined {
+		sem := make(chan struct{}, workers)
+		for more() {
+			sem <- struct{}{}
+			got, ok := claim()
+			if !ok {
+				break
+			}
+			if len(got) == 0 {
+				<-sem
+				idle()
+				continue
+			}
+			wg.Go(func() {
+				defer func() { <-sem }()
+				writeBack(got)
+			})
+		}
+	} else {
+		for range workers {
+			wg.Go(func() {
+				for more() {
+					got, ok := claim()
+					if !ok {
+						return
+					}
+					if len(got) == 0 {
+						idle()
+						continue
+					}
+					if !writeBack(got) {
+						return
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	if p := failed.Load(); p != nil {
+		b.Fatalf("baseline: %v", *p)
+	}
+	if sum.Completed != bd.n || sum.Lost != 0 {
+		b.Fatalf("baseline: %+v; want %d completed", sum, bd.n)
+	}
+	checkSettled(b, db, bd)
+	return benchResult{requests: bd.n, elapsed: elapsed, batches: int(batches.Load()),
+		claimTime: time.Duration(claimNs.Load()), writeTime: time.Duration(writeNs.Load()),
+		claims: int(claims.Load()), shortClaims: int(shortClaims.Load())}
+}
+
+// runHTTP sends n requests' commands, in batches of batch, to a fresh simulator from
+// workers goroutines through the run's Client: no database.
+func runHTTP(b *testing.B, bd benchData, batch, workers int) benchResult {
+	b.Helper()
+	b.StopTimer()
+	client, sim := benchGateway(b, bd, simulator.Faults{})
+	// The commands of a run: the same shapes as benchSQL's, marshalled by the Client.
+	known := benchKnown(bd.cards)
+	types := []string{casapi.TypeAddProducts, casapi.TypeAddProducts, casapi.TypeCancelProducts, casapi.TypePair,
+		casapi.TypeResetPIN, casapi.TypeSetPIN, casapi.TypeResetSmartcard}
+	var batches [][]casapi.Command
+	for lo := 0; lo < bd.n; lo += batch {
+		var cmds []casapi.Command
+		for i := lo; i < min(lo+batch, bd.n); i++ {
+			c := (i * 7919) % bd.cards
+			cmd := casapi.Command{CommandID: strconv.Itoa(i + 1), Type: types[i%len(types)], Smartcard: known.Smartcards[c]}
+			switch cmd.Type {
+			case casapi.TypeAddProducts, casapi.TypeCancelProducts:
+				cmd.Products = known.Products[i%40 : i%40+1]
+			case casapi.TypePair:
+				cmd.STB = known.STBs[c]
+			case casapi.TypeSetPIN:
+				cmd.PIN = fmt.Sprintf("%04d", 1+i%9999)
+			}
+			cmds = append(cmds, cmd)
+		}
+		batches = append(batches, cmds)
+	}
+	var next atomic.Int64
+	var failed atomic.Pointer[string]
+	var wg sync.WaitGroup
+	b.StartTimer()
+	start := time.Now()
+	for range workers {
+		wg.Go(func() {
+			for {
+				k := int(next.Add(1)) - 1
+				if k >= len(batches) {
+					return
+				}
+				out := client.Send(context.Background(), casapi.Batch{BatchID: "bench-" + strconv.Itoa(k), Commands: batches[k]})
+				if out.Kind != Answered {
+					failed.Store(&out.Detail)
+					return
+				}
+				// What a run does with each answer before writing it back.
+				for i := range out.Results {
+					_ = mustJSON(batches[k][i])
+					_ = mustJSON(out.Results[i])
+				}
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	if p := failed.Load(); p != nil {
+		b.Fatalf("http: %s", *p)
+	}
+	if st := sim.Stats(); st.CommandsReceived != bd.n {
+		b.Fatalf("simulator received %d commands, want %d", st.CommandsReceived, bd.n)
+	}
+	return benchResult{requests: bd.n, elapsed: elapsed, batches: len(batches)}
+}
+
+// benchRate runs run b.N times (normally once, -benchtime 1x) and reports requests/s
+// over them all; it returns the pooled result.
+func benchRate(b *testing.B, run func() benchResult) benchResult {
+	var total benchResult
+	for range b.N {
+		r := run()
+		total.requests += r.requests
+		total.elapsed += r.elapsed
+		total.batches += r.batches
+		total.claimTime += r.claimTime
+		total.writeTime += r.writeTime
+		total.claims += r.claims
+		total.shortClaims += r.shortClaims
+	}
+	b.ReportMetric(total.rate(), "req/s")
+	b.ReportMetric(0, "ns/op") // the run, not one op, is the unit here
+	if total.claims > 0 {
+		b.ReportMetric(total.claimTime.Seconds()*1000/float64(total.claims), "ms/claim")
+		b.ReportMetric(total.writeTime.Seconds()*1000/float64(total.batches), "ms/writeback")
+	}
+	return total
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return math.NaN()
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return "PASS"
+	}
+	return "MISS"
+}
+
+// BenchmarkDispatch measures the processing run end to end, its database work alone
+// (two ways) and its HTTP work alone, alternated over rounds, then the run against a
+// gateway with 20 ms of latency; it prints the table with the goals at the end.
+func BenchmarkDispatch(b *testing.B) {
+	perCard := benchEnvFloat(b, "DISPATCH_BENCH_PER_CARD", 2)
+	if perCard < 1 {
+		perCard = 1
+	}
+	mk := func(n int) benchData {
+		return benchData{n: n, cards: max(1, int(float64(n)/perCard)),
+			express: benchEnvFloat(b, "DISPATCH_BENCH_EXPRESS", 0.02), notDue: benchEnvInt(b, "DISPATCH_BENCH_NOT_DUE", 0)}
+	}
+	data := mk(benchEnvInt(b, "DISPATCH_BENCH_N", 60000))
+	latData := mk(benchEnvInt(b, "DISPATCH_BENCH_LATENCY_N", 160000))
+	rounds := max(1, benchEnvInt(b, "DISPATCH_BENCH_ROUNDS", 3))
+	var sizes []int
+	for _, s := range strings.Split(orDefault(os.Getenv("DISPATCH_BENCH_BATCHES"), "100,500"), ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 1 || n > casapi.MaxBatch {
+			b.Fatalf("DISPATCH_BENCH_BATCHES: %q is not a batch size", s)
+		}
+		sizes = append(sizes, n)
+	}
+	const conc = 4
+
+	// One series per kind of run and batch size: the rates of the rounds, and for
+	// the baselines the statements' times.
+	type series struct {
+		rates             []float64
+		claimMs, writeMs  []float64
+		claims, shortClms int
+	}
+	got := map[string]*series{}
+	measure := func(kind string, bs, round int, run func(b *testing.B) benchResult) {
+		key := fmt.Sprintf("%s/batch=%d", kind, bs)
+		b.Run(fmt.Sprintf("%s/round=%d", key, round), func(b *testing.B) {
+			r := benchRate(b, func() benchResult { return run(b) })
+			s := got[key]
+			if s == nil {
+				s = &series{}
+				got[key] = s
+			}
+			s.rates = append(s.rates, r.rate())
+			if r.claims > 0 {
+				s.claimMs = append(s.claimMs, r.claimTime.Seconds()*1000/float64(r.claims))
+				s.writeMs = append(s.writeMs, r.writeTime.Seconds()*1000/float64(r.batches))
+				s.claims += r.claims
+				s.shortClms += r.shortClaims
+			}
+		})
+	}
+	rate := func(kind string, bs int) float64 {
+		if s := got[fmt.Sprintf("%s/batch=%d", kind, bs)]; s != nil {
+			return median(s.rates)
+		}
+		return math.NaN()
+	}
+	for round := 1; round <= rounds; round++ {
+		for _, bs := range sizes {
+			measure("e2e", bs, round, func(b *testing.B) benchResult {
+				return runE2E(b, data, Options{BatchSize: bs, Concurrency: conc}, simulator.Faults{})
+			})
+			measure("baseline", bs, round, func(b *testing.B) benchResult { return runBaseline(b, data, bs, conc, false) })
+			measure("baseline-pipelined", bs, round, func(b *testing.B) benchResult { return runBaseline(b, data, bs, conc, true) })
+			measure("http", bs, round, func(b *testing.B) benchResult { return runHTTP(b, data, bs, conc) })
+		}
+	}
+	const latConc, latBatch = 8, 100
+	latency := time.Duration(benchEnvInt(b, "DISPATCH_BENCH_LATENCY_MS", 20)) * time.Millisecond
+	latKind := fmt.Sprintf("latency=%v/conc=%d", latency, latConc)
+	measure(latKind, latBatch, 1, func(b *testing.B) benchResult {
+		return runE2E(b, latData, Options{BatchSize: latBatch, Concurrency: latConc}, simulator.Faults{Latency: latency})
+	})
+	if b.Failed() {
+		return
+	}
+
+	w := os.Stdout
+	fmt.Fprintf(w, "\n== Processing run (dispatcher), concurrency %d: %s; median of %d round(s), kinds alternated ==\n", conc, data, rounds)
+	fmt.Fprintf(w, "%-10s %10s %10s %10s %10s %7s  %-20s %-18s\n", "", "e2e req/s", "baseline", "pipelined", "http only", "ratio", "goal e2e >= 20,000/s", "goal ratio >= 0.80")
+	for _, bs := range sizes {
+		e, base, pipe, h := rate("e2e", bs), rate("baseline", bs), rate("baseline-pipelined", bs), rate("http", bs)
+		ratio := e / max(base, pipe)
+		fmt.Fprintf(w, "%-10s %10.0f %10.0f %10.0f %10.0f %7.2f  %-20s %-18s\n", fmt.Sprintf("batch %d", bs), e, base, pipe, h, ratio,
+			verdict(e >= goalE2E), verdict(ratio >= goalOfBaseline))
+	}
+	fmt.Fprintf(w, "baseline: %d goroutines each claim then write back; pipelined: one claims, %d write back (the run's shape). ratio = e2e / the higher.\n", conc, conc)
+	for _, kind := range []string{"baseline", "baseline-pipelined"} {
+		for _, bs := range sizes {
+			s := got[fmt.Sprintf("%s/batch=%d", kind, bs)]
+			if s == nil {
+				continue // not selected by -bench
+			}
+			fmt.Fprintf(w, "  %-18s batch %3d: claim %6.2f ms, write-back %6.2f ms per statement; %d of %d claims came back short\n",
+				kind, bs, median(s.claimMs), median(s.writeMs), s.shortClms, s.claims)
+		}
+	}
+	lat := rate(latKind, latBatch)
+	theory := float64(latConc*latBatch) / latency.Seconds()
+	fmt.Fprintf(w, "\n== With gateway latency %v, concurrency %d, batch %d: %s ==\n", latency, latConc, latBatch, latData)
+	fmt.Fprintf(w, "%-10s %10s %11s %7s  %-18s\n", "", "req/s", "theoretical", "ratio", "goal ratio >= 0.90")
+	fmt.Fprintf(w, "%-10s %10.0f %11.0f %7.2f  %-18s\n\n", "latency", lat, theory, lat/theory, verdict(lat/theory >= goalOfTheory))
+}
+
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
