@@ -253,31 +253,43 @@ func (r *run) loop(ctx context.Context, started time.Time) error {
 		if opts.MaxDuration > 0 && time.Since(started) >= opts.MaxDuration {
 			return nil
 		}
-		limit := opts.BatchSize
+		// Claim when a slot is free (never ahead: requests claimed while their
+		// smartcard's earlier request is in flight would pass other cards' work that
+		// should go first), and for every free slot at once: one claim statement is
+		// the pace of a run, and a claim of n batches costs far less than n claims.
+		for drained := false; !drained; {
+			select {
+			case <-done:
+				inFlight--
+			default:
+				drained = inFlight < opts.Concurrency
+				if !drained {
+					select {
+					case <-done:
+						inFlight--
+					case <-ctx.Done():
+						return nil
+					}
+				}
+			}
+		}
+		limit := opts.BatchSize * (opts.Concurrency - inFlight)
 		if opts.MaxRequests > 0 {
 			limit = min(limit, opts.MaxRequests-r.claimedSoFar())
 			if limit <= 0 {
 				return nil
 			}
 		}
-		// A free slot first, and the end of a pause the gateway asked for, so that
-		// claims are never held while waiting: their leases run meanwhile.
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			return nil
-		}
+		// The end of a pause the gateway asked for first, so that claims are not held
+		// through it.
 		if err := r.waitPause(ctx); err != nil {
-			<-sem
 			return nil
 		}
-		batch, err := r.claim(limit)
+		claimedRows, err := r.claim(limit)
 		if err != nil {
-			<-sem
 			return err
 		}
-		if len(batch) == 0 {
-			<-sem
+		if len(claimedRows) == 0 {
 			// Nothing claimable now. Batches in flight may unblock the next request of
 			// their smartcards; when none is in flight, the run is done, after one more
 			// look: runs claiming at the same instant may have skipped each other's rows.
@@ -297,24 +309,35 @@ func (r *run) loop(ctx context.Context, started time.Time) error {
 			}
 			continue
 		}
-		inFlight++
 		lastLook = false
 		claimedAt := time.Now()
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r.process(ctx, batch, claimedAt)
-			<-sem
-			done <- struct{}{}
-		}()
-		// Collect finished batches without blocking.
-		for drained := false; !drained; {
-			select {
-			case <-done:
-				inFlight--
-			default:
-				drained = true
+		for len(claimedRows) > 0 {
+			batch := claimedRows[:min(opts.BatchSize, len(claimedRows))]
+			claimedRows = claimedRows[len(batch):]
+			// Wait for a free slot, counting the batches that finish meanwhile.
+		wait:
+			for {
+				select {
+				case sem <- struct{}{}:
+					break wait
+				case <-done:
+					inFlight--
+				case <-ctx.Done():
+					r.release(batch)
+					if len(claimedRows) > 0 {
+						r.release(claimedRows)
+					}
+					return nil
+				}
 			}
+			inFlight++
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r.process(ctx, batch, claimedAt)
+				<-sem
+				done <- struct{}{}
+			}()
 		}
 	}
 }
