@@ -548,7 +548,6 @@ func (r *run) writeBack(batch []claimed, outs []outcome) {
 	states, requests, responses, refs, codes, descs := make(pq.StringArray, n), make(pq.StringArray, n), make(pq.StringArray, n), make(pq.StringArray, n), make(pq.StringArray, n), make(pq.StringArray, n)
 	attempts := make(pq.Int64Array, n)
 	next := make(pq.StringArray, n) // '' = none
-	var completed, rejected, retried int
 	for i, c := range batch {
 		o := &outs[i]
 		ids[i], attempts[i] = c.ID, int64(c.Attempts)
@@ -559,14 +558,6 @@ func (r *run) writeBack(batch []claimed, outs []outcome) {
 			} else {
 				next[i] = time.Now().Add(max(r.backoff(int(attempts[i])), o.retryAfter)).UTC().Format(time.RFC3339Nano)
 			}
-		}
-		switch o.state {
-		case provisioning.Completed:
-			completed++
-		case provisioning.Rejected:
-			rejected++
-		default:
-			retried++
 		}
 		states[i], requests[i], responses[i] = string(o.state), o.request, o.response
 		refs[i], codes[i], descs[i] = o.reference, o.code, o.desc
@@ -587,26 +578,24 @@ func (r *run) writeBack(batch []claimed, outs []outcome) {
 	}
 	if len(written) < n {
 		r.log.WithField("lost", n-len(written)).Warn("some requests were taken over by another run (lease expired): their outcome was not written by this run")
-		// Count only what was written.
-		w := make(map[int64]bool, len(written))
-		for _, id := range written {
-			w[id] = true
-		}
-		completed, rejected, retried = 0, 0, 0
-		for i, c := range batch {
-			if !w[c.ID] {
-				continue
-			}
-			switch outs[i].state {
-			case provisioning.Completed:
-				completed++
-			case provisioning.Rejected:
-				rejected++
-			default:
-				retried++
-			}
-		}
 		r.sum.Lost += n - len(written)
+	}
+	// Count only what was written.
+	w := make(map[int64]bool, len(written))
+	for _, id := range written {
+		w[id] = true
+	}
+	var completed, rejected, retried int
+	for i, c := range batch {
+		switch {
+		case !w[c.ID]:
+		case outs[i].state == provisioning.Completed:
+			completed++
+		case outs[i].state == provisioning.Rejected:
+			rejected++
+		default:
+			retried++
+		}
 	}
 	r.sum.Completed += completed
 	r.sum.Rejected += rejected
