@@ -1,5 +1,6 @@
-// Package store is the provisioner's PostgreSQL: opening the database, applying and
-// checking the schema migrations, and running the statements of package sql (reference
-// data upserts, the importer's bulk lookups, import records and the COPY of new
-// requests). It holds no business rules: those live in package provisioning.
+// Package store is the provisioner's PostgreSQL connection: opening the database,
+// applying the schema migrations embedded in package sql (with golang-migrate), and
+// checking that a database's schema is the one this binary was built for. The
+// packages that own a piece of work (importer, reference, dispatcher) run their own
+// statements from package sql through the *DB it returns. It holds no business rules.
 package store
