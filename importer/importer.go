@@ -44,6 +44,10 @@ type Options struct {
 	RejectsOut io.Writer
 	// Now is the clock; scheduled_date of rows that give none. Default time.Now.
 	Now func() time.Time
+	// PreloadMaxItems is the largest fleet of installed items the importer reads
+	// into memory at once for a large file instead of looking items up chunk by
+	// chunk (see preload.go). 0: DefaultPreloadMaxItems; negative: never.
+	PreloadMaxItems int
 	// Progress, when set, wraps a file's reader to show progress (bytes read of size).
 	Progress func(name string, size int64, r io.Reader) (io.Reader, func())
 }
@@ -62,6 +66,9 @@ func New(db *store.DB, log logrus.FieldLogger, opts Options) *Importer {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.PreloadMaxItems == 0 {
+		opts.PreloadMaxItems = DefaultPreloadMaxItems
 	}
 	return &Importer{db: db, log: log, opts: opts}
 }
@@ -127,7 +134,7 @@ func (im *Importer) importFile(ctx context.Context, f *os.File, name string, rej
 	}
 
 	if im.opts.DryRun {
-		c, err := im.pipeline(ctx, in, nil, 0, rej)
+		c, err := im.pipeline(ctx, in, size, nil, 0, rej)
 		return im.finish(res, c, err, Validated)
 	}
 
@@ -156,7 +163,7 @@ func (im *Importer) importFile(ctx context.Context, f *os.File, name string, rej
 	if err != nil {
 		return res, fmt.Errorf("start copy: %w", err)
 	}
-	c, err := im.pipeline(ctx, in, stmt, res.FileID, rej)
+	c, err := im.pipeline(ctx, in, size, stmt, res.FileID, rej)
 	if err == nil {
 		// Exec with no arguments ends the COPY and reports any error of the stream.
 		_, err = stmt.ExecContext(ctx)

@@ -335,3 +335,37 @@ func TestMissingFile(t *testing.T) {
 		t.Error("a rejects file was written for a missing file")
 	}
 }
+
+// TestLookupModes: a file checked against items preloaded in memory and one checked
+// chunk by chunk with queries give the same requests and the same rejects.
+func TestLookupModes(t *testing.T) {
+	src := filepath.Join("..", "samples", "inbox", "2026-11-29-bulk.csv")
+	want := readAll(t, filepath.Join("testdata", "samples", "2026-11-29-bulk.rejects.csv"))
+	for _, mode := range []struct {
+		name string
+		max  int
+	}{{"preload", 0}, {"chunks", -1}} {
+		t.Run(mode.name, func(t *testing.T) {
+			db := setup(t)
+			im, _ := newImporter(t, db, importer.Options{PreloadMaxItems: mode.max, ChunkSize: 7})
+			path := writeFile(t, t.TempDir(), "bulk.csv", readAll(t, src))
+			r, err := im.ImportFile(context.Background(), path, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Created != 8 || r.Rejected != 20 {
+				t.Errorf("created %d, rejected %d; want 8 and 20", r.Created, r.Rejected)
+			}
+			if got := readAll(t, r.Rejects); got != want {
+				t.Errorf("rejects differ from the golden file:\n%s", got)
+			}
+			var subs string
+			if err := db.Get(&subs, `SELECT string_agg(coalesce(subscription_id::text, '-') || ':' || smartcard_ca_id || ':' || coalesce(stb_ca_id, ''), ',' ORDER BY sequence_number) FROM provisioning_requests`); err != nil {
+				t.Fatal(err)
+			}
+			if want := "1:1000000001:,2:1000000002:,1:1000000001:,3:1000000003:7700000003,4:1000000004:,5:1000000005:,6:1000000006:,2:1000000002:"; subs != want {
+				t.Errorf("resolved %s, want %s", subs, want)
+			}
+		})
+	}
+}

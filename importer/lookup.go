@@ -72,7 +72,7 @@ func (l *fileLookup) ReferenceUsed(ref string) bool {
 // fill runs a chunk's lookups: the items named by serial number or CA id, the
 // subscriptions that the items' own do not already confirm, and the references some
 // stored request already uses.
-func (f *found) fill(ctx context.Context, db *store.DB, rows []*row) error {
+func (f *found) fill(ctx context.Context, db *store.DB, pre *preloaded, rows []*row) error {
 	f.bySerial = make(map[string]provisioning.Item, len(rows))
 	f.byCAID = map[string]provisioning.Item{}
 	f.subs = map[string]int64{}
@@ -94,7 +94,19 @@ func (f *found) fill(ctx context.Context, db *store.DB, rows []*row) error {
 			refs = append(refs, d.Reference)
 		}
 	}
-	if len(serials)+len(caIDs) > 0 {
+	if pre != nil {
+		// Everything is in memory: no item query.
+		for _, k := range serials {
+			if it, ok := pre.bySerialNumber(k); ok {
+				f.bySerial[k] = it
+			}
+		}
+		for _, k := range caIDs {
+			if it, ok := pre.byCAIDNumber(k); ok {
+				f.byCAID[k] = it
+			}
+		}
+	} else if len(serials)+len(caIDs) > 0 {
 		var items []provisioning.Item
 		if err := db.SelectContext(ctx, &items, provsql.LookupItems, pq.StringArray(serials), pq.StringArray(caIDs)); err != nil {
 			return fmt.Errorf("look up items: %w", err)
@@ -119,7 +131,8 @@ func (f *found) fill(ctx context.Context, db *store.DB, rows []*row) error {
 		if !ok {
 			card, ok = f.byCAID[d.SmartcardCAID]
 		}
-		if ok && card.SubscriptionNumber == d.SubscriptionNumber {
+		// As Resolve: only a smartcard's own subscription confirms the number.
+		if ok && card.Kind == provisioning.KindSmartcard && card.SubscriptionNumber == d.SubscriptionNumber {
 			continue
 		}
 		subs = append(subs, d.SubscriptionNumber)

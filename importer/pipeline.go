@@ -47,16 +47,28 @@ const lookupWorkers = 2
 //	copy:    good rows -> COPY (stmt nil: a dry run, nothing written)
 //
 // A whole-file problem comes back as a *refusal.
-func (im *Importer) pipeline(ctx context.Context, in io.Reader, stmt *sql.Stmt, fileID int64, rej *rejects) (counts, error) {
+func (im *Importer) pipeline(ctx context.Context, in io.Reader, size int64, stmt *sql.Stmt, fileID int64, rej *rejects) (counts, error) {
 	var c counts
 	products, err := loadCatalogue(ctx, im.db)
 	if err != nil {
 		return c, err
 	}
+	var pre *preloaded
+	if ok, items, err := im.shouldPreload(ctx, size); err != nil {
+		return c, err
+	} else if ok {
+		if pre, err = preload(ctx, im.db, items); errors.Is(err, errCollision) {
+			pre = nil // look items up chunk by chunk: slower, as right
+		} else if err != nil {
+			return c, err
+		}
+	}
 	g, ctx := errgroup.WithContext(ctx)
+	// Small buffers: rows in flight are the importer's memory (about 1 KB a row),
+	// and the COPY stage sets the pace anyway.
 	toLookup := make(chan *chunk, lookupWorkers)
-	inOrder := make(chan *chunk, 2*lookupWorkers)
-	good := make(chan []*row, 4)
+	inOrder := make(chan *chunk, lookupWorkers)
+	good := make(chan []*row, 1)
 	now := im.opts.Now().UTC()
 
 	g.Go(func() error {
@@ -67,7 +79,7 @@ func (im *Importer) pipeline(ctx context.Context, in io.Reader, stmt *sql.Stmt, 
 	for range lookupWorkers {
 		g.Go(func() error {
 			for ch := range toLookup {
-				ch.ready <- ch.found.fill(ctx, im.db, ch.rows)
+				ch.ready <- ch.found.fill(ctx, im.db, pre, ch.rows)
 			}
 			return nil
 		})
@@ -88,6 +100,7 @@ func (im *Importer) pipeline(ctx context.Context, in io.Reader, stmt *sql.Stmt, 
 			ok := ch.rows[:0]
 			for _, r := range ch.rows {
 				if resolveRow(r, look) {
+					r.fields, r.draft = nil, provisioning.Draft{} // only rejects need them
 					ok = append(ok, r)
 					continue
 				}

@@ -72,3 +72,11 @@ var (
 
 //go:embed queries/analyze_reference.sql
 var AnalyzeReference string
+
+// The importer's preload of the installed items.
+var (
+	//go:embed queries/all_items.sql
+	AllItems string
+	//go:embed queries/count_items.sql
+	CountItems string
+)
