@@ -1,5 +1,7 @@
 -- Claims up to $2 due requests for run $1 with a lease of $3 seconds; $4, when not 0,
--- restricts the claim to the process_immediately requests of that import file.
+-- restricts the claim to the process_immediately requests of that import file; $5 is
+-- how many candidates to weigh per request wanted: 1 usually, more after a claim came
+-- back short because other runs held the first candidates (see "locked" below).
 --
 -- The rule (see dispatcher/doc.go): only the head of a smartcard's queue (its pending
 -- request with the lowest sequence number) may be sent, so a card's requests go out
@@ -26,7 +28,7 @@ WITH promoted AS (
       AND (h.lease_expires_at IS NULL OR h.lease_expires_at < now())
       AND ($4 = 0 OR (h.source_file_id = $4 AND h.process_immediately))
     ORDER BY e.sequence_number -- provisioning_requests_express
-    LIMIT 4 * $2
+    LIMIT $5::int * $2::int
 ),
 heads AS (
     SELECT r.id, (r.priority = 'REGULAR')::int AS rank, r.sequence_number AS ord
@@ -41,7 +43,7 @@ heads AS (
           WHERE p.smartcard_ca_id = r.smartcard_ca_id AND p.life_cycle_state = 'PENDING'
             AND p.sequence_number < r.sequence_number)
     ORDER BY (r.priority = 'REGULAR'), r.sequence_number
-    LIMIT 4 * $2
+    LIMIT $5::int * $2::int
 ),
 -- A head both promoted and plain keeps its promoted place (the least rank, ord).
 picked AS (
