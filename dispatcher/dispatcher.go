@@ -534,13 +534,12 @@ func (r *run) release(batch []claimed) {
 
 // outcome is what will be written back for one request.
 type outcome struct {
-	state       provisioning.State
-	reference   string
-	code, desc  string
-	request     string
-	response    string
-	retryAfter  time.Duration
-	unsettledOK bool // sent, not settled: PENDING again after a backoff
+	state      provisioning.State
+	reference  string
+	code, desc string
+	request    string
+	response   string
+	retryAfter time.Duration
 }
 
 func (o *outcome) reject(code, desc, ref string) {
@@ -548,7 +547,7 @@ func (o *outcome) reject(code, desc, ref string) {
 }
 
 func (o *outcome) unsettled(code, desc string, retryAfter time.Duration) {
-	o.state, o.code, o.desc, o.retryAfter, o.unsettledOK = provisioning.Pending, code, desc, retryAfter, true
+	o.state, o.code, o.desc, o.retryAfter = provisioning.Pending, code, desc, retryAfter
 }
 
 // writeBack writes the batch's outcomes in one statement.
@@ -561,7 +560,7 @@ func (r *run) writeBack(batch []claimed, outs []outcome) {
 	for i, c := range batch {
 		o := &outs[i]
 		ids[i], attempts[i] = c.ID, int64(c.Attempts)
-		if o.unsettledOK {
+		if o.state == provisioning.Pending { // sent, not settled: again after a backoff
 			attempts[i]++
 			if int(attempts[i]) >= r.d.opts.MaxAttempts {
 				o.reject(CodeMaxAttempts, fmt.Sprintf("not settled after %d attempts; last: %s: %s", attempts[i], o.code, o.desc), "")

@@ -135,7 +135,16 @@ func (im *Importer) importFile(ctx context.Context, f *os.File, name string, rej
 
 	if im.opts.DryRun {
 		c, err := im.pipeline(ctx, in, size, nil, 0, rej)
-		return im.finish(res, c, err, Validated)
+		var ref *refusal
+		switch {
+		case errors.As(err, &ref):
+			res.State, res.Reason = Refused, ref.reason // reported, not recorded
+			return res, nil
+		case err != nil:
+			return res, err
+		}
+		c.fill(&res, Validated)
+		return res, rej.flush()
 	}
 
 	// The transaction is not bound to ctx: on cancellation database/sql would roll it
@@ -187,21 +196,13 @@ func (im *Importer) importFile(ctx context.Context, f *os.File, name string, rej
 	if err := tx.Commit(); err != nil {
 		return res, fmt.Errorf("commit: %w", err)
 	}
-	res.Rows, res.Created, res.Rejected, res.Immediate, res.State = c.rows, c.created, c.rejected, c.immediate, Imported
+	c.fill(&res, Imported)
 	return res, nil
 }
 
-func (im *Importer) finish(res Result, c counts, err error, state State) (Result, error) {
-	var ref *refusal
-	if errors.As(err, &ref) {
-		res.State, res.Reason = Refused, ref.reason
-		return res, nil
-	}
-	if err != nil {
-		return res, err
-	}
-	res.Rows, res.Created, res.Rejected, res.State = c.rows, c.created, c.rejected, state
-	return res, nil
+// fill puts the counts of a finished pipeline into res.
+func (c counts) fill(res *Result, state State) {
+	res.Rows, res.Created, res.Rejected, res.Immediate, res.State = c.rows, c.created, c.rejected, c.immediate, state
 }
 
 type previous struct {

@@ -179,9 +179,6 @@ func (im *Importer) ImportFile(ctx context.Context, path, rejectsDir string) (Re
 	if err != nil {
 		return res, fmt.Errorf("import %s: %w", name, err)
 	}
-	if err := rej.flush(); err != nil {
-		return res, err
-	}
 	if res.Rejects, err = rej.commit(); err != nil {
 		return res, err
 	}

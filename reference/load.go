@@ -92,73 +92,21 @@ func loadFile(ctx context.Context, db *store.DB, path string) (FileResult, error
 	var bad []RowError
 	switch res.File {
 	case SubscriptionsFile:
-		var numbers, states []string
-		flush := func() error {
-			_, err := tx.ExecContext(ctx, provsql.UpsertSubscriptions, pq.StringArray(numbers), pq.StringArray(states))
-			numbers, states = numbers[:0], states[:0]
-			return err
-		}
-		bad, err = readRows(path, checkSubscription, func(_ int, s *Subscription) error {
-			res.Rows++
-			numbers, states = append(numbers, s.Number), append(states, s.State)
-			if len(numbers) == chunk {
-				return flush()
-			}
-			return nil
+		res.Rows, bad, err = loadChunked(path, checkSubscription, func(_ map[string]bool, rows []Subscription, _ []int) ([]RowError, error) {
+			return nil, upsertSubscriptions(ctx, tx, rows)
 		})
-		if err == nil {
-			err = flush()
-		}
 	case SmartcardsFile, STBsFile:
 		kind := provisioning.KindSmartcard
 		if res.File == STBsFile {
 			kind = provisioning.KindSTB
 		}
-		present := map[string]bool{}
-		var rows []Item
-		var lines []int
-		flush := func() error {
-			rowBad, err := upsertItems(ctx, tx, kind, res.File, present, rows, lines)
-			bad = append(bad, rowBad...)
-			rows, lines = rows[:0], lines[:0]
-			return err
-		}
-		var readBad []RowError
-		readBad, err = readRowsColumns(path, present, checkItem, func(line int, it *Item) error {
-			res.Rows++
-			rows, lines = append(rows, *it), append(lines, line)
-			if len(rows) == chunk {
-				return flush()
-			}
-			return nil
+		res.Rows, bad, err = loadChunked(path, checkItem, func(present map[string]bool, rows []Item, lines []int) ([]RowError, error) {
+			return upsertItems(ctx, tx, kind, res.File, present, rows, lines)
 		})
-		if err == nil {
-			err = flush()
-		}
-		bad = append(bad, readBad...)
 	case ProductsFile:
-		present := map[string]bool{}
-		var rows []Product
-		var lines []int
-		flush := func() error {
-			rowBad, err := upsertProducts(ctx, tx, res.File, present, rows, lines)
-			bad = append(bad, rowBad...)
-			rows, lines = rows[:0], lines[:0]
-			return err
-		}
-		var readBad []RowError
-		readBad, err = readRowsColumns(path, present, checkProduct, func(line int, p *Product) error {
-			res.Rows++
-			rows, lines = append(rows, *p), append(lines, line)
-			if len(rows) == chunk {
-				return flush()
-			}
-			return nil
+		res.Rows, bad, err = loadChunked(path, checkProduct, func(present map[string]bool, rows []Product, lines []int) ([]RowError, error) {
+			return upsertProducts(ctx, tx, res.File, present, rows, lines)
 		})
-		if err == nil {
-			err = flush()
-		}
-		bad = append(bad, readBad...)
 	}
 	if err != nil {
 		return res, err
@@ -175,13 +123,54 @@ func loadFile(ctx context.Context, db *store.DB, path string) (FileResult, error
 	return res, nil
 }
 
+// loadChunked reads the good rows of path and hands them to upsert a chunk at a time,
+// with their lines and the columns the file has; upsert returns the rows it finds bad
+// against the database. It returns how many good rows were read and every bad row.
+func loadChunked[T any](path string, check func(*T) []string,
+	upsert func(present map[string]bool, rows []T, lines []int) ([]RowError, error)) (int, []RowError, error) {
+	present := map[string]bool{}
+	var rows []T
+	var lines []int
+	var bad []RowError
+	n := 0
+	flush := func() error {
+		if len(rows) == 0 {
+			return nil
+		}
+		rowBad, err := upsert(present, rows, lines)
+		bad = append(bad, rowBad...)
+		rows, lines = rows[:0], lines[:0]
+		return err
+	}
+	readBad, err := readRowsColumns(path, present, check, func(line int, r *T) error {
+		n++
+		rows, lines = append(rows, *r), append(lines, line)
+		if len(rows) == chunk {
+			return flush()
+		}
+		return nil
+	})
+	if err == nil {
+		err = flush()
+	}
+	return n, append(bad, readBad...), err
+}
+
+func upsertSubscriptions(ctx context.Context, tx *sqlx.Tx, rows []Subscription) error {
+	numbers, states := make([]string, len(rows)), make([]string, len(rows))
+	for i, r := range rows {
+		numbers[i], states[i] = r.Number, r.State
+	}
+	if _, err := tx.ExecContext(ctx, provsql.UpsertSubscriptions, pq.StringArray(numbers), pq.StringArray(states)); err != nil {
+		return fmt.Errorf("upsert: %w", err)
+	}
+	return nil
+}
+
 // upsertItems upserts one chunk of smartcards or STBs, after checking it against the
 // database: rows that name an unknown subscription, take another item's CA id or
 // alternative code, or name an item of the other kind are returned as bad.
 func upsertItems(ctx context.Context, tx *sqlx.Tx, kind, file string, present map[string]bool, rows []Item, lines []int) ([]RowError, error) {
-	if len(rows) == 0 {
-		return nil, nil
-	}
 	var subs, serials, caIDs, alts []string
 	for _, r := range rows {
 		if r.SubscriptionNumber != "" {
@@ -257,9 +246,6 @@ func upsertItems(ctx context.Context, tx *sqlx.Tx, kind, file string, present ma
 // upsertProducts upserts one chunk of products after checking that none takes
 // another product's CA id or alternative code.
 func upsertProducts(ctx context.Context, tx *sqlx.Tx, file string, present map[string]bool, rows []Product, lines []int) ([]RowError, error) {
-	if len(rows) == 0 {
-		return nil, nil
-	}
 	n := len(rows)
 	codes, alts, classes, caIDs := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	for i, p := range rows {
