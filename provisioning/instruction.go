@@ -2,6 +2,7 @@ package provisioning
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -33,6 +34,13 @@ const (
 	FieldScheduledDate      = "scheduled_date"
 	FieldProcessImmediately = "process_immediately"
 	FieldReference          = "reference"
+
+	// The Web API's other keys; the instruction file has no such columns.
+	FieldSubscriptionID   = "subscription_id"
+	FieldSmartcardID      = "smartcard_id"
+	FieldSmartcardAltCode = "smartcard_alternative_code"
+	FieldSTBID            = "stb_id"
+	FieldSTBAltCode       = "stb_alternative_code"
 )
 
 // MaxServices is the most services one request may carry: the gateway takes at most
@@ -82,6 +90,22 @@ type Instruction struct {
 	ScheduledDate      string
 	ProcessImmediately string
 	Reference          string
+
+	// The Web API also names records by their id or alternative code (the instruction
+	// file does not): at most one key per record, the same rules otherwise.
+	SubscriptionByID   string
+	SmartcardByID      string
+	SmartcardByAltCode string
+	STBByID            string
+	STBByAltCode       string
+	// ServicesByKey is the Web API's services_set, in the order given; an instruction
+	// gives Services or ServicesByKey, not both.
+	ServicesByKey []ServiceKey
+}
+
+// ServiceKey names one service by exactly one of its keys.
+type ServiceKey struct {
+	ID, Code, AltCode string
 }
 
 // SplitServices splits the instruction file's `services` value (codes separated by
@@ -115,7 +139,19 @@ type Draft struct {
 	STBSerial          string
 	ServiceCodes       []string
 	PIN                string
+
+	// The Web API's other keys (see Instruction), checked: ids are positive integers,
+	// each ServiceKey has exactly one key.
+	SubscriptionByID   int64
+	SmartcardByID      int64
+	SmartcardByAltCode string
+	STBByID            int64
+	STBByAltCode       string
+	ServicesByKey      []ServiceKey
 }
+
+// services is how many services the draft names, in either form.
+func (d *Draft) services() int { return len(d.ServiceCodes) + len(d.ServicesByKey) }
 
 // dateLayouts are the accepted scheduled_date forms; the second is read as UTC.
 var dateLayouts = []string{time.RFC3339, "2006-01-02 15:04:05"}
@@ -146,20 +182,42 @@ func Parse(in Instruction, now time.Time) (Draft, []Problem) {
 		ps.add(FieldAction, CodeUnknownAction, fmt.Sprintf("unknown action %q (expected one of %s)", in.Action, actionList()))
 	}
 
+	d.SmartcardByID = parseID(&ps, FieldSmartcardID, in.SmartcardByID)
+	d.SmartcardByAltCode = strings.TrimSpace(in.SmartcardByAltCode)
+	d.STBByID = parseID(&ps, FieldSTBID, in.STBByID)
+	d.STBByAltCode = strings.TrimSpace(in.STBByAltCode)
+	d.SubscriptionByID = parseID(&ps, FieldSubscriptionID, in.SubscriptionByID)
+
+	cardKeys := given(FieldSmartcardSerial, d.SmartcardSerial, FieldSmartcardCAID, d.SmartcardCAID,
+		FieldSmartcardID, in.SmartcardByID, FieldSmartcardAltCode, d.SmartcardByAltCode)
 	switch {
-	case d.SmartcardSerial == "" && d.SmartcardCAID == "":
+	case len(cardKeys) == 0:
 		ps.add(FieldSmartcardSerial, CodeMissingField, "is required (or smartcard_ca_id)")
-	case d.SmartcardSerial != "" && d.SmartcardCAID != "":
+	case len(cardKeys) == 2 && cardKeys[0] == FieldSmartcardSerial && cardKeys[1] == FieldSmartcardCAID:
 		ps.add(FieldSmartcardCAID, CodeFieldNotAllowed, "give smartcard_serial_number or smartcard_ca_id, not both")
+	case len(cardKeys) > 1:
+		ps.add(cardKeys[1], CodeFieldNotAllowed, "give one key of the smartcard, not "+strings.Join(cardKeys, " and "))
+	}
+	stbKeys := given(FieldSTBSerial, d.STBSerial, FieldSTBID, in.STBByID, FieldSTBAltCode, d.STBByAltCode)
+	if len(stbKeys) > 1 {
+		ps.add(stbKeys[1], CodeFieldNotAllowed, "give one key of the STB, not "+strings.Join(stbKeys, " and "))
+	}
+	subKeys := given(FieldSubscription, d.SubscriptionNumber, FieldSubscriptionID, in.SubscriptionByID)
+	if len(subKeys) > 1 {
+		ps.add(subKeys[1], CodeFieldNotAllowed, "give one key of the subscription, not "+strings.Join(subKeys, " and "))
+	}
+	d.ServicesByKey = parseServiceKeys(&ps, in.ServicesByKey)
+	if len(d.ServiceCodes) > 0 && len(d.ServicesByKey) > 0 {
+		ps.add(FieldServices, CodeFieldNotAllowed, "give services by code or by key, not both")
 	}
 
 	if ok {
 		d.Type = r.typ
-		checkNeed(&ps, FieldSubscription, d.SubscriptionNumber != "", r.subscription, action)
-		checkNeed(&ps, FieldServices, len(d.ServiceCodes) > 0, r.services, action)
-		checkNeed(&ps, FieldSTBSerial, d.STBSerial != "", r.stb, action)
+		checkNeed(&ps, first(subKeys, FieldSubscription), len(subKeys) > 0, r.subscription, action)
+		checkNeed(&ps, FieldServices, d.services() > 0, r.services, action)
+		checkNeed(&ps, first(stbKeys, FieldSTBSerial), len(stbKeys) > 0, r.stb, action)
 		checkNeed(&ps, FieldPIN, d.PIN != "", r.pin, action)
-		if action == ActionPair && d.STBSerial == "" {
+		if action == ActionPair && len(stbKeys) == 0 {
 			d.Type = Unpair // pairing with no STB means unpairing the card
 		}
 	}
@@ -174,8 +232,8 @@ func Parse(in Instruction, now time.Time) (Draft, []Problem) {
 	}
 
 	if r.services != refused {
-		if len(d.ServiceCodes) > MaxServices {
-			ps.add(FieldServices, CodeTooManyServices, fmt.Sprintf("%d services, at most %d in one instruction", len(d.ServiceCodes), MaxServices))
+		if n := d.services(); n > MaxServices {
+			ps.add(FieldServices, CodeTooManyServices, fmt.Sprintf("%d services, at most %d in one instruction", n, MaxServices))
 		}
 		seen := make(map[string]bool, len(d.ServiceCodes))
 		for _, c := range d.ServiceCodes {
@@ -183,6 +241,14 @@ func Parse(in Instruction, now time.Time) (Draft, []Problem) {
 				ps.add(FieldServices, CodeDuplicateService, fmt.Sprintf("service %s is listed twice", c))
 			}
 			seen[c] = true
+		}
+		// The same service named by two different keys is found by Resolve.
+		seenKey := make(map[ServiceKey]bool, len(d.ServicesByKey))
+		for _, k := range d.ServicesByKey {
+			if seenKey[k] {
+				ps.add(FieldServices, CodeDuplicateService, fmt.Sprintf("service %s is listed twice", k))
+			}
+			seenKey[k] = true
 		}
 	}
 
@@ -227,6 +293,80 @@ func trimmed(codes []string) []string {
 		}
 	}
 	return out
+}
+
+// given returns the names of the keys given, of (name, value) pairs.
+func given(pairs ...string) []string {
+	var names []string
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if strings.TrimSpace(pairs[i+1]) != "" {
+			names = append(names, pairs[i])
+		}
+	}
+	return names
+}
+
+func first(names []string, otherwise string) string {
+	if len(names) > 0 {
+		return names[0]
+	}
+	return otherwise
+}
+
+// parseID checks an id key: empty (not given) or a positive integer.
+func parseID(ps *problems, field, s string) int64 {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0
+	}
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || id < 1 {
+		ps.add(field, CodeInvalidID, fmt.Sprintf("%q is not a positive whole number", s))
+		return 0
+	}
+	return id
+}
+
+// parseServiceKeys checks that each service is named by exactly one key, and an id
+// key is a number; it returns the keys trimmed.
+func parseServiceKeys(ps *problems, keys []ServiceKey) []ServiceKey {
+	var out []ServiceKey
+	for i, k := range keys {
+		k = ServiceKey{ID: strings.TrimSpace(k.ID), Code: strings.TrimSpace(k.Code), AltCode: strings.TrimSpace(k.AltCode)}
+		n := 0
+		for _, v := range []string{k.ID, k.Code, k.AltCode} {
+			if v != "" {
+				n++
+			}
+		}
+		switch {
+		case n == 0:
+			ps.add(FieldServices, CodeMissingField, fmt.Sprintf("service %d: give its id, code or alternative code", i+1))
+			continue
+		case n > 1:
+			ps.add(FieldServices, CodeFieldNotAllowed, fmt.Sprintf("service %d: give one of its id, code and alternative code, not several", i+1))
+			continue
+		}
+		if k.ID != "" {
+			if id, err := strconv.ParseInt(k.ID, 10, 64); err != nil || id < 1 {
+				ps.add(FieldServices, CodeInvalidID, fmt.Sprintf("service %d: id %q is not a positive whole number", i+1, k.ID))
+				continue
+			}
+		}
+		out = append(out, k)
+	}
+	return out
+}
+
+// String names the key as messages show it.
+func (k ServiceKey) String() string {
+	switch {
+	case k.ID != "":
+		return "with id " + k.ID
+	case k.AltCode != "":
+		return "with alternative code " + k.AltCode
+	}
+	return k.Code
 }
 
 func checkNeed(ps *problems, field string, given bool, n need, a Action) {

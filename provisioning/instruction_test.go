@@ -510,6 +510,11 @@ var parseTests = []parseTest{
 			{FieldProcessImmediately, CodeInvalidBoolean},
 		},
 	},
+	{
+		name: "the Web API's id key is a number (more in keys_test.go)",
+		in:   Instruction{Action: "reset_pin", SubscriptionNumber: "S1001", SmartcardByID: "SC0000000001"},
+		want: []fc{{FieldSmartcardID, CodeInvalidID}},
+	},
 }
 
 func TestParse(t *testing.T) {

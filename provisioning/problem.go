@@ -23,6 +23,8 @@ const (
 	CodeInvalidBoolean      = "E_INVALID_BOOLEAN"
 	CodeInvalidReference    = "E_INVALID_REFERENCE"
 	CodeDuplicateReference  = "E_DUPLICATE_REFERENCE"
+	// CodeInvalidID is an id key (the Web API's) that is not a positive whole number.
+	CodeInvalidID = "E_INVALID_ID"
 	// CodeMalformedRow is a row the CSV layer could not read as a record of the header's
 	// columns (wrong number of fields, stray quote).
 	CodeMalformedRow = "E_MALFORMED_ROW"

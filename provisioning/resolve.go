@@ -1,6 +1,10 @@
 package provisioning
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+	"strconv"
+)
 
 // Item is an installed item (smartcard or STB) of the reference data.
 type Item struct {
@@ -13,7 +17,9 @@ type Item struct {
 
 // Product is a product of the reference data's catalogue.
 type Product struct {
+	ID             int64  `db:"id"`
 	Code           string `db:"code"`
+	AltCode        string `db:"alternative_code"`
 	Classification string `db:"classification"`
 	CAID           string `db:"ca_id"`
 }
@@ -39,6 +45,25 @@ type Resolved struct {
 	ServiceCAIDs   []string
 }
 
+// KeyLookup also answers for the Web API's other keys. Resolve needs one for a draft
+// that names a record by id or alternative code; the importer's drafts never do.
+type KeyLookup interface {
+	Lookup
+	ItemByID(id int64) (Item, bool)
+	ItemByAltCode(code string) (Item, bool)
+	SubscriptionNumber(id int64) (string, bool)
+	ProductByID(id int64) (Product, bool)
+	ProductByAltCode(code string) (Product, bool)
+}
+
+func keyLookup(look Lookup) KeyLookup {
+	kl, ok := look.(KeyLookup)
+	if !ok {
+		panic("provisioning: the draft names records by id or alternative code, and its Lookup is not a KeyLookup")
+	}
+	return kl
+}
+
 // Resolve checks what a draft names against the reference data and returns the
 // request to create, or every problem found.
 func Resolve(d Draft, look Lookup) (Resolved, []Problem) {
@@ -48,11 +73,21 @@ func Resolve(d Draft, look Lookup) (Resolved, []Problem) {
 	var card Item
 	var found bool
 	field, key := FieldSmartcardSerial, d.SmartcardSerial
-	if key != "" {
+	switch {
+	case d.SmartcardSerial != "":
 		card, found = look.ItemBySerial(key)
-	} else {
+	case d.SmartcardCAID != "":
 		field, key = FieldSmartcardCAID, d.SmartcardCAID
 		card, found = look.ItemByCAID(key)
+	case d.SmartcardByID != 0:
+		field, key = FieldSmartcardID, fmt.Sprintf("with id %d", d.SmartcardByID)
+		card, found = keyLookup(look).ItemByID(d.SmartcardByID)
+	default:
+		field, key = FieldSmartcardAltCode, "with alternative code "+d.SmartcardByAltCode
+		card, found = keyLookup(look).ItemByAltCode(d.SmartcardByAltCode)
+	}
+	if found && field != FieldSmartcardSerial && field != FieldSmartcardCAID {
+		key = card.SerialNumber // messages about a card found name it by its serial number
 	}
 	switch {
 	case !found:
@@ -65,49 +100,94 @@ func Resolve(d Draft, look Lookup) (Resolved, []Problem) {
 		r.SubscriptionID = card.SubscriptionID
 	}
 
-	if sub := d.SubscriptionNumber; sub != "" {
+	sub, subField := d.SubscriptionNumber, FieldSubscription
+	var subID int64
+	if d.SubscriptionByID != 0 {
+		subField = FieldSubscriptionID
+		if n, ok := keyLookup(look).SubscriptionNumber(d.SubscriptionByID); ok {
+			sub, subID = n, d.SubscriptionByID
+		} else {
+			ps.add(subField, CodeUnknownSubscription, fmt.Sprintf("no subscription with id %d", d.SubscriptionByID))
+		}
+	}
+	if sub != "" {
 		switch {
 		case found && card.SubscriptionNumber == sub:
 			// The card's own subscription: it exists and the card is installed on it.
 		default:
-			id, ok := look.SubscriptionID(sub)
+			id, ok := subID, subID != 0
+			if !ok {
+				id, ok = look.SubscriptionID(sub)
+			}
 			switch {
 			case !ok:
-				ps.add(FieldSubscription, CodeUnknownSubscription, fmt.Sprintf("no subscription %s", sub))
+				ps.add(subField, CodeUnknownSubscription, fmt.Sprintf("no subscription %s", sub))
 			case found && card.SubscriptionNumber == "":
-				ps.add(FieldSubscription, CodeNotInstalled, fmt.Sprintf("smartcard %s is not installed on any subscription", key))
+				ps.add(subField, CodeNotInstalled, fmt.Sprintf("smartcard %s is not installed on any subscription", key))
 			case found:
-				ps.add(FieldSubscription, CodeNotInstalled, fmt.Sprintf("smartcard %s is installed on subscription %s, not %s", key, card.SubscriptionNumber, sub))
+				ps.add(subField, CodeNotInstalled, fmt.Sprintf("smartcard %s is installed on subscription %s, not %s", key, card.SubscriptionNumber, sub))
 			default:
 				r.SubscriptionID = id
 			}
 		}
 	}
 
-	if d.STBSerial != "" {
-		stb, ok := look.ItemBySerial(d.STBSerial)
+	if d.STBSerial != "" || d.STBByID != 0 || d.STBByAltCode != "" {
+		var stb Item
+		var ok bool
+		field, key := FieldSTBSerial, d.STBSerial
+		switch {
+		case d.STBSerial != "":
+			stb, ok = look.ItemBySerial(key)
+		case d.STBByID != 0:
+			field, key = FieldSTBID, fmt.Sprintf("with id %d", d.STBByID)
+			stb, ok = keyLookup(look).ItemByID(d.STBByID)
+		default:
+			field, key = FieldSTBAltCode, "with alternative code "+d.STBByAltCode
+			stb, ok = keyLookup(look).ItemByAltCode(d.STBByAltCode)
+		}
 		switch {
 		case !ok:
-			ps.add(FieldSTBSerial, CodeUnknownSTB, fmt.Sprintf("no STB %s", d.STBSerial))
+			ps.add(field, CodeUnknownSTB, fmt.Sprintf("no STB %s", key))
 		case stb.Kind != KindSTB:
-			ps.add(FieldSTBSerial, CodeNotAnSTB, fmt.Sprintf("%s is %s, not an STB", d.STBSerial, kindName(stb.Kind)))
+			ps.add(field, CodeNotAnSTB, fmt.Sprintf("%s is %s, not an STB", stb.SerialNumber, kindName(stb.Kind)))
 		default:
 			r.STBCAID = stb.CAID
 		}
 	}
 
-	if len(d.ServiceCodes) > 0 {
-		r.ServiceCAIDs = make([]string, 0, len(d.ServiceCodes))
-		for _, code := range d.ServiceCodes {
-			p, ok := look.Product(code)
+	if n := d.services(); n > 0 {
+		r.ServiceCAIDs = make([]string, 0, n)
+		service := func(label string, p Product, ok bool) {
 			switch {
 			case !ok:
-				ps.add(FieldServices, CodeUnknownService, fmt.Sprintf("no service %s", code))
+				ps.add(FieldServices, CodeUnknownService, fmt.Sprintf("no service %s", label))
 			case p.Classification != ClassificationService:
-				ps.add(FieldServices, CodeNotAService, fmt.Sprintf("product %s is classified %s, not SERVICE", code, p.Classification))
+				ps.add(FieldServices, CodeNotAService, fmt.Sprintf("product %s is classified %s, not SERVICE", p.Code, p.Classification))
+			case len(d.ServicesByKey) > 0 && slices.Contains(r.ServiceCAIDs, p.CAID):
+				// Two keys of the same service (its code and its id, say).
+				ps.add(FieldServices, CodeDuplicateService, fmt.Sprintf("service %s is listed twice", p.Code))
 			default:
 				r.ServiceCAIDs = append(r.ServiceCAIDs, p.CAID)
 			}
+		}
+		for _, code := range d.ServiceCodes {
+			p, ok := look.Product(code)
+			service(code, p, ok)
+		}
+		for _, k := range d.ServicesByKey {
+			var p Product
+			var ok bool
+			switch {
+			case k.Code != "":
+				p, ok = look.Product(k.Code)
+			case k.ID != "":
+				id, _ := strconv.ParseInt(k.ID, 10, 64) // Parse checked it
+				p, ok = keyLookup(look).ProductByID(id)
+			default:
+				p, ok = keyLookup(look).ProductByAltCode(k.AltCode)
+			}
+			service(k.String(), p, ok)
 		}
 	}
 

@@ -1,2 +1,2 @@
 -- The whole product catalogue: small (hundreds of rows), read once per import.
-SELECT code, classification, coalesce(ca_id, '') AS ca_id FROM products
+SELECT id, code, coalesce(alternative_code, '') AS alternative_code, classification, coalesce(ca_id, '') AS ca_id FROM products
