@@ -44,6 +44,9 @@ type Options struct {
 	// FileID, when set, restricts the run to the process_immediately requests of
 	// that import file: the importer's "send at once" path.
 	FileID int64
+	// RequestID, when set, restricts the run to that one request: the Web API's
+	// process_immediately. It is sent only if it is due and first in its card's queue.
+	RequestID int64
 }
 
 func (o *Options) defaults() error {
@@ -193,6 +196,14 @@ func (d *Dispatcher) Run(ctx context.Context) (Summary, error) {
 		"duration": sum.Duration.Round(time.Millisecond).String(),
 	}).Info("processing run finished")
 	return sum, err
+}
+
+// RunRequest is Run restricted to one request (Options.RequestID): what the Web API
+// calls for a request created with process_immediately.
+func (d *Dispatcher) RunRequest(ctx context.Context, id int64) (Summary, error) {
+	one := *d
+	one.opts.RequestID = id
+	return one.Run(ctx)
 }
 
 // run is the state of one processing run.
@@ -353,7 +364,7 @@ func (r *run) claim(limit int) ([]claimed, error) {
 	if r.short {
 		factor = 4
 	}
-	err := r.claimStmt.SelectContext(r.bg, &batch, r.sum.ProcessID, limit, r.d.opts.Lease.Seconds(), r.d.opts.FileID, factor)
+	err := r.claimStmt.SelectContext(r.bg, &batch, r.sum.ProcessID, limit, r.d.opts.Lease.Seconds(), r.d.opts.FileID, factor, r.d.opts.RequestID)
 	if err != nil {
 		return nil, fmt.Errorf("claim batch: %w", err)
 	}

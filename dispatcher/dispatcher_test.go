@@ -553,3 +553,30 @@ func TestShutdown(t *testing.T) {
 		t.Errorf("process state %s, want INTERRUPTED", state)
 	}
 }
+
+// TestRunRequest checks the Web API's process_immediately run: it sends the one
+// request named and nothing else, and not even that one while an earlier request of
+// the same card waits.
+func TestRunRequest(t *testing.T) {
+	db, _ := pgtest.New(t)
+	_, srv := newSim(t, simulator.Faults{})
+	ids := insert(t, db,
+		req{typ: "RESET_PIN", card: "1000000001"},       // 0: another card's: stays
+		req{typ: "RESET_SMARTCARD", card: "1000000002"}, // 1: the one named
+		req{typ: "RESET_PIN", card: "1000000003"},       // 2: first in its card's queue
+		req{typ: "RESET_SMARTCARD", card: "1000000003"}, // 3: named, but behind 2
+	)
+	d := newDispatcher(t, db, srv.URL, 5*time.Second, dispatcher.Options{})
+	for _, id := range []int64{ids[1], ids[3]} {
+		if _, err := d.RunRequest(context.Background(), id); err != nil {
+			t.Fatalf("run request %d: %v", id, err)
+		}
+	}
+	var got []string
+	for _, f := range finals(t, db) {
+		got = append(got, f.State)
+	}
+	if want := []string{"PENDING", "COMPLETED", "PENDING", "PENDING"}; !slices.Equal(got, want) {
+		t.Errorf("states %v, want %v", got, want)
+	}
+}

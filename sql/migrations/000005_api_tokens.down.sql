@@ -1,0 +1,2 @@
+ALTER TABLE provisioning_requests DROP COLUMN source_token_id;
+DROP TABLE api_tokens;
