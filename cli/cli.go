@@ -62,6 +62,8 @@ var commands = map[string]command{
 	"reference": {"reference load DIR: upsert subscriptions, smartcards, STBs and products", runReference},
 	"import":    {"import instruction files: --inbox DIR, or FILE...", runImport},
 	"process":   {"one processing run: send due requests to the CAS gateway", runProcess},
+	"serve":     {"serve the CRM's Web API: provisioning requests one at a time", runServe},
+	"tokens":    {"tokens create NAME | revoke NAME | list: the Web API's tokens", runTokens},
 	"version":   {"print the version", runVersion},
 }
 

@@ -80,3 +80,27 @@ var (
 	//go:embed queries/count_items.sql
 	CountItems string
 )
+
+// The Web API's statements.
+var (
+	//go:embed queries/insert_request.sql
+	InsertRequest string
+	//go:embed queries/lookup_item_keys.sql
+	LookupItemKeys string
+	//go:embed queries/lookup_subscription_ids.sql
+	LookupSubscriptionIDs string
+	//go:embed queries/lookup_products.sql
+	LookupProducts string
+	//go:embed queries/select_requests.sql
+	SelectRequests string
+	//go:embed queries/count_requests.sql
+	CountRequests string
+	//go:embed queries/insert_api_token.sql
+	InsertAPIToken string
+	//go:embed queries/revoke_api_token.sql
+	RevokeAPIToken string
+	//go:embed queries/list_api_tokens.sql
+	ListAPITokens string
+	//go:embed queries/api_token_by_hash.sql
+	APITokenByHash string
+)

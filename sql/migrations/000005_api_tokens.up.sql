@@ -19,3 +19,7 @@ CREATE UNIQUE INDEX api_tokens_live_name ON api_tokens (name) WHERE revoked_at I
 -- and the token of the call (source_token_id). No foreign key, as for the file (see
 -- 000001): the API checks the token when it writes the request.
 ALTER TABLE provisioning_requests ADD COLUMN source_token_id bigint;
+CREATE INDEX provisioning_requests_source_token ON provisioning_requests (source_token_id) WHERE source_token_id IS NOT NULL;
+
+-- The Web API's list filters on the gateway's reference number.
+CREATE INDEX provisioning_requests_reference_number ON provisioning_requests (reference_number) WHERE reference_number IS NOT NULL;

@@ -1,0 +1,226 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/provisioner/provisioner/dispatcher"
+	"github.com/provisioner/provisioner/store"
+)
+
+// Paths: the CRM's documentation puts the methods that create requests under one
+// prefix and show and list under another.
+const (
+	CreatePrefix = "/nagravision/provisioning_requests/"
+	PathShow     = "/provisioning/provisioning_requests/show"
+	PathList     = "/provisioning/provisioning_requests/list"
+	PathHealth   = "/healthz"
+)
+
+// DefaultMaxBody is the largest request body taken: a call with 64 services and
+// long keys is a few KB.
+const DefaultMaxBody = 64 << 10
+
+// Error codes of the API's own (the instruction's come from package provisioning).
+const (
+	CodeOK               = "OK"
+	CodeError            = "ERROR"
+	CodeUnauthorized     = "E_UNAUTHORIZED"
+	CodeMalformedRequest = "E_MALFORMED_REQUEST"
+	CodeUnknownField     = "E_UNKNOWN_FIELD"
+	CodeInvalidParameter = "E_INVALID_PARAMETER"
+	CodeBodyTooLarge     = "E_BODY_TOO_LARGE"
+	CodeNotFound         = "E_NOT_FOUND"
+	CodeMethodNotAllowed = "E_METHOD_NOT_ALLOWED"
+	CodeInternal         = "E_INTERNAL"
+)
+
+// Options tune a Server. The zero value is usable.
+type Options struct {
+	// Dispatcher sends the requests created with process_immediately during the call.
+	// nil: no gateway is configured, and they wait for the next processing run.
+	Dispatcher *dispatcher.Dispatcher
+	// MaxBody is the largest request body, in bytes (default DefaultMaxBody).
+	MaxBody int64
+	// Now is the clock: the scheduled date of a request that gives none.
+	Now func() time.Time
+}
+
+// Server answers the Web API's calls.
+type Server struct {
+	db   *store.DB
+	log  logrus.FieldLogger
+	opts Options
+}
+
+// New returns a Server.
+func New(db *store.DB, log logrus.FieldLogger, opts Options) *Server {
+	if opts.MaxBody <= 0 {
+		opts.MaxBody = DefaultMaxBody
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Server{db: db, log: log, opts: opts}
+}
+
+// Handler routes the API's paths.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	for _, m := range methods {
+		mux.Handle("POST "+CreatePrefix+m.name, s.handle(s.create(m)))
+	}
+	mux.Handle("GET "+PathShow, s.handle(s.show))
+	mux.Handle("GET "+PathList, s.handle(s.list))
+	mux.Handle("GET "+PathHealth, s.handle(s.health))
+	mux.Handle("/", s.handle(func(w http.ResponseWriter, r *http.Request, c *call) *failure {
+		// ServeMux answers a known path with the wrong method by 405 on its own, in
+		// plain text; keep the envelope.
+		for _, p := range []string{PathShow, PathList, PathHealth} {
+			if r.URL.Path == p {
+				return &failure{status: http.StatusMethodNotAllowed, code: CodeMethodNotAllowed, desc: r.Method + " " + p + ": use GET"}
+			}
+		}
+		if name, ok := strings.CutPrefix(r.URL.Path, CreatePrefix); ok && methodByName(name) != nil {
+			return &failure{status: http.StatusMethodNotAllowed, code: CodeMethodNotAllowed, desc: r.Method + " " + r.URL.Path + ": use POST"}
+		}
+		return &failure{status: http.StatusNotFound, code: CodeNotFound, desc: "no such method: " + r.URL.Path}
+	}))
+	return mux
+}
+
+// call is what one call's handler learns, for its log line.
+type call struct {
+	tokenID   int64
+	tokenName string
+	number    int64 // the request created or shown
+}
+
+// failure is an answer with status ERROR.
+type failure struct {
+	status int
+	code   string
+	desc   string
+	data   any
+	err    error // an internal error: logged, not shown
+}
+
+type handlerFunc func(w http.ResponseWriter, r *http.Request, c *call) *failure
+
+// handle wraps a handler: it answers its failure in the envelope and logs one line
+// per call. The line has the path but never the query (the token is a query
+// parameter of show and list) and never the body (tokens, PINs).
+func (s *Server) handle(h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		started := time.Now()
+		c := &call{}
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		f := func() (f *failure) {
+			defer func() {
+				if p := recover(); p != nil {
+					f = &failure{err: fmt.Errorf("panic: %v", p)}
+				}
+			}()
+			return h(rec, r, c)
+		}()
+		if f != nil {
+			if f.err != nil {
+				f.status, f.code, f.desc = http.StatusInternalServerError, CodeInternal, "internal error; the call may be repeated"
+			}
+			writeJSON(rec, f.status, envelope{Status: status{Code: CodeError, Message: f.code, Description: f.desc}, Data: f.data})
+		}
+		fields := logrus.Fields{
+			"method": r.Method, "path": r.URL.Path, "status": rec.status,
+			"duration_ms": time.Since(started).Milliseconds(), "remote": r.RemoteAddr,
+		}
+		if c.tokenName != "" {
+			fields["token_name"] = c.tokenName
+		}
+		if c.number != 0 {
+			fields["request_number"] = c.number
+		}
+		entry := s.log.WithFields(fields)
+		switch {
+		case f != nil && f.err != nil:
+			entry.WithError(f.err).Error("api call failed")
+		case f != nil:
+			entry.WithField("error_code", f.code).Info("api call refused")
+		default:
+			entry.Info("api call")
+		}
+	})
+}
+
+type envelope struct {
+	Status status `json:"status"`
+	Data   any    `json:"data"`
+}
+
+type status struct {
+	Code        string `json:"code"`
+	Message     string `json:"message"`
+	Description string `json:"description"`
+}
+
+func ok(w http.ResponseWriter, data any) {
+	writeJSON(w, http.StatusOK, envelope{Status: status{Code: CodeOK}, Data: data})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		// Plain structs of strings and numbers: cannot fail.
+		panic(err)
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	w.Write(append(b, '\n'))
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (s *Server) health(w http.ResponseWriter, r *http.Request, _ *call) *failure {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.db.PingContext(ctx); err != nil {
+		return &failure{status: http.StatusServiceUnavailable, code: CodeInternal, desc: "database unreachable"}
+	}
+	ok(w, map[string]string{"database": "ok"})
+	return nil
+}
+
+// errUnauthorized is the one answer for a missing, unknown or revoked token: which
+// of the three is not said, so that the answer tells a guesser nothing.
+var errUnauthorized = &failure{status: http.StatusUnauthorized, code: CodeUnauthorized, desc: "token: missing, unknown or revoked"}
+
+// authenticate checks the token of a call and names it in c.
+func (s *Server) authenticate(ctx context.Context, secret string, c *call) *failure {
+	if secret == "" {
+		return errUnauthorized
+	}
+	t, found, err := lookupToken(ctx, s.db, secret)
+	switch {
+	case err != nil:
+		return &failure{err: err}
+	case !found:
+		return errUnauthorized
+	}
+	c.tokenName = t.Name
+	c.tokenID = t.ID
+	return nil
+}

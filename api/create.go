@@ -1,0 +1,85 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/provisioner/provisioner/importer"
+	"github.com/provisioner/provisioner/provisioning"
+	provsql "github.com/provisioner/provisioner/sql"
+	"github.com/provisioner/provisioner/store"
+)
+
+// create is the handler of one of the methods that create a request. In order: the
+// body's size and syntax, the token (nothing else is looked at before it), the
+// parameters' names and shapes, the instruction rules, then the request is written
+// and, with process_immediately, sent.
+func (s *Server) create(m method) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, c *call) *failure {
+		members, f := readBody(w, r, s.opts.MaxBody)
+		if f != nil {
+			return f
+		}
+		if f := s.authenticate(r.Context(), tokenOf(members), c); f != nil {
+			return f
+		}
+		if ps := m.checkNames(members); ps != nil {
+			return refused(ps)
+		}
+		in, shapes := m.instruction(members)
+		if shapes != nil {
+			return refused(shapes)
+		}
+		d, ps := provisioning.Parse(in, s.opts.Now().UTC())
+		if ps == nil {
+			look, err := lookUp(r.Context(), s.db, &d)
+			if err != nil {
+				return &failure{err: err}
+			}
+			var res provisioning.Resolved
+			if res, ps = provisioning.Resolve(d, look); ps == nil {
+				return s.write(w, r, c, &res)
+			}
+		}
+		out := make([]apiProblem, len(ps))
+		for i, p := range ps {
+			out[i] = apiProblem{m.param(p), p.Code, m.message(p)}
+		}
+		return refused(out)
+	}
+}
+
+// write creates the request res, sends it if it is to be processed immediately, and
+// answers with it as it then stands.
+func (s *Server) write(w http.ResponseWriter, r *http.Request, c *call, res *provisioning.Resolved) *failure {
+	ctx := r.Context()
+	var id int64
+	err := s.db.GetContext(ctx, &id, provsql.InsertRequest, append(importer.RequestValues(res), c.tokenID)...)
+	switch {
+	case store.IsUniqueViolation(err, "provisioning_requests_reference"):
+		// Another call with the same reference won the race since the lookup.
+		return refused([]apiProblem{{pReference, provisioning.CodeDuplicateReference, "reference " + res.Reference + " is already used by another request"}})
+	case err != nil:
+		return &failure{err: err}
+	}
+	if res.ProcessImmediately {
+		log := s.log.WithField("request_id", id)
+		switch d := s.opts.Dispatcher; {
+		case d == nil:
+			log.Warn("process_immediately: no CAS gateway configured; the request waits for the next processing run")
+		default:
+			if _, err := d.RunRequest(ctx, id); err != nil {
+				log.WithError(err).Warn("process_immediately: sending failed; the request stays PENDING for the next processing run")
+			}
+		}
+	}
+	v, found, err := s.request(ctx, id, 0)
+	switch {
+	case err != nil:
+		return &failure{err: err}
+	case !found:
+		return &failure{err: errVanished}
+	}
+	c.number = v.Number
+	ok(w, v)
+	return nil
+}

@@ -1,0 +1,18 @@
+// Package api is the CRM's Web API: it creates provisioning requests one at a time,
+// with the methods, parameters and JSON shapes of the CRM's documentation, and shows
+// and lists them.
+//
+// A call is checked by the importer's rules (package provisioning: Parse, then
+// Resolve against the reference data), so it is accepted or refused exactly as the
+// same instruction in a file, with the same error codes; the request it creates has
+// the fields an imported one would have (importer.RequestValues), and records the
+// token that created it as its source. A request created with process_immediately is
+// sent during the call through the processing run's own code path
+// (dispatcher.RunRequest), and the answer shows where it stands.
+//
+// Every answer is the CRM's envelope: {"status": {"code": "OK"|"ERROR", "message",
+// "description"}, "data"}. On a failure, message is a stable error code and
+// description names the parameter. Callers authenticate with a token (tokens.go),
+// issued by `provisioner tokens create`; only its SHA-256 is stored, and neither it
+// nor a PIN is ever logged.
+package api

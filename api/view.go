@@ -1,0 +1,282 @@
+package api
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/lib/pq"
+
+	"github.com/provisioner/provisioner/casapi"
+	"github.com/provisioner/provisioner/provisioning"
+	provsql "github.com/provisioner/provisioner/sql"
+)
+
+// DateLayout is how the CRM writes dates: YYYY-MM-DDTHH:MM:SS, in UTC.
+const DateLayout = "2006-01-02T15:04:05"
+
+// Paging of list.
+const (
+	DefaultListSize = 100
+	MaxListSize     = 1000
+)
+
+var errVanished = errors.New("the request just created is not found")
+
+// row is a request as select_requests.sql reads it.
+type row struct {
+	ID                 int64          `db:"id"`
+	Number             int64          `db:"number"`
+	Type               string         `db:"type"`
+	LifeCycleState     string         `db:"life_cycle_state"`
+	Priority           string         `db:"priority"`
+	SequenceNumber     int64          `db:"sequence_number"`
+	ScheduledDate      time.Time      `db:"scheduled_date"`
+	ExecutedDate       sql.NullTime   `db:"executed_date"`
+	ProcessImmediately bool           `db:"process_immediately"`
+	Request            sql.NullString `db:"request"`
+	Response           sql.NullString `db:"response"`
+	ReferenceNumber    sql.NullString `db:"reference_number"`
+	ErrorCode          sql.NullString `db:"error_code"`
+	ErrorDescription   sql.NullString `db:"error_description"`
+	ProcessName        sql.NullString `db:"process_name"`
+	ProcessID          sql.NullInt64  `db:"process_id"`
+	SmartcardCAID      string         `db:"smartcard_ca_id"`
+	ServiceCAIDs       pq.StringArray `db:"service_ca_ids"`
+	STBCAID            string         `db:"stb_ca_id"`
+	CreatedAt          time.Time      `db:"created_at"`
+	UpdatedAt          time.Time      `db:"updated_at"`
+}
+
+// View is a request with the CRM's field names: the data of an answer.
+type View struct {
+	ID                 int64       `json:"id"`
+	Number             int64       `json:"number"`
+	Type               string      `json:"type"`
+	LifeCycleState     string      `json:"life_cycle_state"`
+	Priority           string      `json:"priority"`
+	SequenceNumber     int64       `json:"sequence_number"`
+	ScheduledDate      string      `json:"scheduled_date"`
+	ExecutedDate       *string     `json:"executed_date"`
+	ProcessImmediately bool        `json:"process_immediately"`
+	Request            *string     `json:"request"`
+	Response           *string     `json:"response"`
+	ReferenceNumber    *string     `json:"reference_number"`
+	ErrorCode          *string     `json:"error_code"`
+	ErrorDescription   *string     `json:"error_description"`
+	ProcessName        *string     `json:"process_name"`
+	ProcessID          *int64      `json:"process_id"`
+	ParametersSet      []Parameter `json:"parameters_set"`
+	LogInformation     LogInfo     `json:"log_information"`
+}
+
+// Parameter is one item of parameters_set: the card, and the service or STB of a
+// command (one item per service of ADD_PRODUCTS and CANCEL_PRODUCTS).
+type Parameter struct {
+	SmartcardCAID string  `json:"smartcard_ca_id"`
+	ServiceCAID   *string `json:"service_ca_id"`
+	STBCAID       *string `json:"stb_ca_id"`
+}
+
+// LogInfo is when the request was created and last changed.
+type LogInfo struct {
+	CreatedDate string `json:"created_date"`
+	UpdatedDate string `json:"updated_date"`
+}
+
+func (r *row) view() View {
+	v := View{
+		ID: r.ID, Number: r.Number, Type: r.Type, LifeCycleState: r.LifeCycleState, Priority: r.Priority,
+		SequenceNumber: r.SequenceNumber, ScheduledDate: date(r.ScheduledDate), ProcessImmediately: r.ProcessImmediately,
+		Request: maskPIN(r.Request), Response: str(r.Response), ReferenceNumber: str(r.ReferenceNumber),
+		ErrorCode: str(r.ErrorCode), ErrorDescription: str(r.ErrorDescription), ProcessName: str(r.ProcessName),
+		LogInformation: LogInfo{CreatedDate: date(r.CreatedAt), UpdatedDate: date(r.UpdatedAt)},
+	}
+	if r.ExecutedDate.Valid {
+		d := date(r.ExecutedDate.Time)
+		v.ExecutedDate = &d
+	}
+	if r.ProcessID.Valid {
+		v.ProcessID = &r.ProcessID.Int64
+	}
+	for _, s := range r.ServiceCAIDs {
+		v.ParametersSet = append(v.ParametersSet, Parameter{SmartcardCAID: r.SmartcardCAID, ServiceCAID: &s})
+	}
+	if len(v.ParametersSet) == 0 {
+		p := Parameter{SmartcardCAID: r.SmartcardCAID}
+		if r.STBCAID != "" {
+			p.STBCAID = &r.STBCAID
+		}
+		v.ParametersSet = []Parameter{p}
+	}
+	return v
+}
+
+func date(t time.Time) string { return t.UTC().Format(DateLayout) }
+
+func str(s sql.NullString) *string {
+	if !s.Valid {
+		return nil
+	}
+	return &s.String
+}
+
+// maskPIN hides the PIN of a SET_PIN command sent: the gateway needed it, the
+// callers of show and list do not (any token may read any request).
+func maskPIN(s sql.NullString) *string {
+	if !s.Valid || !strings.Contains(s.String, `"pin"`) {
+		return str(s)
+	}
+	var cmd casapi.Command
+	if err := json.Unmarshal([]byte(s.String), &cmd); err != nil || cmd.PIN == "" {
+		masked := "(not shown: holds a PIN)"
+		return &masked
+	}
+	cmd.PIN = "****"
+	b, _ := json.Marshal(cmd)
+	masked := string(b)
+	return &masked
+}
+
+// request reads one request by id or number (the other 0).
+func (s *Server) request(ctx context.Context, id, number int64) (View, bool, error) {
+	var rows []row
+	if err := s.db.SelectContext(ctx, &rows, provsql.SelectRequests, id, number, "", "", "", 1, 0); err != nil {
+		return View{}, false, fmt.Errorf("read request: %w", err)
+	}
+	if len(rows) == 0 {
+		return View{}, false, nil
+	}
+	return rows[0].view(), true, nil
+}
+
+// query reads the query parameters of show and list: each at most once, none that
+// the method does not take; the token is checked first.
+func (s *Server) query(r *http.Request, c *call, names ...string) (url.Values, *failure) {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return nil, &failure{status: http.StatusBadRequest, code: CodeMalformedRequest, desc: "query: " + err.Error()}
+	}
+	if f := s.authenticate(r.Context(), q.Get(pToken), c); f != nil {
+		return nil, f
+	}
+	var ps []apiProblem
+	for _, k := range sortedKeys(q) {
+		switch {
+		case k != pToken && !slices.Contains(names, k):
+			ps = append(ps, apiProblem{k, CodeUnknownField, "unknown parameter (expected " + strings.Join(names, ", ") + ")"})
+		case len(q[k]) > 1:
+			ps = append(ps, apiProblem{k, CodeInvalidParameter, "is given more than once"})
+		}
+	}
+	if ps != nil {
+		return nil, refused(ps)
+	}
+	return q, nil
+}
+
+// number reads a query parameter that is a whole number from min; def when absent.
+func number(q url.Values, name string, def, min int64, ps *[]apiProblem) int64 {
+	s := q.Get(name)
+	if s == "" {
+		return def
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < min {
+		*ps = append(*ps, apiProblem{name, CodeInvalidParameter, fmt.Sprintf("%q is not a whole number from %d", s, min)})
+	}
+	return n
+}
+
+func (s *Server) show(w http.ResponseWriter, r *http.Request, c *call) *failure {
+	q, f := s.query(r, c, "id", "number")
+	if f != nil {
+		return f
+	}
+	var ps []apiProblem
+	id := number(q, "id", 0, 1, &ps)
+	num := number(q, "number", 0, 1, &ps)
+	switch {
+	case ps != nil:
+		return refused(ps)
+	case id == 0 && num == 0:
+		return refused([]apiProblem{{"id", provisioning.CodeMissingField, "give id or number"}})
+	case id != 0 && num != 0:
+		return refused([]apiProblem{{"number", provisioning.CodeFieldNotAllowed, "give id or number, not both"}})
+	}
+	v, found, err := s.request(r.Context(), id, num)
+	switch {
+	case err != nil:
+		return &failure{err: err}
+	case !found && id != 0:
+		return &failure{status: http.StatusNotFound, code: CodeNotFound, desc: fmt.Sprintf("id: no provisioning request with id %d", id)}
+	case !found:
+		return &failure{status: http.StatusNotFound, code: CodeNotFound, desc: fmt.Sprintf("number: no provisioning request with number %d", num)}
+	}
+	c.number = v.Number
+	ok(w, v)
+	return nil
+}
+
+// List is the data of list's answer: one page of requests in number order, and how
+// many the filters select in all.
+type List struct {
+	TotalResults    int64  `json:"total_results"`
+	Offset          int64  `json:"offset"`
+	NumberOfResults int64  `json:"number_of_results"`
+	Requests        []View `json:"provisioning_requests"`
+}
+
+func (s *Server) list(w http.ResponseWriter, r *http.Request, c *call) *failure {
+	q, f := s.query(r, c, "type", "life_cycle_state", "reference_number", "number_of_results", "offset")
+	if f != nil {
+		return f
+	}
+	var ps []apiProblem
+	typ, state, ref := q.Get("type"), q.Get("life_cycle_state"), q.Get("reference_number")
+	if typ != "" && !slices.Contains(provisioning.Types, provisioning.Type(typ)) {
+		ps = append(ps, apiProblem{"type", CodeInvalidParameter, fmt.Sprintf("%q is not a request type (%s)", typ, join(provisioning.Types))})
+	}
+	states := []provisioning.State{provisioning.Pending, provisioning.Completed, provisioning.Rejected}
+	if state != "" && !slices.Contains(states, provisioning.State(state)) {
+		ps = append(ps, apiProblem{"life_cycle_state", CodeInvalidParameter, fmt.Sprintf("%q is not a life cycle state (%s)", state, join(states))})
+	}
+	size := number(q, "number_of_results", DefaultListSize, 1, &ps)
+	offset := number(q, "offset", 0, 0, &ps)
+	if size > MaxListSize {
+		ps = append(ps, apiProblem{"number_of_results", CodeInvalidParameter, fmt.Sprintf("at most %d", MaxListSize)})
+	}
+	if ps != nil {
+		return refused(ps)
+	}
+	out := List{Offset: offset, Requests: []View{}}
+	if err := s.db.GetContext(r.Context(), &out.TotalResults, provsql.CountRequests, typ, state, ref); err != nil {
+		return &failure{err: fmt.Errorf("count requests: %w", err)}
+	}
+	var rows []row
+	if err := s.db.SelectContext(r.Context(), &rows, provsql.SelectRequests, 0, 0, typ, state, ref, size, offset); err != nil {
+		return &failure{err: fmt.Errorf("list requests: %w", err)}
+	}
+	for i := range rows {
+		out.Requests = append(out.Requests, rows[i].view())
+	}
+	out.NumberOfResults = int64(len(out.Requests))
+	ok(w, out)
+	return nil
+}
+
+func join[T ~string](vs []T) string {
+	s := make([]string, len(vs))
+	for i, v := range vs {
+		s[i] = string(v)
+	}
+	return strings.Join(s, ", ")
+}
