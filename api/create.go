@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/provisioner/provisioner/importer"
 	"github.com/provisioner/provisioner/provisioning"
@@ -29,20 +30,27 @@ func (s *Server) create(m method) handlerFunc {
 		if shapes != nil {
 			return refused(shapes)
 		}
+		// As the importer does: Resolve even a draft that Parse refused, and keep its
+		// problems about the parameters Parse found no fault with.
 		d, ps := provisioning.Parse(in, s.opts.Now().UTC())
-		if ps == nil {
-			look, err := lookUp(r.Context(), s.db, &d)
-			if err != nil {
-				return &failure{err: err}
-			}
-			var res provisioning.Resolved
-			if res, ps = provisioning.Resolve(d, look); ps == nil {
-				return s.write(w, r, c, &res)
-			}
+		look, err := lookUp(r.Context(), s.db, &d)
+		if err != nil {
+			return &failure{err: err}
 		}
-		out := make([]apiProblem, len(ps))
-		for i, p := range ps {
-			out[i] = apiProblem{m.param(p), p.Code, m.message(p)}
+		res, rps := provisioning.Resolve(d, look)
+		if ps == nil && rps == nil {
+			return s.write(w, r, c, &res)
+		}
+		var out []apiProblem
+		named := map[string]bool{}
+		for _, p := range ps {
+			out = append(out, apiProblem{m.param(p), p.Code, m.message(p)})
+			named[base(m.param(p))] = true
+		}
+		for _, p := range rps {
+			if !named[base(m.param(p))] {
+				out = append(out, apiProblem{m.param(p), p.Code, m.message(p)})
+			}
 		}
 		return refused(out)
 	}
@@ -82,4 +90,11 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, c *call, res *pro
 	c.number = v.Number
 	ok(w, v)
 	return nil
+}
+
+// base is the parameter a problem's name is part of: smartcard_identifier for
+// smartcard_identifier.id.
+func base(param string) string {
+	b, _, _ := strings.Cut(param, ".")
+	return b
 }

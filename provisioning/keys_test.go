@@ -279,3 +279,15 @@ func TestResolveKeysNeedKeyLookup(t *testing.T) {
 	}()
 	Resolve(d, lookup)
 }
+
+// TestResolveWithoutCard: an instruction that names no card (Parse refused it) gets
+// no second problem about the card from Resolve, whatever its Lookup.
+func TestResolveWithoutCard(t *testing.T) {
+	d, ps := Parse(Instruction{Action: "reset_pin", SubscriptionNumber: "S1001"}, now)
+	if got := fieldCodes(t, ps); !slices.Equal(got, []fc{{FieldSmartcardSerial, CodeMissingField}}) {
+		t.Fatalf("Parse: %s", Join(ps))
+	}
+	if _, ps := Resolve(d, lookup); ps != nil {
+		t.Errorf("Resolve: %s, want nothing more", Join(ps))
+	}
+}

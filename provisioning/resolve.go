@@ -82,7 +82,7 @@ func Resolve(d Draft, look Lookup) (Resolved, []Problem) {
 	case d.SmartcardByID != 0:
 		field, key = FieldSmartcardID, fmt.Sprintf("with id %d", d.SmartcardByID)
 		card, found = keyLookup(look).ItemByID(d.SmartcardByID)
-	default:
+	case d.SmartcardByAltCode != "":
 		field, key = FieldSmartcardAltCode, "with alternative code "+d.SmartcardByAltCode
 		card, found = keyLookup(look).ItemByAltCode(d.SmartcardByAltCode)
 	}
@@ -90,6 +90,8 @@ func Resolve(d Draft, look Lookup) (Resolved, []Problem) {
 		key = card.SerialNumber // messages about a card found name it by its serial number
 	}
 	switch {
+	case field == FieldSmartcardSerial && key == "":
+		// No card given: Parse said so.
 	case !found:
 		ps.add(field, CodeUnknownSmartcard, fmt.Sprintf("no smartcard %s", key))
 	case card.Kind != KindSmartcard:

@@ -1,0 +1,258 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/provisioner/provisioner/api"
+	"github.com/provisioner/provisioner/dispatcher"
+	"github.com/provisioner/provisioner/internal/pgtest"
+	"github.com/provisioner/provisioner/reference"
+	"github.com/provisioner/provisioner/simulator"
+	"github.com/provisioner/provisioner/store"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+
+// fixedNow is the API's clock in tests: the scheduled date of a call that gives none.
+// It is in the past, so that such a request is due at once.
+var fixedNow = time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
+
+const (
+	gatewayToken = "gw-secret-0a9f3c"
+	destination  = "CRM01"
+)
+
+// gateway says what process_immediately finds behind the dispatcher.
+type gateway int
+
+const (
+	noGateway   gateway = iota // no dispatcher configured
+	simGateway                 // the simulator
+	downGateway                // a gateway that refuses connections
+)
+
+// tenv is one test's API: a fresh database with the sample reference data, a token,
+// the handler over a real HTTP server, and every log line of the session.
+type tenv struct {
+	t     *testing.T
+	db    *store.DB
+	url   string
+	token string
+	sim   *simulator.Simulator
+	logs  *syncBuffer
+}
+
+func setup(t *testing.T, gw gateway) *tenv {
+	t.Helper()
+	ctx := context.Background()
+	db, _ := pgtest.New(t)
+	res, err := reference.Load(ctx, db, filepath.Join("..", "samples", "reference"))
+	if err != nil {
+		t.Fatalf("load reference: %v", err)
+	}
+	for _, r := range res {
+		if !r.Loaded {
+			t.Fatalf("reference %s not loaded: %v", r.File, r.Bad)
+		}
+	}
+	token, err := api.CreateToken(ctx, db, "crm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &tenv{t: t, db: db, token: token, logs: &syncBuffer{}}
+	log := logrus.New()
+	log.SetOutput(e.logs)
+	log.SetFormatter(&logrus.JSONFormatter{})
+	log.SetLevel(logrus.TraceLevel) // everything that could ever be logged
+
+	var d *dispatcher.Dispatcher
+	if gw != noGateway {
+		var url string
+		switch gw {
+		case simGateway:
+			cards, stbs, products, err := reference.ReadKnown(filepath.Join("..", "samples", "reference"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.sim = simulator.New(simulator.Config{Token: gatewayToken, DestinationID: destination, Seed: 1},
+				simulator.Known{Smartcards: cards, STBs: stbs, Products: products})
+			srv := httptest.NewServer(e.sim)
+			t.Cleanup(func() { e.sim.Close(); srv.Close() })
+			url = srv.URL
+		case downGateway:
+			srv := httptest.NewServer(http.NotFoundHandler())
+			url = srv.URL
+			srv.Close() // nothing listens there any more: connections are refused
+		}
+		client, err := dispatcher.NewClient(dispatcher.GatewayConfig{URL: url, Token: gatewayToken, DestinationID: destination, Timeout: 5 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d, err = dispatcher.New(db, client, log, dispatcher.Options{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv := httptest.NewServer(api.New(db, log, api.Options{Dispatcher: d, Now: func() time.Time { return fixedNow }}).Handler())
+	t.Cleanup(srv.Close)
+	e.url = srv.URL
+	return e
+}
+
+// answer is a decoded envelope.
+type answer struct {
+	HTTP   int
+	Status struct {
+		Code        string `json:"code"`
+		Message     string `json:"message"`
+		Description string `json:"description"`
+	} `json:"status"`
+	Data json.RawMessage `json:"data"`
+	Raw  []byte          `json:"-"`
+}
+
+// errors is the data of a refusal.
+func (a *answer) errors(t *testing.T) []problem {
+	t.Helper()
+	var d struct {
+		Errors []problem `json:"errors"`
+	}
+	if err := json.Unmarshal(a.Data, &d); err != nil {
+		t.Fatalf("errors of %s: %v", a.Raw, err)
+	}
+	return d.Errors
+}
+
+type problem struct {
+	Parameter   string `json:"parameter"`
+	Code        string `json:"code"`
+	Description string `json:"description"`
+}
+
+func (a *answer) view(t *testing.T) api.View {
+	t.Helper()
+	if a.Status.Code != "OK" {
+		t.Fatalf("answer %d %s", a.HTTP, a.Raw)
+	}
+	var v api.View
+	if err := json.Unmarshal(a.Data, &v); err != nil {
+		t.Fatalf("data of %s: %v", a.Raw, err)
+	}
+	return v
+}
+
+// post calls a method with body, a JSON object whose "token" is filled in when it
+// is "$TOKEN" (or left out, when the body has none).
+func (e *tenv) post(method, body string) answer {
+	e.t.Helper()
+	body = replaceToken(body, e.token)
+	return e.do(http.MethodPost, e.url+api.CreatePrefix+method, body)
+}
+
+func (e *tenv) get(path, query string) answer {
+	e.t.Helper()
+	return e.do(http.MethodGet, e.url+path+"?"+replaceToken(query, e.token), "")
+}
+
+func (e *tenv) do(method, url, body string) answer {
+	e.t.Helper()
+	req, err := http.NewRequest(method, url, bytes.NewBufferString(body))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	a := answer{HTTP: resp.StatusCode, Raw: raw}
+	if ct := resp.Header.Get("Content-Type"); ct != "application/json; charset=utf-8" {
+		e.t.Errorf("%s %s: Content-Type %q", method, url, ct)
+	}
+	if err := json.Unmarshal(raw, &a); err != nil {
+		e.t.Fatalf("%s %s: not an envelope: %v\n%s", method, url, err, raw)
+	}
+	return a
+}
+
+func replaceToken(s, token string) string {
+	return string(bytes.ReplaceAll([]byte(s), []byte("$TOKEN"), []byte(token)))
+}
+
+func (e *tenv) count(query string, args ...any) int {
+	e.t.Helper()
+	var n int
+	if err := e.db.Get(&n, query, args...); err != nil {
+		e.t.Fatalf("%s: %v", query, err)
+	}
+	return n
+}
+
+func (e *tenv) requests() int { return e.count("SELECT count(*) FROM provisioning_requests") }
+
+// id is the database id of a reference record, for the calls that name records by id.
+func (e *tenv) id(table, column, value string) string {
+	e.t.Helper()
+	var id int64
+	if err := e.db.Get(&id, fmt.Sprintf("SELECT id FROM %s WHERE %s = $1", table, column), value); err != nil {
+		e.t.Fatalf("id of %s %s: %v", table, value, err)
+	}
+	return fmt.Sprint(id)
+}
+
+// golden compares got with testdata/name, or rewrites it with -update.
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("golden file: %v (run go test ./api -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the golden file:\n--- got\n%s\n--- want\n%s", name, got, want)
+	}
+}
+
+// syncBuffer is a log output that several goroutines write.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
