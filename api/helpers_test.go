@@ -125,7 +125,7 @@ type answer struct {
 }
 
 // errors is the data of a refusal.
-func (a *answer) errors(t *testing.T) []problem {
+func (a answer) errors(t *testing.T) []problem {
 	t.Helper()
 	var d struct {
 		Errors []problem `json:"errors"`
@@ -142,7 +142,7 @@ type problem struct {
 	Description string `json:"description"`
 }
 
-func (a *answer) view(t *testing.T) api.View {
+func (a answer) view(t *testing.T) api.View {
 	t.Helper()
 	if a.Status.Code != "OK" {
 		t.Fatalf("answer %d %s", a.HTTP, a.Raw)
