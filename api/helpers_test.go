@@ -4,14 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,12 +17,11 @@ import (
 	"github.com/provisioner/provisioner/api"
 	"github.com/provisioner/provisioner/dispatcher"
 	"github.com/provisioner/provisioner/internal/pgtest"
+	"github.com/provisioner/provisioner/internal/testutil"
 	"github.com/provisioner/provisioner/reference"
 	"github.com/provisioner/provisioner/simulator"
 	"github.com/provisioner/provisioner/store"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
 // fixedNow is the API's clock in tests: the scheduled date of a call that gives none.
 // It is in the past, so that such a request is due at once.
@@ -53,7 +49,7 @@ type tenv struct {
 	url   string
 	token string
 	sim   *simulator.Simulator
-	logs  *syncBuffer
+	logs  *testutil.Buffer
 }
 
 func setup(t *testing.T, gw gateway) *tenv {
@@ -73,7 +69,7 @@ func setup(t *testing.T, gw gateway) *tenv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &tenv{t: t, db: db, token: token, logs: &syncBuffer{}}
+	e := &tenv{t: t, db: db, token: token, logs: &testutil.Buffer{}}
 	log := logrus.New()
 	log.SetOutput(e.logs)
 	log.SetFormatter(&logrus.JSONFormatter{})
@@ -218,41 +214,4 @@ func (e *tenv) id(table, column, value string) string {
 	return fmt.Sprint(id)
 }
 
-// golden compares got with testdata/name, or rewrites it with -update.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("golden file: %v (run go test ./api -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file:\n--- got\n%s\n--- want\n%s", name, got, want)
-	}
-}
-
-// syncBuffer is a log output that several goroutines write.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+func golden(t *testing.T, name string, got []byte) { testutil.Golden(t, name, got) }

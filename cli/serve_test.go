@@ -1,7 +1,6 @@
 package cli_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -9,12 +8,12 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/provisioner/provisioner/cli"
 	"github.com/provisioner/provisioner/internal/pgtest"
+	"github.com/provisioner/provisioner/internal/testutil"
 	"github.com/provisioner/provisioner/reference"
 	"github.com/provisioner/provisioner/simulator"
 )
@@ -104,7 +103,7 @@ func TestServe(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	stderr := &lockedBuffer{}
+	stderr := &testutil.Buffer{}
 	env := cli.Env{Stdout: io.Discard, Stderr: stderr, Getenv: func(k string) string { return vars[k] }}
 	exited := make(chan int, 1)
 	go func() { exited <- cli.Main(ctx, env, []string{"serve", "--listen", "127.0.0.1:0"}) }()
@@ -167,21 +166,4 @@ func TestServe(t *testing.T) {
 	if strings.Contains(stderr.String(), token) {
 		t.Errorf("the token is in the log")
 	}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

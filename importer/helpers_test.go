@@ -3,7 +3,6 @@ package importer_test
 import (
 	"bytes"
 	"context"
-	"flag"
 	"io"
 	"os"
 	"path/filepath"
@@ -16,11 +15,10 @@ import (
 
 	"github.com/provisioner/provisioner/importer"
 	"github.com/provisioner/provisioner/internal/pgtest"
+	"github.com/provisioner/provisioner/internal/testutil"
 	"github.com/provisioner/provisioner/reference"
 	"github.com/provisioner/provisioner/store"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
 // header is the full instruction header, for tests that write rows by hand.
 const header = "action,subscription_number,smartcard_serial_number,smartcard_ca_id,stb_serial_number,services,pin,priority,scheduled_date,process_immediately,reference\n"
@@ -105,25 +103,7 @@ func count(t *testing.T, db *store.DB, query string, args ...any) int {
 }
 
 // golden compares got with testdata/name, or rewrites it with -update.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("golden file: %v (run go test ./importer -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file:\n--- got\n%s\n--- want\n%s", name, got, want)
-	}
-}
+func golden(t *testing.T, name string, got []byte) { testutil.Golden(t, name, got) }
 
 func readAll(t *testing.T, path string) string {
 	t.Helper()

@@ -517,8 +517,11 @@ var parseTests = []parseTest{
 	},
 }
 
-func TestParse(t *testing.T) {
-	for _, tt := range parseTests {
+func TestParse(t *testing.T) { runParse(t, parseTests) }
+
+func runParse(t *testing.T, tests []parseTest) {
+	t.Helper()
+	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			d, ps := Parse(tt.in, now)
 			if got := fieldCodes(t, ps); !slices.Equal(got, tt.want) {

@@ -68,37 +68,32 @@ var keys = &memKeyLookup{
 // each service by exactly one key; and that the field rules hold for them as for the
 // instruction file's keys.
 func TestParseKeys(t *testing.T) {
-	tests := []struct {
-		name string
-		in   Instruction
-		want []fc
-		d    func(*Draft) // the good draft's keys
-	}{
+	runParse(t, []parseTest{
 		{
 			name: "all by id",
 			in: Instruction{Action: "add_services", SubscriptionByID: "711", SmartcardByID: " 501 ",
 				ServicesByKey: []ServiceKey{{ID: "801"}, {Code: " MOVIES "}, {AltCode: "SPT2"}}},
-			d: func(d *Draft) {
+			d: draft("", func(d *Draft) {
 				d.Type, d.SubscriptionByID, d.SmartcardByID = AddProducts, 711, 501
 				d.ServicesByKey = []ServiceKey{{ID: "801"}, {Code: "MOVIES"}, {AltCode: "SPT2"}}
-			},
+			}),
 		},
 		{
 			name: "pair by alternative codes",
 			in:   Instruction{Action: "pair_smartcard_decoder", SmartcardByAltCode: "ALT-SC-1", STBByAltCode: "ALT-STB-99"},
-			d: func(d *Draft) {
+			d: draft("", func(d *Draft) {
 				d.Type, d.SmartcardByAltCode, d.STBByAltCode = Pair, "ALT-SC-1", "ALT-STB-99"
-			},
+			}),
 		},
 		{
 			name: "pair by STB id",
 			in:   Instruction{Action: "pair_smartcard_decoder", SmartcardByID: "501", STBByID: "601"},
-			d:    func(d *Draft) { d.Type, d.SmartcardByID, d.STBByID = Pair, 501, 601 },
+			d:    draft("", func(d *Draft) { d.Type, d.SmartcardByID, d.STBByID = Pair, 501, 601 }),
 		},
 		{
 			name: "unpair by card id",
 			in:   Instruction{Action: "pair_smartcard_decoder", SmartcardByID: "501"},
-			d:    func(d *Draft) { d.Type, d.SmartcardByID = Unpair, 501 },
+			d:    draft("", func(d *Draft) { d.Type, d.SmartcardByID = Unpair, 501 }),
 		},
 		{
 			name: "two keys of a card",
@@ -156,22 +151,7 @@ func TestParseKeys(t *testing.T) {
 			in:   Instruction{Action: "add_services", SubscriptionByID: "711", SmartcardByID: "501", ServicesByKey: []ServiceKey{}},
 			want: []fc{{FieldServices, CodeMissingField}},
 		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			d, ps := Parse(tt.in, now)
-			if got := fieldCodes(t, ps); !slices.Equal(got, tt.want) {
-				t.Fatalf("problems:\n got %v\nwant %v\n(%s)", got, tt.want, Join(ps))
-			}
-			if tt.want != nil {
-				return
-			}
-			want := draft("", tt.d)
-			if !reflect.DeepEqual(d, want) {
-				t.Errorf("draft:\n got %+v\nwant %+v", d, want)
-			}
-		})
-	}
+	})
 }
 
 func serviceKeys(n int) []ServiceKey {
