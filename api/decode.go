@@ -71,12 +71,16 @@ func tokenOf(members map[string]json.RawMessage) string {
 func (m *method) checkNames(members map[string]json.RawMessage) []apiProblem {
 	var ps []apiProblem
 	for _, name := range sortedKeys(members) {
+		param := name
+		if param == "" {
+			param = `""` // a problem must name something
+		}
 		switch {
 		case m.takes(name):
 		case anyTakes(name):
-			ps = append(ps, apiProblem{name, provisioning.CodeFieldNotAllowed, "is not taken by " + m.name})
+			ps = append(ps, apiProblem{param, provisioning.CodeFieldNotAllowed, "is not taken by " + m.name})
 		default:
-			ps = append(ps, apiProblem{name, CodeUnknownField, "unknown parameter"})
+			ps = append(ps, apiProblem{param, CodeUnknownField, "unknown parameter"})
 		}
 	}
 	return ps

@@ -172,7 +172,11 @@ func (s *Server) query(r *http.Request, c *call, names ...string) (url.Values, *
 	for _, k := range sortedKeys(q) {
 		switch {
 		case k != pToken && !slices.Contains(names, k):
-			ps = append(ps, apiProblem{k, CodeUnknownField, "unknown parameter (expected " + strings.Join(names, ", ") + ")"})
+			param := k
+			if param == "" {
+				param = `""`
+			}
+			ps = append(ps, apiProblem{param, CodeUnknownField, "unknown parameter (expected " + strings.Join(names, ", ") + ")"})
 		case len(q[k]) > 1:
 			ps = append(ps, apiProblem{k, CodeInvalidParameter, "is given more than once"})
 		}
