@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -239,5 +240,42 @@ func TestReference(t *testing.T) {
 	}
 	if n := e.requests(); n != 1 {
 		t.Errorf("%d requests, want 1", n)
+	}
+}
+
+// TestReferenceRace: calls racing with the same reference create one request; the
+// others get 409, whether the lookup or the unique index caught them.
+func TestReferenceRace(t *testing.T) {
+	e := setup(t, noGateway)
+	const n = 8
+	statuses := make(chan int, n)
+	for i := 0; i < n; i++ {
+		go func() {
+			statuses <- e.post("reset_pin", `{"token": "$TOKEN", "subscription_identifier": {"number": "S1004"}, "smartcard_ca_id": "1000000004", "reference": "CRM-RACE"}`).HTTP
+		}()
+	}
+	got := map[int]int{}
+	for i := 0; i < n; i++ {
+		got[<-statuses]++
+	}
+	if got[200] != 1 || got[409] != n-1 {
+		t.Errorf("statuses %v, want one 200 and %d 409", got, n-1)
+	}
+	if c := e.requests(); c != 1 {
+		t.Errorf("%d requests, want 1", c)
+	}
+}
+
+// TestDatabaseDown: an internal failure is a 500 with the envelope, saying nothing of
+// the cause; the log says it.
+func TestDatabaseDown(t *testing.T) {
+	e := setup(t, noGateway)
+	e.db.Close()
+	a := e.post("reset_pin", `{"token": "$TOKEN", "subscription_identifier": {"number": "S1004"}, "smartcard_ca_id": "1000000004"}`)
+	if a.HTTP != 500 || a.Status.Code != "ERROR" || a.Status.Message != "E_INTERNAL" || a.Status.Description != "internal error; the call may be repeated" {
+		t.Errorf("answer %d %s", a.HTTP, a.Raw)
+	}
+	if !strings.Contains(e.logs.String(), `"error":"look up token: sql: database is closed"`) {
+		t.Errorf("the cause is not logged:\n%s", e.logs)
 	}
 }

@@ -3,8 +3,10 @@
 // request: which fields each action takes, how values parse, and how the smartcard,
 // STB, subscription and services it names are checked against the reference data.
 //
-// The importer applies these rules to every CSV row and (later) the Web API to every
-// call, so both give the same answers with the same error codes. Checking runs in two
-// steps so that callers can look up reference data in bulk between them: Parse checks
-// an instruction on its own, Resolve checks it against a Lookup filled by the caller.
+// The importer applies these rules to every CSV row and the Web API to every call, so
+// both give the same answers with the same error codes. Checking runs in two steps so
+// that callers can look up reference data in bulk between them: Parse checks an
+// instruction on its own, Resolve checks it against a Lookup filled by the caller.
+// The Web API also names records by id and alternative code; Resolve asks a KeyLookup
+// for those.
 package provisioning
