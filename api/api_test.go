@@ -112,6 +112,12 @@ func TestMethods(t *testing.T) {
 			[]api.Parameter{{SmartcardCAID: "1000000003", STBCAID: ptr("7700000003")}},
 		},
 		{
+			"pair_smartcard_decoder", // without stb_identifier: unpair
+			`{"token": "$TOKEN", "subscription_identifier": {"number": "S1002"}, "smartcard_identifier": {"serial_number": "SC0000000002"}, "stb_identifier": null}`,
+			"UNPAIR", "REGULAR", "2026-11-29T10:00:00",
+			[]api.Parameter{{SmartcardCAID: "1000000002"}},
+		},
+		{
 			"reset_pin",
 			`{"token": "$TOKEN", "subscription_identifier": {"number": "S1004"}, "smartcard_ca_id": "1000000004"}`,
 			"RESET_PIN", "REGULAR", "2026-11-29T10:00:00",
@@ -132,7 +138,7 @@ func TestMethods(t *testing.T) {
 	}
 	e := setup(t, noGateway)
 	for i, tt := range tests {
-		t.Run(tt.method, func(t *testing.T) {
+		t.Run(tt.typ, func(t *testing.T) {
 			a := e.post(tt.method, tt.body)
 			if a.HTTP != http.StatusOK || a.Status.Code != "OK" || a.Status.Message != "" || a.Status.Description != "" {
 				t.Fatalf("answer %d %s", a.HTTP, a.Raw)
@@ -147,7 +153,7 @@ func TestMethods(t *testing.T) {
 			if !reflect.DeepEqual(v, want) {
 				t.Errorf("request:\n got %+v\nwant %+v", v, want)
 			}
-			golden(t, tt.method+".json", stable(a.Raw))
+			golden(t, strings.ToLower(tt.typ)+".json", stable(a.Raw))
 			// The source: the API and the token, not a file.
 			if n := e.count(`SELECT count(*) FROM provisioning_requests r JOIN api_tokens t ON t.id = r.source_token_id
 			    WHERE r.id = $1 AND t.name = 'crm' AND r.source_file_id IS NULL AND r.source_line IS NULL`, v.ID); n != 1 {
