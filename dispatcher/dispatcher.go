@@ -228,7 +228,11 @@ type run struct {
 func (d *Dispatcher) newRun(bg context.Context, sum *Summary, log logrus.FieldLogger) (*run, error) {
 	r := &run{d: d, sum: sum, log: log, bg: bg}
 	var err error
-	if r.claimStmt, err = d.db.PreparexContext(bg, provsql.ClaimRequests); err != nil {
+	claim := provsql.ClaimRequests
+	if d.opts.RequestID != 0 {
+		claim = provsql.ClaimRequest
+	}
+	if r.claimStmt, err = d.db.PreparexContext(bg, claim); err != nil {
 		return nil, fmt.Errorf("prepare claim: %w", err)
 	}
 	if r.writeStmt, err = d.db.PreparexContext(bg, provsql.WriteBack); err != nil {
@@ -364,7 +368,11 @@ func (r *run) claim(limit int) ([]claimed, error) {
 	if r.short {
 		factor = 4
 	}
-	err := r.claimStmt.SelectContext(r.bg, &batch, r.sum.ProcessID, limit, r.d.opts.Lease.Seconds(), r.d.opts.FileID, factor, r.d.opts.RequestID)
+	args := []any{r.sum.ProcessID, limit, r.d.opts.Lease.Seconds(), r.d.opts.FileID, factor}
+	if id := r.d.opts.RequestID; id != 0 {
+		args = []any{r.sum.ProcessID, r.d.opts.Lease.Seconds(), id} // claim_request.sql
+	}
+	err := r.claimStmt.SelectContext(r.bg, &batch, args...)
 	if err != nil {
 		return nil, fmt.Errorf("claim batch: %w", err)
 	}

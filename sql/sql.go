@@ -52,6 +52,8 @@ var CopyRequests string
 var (
 	//go:embed queries/claim_requests.sql
 	ClaimRequests string
+	//go:embed queries/claim_request.sql
+	ClaimRequest string
 	//go:embed queries/write_back.sql
 	WriteBack string
 	//go:embed queries/release_requests.sql

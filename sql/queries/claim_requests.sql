@@ -1,9 +1,7 @@
 -- Claims up to $2 due requests for run $1 with a lease of $3 seconds; $4, when not 0,
 -- restricts the claim to the process_immediately requests of that import file; $5 is
 -- how many candidates to weigh per request wanted: 1 usually, more after a claim came
--- back short because other runs held the first candidates (see "locked" below); $6,
--- when not 0, restricts the claim to that one request (the Web API's
--- process_immediately).
+-- back short because other runs held the first candidates (see "locked" below).
 --
 -- The rule (see dispatcher/doc.go): only the head of a smartcard's queue (its pending
 -- request with the lowest sequence number) may be sent, so a card's requests go out
@@ -29,7 +27,6 @@ WITH promoted AS (
       AND (h.next_attempt_at IS NULL OR h.next_attempt_at <= now())
       AND (h.lease_expires_at IS NULL OR h.lease_expires_at < now())
       AND ($4 = 0 OR (h.source_file_id = $4 AND h.process_immediately))
-      AND ($6::bigint = 0 OR h.id = $6::bigint)
     ORDER BY e.sequence_number -- provisioning_requests_express
     LIMIT $5::int * $2::int
 ),
@@ -41,7 +38,6 @@ heads AS (
       AND (r.next_attempt_at IS NULL OR r.next_attempt_at <= now())
       AND (r.lease_expires_at IS NULL OR r.lease_expires_at < now())
       AND ($4 = 0 OR (r.source_file_id = $4 AND r.process_immediately))
-      AND ($6::bigint = 0 OR r.id = $6::bigint)
       AND NOT EXISTS (
           SELECT 1 FROM provisioning_requests p
           WHERE p.smartcard_ca_id = r.smartcard_ca_id AND p.life_cycle_state = 'PENDING'

@@ -1,0 +1,28 @@
+-- Claims request $3 for run $1 with a lease of $2 seconds if it may be sent now: the
+-- Web API's process_immediately (dispatcher Options.RequestID). The rule of
+-- claim_requests.sql for one request: it is pending, due, not leased, not waiting
+-- for a retry, and the head of its smartcard's queue (no earlier pending request of
+-- the card). A statement of its own, not a filter added to claim_requests.sql: an
+-- extra "$n = 0 OR ..." there made the planner's estimates of the generic plan so
+-- small that the processing run's claim became several times slower.
+WITH locked AS (
+    SELECT r.id
+    FROM provisioning_requests r
+    WHERE r.id = $3
+      AND r.life_cycle_state = 'PENDING'
+      AND r.scheduled_date <= now()
+      AND (r.next_attempt_at IS NULL OR r.next_attempt_at <= now())
+      AND (r.lease_expires_at IS NULL OR r.lease_expires_at < now())
+      AND NOT EXISTS (
+          SELECT 1 FROM provisioning_requests p
+          WHERE p.smartcard_ca_id = r.smartcard_ca_id AND p.life_cycle_state = 'PENDING'
+            AND p.sequence_number < r.sequence_number)
+    FOR UPDATE OF r SKIP LOCKED
+)
+UPDATE provisioning_requests r
+SET claimed_by = $1, lease_expires_at = now() + make_interval(secs => $2)
+FROM locked
+WHERE r.id = locked.id
+RETURNING r.id, r.number, r.type, r.priority, r.sequence_number, r.smartcard_ca_id,
+          coalesce(r.service_ca_ids, '{}') AS service_ca_ids, coalesce(r.stb_ca_id, '') AS stb_ca_id,
+          coalesce(r.pin, '') AS pin, r.attempts, 0 AS rank, r.sequence_number AS ord
