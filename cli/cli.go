@@ -63,6 +63,9 @@ var commands = map[string]command{
 	"import":    {"import instruction files: --inbox DIR, or FILE...", runImport},
 	"process":   {"one processing run: send due requests to the CAS gateway", runProcess},
 	"version":   {"print the version", runVersion},
+	"scheduler": {"run the jobs on their schedules (foreground daemon): --config FILE", runScheduler},
+	"run":       {"run JOB: one run of import, process or housekeeping, recorded in the ledger", runRun},
+	"config":    {"config check [FILE]: name every mistake of a configuration file", runConfig},
 }
 
 // Version is set at build time with -ldflags "-X .../cli.Version=...".
