@@ -111,10 +111,14 @@ func (l *Ledger) Run(ctx context.Context, job string, tick time.Time, trig Trigg
 			id       int64
 			instance string
 			started  time.Time
+			running  bool
 		}
-		why := "the job's previous run still holds its lock"
-		if err := l.DB.QueryRowContext(bg, provsql.JobRunHolder, job, run.ID).Scan(&holder.id, &holder.instance, &holder.started); err == nil {
+		why := "the job's lock is held (a sweep of abandoned runs?)"
+		if err := l.DB.QueryRowContext(bg, provsql.JobRunHolder, job, run.ID).Scan(&holder.id, &holder.instance, &holder.started, &holder.running); err == nil {
 			why = fmt.Sprintf("still running: run %d on %s since %s", holder.id, holder.instance, holder.started.UTC().Format(time.RFC3339))
+			if !holder.running {
+				why = fmt.Sprintf("still running: run %d on %s, which was just ending", holder.id, holder.instance)
+			}
 		}
 		l.finish(bg, &run, Skipped, errors.New(why), log)
 		return run, nil
