@@ -101,6 +101,9 @@ func runScheduler(ctx context.Context, env Env, args []string) error {
 		return err
 	}
 	defer db.Close()
+	// Each running job holds a connection for its lock, beside the processing run's
+	// connections (one per batch in flight, and two) and the import's two.
+	db.SetMaxOpenConns(max(db.Stats().MaxOpenConnections, c.Process.Concurrency+2+2+len(jobs.Names())+2))
 	// Metrics and Observer are the seams of package metrics (wired in by main's
 	// integration): until then metrics_listen serves nothing.
 	if c.Scheduler.MetricsListen != "" {
@@ -111,6 +114,8 @@ func runScheduler(ctx context.Context, env Env, args []string) error {
 		return usagef("refusing to start: %v", err)
 	}
 
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)

@@ -186,7 +186,7 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 	c.applyEnv(getenv)
 	if u, err := url.Parse(c.Database.URL); err == nil && u.User != nil {
 		if _, ok := u.User.Password(); ok && getenv("DATABASE_URL") == "" {
-			if st, err := os.Stat(path); err == nil && st.Mode().Perm()&0o077 != 0 {
+			if st, err := os.Stat(path); err == nil && st.Mode().Perm()&0o007 != 0 {
 				c.Warnings = append(c.Warnings, fmt.Sprintf("%s holds the database password and is readable by others (mode %v): chmod 600 it, or set DATABASE_URL in the environment instead", path, st.Mode().Perm()))
 			}
 		}
