@@ -18,7 +18,10 @@
 // going on this or another instance, is recorded SKIPPED with that run named. As a
 // live run always holds its job's lock while RUNNING, a RUNNING row whose lock is
 // free belongs to an instance that died: whoever next holds the lock marks it
-// ABANDONED (a run starting, the scheduler at start, housekeeping).
+// ABANDONED (a run starting, the scheduler at start, housekeeping). The lock lives as
+// long as its connection: a run checks it every Ledger.LockCheck and, should the
+// connection be gone, stops and is recorded FAILED, before another instance's run
+// can overlap it.
 //
 // The jobs reuse the commands' code: the importer and the dispatcher, built by
 // NewDispatcher and SendImmediately, which `provisioner import` and `provisioner

@@ -50,6 +50,10 @@ func ImportResult(results []importer.Result) Result {
 	counts["refused_files"] = refused
 	r.Counts = counts
 	r.Rejected = counts["rejected_rows"] + refused
+	if len(results) == 0 {
+		r.Summary = "nothing to import"
+		return r
+	}
 	r.Summary = fmt.Sprintf("%d files: %d rows, %d requests created, %d rows and %d files rejected, %d duplicates",
 		len(results), counts["rows"], counts["created"], counts["rejected_rows"], refused, counts["duplicates"])
 	return r

@@ -168,3 +168,42 @@ func TestManualRuns(t *testing.T) {
 		t.Errorf("cancelled run %s", run.State)
 	}
 }
+
+// TestLostLock: when the connection holding a run's lock dies, the lock is gone and
+// another instance could start the job: the run is stopped and recorded FAILED.
+func TestLostLock(t *testing.T) {
+	db, _ := pgtest.New(t)
+	e := env(t, db)
+	l := &jobs.Ledger{DB: db, Log: e.Log, Instance: "test:1", LockCheck: 50 * time.Millisecond}
+	holding := make(chan struct{})
+	stopped := make(chan error, 1)
+	done := make(chan jobs.Run)
+	go func() {
+		run, _ := l.Run(context.Background(), "process", time.Time{}, jobs.Manual, func(ctx context.Context, _ jobs.Env) (jobs.Result, error) {
+			close(holding)
+			select {
+			case <-ctx.Done():
+				stopped <- ctx.Err()
+			case <-time.After(10 * time.Second):
+				stopped <- nil
+			}
+			return jobs.Result{}, nil
+		}, e)
+		done <- run
+	}()
+	<-holding
+	var killed int
+	if err := db.Get(&killed, `SELECT count(pg_terminate_backend(pid)) FROM pg_locks
+	    WHERE locktype = 'advisory' AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`); err != nil || killed != 1 {
+		t.Fatalf("terminate the lock's session: %d, %v", killed, err)
+	}
+	run := <-done
+	if err := <-stopped; err == nil {
+		t.Error("the job was not stopped")
+	}
+	var state, msg string
+	db.QueryRow(`SELECT state, error FROM job_runs WHERE id = $1`, run.ID).Scan(&state, &msg)
+	if run.State != jobs.Failed || state != "FAILED" || !strings.HasPrefix(msg, "lost the job's lock") {
+		t.Errorf("run %+v recorded %s %q", run, state, msg)
+	}
+}

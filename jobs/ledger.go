@@ -60,7 +60,14 @@ type Ledger struct {
 	DB       *store.DB
 	Log      logrus.FieldLogger
 	Instance string // host:pid unless set
+	// LockCheck is how often a run checks that the connection holding its lock is
+	// alive (default 10s): if it is gone, so is the lock, and the run is stopped
+	// before another instance's run of the job can overlap it.
+	LockCheck time.Duration
 }
+
+// errLostLock stops a run whose lock went with its connection.
+var errLostLock = errors.New("lost the job's lock: its connection to the database dropped; stopped so as not to overlap another run")
 
 // DefaultInstance names this process: host:pid.
 func DefaultInstance() string {
@@ -138,14 +145,21 @@ func (l *Ledger) Run(ctx context.Context, job string, tick time.Time, trig Trigg
 	}
 
 	log.Info("job started")
+	runCtx, stopRun := context.WithCancelCause(ctx)
+	defer stopRun(nil)
+	stopWatch := l.watchLock(runCtx, conn, stopRun, log)
 	started := time.Now()
-	res, jobErr := call(ctx, fn, env)
+	res, jobErr := call(runCtx, fn, env)
+	stopWatch()
 	run.Took = time.Since(started)
 	run.Result = res
 	state := Succeeded
 	switch {
 	case ctx.Err() != nil:
 		state = Interrupted
+	case errors.Is(context.Cause(runCtx), errLostLock):
+		state = Failed
+		jobErr = errors.Join(errLostLock, jobErr)
 	case jobErr != nil:
 		state = Failed
 	case res.Rejected > 0:
@@ -153,6 +167,44 @@ func (l *Ledger) Run(ctx context.Context, job string, tick time.Time, trig Trigg
 	}
 	l.finish(bg, &run, state, jobErr, log)
 	return run, nil
+}
+
+// watchLock checks every LockCheck that conn, which holds the run's lock, is alive,
+// and stops the run when it is not. The returned func ends the watch (and waits for
+// it, so that conn is free again).
+func (l *Ledger) watchLock(ctx context.Context, conn *sql.Conn, stopRun context.CancelCauseFunc, log logrus.FieldLogger) func() {
+	every := l.LockCheck
+	if every <= 0 {
+		every = 10 * time.Second
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			check, cancel := context.WithTimeout(context.WithoutCancel(ctx), every)
+			err := conn.PingContext(check) // lib/pq sends a query: a dead session fails it
+			cancel()
+			if err != nil {
+				log.WithError(err).Error("the job's lock was lost: stopping the run")
+				stopRun(errLostLock)
+				return
+			}
+		}
+	}()
+	return func() {
+		close(stop)
+		<-done
+	}
 }
 
 // call runs fn, turning a panic into an error that says what and where.
