@@ -18,7 +18,8 @@ import (
 )
 
 // Observer hears of every run the scheduler recorded (SKIPPED ones included): the
-// metrics package counts them. It must not block.
+// metrics package counts them. It is called from the runs' goroutines, at once: it
+// must be safe for concurrent use, and not block.
 type Observer interface {
 	JobFinished(job, state string, took time.Duration)
 }
@@ -129,9 +130,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	} else if n > 0 {
 		s.log.WithField("runs", n).Warn("runs left RUNNING by instances that died marked ABANDONED")
 	}
-	if err := s.catchUp(ctx, cfg); err != nil {
-		return err
-	}
+	s.catchUp(ctx, cfg)
 	s.log.WithField("jobs", describe(cfg)).Info("scheduler started")
 
 	for {
@@ -233,7 +232,7 @@ func (s *Scheduler) start(name string, tick time.Time, trig jobs.Trigger, cfg *c
 
 // catchUp logs the ticks missed while no instance ran, and runs once, for the latest
 // of them, each job whose catch-up policy says so.
-func (s *Scheduler) catchUp(ctx context.Context, cfg *config.Config) error {
+func (s *Scheduler) catchUp(ctx context.Context, cfg *config.Config) {
 	now := time.Now()
 	for name, j := range cfg.Jobs() {
 		if j.Cron == nil {
@@ -241,27 +240,28 @@ func (s *Scheduler) catchUp(ctx context.Context, cfg *config.Config) error {
 		}
 		last, err := s.ledger.LastTick(ctx, name)
 		if err != nil {
-			return err
+			s.log.WithError(err).WithField("job", name).Error("could not look for missed ticks")
+			continue
 		}
 		if last.IsZero() {
 			continue // never scheduled before: nothing was missed
 		}
-		var missed int
-		var first, latest time.Time
-		for t := j.Cron.Next(last); !t.After(now) && missed < 1_000_000; t = j.Cron.Next(t) {
-			if missed == 0 {
-				first = t
-			}
-			latest = t
-			missed++
-		}
-		if missed == 0 {
+		first := j.Cron.Next(last)
+		if first.After(now) {
 			continue
+		}
+		latest := latestTick(j.Cron, last, now)
+		missed := 0
+		for t := first; !t.After(now) && missed < maxCounted; t = j.Cron.Next(t) {
+			missed++
 		}
 		entry := s.log.WithFields(logrus.Fields{
 			"job": name, "missed": missed, "first": first.UTC().Format(time.RFC3339), "latest": latest.UTC().Format(time.RFC3339),
 			"catch_up": j.CatchUp,
 		})
+		if missed == maxCounted {
+			entry = entry.WithField("missed", fmt.Sprintf("%d or more", maxCounted))
+		}
 		if !j.CatchUp {
 			entry.Warn("ticks missed while no scheduler ran; catch_up is off: not run")
 			continue
@@ -269,7 +269,29 @@ func (s *Scheduler) catchUp(ctx context.Context, cfg *config.Config) error {
 		entry.Warn("ticks missed while no scheduler ran: running the job once, for the latest")
 		s.start(name, latest, jobs.CatchUp, cfg)
 	}
-	return nil
+}
+
+// maxCounted bounds the count of missed ticks logged (a per-second job down for a week).
+const maxCounted = 100_000
+
+// latestTick is the schedule's latest tick after `after` and not after now; there is
+// one. It looks back over widening windows, so that a per-second job down for months
+// costs no more than a monthly one.
+func latestTick(sched cron.Schedule, after, now time.Time) time.Time {
+	for w := time.Minute; ; w *= 4 {
+		from := now.Add(-w)
+		if from.Before(after) {
+			from = after
+		}
+		t := sched.Next(from)
+		if t.After(now) {
+			continue // no tick in this window: look further back
+		}
+		for next := sched.Next(t); !next.After(now); next = sched.Next(next) {
+			t = next
+		}
+		return t
+	}
 }
 
 // shutdown waits for the running jobs for grace, then cancels them and waits for
