@@ -96,6 +96,11 @@ func runScheduler(ctx context.Context, env Env, args []string) error {
 			return usagef("refusing to start: the process job is scheduled, but %v", err)
 		}
 	}
+	if c.Import.Cron != nil {
+		if st, err := os.Stat(c.Import.Inbox); err != nil || !st.IsDir() {
+			return usagef("refusing to start: the import job is scheduled, but its inbox %s is not a directory that can be read (%v)", c.Import.Inbox, err)
+		}
+	}
 	db, err := openDB(ctx, env, "")
 	if err != nil {
 		return err

@@ -72,6 +72,11 @@ func TestSchedulerRefusesBadFile(t *testing.T) {
 	if r := runCLI(t, map[string]string{"DATABASE_URL": pgtest.NewURL(t)}, "scheduler", "--config", empty); r.code != cli.ExitUsage || !strings.Contains(r.stderr, "schedules no job") {
 		t.Errorf("nothing scheduled: exit %d %s", r.code, r.stderr)
 	}
+	noInbox := filepath.Join(t.TempDir(), "i.toml")
+	os.WriteFile(noInbox, []byte("[jobs.import]\nschedule = \"* * * * *\"\ninbox = \"/nonexistent/inbox\"\n"), 0o600)
+	if r := runCLI(t, nil, "scheduler", "--config", noInbox); r.code != cli.ExitUsage || !strings.Contains(r.stderr, "the import job is scheduled, but its inbox /nonexistent/inbox is not a directory") {
+		t.Errorf("no inbox: exit %d %s", r.code, r.stderr)
+	}
 	procOnly := filepath.Join(t.TempDir(), "p.toml")
 	os.WriteFile(procOnly, []byte("[jobs.process]\nschedule = \"* * * * *\"\n"), 0o600)
 	if r := runCLI(t, nil, "scheduler", "--config", procOnly); r.code != cli.ExitUsage || !strings.Contains(r.stderr, "the process job is scheduled, but gateway: the gateway URL is not set") {
