@@ -17,6 +17,7 @@ import (
 	"github.com/provisioner/provisioner/config"
 	"github.com/provisioner/provisioner/jobs"
 	"github.com/provisioner/provisioner/scheduler"
+	"github.com/provisioner/provisioner/store"
 )
 
 const schedulerUsage = `scheduler [--config FILE]
@@ -106,9 +107,7 @@ func runScheduler(ctx context.Context, env Env, args []string) error {
 		return err
 	}
 	defer db.Close()
-	// Each running job holds a connection for its lock, beside the processing run's
-	// connections (one per batch in flight, and two) and the import's two.
-	db.SetMaxOpenConns(max(db.Stats().MaxOpenConnections, c.Process.Concurrency+2+2+len(jobs.Names())+2))
+	sizePool(db, c)
 	// Metrics and Observer are the seams of package metrics (wired in by main's
 	// integration): until then metrics_listen serves nothing.
 	if c.Scheduler.MetricsListen != "" {
@@ -135,6 +134,13 @@ func runScheduler(ctx context.Context, env Env, args []string) error {
 		}
 	}()
 	return s.Run(ctx)
+}
+
+// sizePool makes room for every job at once: each running job holds a connection
+// for its lock, beside the processing run's (one per batch in flight, and two), the
+// import's two and the ledger's own statements.
+func sizePool(db *store.DB, c *config.Config) {
+	db.SetMaxOpenConns(max(db.Stats().MaxOpenConnections, c.Process.Concurrency+2+2+len(jobs.Names())+2))
 }
 
 // reload reads the file again on SIGHUP; with mistakes it keeps the running
@@ -193,6 +199,7 @@ func runRun(ctx context.Context, env Env, args []string) error {
 		return err
 	}
 	defer db.Close()
+	sizePool(db, c)
 	instance := c.Scheduler.Instance
 	if instance == "" {
 		instance = jobs.DefaultInstance()
