@@ -191,7 +191,9 @@ func (l *Ledger) watchLock(ctx context.Context, conn *sql.Conn, stopRun context.
 				return
 			case <-t.C:
 			}
-			check, cancel := context.WithTimeout(context.WithoutCancel(ctx), every)
+			// Generous: a database slow to answer still holds the lock; one that has
+			// not answered for a minute is as good as gone.
+			check, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 			err := conn.PingContext(check) // lib/pq sends a query: a dead session fails it
 			cancel()
 			if err != nil {
