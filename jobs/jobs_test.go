@@ -161,6 +161,18 @@ func TestManualRuns(t *testing.T) {
 	if _, err := l.Run(ctx, "import", tick, jobs.CatchUp, ok, e); !errors.Is(err, jobs.ErrTaken) {
 		t.Errorf("second claim of a tick: %v", err)
 	}
+	// A RUNNING run whose instance died (its lock is free) is ABANDONED by the job's
+	// next run.
+	var gone int64
+	db.Get(&gone, `INSERT INTO job_runs (job, tick, trigger, instance) VALUES ('import', now() - interval '1 hour', 'SCHEDULE', 'gone:1') RETURNING id`)
+	if _, err := l.Run(ctx, "import", time.Time{}, jobs.Manual, ok, e); err != nil {
+		t.Fatal(err)
+	}
+	var state, msg string
+	db.QueryRow(`SELECT state, error FROM job_runs WHERE id = $1`, gone).Scan(&state, &msg)
+	if state != "ABANDONED" || msg != "its instance gone:1 stopped while it ran (its lock was free)" {
+		t.Errorf("the dead instance's run: %s %q", state, msg)
+	}
 	// Interrupted: the context cancelled during the run.
 	cctx, cancel := context.WithCancel(ctx)
 	run, _ := l.Run(cctx, "import", time.Time{}, jobs.Manual, func(context.Context, jobs.Env) (jobs.Result, error) { cancel(); return jobs.Result{}, nil }, e)
