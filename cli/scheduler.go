@@ -118,18 +118,28 @@ func runScheduler(ctx context.Context, env Env, args []string) error {
 		return usagef("refusing to start: %v", err)
 	}
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	runDone := make(chan struct{})
+	defer close(runDone)
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	// The first SIGTERM or SIGINT cancels ctx (main): a graceful stop. A second one
+	// does not wait for the grace period.
+	term := make(chan os.Signal, 2)
+	signal.Notify(term, syscall.SIGTERM, os.Interrupt)
+	defer signal.Stop(term)
 	go func() {
+		signals := 0
 		for {
 			select {
-			case <-ctx.Done():
+			case <-runDone:
 				return
 			case <-hup:
 				reload(ctx, env, c.Path, s, log)
+			case <-term:
+				if signals++; signals == 2 {
+					s.CancelJobs()
+				}
 			}
 		}
 	}()

@@ -106,6 +106,13 @@ func (s *Scheduler) Reload(ctx context.Context, c *config.Config) error {
 	}
 }
 
+// CancelJobs cancels the running jobs at once, without waiting for the grace period
+// (a second SIGTERM or Ctrl-C).
+func (s *Scheduler) CancelJobs() {
+	s.log.Warn("cancelling the running jobs now")
+	s.cancelJobs()
+}
+
 // MetricsAddr is the address /metrics is served on ("" when it is not).
 func (s *Scheduler) MetricsAddr() string {
 	s.mu.Lock()

@@ -455,3 +455,42 @@ func TestNothingScheduled(t *testing.T) {
 		t.Errorf("%v", err)
 	}
 }
+
+// TestCancelJobs: a second SIGTERM (CancelJobs) does not wait for the grace period.
+func TestCancelJobs(t *testing.T) {
+	t.Parallel()
+	db, _ := pgtest.New(t)
+	c := perSecond(t, false)
+	c.Scheduler.GracePeriod = time.Hour
+	running := make(chan struct{}, 10)
+	job := func(ctx context.Context, env jobs.Env) (jobs.Result, error) {
+		running <- struct{}{}
+		<-ctx.Done()
+		return jobs.Result{}, nil
+	}
+	runs := make(finished, 10)
+	st := start(t, scheduler.Options{DB: db, Config: c, Jobs: map[string]jobs.Job{"import": job}, Observer: runs})
+	<-running
+	st.stop()
+	time.AfterFunc(200*time.Millisecond, st.s.CancelJobs)
+	select {
+	case err := <-st.done:
+		st.done <- err
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after CancelJobs")
+	}
+	// Run has returned: every run has been told.
+	interrupted := 0
+	for len(runs) > 0 {
+		switch got := <-runs; got {
+		case "import INTERRUPTED":
+			interrupted++
+		case "import SKIPPED":
+		default:
+			t.Errorf("run %q", got)
+		}
+	}
+	if interrupted != 1 {
+		t.Errorf("%d runs INTERRUPTED, want 1", interrupted)
+	}
+}
