@@ -24,7 +24,8 @@ const schedulerUsage = `scheduler [--config FILE]
 
 Runs the jobs of the configuration file (--config, else $PROVISIONER_CONFIG) on their
 schedules, in the foreground, until SIGTERM or SIGINT: then it starts nothing new, lets
-running jobs finish for scheduler.grace_period and cancels them. SIGHUP reloads the
+running jobs finish for scheduler.grace_period and cancels them (at once on a second
+signal). SIGHUP reloads the
 file; a file with mistakes is not taken and the log says why.`
 
 const runUsage = `run JOB [--config FILE]
