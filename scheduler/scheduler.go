@@ -182,6 +182,9 @@ func describe(c *config.Config) map[string]string {
 	return d
 }
 
+// maxLate is how late a tick may still be started by a loop that was held up.
+const maxLate = 10 * time.Second
+
 // loop starts job name at each tick of its schedule until ctx ends.
 func (s *Scheduler) loop(ctx context.Context, name string, sched cron.Schedule, cfg *config.Config) {
 	next := sched.Next(time.Now())
@@ -202,11 +205,14 @@ func (s *Scheduler) loop(ctx context.Context, name string, sched cron.Schedule, 
 		}
 		s.start(name, next, jobs.Scheduled, cfg)
 		after := sched.Next(next)
-		if now := time.Now(); !after.After(now) {
-			// Stalled past later ticks (a suspended VM, a clock step): those are left to
-			// other instances; this one goes on from now.
-			s.log.WithFields(logrus.Fields{"job": name, "from": after.UTC().Format(time.RFC3339)}).Warn("ticks passed while the scheduler was stalled: not run here")
-			after = sched.Next(now)
+		if now := time.Now(); now.Sub(after) > maxLate {
+			// Stalled past later ticks (a suspended VM, a clock step): the last maxLate's
+			// are run at once (the ledger turns away those another instance ran), older
+			// ones are left to other instances rather than run in a burst.
+			from := sched.Next(now.Add(-maxLate))
+			s.log.WithFields(logrus.Fields{"job": name, "from": after.UTC().Format(time.RFC3339), "until": from.UTC().Format(time.RFC3339)}).
+				Warn("ticks passed while the scheduler was stalled: not run here")
+			after = from
 		}
 		next = after
 	}
