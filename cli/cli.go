@@ -65,6 +65,9 @@ var commands = map[string]command{
 	"serve":     {"serve the CRM's Web API: provisioning requests one at a time", runServe},
 	"tokens":    {"tokens create NAME | revoke NAME | list: the Web API's tokens", runTokens},
 	"version":   {"print the version", runVersion},
+	"scheduler": {"run the jobs on their schedules (foreground daemon): --config FILE", runScheduler},
+	"run":       {"run JOB: one run of import, process or housekeeping, recorded in the ledger", runRun},
+	"config":    {"config check [FILE]: name every mistake of a configuration file", runConfig},
 }
 
 // Version is set at build time with -ldflags "-X .../cli.Version=...".
@@ -119,7 +122,7 @@ func printUsage(w io.Writer) {
 	fmt.Fprintln(w, "\nRun `provisioner COMMAND -h` for a command's flags.")
 	fmt.Fprintln(w, "Environment: DATABASE_URL (required); CAS_GATEWAY_URL, CAS_GATEWAY_TOKEN, CAS_DESTINATION_ID")
 	fmt.Fprintln(w, "(process, serve, and import of process_immediately rows); LOG_LEVEL (info); LOG_FORMAT (text on a")
-	fmt.Fprintln(w, "terminal, json otherwise).")
+	fmt.Fprintln(w, "terminal, json otherwise); PROVISIONER_CONFIG (scheduler, run, config check).")
 	fmt.Fprintln(w, "Exit codes: 0 ok, 1 failed, 2 bad usage or configuration, 3 done but rows or files were rejected.")
 }
 

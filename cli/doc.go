@@ -1,6 +1,8 @@
 // Package cli is the provisioner's command line: it parses commands and flags, reads
-// the configuration from the environment, sets up logging, wires the packages that do
-// the work, and turns outcomes into exit codes. cmd/provisioner's main only calls Main.
+// the configuration from the environment (and, for scheduler, run and config check,
+// from the configuration file of package config), sets up logging, wires the packages
+// that do the work, and turns outcomes into exit codes. cmd/provisioner's main only
+// calls Main.
 //
 // Exit codes, for cron and scripts:
 //

@@ -11,10 +11,9 @@ import (
 	"time"
 
 	"github.com/schollz/progressbar/v3"
-	"github.com/sirupsen/logrus"
 
 	"github.com/provisioner/provisioner/importer"
-	"github.com/provisioner/provisioner/store"
+	"github.com/provisioner/provisioner/jobs"
 )
 
 const importUsage = `import [flags] --inbox DIR
@@ -87,16 +86,9 @@ func runImport(ctx context.Context, env Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	sendImmediately(ctx, env, db, log, g, results)
-	rows, files := 0, 0
-	for _, r := range results {
-		rows += r.Rejected
-		if r.State == importer.Refused {
-			files++
-		}
-	}
-	if rows > 0 || files > 0 {
-		return &rejectedError{fmt.Sprintf("%d rows and %d files rejected", rows, files)}
+	jobs.SendImmediately(ctx, db, log, g.config(env), g.opts, results)
+	if r := jobs.ImportResult(results); r.Rejected > 0 {
+		return &rejectedError{fmt.Sprintf("%d rows and %d files rejected", r.Counts["rejected_rows"], r.Counts["refused_files"])}
 	}
 	return nil
 }
@@ -135,30 +127,5 @@ func progressBar(w io.Writer) func(name string, size int64, r io.Reader) (io.Rea
 			progressbar.OptionClearOnFinish(),
 		)
 		return io.TeeReader(r, bar), func() { bar.Finish() }
-	}
-}
-
-// sendImmediately sends the process_immediately requests of each imported file
-// through the processing run's own code path, right after the file's commit. A
-// failure leaves them PENDING for the next run: it is logged, not fatal.
-func sendImmediately(ctx context.Context, env Env, db *store.DB, log logrus.FieldLogger, g *gatewayFlags, results []importer.Result) {
-	for _, r := range results {
-		if r.State != importer.Imported || r.Immediate == 0 {
-			continue
-		}
-		entry := log.WithFields(logrus.Fields{"file": r.Name, "requests": r.Immediate})
-		opts := g.opts
-		opts.FileID = r.FileID
-		d, err := g.dispatcher(env, db, log, opts)
-		if err != nil {
-			entry.WithError(err).Warn("process_immediately requests left PENDING for the next processing run")
-			continue
-		}
-		sum, err := d.Run(ctx)
-		if err != nil {
-			entry.WithError(err).Warn("sending process_immediately requests failed; what was not sent stays PENDING for the next processing run")
-			continue
-		}
-		entry.WithFields(logrus.Fields{"completed": sum.Completed, "rejected": sum.Rejected, "retry_later": sum.Retried}).Info("process_immediately requests sent")
 	}
 }

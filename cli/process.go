@@ -9,6 +9,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/provisioner/provisioner/dispatcher"
+	"github.com/provisioner/provisioner/jobs"
 	"github.com/provisioner/provisioner/store"
 )
 
@@ -48,11 +49,7 @@ func (g *gatewayFlags) config(env Env) dispatcher.GatewayConfig {
 
 // dispatcher builds a dispatcher, or a usage error naming what is wrong.
 func (g *gatewayFlags) dispatcher(env Env, db *store.DB, log logrus.FieldLogger, opts dispatcher.Options) (*dispatcher.Dispatcher, error) {
-	client, err := dispatcher.NewClient(g.config(env))
-	if err != nil {
-		return nil, usagef("gateway: %v", err)
-	}
-	d, err := dispatcher.New(db, client, log, opts)
+	d, err := jobs.NewDispatcher(db, log, g.config(env), opts)
 	if err != nil {
 		return nil, usagef("%v", err)
 	}
@@ -88,8 +85,7 @@ func runProcess(ctx context.Context, env Env, args []string) error {
 		return err
 	}
 	sum, err := d.Run(ctx)
-	fmt.Fprintf(env.Stdout, "run %d: claimed %d, completed %d, rejected %d, retry later %d, released %d, in %s\n",
-		sum.ProcessID, sum.Claimed, sum.Completed, sum.Rejected, sum.Retried, sum.Released, sum.Duration.Round(time.Millisecond))
+	fmt.Fprintln(env.Stdout, jobs.ProcessResult(sum).Summary)
 	if err != nil {
 		return err
 	}

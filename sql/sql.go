@@ -106,3 +106,29 @@ var (
 	//go:embed queries/api_token_by_hash.sql
 	APITokenByHash string
 )
+
+// The scheduler's run ledger (jobs/ledger.go) and the housekeeping job.
+var (
+	//go:embed queries/job_run_start.sql
+	JobRunStart string
+	//go:embed queries/job_lock.sql
+	JobLock string
+	//go:embed queries/job_unlock.sql
+	JobUnlock string
+	//go:embed queries/job_run_holder.sql
+	JobRunHolder string
+	//go:embed queries/job_run_finish.sql
+	JobRunFinish string
+	//go:embed queries/job_runs_abandon.sql
+	JobRunsAbandon string
+	//go:embed queries/job_run_last_tick.sql
+	JobRunLastTick string
+	//go:embed queries/housekeeping_delete_requests.sql
+	HousekeepingDeleteRequests string
+	//go:embed queries/housekeeping_delete_job_runs.sql
+	HousekeepingDeleteJobRuns string
+	//go:embed queries/housekeeping_delete_processes.sql
+	HousekeepingDeleteProcesses string
+	//go:embed queries/housekeeping_stale_processes.sql
+	HousekeepingStaleProcesses string
+)

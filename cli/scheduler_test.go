@@ -1,0 +1,218 @@
+package cli_test
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/provisioner/provisioner/cli"
+	"github.com/provisioner/provisioner/internal/pgtest"
+	"github.com/provisioner/provisioner/simulator"
+	"github.com/provisioner/provisioner/store"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+// TestConfigCheck: config check names every mistake with its line (exit 2), accepts
+// the shipped sample (exit 0) and finds the file through PROVISIONER_CONFIG.
+func TestConfigCheck(t *testing.T) {
+	bad := filepath.Join("..", "config", "testdata", "mistakes.toml")
+	r := runCLI(t, nil, "config", "check", bad)
+	if r.code != cli.ExitUsage || !strings.Contains(r.stderr, "18 mistakes in "+bad) {
+		t.Errorf("exit %d, stderr %q", r.code, r.stderr)
+	}
+	golden := filepath.Join("testdata", "config-check.golden")
+	if *update {
+		os.MkdirAll("testdata", 0o755)
+		os.WriteFile(golden, []byte(r.stdout), 0o644)
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.stdout != string(want) {
+		t.Errorf("stdout differs from %s (go test -update to accept):\n%s", golden, r.stdout)
+	}
+
+	sample := filepath.Join("..", "samples", "provisioner.toml")
+	r = runCLI(t, map[string]string{"PROVISIONER_CONFIG": sample}, "config", "check")
+	if r.code != 0 || !strings.HasPrefix(r.stdout, sample+": ok\n") || !strings.Contains(r.stdout, "process       */5 * * * *  true") {
+		t.Errorf("sample: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	for _, args := range [][]string{{"config"}, {"config", "lint"}, {"config", "check", "a", "b"}, {"config", "check"}} {
+		if r := runCLI(t, nil, args...); r.code != cli.ExitUsage {
+			t.Errorf("%q: exit %d", args, r.code)
+		}
+	}
+}
+
+// TestSchedulerRefusesBadFile: the scheduler does not start on a file with mistakes,
+// and says each of them; nor without a file, nor with nothing scheduled.
+func TestSchedulerRefusesBadFile(t *testing.T) {
+	bad := filepath.Join("..", "config", "testdata", "mistakes.toml")
+	r := runCLI(t, map[string]string{"DATABASE_URL": "postgres://x@127.0.0.1:1/x"}, "scheduler", "--config", bad)
+	if r.code != cli.ExitUsage || !strings.Contains(r.stderr, "refusing to start: 18 mistakes in the configuration:\n") ||
+		!strings.Contains(r.stderr, bad+":22: jobs.process.batch_size: 600: must be 1 to 500\n") ||
+		!strings.Contains(r.stderr, bad+":33: unknown table [jobz]") {
+		t.Errorf("exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+	if r := runCLI(t, nil, "scheduler"); r.code != cli.ExitUsage || !strings.Contains(r.stderr, "no configuration file: pass --config FILE or set PROVISIONER_CONFIG") {
+		t.Errorf("no file: exit %d %s", r.code, r.stderr)
+	}
+	empty := filepath.Join(t.TempDir(), "empty.toml")
+	os.WriteFile(empty, []byte("[log]\nlevel = \"warn\"\n"), 0o600)
+	if r := runCLI(t, map[string]string{"DATABASE_URL": pgtest.NewURL(t)}, "scheduler", "--config", empty); r.code != cli.ExitUsage || !strings.Contains(r.stderr, "schedules no job") {
+		t.Errorf("nothing scheduled: exit %d %s", r.code, r.stderr)
+	}
+	noInbox := filepath.Join(t.TempDir(), "i.toml")
+	os.WriteFile(noInbox, []byte("[jobs.import]\nschedule = \"* * * * *\"\ninbox = \"/nonexistent/inbox\"\n"), 0o600)
+	if r := runCLI(t, nil, "scheduler", "--config", noInbox); r.code != cli.ExitUsage || !strings.Contains(r.stderr, "the import job is scheduled, but its inbox /nonexistent/inbox is not a directory") {
+		t.Errorf("no inbox: exit %d %s", r.code, r.stderr)
+	}
+	procOnly := filepath.Join(t.TempDir(), "p.toml")
+	os.WriteFile(procOnly, []byte("[jobs.process]\nschedule = \"* * * * *\"\n"), 0o600)
+	if r := runCLI(t, nil, "scheduler", "--config", procOnly); r.code != cli.ExitUsage || !strings.Contains(r.stderr, "the process job is scheduled, but gateway: the gateway URL is not set") {
+		t.Errorf("no gateway: exit %d %s", r.code, r.stderr)
+	}
+}
+
+// TestRun: `provisioner run JOB` records a MANUAL run and exits as the commands do.
+func TestRun(t *testing.T) {
+	dsn := pgtest.NewURL(t)
+	if r := runCLI(t, map[string]string{"DATABASE_URL": dsn}, "reference", "load", filepath.Join("..", "samples", "reference")); r.code != 0 {
+		t.Fatalf("reference load: %d %s", r.code, r.stderr)
+	}
+	sim := simulator.New(simulator.Config{Token: "tok", DestinationID: "CRM01", Seed: 1}, mustKnown(t))
+	srv := httptest.NewServer(sim)
+	defer srv.Close()
+	defer sim.Close()
+	inbox := t.TempDir()
+	file := filepath.Join(t.TempDir(), "c.toml")
+	os.WriteFile(file, []byte(`[database]
+url = "`+dsn+`"
+[gateway]
+url = "`+srv.URL+`"
+destination = "CRM01"
+[jobs.import]
+inbox = "`+inbox+`"
+settle = "0"
+`), 0o600)
+	vars := map[string]string{"PROVISIONER_CONFIG": file, "CAS_GATEWAY_TOKEN": "tok"}
+
+	os.WriteFile(filepath.Join(inbox, "mixed.csv"), []byte("action,subscription_number,smartcard_serial_number,stb_serial_number\npair_smartcard_decoder,,SC0000000004,\nreset_pin,S1005,SC0000000005,STB-0001\n"), 0o644)
+	r := runCLI(t, vars, "run", "import")
+	if r.code != cli.ExitRejected || !strings.Contains(r.stdout, "1 files: 2 rows, 1 requests created, 1 rows and 0 files rejected") || !strings.Contains(r.stdout, "import run 1: REJECTED") {
+		t.Errorf("run import: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	// The flags may come after the job's name, as in crontab.example.
+	r = runCLI(t, map[string]string{"CAS_GATEWAY_TOKEN": "tok"}, "run", "process", "--config", file)
+	if r.code != cli.ExitRejected || !strings.Contains(r.stdout, "claimed 1, completed 0, rejected 1") {
+		t.Errorf("run process: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := runCLI(t, vars, "run", "housekeeping"); r.code != 0 || !strings.Contains(r.stdout, "housekeeping run 3: SUCCEEDED") {
+		t.Errorf("run housekeeping: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := runCLI(t, map[string]string{"PROVISIONER_CONFIG": file}, "run", "process"); r.code != cli.ExitUsage || !strings.Contains(r.stderr, "the gateway token is not set (CAS_GATEWAY_TOKEN)") {
+		t.Errorf("no token: exit %d %s", r.code, r.stderr)
+	}
+	if r := runCLI(t, vars, "run", "imprt"); r.code != cli.ExitUsage || !strings.Contains(r.stderr, `no job "imprt": the jobs are housekeeping, import, process`) {
+		t.Errorf("unknown job: exit %d %s", r.code, r.stderr)
+	}
+	if r := runCLI(t, vars, "run"); r.code != cli.ExitUsage {
+		t.Errorf("no job: exit %d", r.code)
+	}
+	db, err := store.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var got []string
+	rows, _ := db.Query("SELECT job || ' ' || trigger || ' ' || state FROM job_runs ORDER BY id")
+	for rows.Next() {
+		var s string
+		rows.Scan(&s)
+		got = append(got, s)
+	}
+	rows.Close()
+	if strings.Join(got, ",") != "import MANUAL REJECTED,process MANUAL REJECTED,housekeeping MANUAL SUCCEEDED" {
+		t.Errorf("ledger %q", got)
+	}
+}
+
+// syncBuffer is a log buffer the scheduler writes while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// waitFor waits until the log holds want.
+func (s *syncBuffer) waitFor(t *testing.T, want string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(s.String(), want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("log never said %q:\n%s", want, s.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestSchedulerCommand runs `provisioner scheduler` in-process: it runs the
+// housekeeping job every second, keeps its configuration on SIGHUP with a bad file
+// (saying why), takes a good one, and exits 0 at SIGTERM.
+func TestSchedulerCommand(t *testing.T) {
+	dsn := pgtest.NewURL(t)
+	file := filepath.Join(t.TempDir(), "c.toml")
+	write := func(schedule string) {
+		os.WriteFile(file, []byte("[jobs.housekeeping]\nschedule = \""+schedule+"\"\n"), 0o600)
+	}
+	write("* * * * * *")
+	var stderr syncBuffer
+	env := cli.Env{Stdout: &bytes.Buffer{}, Stderr: &stderr, Getenv: func(k string) string {
+		return map[string]string{"DATABASE_URL": dsn, "LOG_FORMAT": "text"}[k]
+	}}
+	ctx, cancel := context.WithCancel(context.Background())
+	code := make(chan int)
+	go func() { code <- cli.Main(ctx, env, []string{"scheduler", "--config", file}) }()
+	stderr.waitFor(t, `msg="job finished"`)
+
+	write("* * * *")
+	syscall.Kill(syscall.Getpid(), syscall.SIGHUP)
+	stderr.waitFor(t, `SIGHUP: configuration not reloaded; the running one is kept" error="`+file+`:2: jobs.housekeeping.schedule: \"* * * *\": expected 5 to 6 fields, found 4`)
+	write("*/2 * * * * *")
+	syscall.Kill(syscall.Getpid(), syscall.SIGHUP)
+	stderr.waitFor(t, `msg="configuration reloaded"`)
+
+	cancel()
+	select {
+	case c := <-code:
+		if c != 0 {
+			t.Errorf("exit %d\n%s", c, stderr.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the scheduler did not stop")
+	}
+	if !strings.Contains(stderr.String(), `msg="scheduler stopped"`) {
+		t.Errorf("log:\n%s", stderr.String())
+	}
+}

@@ -1,0 +1,197 @@
+package config_test
+
+import (
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/provisioner/provisioner/config"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs (go test -update to accept):\n--- got\n%s\n--- want\n%s", name, got, want)
+	}
+}
+
+// TestMistakes: every mistake of the file is named, with its line, in file order.
+func TestMistakes(t *testing.T) {
+	path := filepath.Join("testdata", "mistakes.toml")
+	_, err := config.Load(path, noEnv)
+	var ps *config.Problems
+	if !errors.As(err, &ps) {
+		t.Fatalf("want *Problems, got %v", err)
+	}
+	if len(ps.List) != 18 {
+		t.Errorf("%d problems, want 18", len(ps.List))
+	}
+	golden(t, "mistakes.golden", err.Error()+"\n")
+}
+
+// TestSample: the shipped sample is valid and holds every setting, at its default
+// unless the sample says why not.
+func TestSample(t *testing.T) {
+	path := filepath.Join("..", "samples", "provisioner.toml")
+	c, err := config.Load(path, noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(path)
+	for _, k := range config.Keys() {
+		name := k[strings.LastIndexByte(k, '.')+1:]
+		if !strings.Contains(string(data), "\n"+name+" = ") && !strings.Contains(string(data), "# "+name+" = ") {
+			t.Errorf("the sample does not show %s", k)
+		}
+	}
+	d := config.Default()
+	if c.Process.Lease != d.Process.Lease || c.Process.BatchSize != d.Process.BatchSize || c.Housekeeping.RunsAfter != 90*24*time.Hour ||
+		c.Housekeeping.RequestsAfter != 0 || c.Scheduler.GracePeriod != d.Scheduler.GracePeriod || c.Import.Chunk != d.Import.Chunk {
+		t.Errorf("the sample's values are not the defaults: %+v", c)
+	}
+	for name, j := range c.Jobs() {
+		if j.Cron == nil {
+			t.Errorf("job %s not scheduled in the sample", name)
+		}
+	}
+}
+
+func noEnv(string) string { return "" }
+
+// TestEnvOverrides: the environment wins over the file; the token comes only from it.
+func TestEnvOverrides(t *testing.T) {
+	path := filepath.Join("..", "samples", "provisioner.toml")
+	env := map[string]string{"DATABASE_URL": "postgres://other@db/x", "CAS_GATEWAY_TOKEN": "tok", "LOG_LEVEL": "debug"}
+	c, err := config.Load(path, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Database.URL != env["DATABASE_URL"] || c.Gateway.Token != "tok" || c.Log.Level != "debug" || c.Gateway.Destination != "CRM01" {
+		t.Errorf("overrides not applied: %+v", c)
+	}
+	if _, err := config.Parse("x.toml", []byte("[gateway]\ntoken = \"secret\"\n")); err == nil || !strings.Contains(err.Error(), "x.toml:2: gateway.token: unknown key") {
+		t.Errorf("a token in the file: %v", err)
+	}
+	if _, err := config.Load("", noEnv); !errors.Is(err, config.ErrNoFile) {
+		t.Errorf("no file: %v", err)
+	}
+	got, err := config.Load("", func(k string) string {
+		if k == "PROVISIONER_CONFIG" {
+			return path
+		}
+		return ""
+	})
+	if err != nil || got.Path != path {
+		t.Errorf("PROVISIONER_CONFIG: %v", err)
+	}
+}
+
+// TestPasswordWarning: a password in a file others can read is worth a warning.
+func TestPasswordWarning(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "p.toml")
+	os.WriteFile(path, []byte("[database]\nurl = \"postgres://u:pw@db/x\"\n"), 0o644)
+	c, err := config.Load(path, noEnv)
+	if err != nil || len(c.Warnings) != 1 || !strings.Contains(c.Warnings[0], "readable by others (mode -rw-r--r--)") {
+		t.Fatalf("%v %q", err, c.Warnings)
+	}
+	os.Chmod(path, 0o600)
+	if c, _ = config.Load(path, noEnv); len(c.Warnings) != 0 {
+		t.Errorf("mode 600: %q", c.Warnings)
+	}
+}
+
+func TestSchedules(t *testing.T) {
+	paris, _ := time.LoadLocation("Europe/Paris")
+	at := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	cases := []struct {
+		spec string
+		loc  *time.Location
+		next time.Time
+		err  string
+	}{
+		{"*/5 * * * *", time.UTC, time.Date(2026, 12, 1, 10, 5, 0, 0, time.UTC), ""},
+		{"30 * * * * *", time.UTC, time.Date(2026, 12, 1, 10, 0, 30, 0, time.UTC), ""},
+		{"0 2 * * *", paris, time.Date(2026, 12, 2, 1, 0, 0, 0, time.UTC), ""},
+		{"CRON_TZ=Europe/Paris 0 12 * * *", time.UTC, time.Date(2026, 12, 1, 11, 0, 0, 0, time.UTC), ""},
+		{"@hourly", time.UTC, time.Date(2026, 12, 1, 11, 0, 0, 0, time.UTC), ""},
+		{"@every 5m", time.UTC, time.Time{}, "@every is not aligned to the clock"},
+		{"* * *", time.UTC, time.Time{}, "expected 5 to 6 fields, found 3"},
+		{"61 * * * *", time.UTC, time.Time{}, "end of range (61) above maximum (59)"},
+	}
+	for _, tc := range cases {
+		s, err := config.ParseSchedule(tc.spec, tc.loc)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%q: err %v, want %q", tc.spec, err, tc.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%q: %v", tc.spec, err)
+			continue
+		}
+		if got := s.Next(at); !got.Equal(tc.next) {
+			t.Errorf("%q: next %v, want %v", tc.spec, got, tc.next)
+		}
+	}
+}
+
+func TestDurations(t *testing.T) {
+	cases := map[string]time.Duration{"0": 0, "90s": 90 * time.Second, "1h30m": 90 * time.Minute, "30d": 720 * time.Hour}
+	for s, want := range cases {
+		if got, err := config.ParseDuration(s); err != nil || got != want {
+			t.Errorf("%q: %v %v", s, got, err)
+		}
+	}
+	for _, s := range []string{"", "-1s", "1.5d", "d", "10 days"} {
+		if _, err := config.ParseDuration(s); err == nil {
+			t.Errorf("%q accepted", s)
+		}
+	}
+}
+
+// TestSyntaxError: a file that is not TOML is named with the line of the mistake.
+func TestSyntaxError(t *testing.T) {
+	_, err := config.Parse("s.toml", []byte("[log]\nlevel = \"info\"\nformat = \"json\n"))
+	if err == nil || !strings.HasPrefix(err.Error(), "s.toml:3: TOML syntax: ") {
+		t.Errorf("%v", err)
+	}
+}
+
+// FuzzParse: no input makes the parser panic, and what it accepts is complete.
+func FuzzParse(f *testing.F) {
+	for _, p := range []string{filepath.Join("..", "samples", "provisioner.toml"), filepath.Join("testdata", "mistakes.toml")} {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Add([]byte("jobs = { process = { schedule = \"* * * * *\" } }"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := config.Parse("f.toml", data)
+		if err == nil && c.Scheduler.Location == nil {
+			t.Fatal("accepted without a location")
+		}
+		var ps *config.Problems
+		if err != nil && (!errors.As(err, &ps) || len(ps.List) == 0) {
+			t.Fatalf("error without problems: %v", err)
+		}
+	})
+}

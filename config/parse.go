@@ -1,0 +1,368 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pelletier/go-toml/v2/unstable"
+)
+
+// setting is one key of the file: how to read its value into a Config.
+type setting struct {
+	key string
+	set func(c *Config, v value) error
+}
+
+// The file's keys, in the order of samples/provisioner.toml.
+var settings = []setting{
+	{"log.level", str(func(c *Config) *string { return &c.Log.Level }, checkLevel)},
+	{"log.format", str(func(c *Config) *string { return &c.Log.Format }, checkFormat)},
+
+	{"database.url", str(func(c *Config) *string { return &c.Database.URL }, checkDatabaseURL)},
+
+	{"gateway.url", str(func(c *Config) *string { return &c.Gateway.URL }, checkHTTPURL)},
+	{"gateway.destination", str(func(c *Config) *string { return &c.Gateway.Destination }, nil)},
+	{"gateway.batch_timeout", duration(func(c *Config) *time.Duration { return &c.Gateway.BatchTimeout }, time.Second)},
+
+	{"scheduler.timezone", str(func(c *Config) *string { return &c.Scheduler.Timezone }, checkZone)},
+	{"scheduler.grace_period", duration(func(c *Config) *time.Duration { return &c.Scheduler.GracePeriod }, 0)},
+	{"scheduler.metrics_listen", str(func(c *Config) *string { return &c.Scheduler.MetricsListen }, checkListen)},
+	{"scheduler.instance", str(func(c *Config) *string { return &c.Scheduler.Instance }, nil)},
+
+	{"jobs.import.schedule", str(func(c *Config) *string { return &c.Import.Schedule }, nil)},
+	{"jobs.import.catch_up", boolean(func(c *Config) *bool { return &c.Import.CatchUp })},
+	{"jobs.import.inbox", str(func(c *Config) *string { return &c.Import.Inbox }, nil)},
+	{"jobs.import.settle", duration(func(c *Config) *time.Duration { return &c.Import.Settle }, 0)},
+	{"jobs.import.chunk", integer(func(c *Config) *int { return &c.Import.Chunk }, 1, 100000)},
+
+	{"jobs.process.schedule", str(func(c *Config) *string { return &c.Process.Schedule }, nil)},
+	{"jobs.process.catch_up", boolean(func(c *Config) *bool { return &c.Process.CatchUp })},
+	{"jobs.process.batch_size", integer(func(c *Config) *int { return &c.Process.BatchSize }, 1, 500)},
+	{"jobs.process.concurrency", integer(func(c *Config) *int { return &c.Process.Concurrency }, 1, 64)},
+	{"jobs.process.rate", number(func(c *Config) *float64 { return &c.Process.Rate })},
+	{"jobs.process.max_requests", integer(func(c *Config) *int { return &c.Process.MaxRequests }, 0, math.MaxInt32)},
+	{"jobs.process.max_duration", duration(func(c *Config) *time.Duration { return &c.Process.MaxDuration }, 0)},
+	{"jobs.process.lease", duration(func(c *Config) *time.Duration { return &c.Process.Lease }, time.Second)},
+	{"jobs.process.max_attempts", integer(func(c *Config) *int { return &c.Process.MaxAttempts }, 1, 1000)},
+
+	{"jobs.housekeeping.schedule", str(func(c *Config) *string { return &c.Housekeeping.Schedule }, nil)},
+	{"jobs.housekeeping.catch_up", boolean(func(c *Config) *bool { return &c.Housekeeping.CatchUp })},
+	{"jobs.housekeeping.files_after", duration(func(c *Config) *time.Duration { return &c.Housekeeping.FilesAfter }, 0)},
+	{"jobs.housekeeping.move_to", str(func(c *Config) *string { return &c.Housekeeping.MoveTo }, nil)},
+	{"jobs.housekeeping.requests_after", duration(func(c *Config) *time.Duration { return &c.Housekeeping.RequestsAfter }, 0)},
+	{"jobs.housekeeping.runs_after", duration(func(c *Config) *time.Duration { return &c.Housekeeping.RunsAfter }, 0)},
+	{"jobs.housekeeping.stale_process_after", duration(func(c *Config) *time.Duration { return &c.Housekeeping.StaleProcessAfter }, time.Minute)},
+}
+
+// Keys returns every key the file may hold, in the sample's order.
+func Keys() []string {
+	keys := make([]string, len(settings))
+	for i, s := range settings {
+		keys[i] = s.key
+	}
+	return keys
+}
+
+// parser is the state of reading one file.
+type parser struct {
+	p        unstable.Parser
+	c        *Config
+	lines    map[string]int // key (or table) -> the line it was set on
+	problems []Problem
+}
+
+// Parse reads a configuration file's content on top of the defaults and checks it.
+// name is only for messages.
+func Parse(name string, data []byte) (*Config, error) {
+	ps := &parser{c: Default(), lines: map[string]int{}}
+	ps.p.Reset(data)
+	var table []string
+	for ps.p.NextExpression() {
+		e := ps.p.Expression()
+		switch e.Kind {
+		case unstable.Table, unstable.ArrayTable:
+			parts, line := ps.key(e.Key())
+			table = parts
+			full := strings.Join(parts, ".")
+			switch {
+			case e.Kind == unstable.ArrayTable:
+				ps.problem(line, full, "arrays of tables ([[...]]) are not settings of this file")
+			case !isTable(full):
+				ps.problem(line, "", fmt.Sprintf("unknown table [%s] (the tables are %s)", full, strings.Join(tables(), ", ")))
+			case ps.lines["["+full+"]"] > 0:
+				ps.problem(line, "", fmt.Sprintf("table [%s] appears twice (first on line %d)", full, ps.lines["["+full+"]"]))
+			default:
+				ps.lines["["+full+"]"] = line
+			}
+		case unstable.KeyValue:
+			ps.keyValue(table, e)
+		}
+	}
+	if err := ps.p.Error(); err != nil {
+		// A syntax error ends the reading: what follows cannot be trusted.
+		line := 0
+		var pe *unstable.ParserError
+		if errors.As(err, &pe) && len(pe.Highlight) > 0 {
+			line = ps.p.Shape(ps.p.Range(pe.Highlight)).Start.Line
+		}
+		ps.problems = append(ps.problems, Problem{Line: line, Msg: "TOML syntax: " + err.Error()})
+		return nil, &Problems{File: name, List: ps.problems}
+	}
+	ps.finish()
+	// In file order; the problems of defaults (no line) last.
+	slices.SortStableFunc(ps.problems, func(a, b Problem) int {
+		if (a.Line == 0) != (b.Line == 0) {
+			return b.Line - a.Line
+		}
+		return a.Line - b.Line
+	})
+	if len(ps.problems) > 0 {
+		return nil, &Problems{File: name, List: ps.problems}
+	}
+	return ps.c, nil
+}
+
+func (ps *parser) problem(line int, key, msg string) {
+	ps.problems = append(ps.problems, Problem{Line: line, Key: key, Msg: msg})
+}
+
+// key returns a key's parts and the line it starts on.
+func (ps *parser) key(it unstable.Iterator) ([]string, int) {
+	var parts []string
+	line := 0
+	for it.Next() {
+		n := it.Node()
+		if line == 0 {
+			line = ps.p.Shape(n.Raw).Start.Line
+		}
+		parts = append(parts, string(n.Data))
+	}
+	return parts, line
+}
+
+// keyValue reads one key = value under table; an inline table's keys are read as
+// if written under their own header.
+func (ps *parser) keyValue(table []string, e *unstable.Node) {
+	parts, line := ps.key(e.Key())
+	parts = append(slices.Clone(table), parts...)
+	full := strings.Join(parts, ".")
+	v := e.Value()
+	if v.Kind == unstable.InlineTable {
+		it := v.Children()
+		for it.Next() {
+			ps.keyValue(parts, it.Node())
+		}
+		return
+	}
+	if first := ps.lines[full]; first > 0 {
+		ps.problem(line, full, fmt.Sprintf("set twice (first on line %d)", first))
+		return
+	}
+	ps.lines[full] = line
+	i := slices.IndexFunc(settings, func(s setting) bool { return s.key == full })
+	if i < 0 {
+		ps.problem(line, full, unknownKey(full))
+		return
+	}
+	if err := settings[i].set(ps.c, value{v}); err != nil {
+		ps.problem(line, full, err.Error())
+	}
+}
+
+// unknownKey says what the table's keys are, so that a typo is quickly fixed.
+func unknownKey(full string) string {
+	dot := strings.LastIndexByte(full, '.')
+	if dot < 0 || !isTable(full[:dot]) {
+		return fmt.Sprintf("unknown key (the tables are %s)", strings.Join(tables(), ", "))
+	}
+	var keys []string
+	for _, s := range settings {
+		if strings.HasPrefix(s.key, full[:dot+1]) {
+			keys = append(keys, s.key[dot+1:])
+		}
+	}
+	return fmt.Sprintf("unknown key (the keys of [%s] are %s)", full[:dot], strings.Join(keys, ", "))
+}
+
+// tables returns the tables that hold settings, in the sample's order.
+func tables() []string {
+	var ts []string
+	for _, s := range settings {
+		t := s.key[:strings.LastIndexByte(s.key, '.')]
+		if !slices.Contains(ts, t) {
+			ts = append(ts, t)
+		}
+	}
+	return ts
+}
+
+func isTable(name string) bool { return name == "jobs" || slices.Contains(tables(), name) }
+
+// finish parses the cron specs (once the time zone is known) and checks the settings
+// that depend on each other.
+func (ps *parser) finish() {
+	c := ps.c
+	loc := time.UTC
+	if l, err := time.LoadLocation(c.Scheduler.Timezone); err == nil {
+		loc = l
+	}
+	c.Scheduler.Location = loc
+	for _, name := range []string{"import", "process", "housekeeping"} {
+		j := c.Jobs()[name]
+		if strings.TrimSpace(j.Schedule) == "" {
+			continue
+		}
+		key := "jobs." + name + ".schedule"
+		s, err := ParseSchedule(j.Schedule, loc)
+		if err != nil {
+			ps.problem(ps.lines[key], key, fmt.Sprintf("%q: %v", j.Schedule, err))
+			continue
+		}
+		j.Cron = s
+	}
+	if c.Import.Schedule != "" && c.Import.Inbox == "" {
+		ps.problem(ps.lines["jobs.import.schedule"], "jobs.import.inbox", "not set, and the import job is scheduled: name the inbox directory")
+	}
+	if c.Process.Lease < 2*c.Gateway.BatchTimeout {
+		ps.problem(ps.line("jobs.process.lease", "gateway.batch_timeout"), "jobs.process.lease",
+			fmt.Sprintf("%v: must be at least twice gateway.batch_timeout (%v), or a batch still in flight could be claimed again", c.Process.Lease, c.Gateway.BatchTimeout))
+	}
+	if c.Housekeeping.StaleProcessAfter < 2*c.Process.Lease {
+		ps.problem(ps.line("jobs.housekeeping.stale_process_after", "jobs.process.lease"), "jobs.housekeeping.stale_process_after",
+			fmt.Sprintf("%v: must be at least twice jobs.process.lease (%v), or a live run could be taken for dead", c.Housekeeping.StaleProcessAfter, c.Process.Lease))
+	}
+}
+
+// line returns the line of the first of keys that the file sets.
+func (ps *parser) line(keys ...string) int {
+	for _, k := range keys {
+		if l := ps.lines[k]; l > 0 {
+			return l
+		}
+	}
+	return 0
+}
+
+// value is one value of the file.
+type value struct{ n *unstable.Node }
+
+func (v value) describe() string {
+	switch v.n.Kind {
+	case unstable.String:
+		return fmt.Sprintf("the string %q", v.n.Data)
+	case unstable.Integer:
+		return "the integer " + string(v.n.Data)
+	case unstable.Float:
+		return "the number " + string(v.n.Data)
+	case unstable.Bool:
+		return string(v.n.Data)
+	case unstable.Array:
+		return "an array"
+	default:
+		return "a " + strings.ToLower(v.n.Kind.String())
+	}
+}
+
+func (v value) mismatch(want string) error {
+	return fmt.Errorf("expected %s, got %s", want, v.describe())
+}
+
+func str(field func(*Config) *string, check func(string) error) func(*Config, value) error {
+	return func(c *Config, v value) error {
+		if v.n.Kind != unstable.String {
+			return v.mismatch("a string")
+		}
+		s := string(v.n.Data)
+		if check != nil {
+			if err := check(s); err != nil {
+				return err
+			}
+		}
+		*field(c) = s
+		return nil
+	}
+}
+
+func boolean(field func(*Config) *bool) func(*Config, value) error {
+	return func(c *Config, v value) error {
+		if v.n.Kind != unstable.Bool {
+			return v.mismatch("true or false")
+		}
+		*field(c) = string(v.n.Data) == "true"
+		return nil
+	}
+}
+
+func integer(field func(*Config) *int, lo, hi int) func(*Config, value) error {
+	return func(c *Config, v value) error {
+		if v.n.Kind != unstable.Integer {
+			return v.mismatch("an integer")
+		}
+		n, err := strconv.ParseInt(strings.ReplaceAll(string(v.n.Data), "_", ""), 0, 64)
+		if err != nil || n < int64(lo) || n > int64(hi) {
+			return fmt.Errorf("%s: must be %d to %d", v.n.Data, lo, hi)
+		}
+		*field(c) = int(n)
+		return nil
+	}
+}
+
+func number(field func(*Config) *float64) func(*Config, value) error {
+	return func(c *Config, v value) error {
+		if v.n.Kind != unstable.Float && v.n.Kind != unstable.Integer {
+			return v.mismatch("a number")
+		}
+		f, err := strconv.ParseFloat(strings.ReplaceAll(string(v.n.Data), "_", ""), 64)
+		if err != nil || f < 0 || math.IsInf(f, 0) || math.IsNaN(f) {
+			return fmt.Errorf("%s: must be a number, 0 or more", v.n.Data)
+		}
+		*field(c) = f
+		return nil
+	}
+}
+
+// duration reads a string such as "90s", "5m", "1h30m" or "30d" (days); "0" is off
+// where the setting allows it (least 0).
+func duration(field func(*Config) *time.Duration, least time.Duration) func(*Config, value) error {
+	return func(c *Config, v value) error {
+		if v.n.Kind != unstable.String {
+			return v.mismatch(`a duration string such as "30s", "5m", "12h" or "30d"`)
+		}
+		d, err := ParseDuration(string(v.n.Data))
+		if err != nil {
+			return err
+		}
+		if d < least {
+			return fmt.Errorf("%q: must be at least %v", v.n.Data, least)
+		}
+		*field(c) = d
+		return nil
+	}
+}
+
+// ParseDuration reads a Go duration ("90s", "1h30m"), or a whole number of days
+// ("30d"). Negative durations are refused.
+func ParseDuration(s string) (time.Duration, error) {
+	var d time.Duration
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n < 0 || n > 100000 {
+			return 0, fmt.Errorf("%q: not a duration (a whole number of days such as \"30d\", or \"12h\", \"5m\", \"30s\")", s)
+		}
+		d = time.Duration(n) * 24 * time.Hour
+	} else {
+		var err error
+		if d, err = time.ParseDuration(s); err != nil {
+			return 0, fmt.Errorf("%q: not a duration (such as \"30s\", \"5m\", \"12h\" or \"30d\")", s)
+		}
+	}
+	if d < 0 {
+		return 0, fmt.Errorf("%q: must not be negative", s)
+	}
+	return d, nil
+}

@@ -1,0 +1,65 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/provisioner/provisioner/config"
+	"github.com/provisioner/provisioner/dispatcher"
+	"github.com/provisioner/provisioner/store"
+)
+
+// Process is the process job: one processing run, as `provisioner process`.
+func Process(ctx context.Context, env Env) (Result, error) {
+	d, err := NewDispatcher(env.DB, env.Log, GatewayConfig(env.Config), ProcessOptions(env.Config))
+	if err != nil {
+		return Result{}, err
+	}
+	sum, err := d.Run(ctx)
+	return ProcessResult(sum), err
+}
+
+// NewDispatcher builds a processing run on the gateway of gw; a bad setting is a
+// *ConfigError naming it. db may be nil to check the settings alone.
+func NewDispatcher(db *store.DB, log logrus.FieldLogger, gw dispatcher.GatewayConfig, opts dispatcher.Options) (*dispatcher.Dispatcher, error) {
+	client, err := dispatcher.NewClient(gw)
+	if err != nil {
+		return nil, configErrorf("gateway: %w", err)
+	}
+	d, err := dispatcher.New(db, client, log, opts)
+	if err != nil {
+		return nil, &ConfigError{err}
+	}
+	return d, nil
+}
+
+// GatewayConfig is the gateway of the configuration (the environment's overrides
+// applied).
+func GatewayConfig(c *config.Config) dispatcher.GatewayConfig {
+	return dispatcher.GatewayConfig{URL: c.Gateway.URL, Token: c.Gateway.Token, DestinationID: c.Gateway.Destination, Timeout: c.Gateway.BatchTimeout}
+}
+
+// ProcessOptions are the processing run's settings of the configuration.
+func ProcessOptions(c *config.Config) dispatcher.Options {
+	p := c.Process
+	return dispatcher.Options{
+		BatchSize: p.BatchSize, Concurrency: p.Concurrency, Rate: p.Rate, MaxRequests: p.MaxRequests,
+		MaxDuration: p.MaxDuration, Lease: p.Lease, MaxAttempts: p.MaxAttempts,
+	}
+}
+
+// ProcessResult is a processing run's summary as a job's result.
+func ProcessResult(sum dispatcher.Summary) Result {
+	return Result{
+		Counts: map[string]int{
+			"process_id": int(sum.ProcessID), "claimed": sum.Claimed, "completed": sum.Completed, "rejected": sum.Rejected,
+			"retried": sum.Retried, "released": sum.Released, "batches": sum.Batches,
+		},
+		Rejected: sum.Rejected,
+		Summary: fmt.Sprintf("run %d: claimed %d, completed %d, rejected %d, retry later %d, released %d, in %s",
+			sum.ProcessID, sum.Claimed, sum.Completed, sum.Rejected, sum.Retried, sum.Released, sum.Duration.Round(time.Millisecond)),
+	}
+}
