@@ -3,7 +3,6 @@ package cli_test
 import (
 	"bytes"
 	"context"
-	"flag"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -15,11 +14,10 @@ import (
 
 	"github.com/provisioner/provisioner/cli"
 	"github.com/provisioner/provisioner/internal/pgtest"
+	"github.com/provisioner/provisioner/internal/testutil"
 	"github.com/provisioner/provisioner/simulator"
 	"github.com/provisioner/provisioner/store"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files")
 
 // TestConfigCheck: config check names every mistake with its line (exit 2), accepts
 // the shipped sample (exit 0) and finds the file through PROVISIONER_CONFIG.
@@ -29,18 +27,7 @@ func TestConfigCheck(t *testing.T) {
 	if r.code != cli.ExitUsage || !strings.Contains(r.stderr, "18 mistakes in "+bad) {
 		t.Errorf("exit %d, stderr %q", r.code, r.stderr)
 	}
-	golden := filepath.Join("testdata", "config-check.golden")
-	if *update {
-		os.MkdirAll("testdata", 0o755)
-		os.WriteFile(golden, []byte(r.stdout), 0o644)
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r.stdout != string(want) {
-		t.Errorf("stdout differs from %s (go test -update to accept):\n%s", golden, r.stdout)
-	}
+	testutil.Golden(t, "config-check.golden", []byte(r.stdout))
 
 	sample := filepath.Join("..", "samples", "provisioner.toml")
 	r = runCLI(t, map[string]string{"PROVISIONER_CONFIG": sample}, "config", "check")
