@@ -231,9 +231,8 @@ func js(v any) string {
 // 400, E_MISSING_FIELD naming the parameter, nothing created.
 func TestMissingParameters(t *testing.T) {
 	good := map[string]map[string]string{
-		"add_services": {
-			"subscription_identifier": `{"number": "S1001"}`, "smartcard_identifier": `{"serial_number": "SC0000000001"}`,
-			"services_set": `[{"service_identifier": {"code": "SPORTS"}}]`,
+		"add_services": { // subscription_identifier is optional here, as the CRM documents it
+			"smartcard_identifier": `{"serial_number": "SC0000000001"}`, "services_set": `[{"service_identifier": {"code": "SPORTS"}}]`,
 		},
 		"cancel_services": {
 			"subscription_identifier": `{"number": "S1001"}`, "smartcard_identifier": `{"serial_number": "SC0000000001"}`,

@@ -123,7 +123,7 @@ func TestRefusals(t *testing.T) {
 // TestRefusalEnvelope pins the shape of a refusal.
 func TestRefusalEnvelope(t *testing.T) {
 	e := setup(t, noGateway)
-	a := e.post("add_services", `{"token": "$TOKEN", "smartcard_identifier": {"serial_number": "STB-0001"}, "services_set": []}`)
+	a := e.post("cancel_services", `{"token": "$TOKEN", "smartcard_identifier": {"serial_number": "STB-0001"}, "services_set": []}`)
 	golden(t, "refused.json", a.Raw)
 	a = e.post("reset_pin", `{"subscription_identifier": {"number": "S1001"}, "smartcard_ca_id": "1000000001"}`)
 	golden(t, "unauthorized.json", a.Raw)

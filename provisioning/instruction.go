@@ -65,7 +65,7 @@ const (
 )
 
 var rules = map[Action]rule{
-	ActionAddServices:    {typ: AddProducts, subscription: required, services: required},
+	ActionAddServices:    {typ: AddProducts, subscription: optional, services: required},
 	ActionCancelServices: {typ: CancelProducts, subscription: required, services: required},
 	ActionPair:           {typ: Pair, subscription: optional, stb: optional},
 	ActionResetPIN:       {typ: ResetPIN, subscription: required},

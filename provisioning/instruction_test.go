@@ -315,9 +315,10 @@ var parseTests = []parseTest{
 
 	// Required and refused fields (the full matrix is TestParseFieldRules).
 	{
+		// The CRM's add_services takes its subscription as optional; one rule for both.
 		name: "add_services without subscription nor services",
 		in:   Instruction{Action: "add_services", SmartcardSerial: "SC0000000001"},
-		want: []fc{{FieldSubscription, CodeMissingField}, {FieldServices, CodeMissingField}},
+		want: []fc{{FieldServices, CodeMissingField}},
 	},
 	{
 		name: "add_services with services of only semicolons",
@@ -501,7 +502,6 @@ var parseTests = []parseTest{
 		},
 		want: []fc{
 			{FieldSmartcardSerial, CodeMissingField},
-			{FieldSubscription, CodeMissingField},
 			{FieldPIN, CodeFieldNotAllowed},
 			{FieldServices, CodeTooManyServices},
 			{FieldServices, CodeDuplicateService},
@@ -576,7 +576,7 @@ var fieldRules = []struct {
 	subscription, services, stb string
 	pin                         string
 }{
-	{ActionAddServices, AddProducts, "required", "required", "refused", "refused"},
+	{ActionAddServices, AddProducts, "optional", "required", "refused", "refused"},
 	{ActionCancelServices, CancelProducts, "required", "required", "refused", "refused"},
 	{ActionPair, Pair, "optional", "refused", "optional", "refused"},
 	{ActionResetPIN, ResetPIN, "required", "refused", "refused", "refused"},
