@@ -80,3 +80,19 @@ var (
 	//go:embed queries/count_items.sql
 	CountItems string
 )
+
+// The operator's commands: status, requests list|show|retry, and the metrics.
+var (
+	//go:embed queries/select_requests.sql
+	SelectRequests string
+	//go:embed queries/retry_requests.sql
+	RetryRequests string
+	//go:embed queries/request_counts.sql
+	RequestCounts string
+	//go:embed queries/oldest_pending.sql
+	OldestPending string
+	//go:embed queries/last_job_runs.sql
+	LastJobRuns string
+	//go:embed queries/top_errors.sql
+	TopErrors string
+)

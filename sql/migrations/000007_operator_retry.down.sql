@@ -1,0 +1,5 @@
+DROP INDEX provisioning_requests_rejected;
+ALTER TABLE provisioning_requests
+    DROP COLUMN command_generation,
+    DROP COLUMN retries,
+    DROP COLUMN retried_at;
