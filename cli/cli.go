@@ -9,6 +9,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/sirupsen/logrus"
 	"golang.org/x/term"
@@ -28,6 +29,16 @@ type Env struct {
 	Getenv         func(string) string
 	// StderrIsTerminal decides text or JSON logs and the progress bar.
 	StderrIsTerminal bool
+	// Now is the clock of the operator's commands (status ages, since/until
+	// filters); nil is time.Now. Tests set it to make outputs stable.
+	Now func() time.Time
+}
+
+func (e Env) now() time.Time {
+	if e.Now != nil {
+		return e.Now()
+	}
+	return time.Now()
 }
 
 // OSEnv is the process's own environment.
@@ -62,6 +73,8 @@ var commands = map[string]command{
 	"reference": {"reference load DIR: upsert subscriptions, smartcards, STBs and products", runReference},
 	"import":    {"import instruction files: --inbox DIR, or FILE...", runImport},
 	"process":   {"one processing run: send due requests to the CAS gateway", runProcess},
+	"status":    {"the queue, the inbox, the last job runs and the day's errors", runStatus},
+	"requests":  {"requests list|show|retry: find, inspect and retry requests", runRequests},
 	"version":   {"print the version", runVersion},
 }
 

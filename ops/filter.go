@@ -25,8 +25,8 @@ type Filter struct {
 	Subscription string
 	// File: the import file's id, its recorded name, or the name it was dropped
 	// under (the inbox stamps the claim time into the recorded name).
-	File                        string
-	CreatedSince, CreatedUntil  time.Time // since: inclusive; until: exclusive
+	File                         string
+	CreatedSince, CreatedUntil   time.Time // since: inclusive; until: exclusive
 	ExecutedSince, ExecutedUntil time.Time
 	// Number selects one request (0: any).
 	Number int64
