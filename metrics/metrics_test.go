@@ -121,7 +121,9 @@ func TestQueueDepth(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	m := metrics.New(db, metrics.Options{Now: func() time.Time { return now }})
+	m := metrics.New(db, metrics.Options{Now: func() time.Time { return now }, MinInterval: -1})
+	cached := metrics.New(db, metrics.Options{Now: func() time.Time { return now }, MinInterval: time.Hour})
+	scrape(t, cached.Handler())
 	fams := scrape(t, m.Handler())
 	checkQueue(t, db, fams)
 	if got := must(t, fams, "provisioner_requests", map[string]string{"state": "PENDING", "priority": "REGULAR"}); got != 7 {
@@ -146,13 +148,17 @@ func TestQueueDepth(t *testing.T) {
 	if got := must(t, fams, "provisioner_requests", map[string]string{"state": "COMPLETED", "priority": "EXPRESS"}); got != 5 {
 		t.Errorf("COMPLETED EXPRESS after the update: %v, want 5", got)
 	}
+	// Within MinInterval a scrape gets the last read's figures.
+	if got := must(t, scrape(t, cached.Handler()), "provisioner_requests", map[string]string{"state": "COMPLETED", "priority": "EXPRESS"}); got != 2 {
+		t.Errorf("COMPLETED EXPRESS within the interval: %v, want 2 (the figures read before the update)", got)
+	}
 }
 
 // TestQueueDown: a database that fails the query gives provisioner_queue_up 0 and the
 // rest of the metrics, not a failed scrape.
 func TestQueueDown(t *testing.T) {
 	db, _ := pgtest.New(t)
-	m := metrics.New(db, metrics.Options{})
+	m := metrics.New(db, metrics.Options{MinInterval: -1})
 	m.JobFinished("import", "SUCCEEDED", time.Second)
 	db.Close()
 	fams := scrape(t, m.Handler())
@@ -218,7 +224,7 @@ func TestDispatcherMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := metrics.New(db, metrics.Options{})
+	m := metrics.New(db, metrics.Options{MinInterval: -1})
 	client, err := dispatcher.NewClient(dispatcher.GatewayConfig{URL: srv.URL, Token: "tok", DestinationID: "CRM01", Timeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)

@@ -181,3 +181,35 @@ func TestRetryRefusesOtherStates(t *testing.T) {
 		t.Errorf("err %v", err)
 	}
 }
+
+// TestRetryOrder: retried requests get new sequence numbers, behind every request
+// already there, in the order of their old sequence numbers (not of their numbers).
+func TestRetryOrder(t *testing.T) {
+	db, _ := pgtest.New(t)
+	var a, b, c int64
+	for _, p := range []*int64{&a, &b, &c} {
+		*p = insert(t, db, "RESET_PIN", cardA, "", "")
+	}
+	// a and b rejected; b was (re)queued before a: its sequence number is lower.
+	if _, err := db.Exec(`UPDATE provisioning_requests SET life_cycle_state = 'REJECTED', error_code = 'E_X',
+	        sequence_number = CASE number WHEN $1 THEN 900 ELSE 800 END WHERE number IN ($1, $2)`, a, b); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ops.Retry(context.Background(), db, ops.Filter{ErrorCodes: []string{"E_X"}}, ops.RetryOptions{Expect: 2, Now: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	seq := map[int64]int64{}
+	rows, err := db.Query("SELECT number, sequence_number FROM provisioning_requests")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var n, s int64
+		rows.Scan(&n, &s)
+		seq[n] = s
+	}
+	rows.Close()
+	if !(seq[c] < seq[b] && seq[b] < seq[a]) {
+		t.Errorf("sequence numbers: c %d, b %d, a %d; want c < b < a", seq[c], seq[b], seq[a])
+	}
+}
