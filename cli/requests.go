@@ -69,6 +69,17 @@ func addFilterFlags(fs *flag.FlagSet, withState bool) *filterFlags {
 	return f
 }
 
+// parseFiltered parses the flags of a command that takes no arguments, and its filters.
+func parseFiltered(env Env, fs *flag.FlagSet, ff *filterFlags, args []string) (ops.Filter, error) {
+	if err := parseFlags(fs, args); err != nil {
+		return ops.Filter{}, err
+	}
+	if fs.NArg() > 0 {
+		return ops.Filter{}, usagef("%s takes no arguments, got %q", fs.Name(), fs.Args())
+	}
+	return ff.filter(env.now())
+}
+
 // filter checks every value and names each bad one with its flag.
 func (f *filterFlags) filter(now time.Time) (ops.Filter, error) {
 	var out ops.Filter
@@ -119,13 +130,7 @@ func runRequestsList(ctx context.Context, env Env, args []string) error {
 	ff := addFilterFlags(fs, true)
 	limit := fs.Int("limit", 100, "at most this many requests, oldest number first (0: all)")
 	format := fs.String("format", "table", "table, csv or json")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return usagef("requests list takes no arguments, got %q", fs.Args())
-	}
-	f, err := ff.filter(env.now())
+	f, err := parseFiltered(env, fs, ff, args)
 	if err != nil {
 		return err
 	}
@@ -315,13 +320,7 @@ func runRequestsRetry(ctx context.Context, env Env, args []string) error {
 	dryRun := fs.Bool("dry-run", false, "list what would be retried, change nothing")
 	yes := fs.Bool("yes", false, "retry whatever matches")
 	expect := fs.Int("expect", -1, "retry only if exactly this many match (the dry run's count)")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return usagef("requests retry takes no arguments, got %q", fs.Args())
-	}
-	f, err := ff.filter(env.now())
+	f, err := parseFiltered(env, fs, ff, args)
 	if err != nil {
 		return err
 	}
