@@ -2,6 +2,7 @@ package cli_test
 
 import (
 	"flag"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -225,6 +226,16 @@ func TestRequestsShow(t *testing.T) {
 		t.Fatalf("exit %d %s", r.code, r.stderr)
 	}
 	golden(t, "show_4.json", r.stdout)
+	// The same in UTC from a session in another time zone.
+	u, _ := url.Parse(vars["DATABASE_URL"])
+	q := u.Query()
+	q.Set("timezone", "Asia/Tokyo")
+	u.RawQuery = q.Encode()
+	if r := runAt(t, map[string]string{"DATABASE_URL": u.String()}, "requests", "show", "--json", "4"); r.code != 0 {
+		t.Errorf("exit %d %s", r.code, r.stderr)
+	} else {
+		golden(t, "show_4.json", r.stdout)
+	}
 	if r := runAt(t, vars, "requests", "show", "99"); r.code != 1 || !strings.Contains(r.stderr, "request 99: no such request") {
 		t.Errorf("unknown number: exit %d %s", r.code, r.stderr)
 	}

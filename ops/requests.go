@@ -95,7 +95,24 @@ func list(ctx context.Context, q sqlx.QueryerContext, f Filter) ([]Request, erro
 	if err != nil {
 		return nil, fmt.Errorf("list requests: %w", err)
 	}
+	for i := range rows {
+		rows[i].utc()
+	}
 	return rows, nil
+}
+
+// utc puts every time in UTC: the driver gives them in the session's time zone,
+// and the JSON shape promises UTC.
+func (r *Request) utc() {
+	for _, t := range []*time.Time{&r.ScheduledDate, &r.CreatedAt, &r.UpdatedAt} {
+		*t = t.UTC()
+	}
+	for _, t := range []**time.Time{&r.ExecutedDate, &r.NextAttemptAt, &r.LeaseExpiresAt, &r.RetriedAt} {
+		if *t != nil {
+			u := (**t).UTC()
+			*t = &u
+		}
+	}
 }
 
 // Get returns the request with that number, or ErrNotFound.
