@@ -10,5 +10,6 @@
 //     their latency by HTTP status and outcome, and the written-back results by
 //     state and error code.
 //
-// It uses the official client library, github.com/prometheus/client_golang.
+// Serve serves them at /metrics on a listener the caller opened. It uses the
+// official client library, github.com/prometheus/client_golang.
 package metrics

@@ -2,7 +2,10 @@ package metrics
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -206,4 +209,29 @@ func (c *queueCollector) read() []prometheus.Metric {
 		age = max(now.Sub(oldest).Seconds(), 0)
 	}
 	return append(out, prometheus.MustNewConstMetric(oldestDesc, prometheus.GaugeValue, age))
+}
+
+// Serve serves the metrics on ln at /metrics until ctx is done, then shuts the
+// server down (waiting at most 5s for scrapes in progress). The caller listens, so
+// that a bad or busy address is an error at start, before any job runs.
+func (m *Metrics) Serve(ctx context.Context, ln net.Listener) error {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", m.Handler())
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	select {
+	case err := <-done:
+		return fmt.Errorf("serve metrics: %w", err)
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil {
+		return fmt.Errorf("stop serving metrics: %w", err)
+	}
+	if err := <-done; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve metrics: %w", err)
+	}
+	return nil
 }

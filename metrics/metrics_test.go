@@ -3,8 +3,10 @@ package metrics_test
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -267,5 +269,40 @@ func TestDispatcherMetrics(t *testing.T) {
 	}
 	if got := must(t, fams, "provisioner_oldest_pending_seconds", nil); got != 0 {
 		t.Errorf("oldest pending with none due: %v", got)
+	}
+}
+
+// TestServe: /metrics on a listener until the context ends; other paths are 404.
+func TestServe(t *testing.T) {
+	m := metrics.New(nil, metrics.Options{})
+	m.JobFinished("housekeeping", "SUCCEEDED", time.Second)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Serve(ctx, ln) }()
+	base := "http://" + ln.Addr().String()
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `provisioner_job_runs_total{job="housekeeping",outcome="SUCCEEDED"} 1`) {
+		t.Errorf("GET /metrics: %d\n%s", resp.StatusCode, body)
+	}
+	if resp, err := http.Get(base + "/other"); err != nil || resp.StatusCode != 404 {
+		t.Errorf("GET /other: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Serve: %v", err)
+	}
+	if _, err := http.Get(base + "/metrics"); err == nil {
+		t.Error("still serving after the context ended")
 	}
 }
