@@ -150,14 +150,14 @@ func TestRequestsList(t *testing.T) {
 		args []string
 		want []int
 	}{
-		{nil, []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}},
+		{nil, []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}},
 		{[]string{"--state", "REJECTED"}, []int{2, 3, 4, 5, 10}},
 		{[]string{"--state", "pending, completed", "--priority", "EXPRESS"}, []int{7, 9}},
 		{[]string{"--type", "ADD_PRODUCTS"}, []int{1, 8, 9}},
 		{[]string{"--type", "PAIR,UNPAIR"}, []int{3, 5}},
 		{[]string{"--error-code", "E_NOT_ENTITLED"}, []int{2, 10}},
 		{[]string{"--error-code", "e_max_attempts,E_BUSY"}, []int{4, 6}},
-		{[]string{"--smartcard", "SC0000000001"}, []int{1, 2, 5, 7, 9}},
+		{[]string{"--smartcard", "SC0000000001"}, []int{1, 2, 5, 7, 9, 11}},
 		{[]string{"--smartcard", "1000000002"}, []int{3, 4, 6, 8, 10}},
 		{[]string{"--smartcard", "SC0000000099"}, nil},
 		{[]string{"--subscription", "S1002", "--state", "PENDING"}, []int{6, 8}},
@@ -165,7 +165,7 @@ func TestRequestsList(t *testing.T) {
 		{[]string{"--file", "bulk.20261130T080000.000000Z.csv"}, []int{1, 2}},
 		{[]string{"--file", "1"}, []int{1, 2}},
 		{[]string{"--file", "other.csv"}, nil},
-		{[]string{"--created-since", "2026-11-30T10:00:00Z"}, []int{7, 9, 10}},
+		{[]string{"--created-since", "2026-11-30T10:00:00Z"}, []int{7, 9, 10, 11}},
 		{[]string{"--created-since", "2026-11-30 09:00:00", "--created-until", "2026-11-30T10:00:00Z"}, []int{3, 4, 6}},
 		{[]string{"--created-until", "2026-11-30"}, []int{5}},
 		{[]string{"--executed-since", "24h"}, []int{1, 2, 3, 4, 9, 10}},

@@ -44,6 +44,8 @@ func writeStatus(w io.Writer, st ops.Status) error {
 	r := st.Requests
 	fmt.Fprintf(w, "Status at %s\n\n", rfc3339(st.GeneratedAt))
 	fmt.Fprintf(w, "Requests: %d (PENDING %d, COMPLETED %d, REJECTED %d)\n", r.Total, r.ByState["PENDING"], r.ByState["COMPLETED"], r.ByState["REJECTED"])
+	fmt.Fprintf(w, "Pending: %d due, %d in flight, %d waiting to be sent again, %d scheduled later\n",
+		r.Pending.Due, r.Pending.InFlight, r.Pending.RetryWait, r.Pending.Scheduled)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	if len(r.Groups) > 0 {
 		fmt.Fprintln(tw, "  STATE\tTYPE\tPRIORITY\tCOUNT")

@@ -143,6 +143,9 @@ var (
 	requestsDesc = prometheus.NewDesc("provisioner_requests",
 		"Provisioning requests in the database, by life cycle state (PENDING is the queue) and priority.",
 		[]string{"state", "priority"}, nil)
+	pendingDesc = prometheus.NewDesc("provisioner_pending_requests",
+		"PENDING requests by priority and what they wait for: due (claimable now, or behind an earlier request of their smartcard), in_flight (claimed, lease holding), retry_wait (backing off after an unsettled send), scheduled (not due yet).",
+		[]string{"priority", "wait"}, nil)
 	oldestDesc = prometheus.NewDesc("provisioner_oldest_pending_seconds",
 		"How long the due PENDING request that has waited longest has waited (since its scheduled date, or its creation if later); 0 when none is due.",
 		nil, nil)
@@ -155,6 +158,7 @@ var (
 
 func (c *queueCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- requestsDesc
+	ch <- pendingDesc
 	ch <- oldestDesc
 	ch <- upDesc
 	ch <- scrapeDesc
@@ -194,15 +198,29 @@ func (c *queueCollector) read() []prometheus.Metric {
 			counts[key{string(s), string(p)}] = 0
 		}
 	}
+	type wait struct{ priority, wait string }
+	waits := map[wait]int64{}
+	for _, p := range []provisioning.Priority{provisioning.Regular, provisioning.Express} {
+		for _, w := range []string{"due", "in_flight", "retry_wait", "scheduled"} {
+			waits[wait{string(p), w}] = 0
+		}
+	}
 	var oldest time.Time
 	for _, g := range groups {
 		counts[key{g.State, g.Priority}] += g.Count
+		waits[wait{g.Priority, "due"}] += g.Due()
+		waits[wait{g.Priority, "in_flight"}] += g.InFlight
+		waits[wait{g.Priority, "retry_wait"}] += g.RetryWait
+		waits[wait{g.Priority, "scheduled"}] += g.Scheduled
 		if g.OldestDue != nil && (oldest.IsZero() || g.OldestDue.Before(oldest)) {
 			oldest = *g.OldestDue
 		}
 	}
 	for k, n := range counts {
 		out = append(out, prometheus.MustNewConstMetric(requestsDesc, prometheus.GaugeValue, float64(n), k.state, k.priority))
+	}
+	for k, n := range waits {
+		out = append(out, prometheus.MustNewConstMetric(pendingDesc, prometheus.GaugeValue, float64(n), k.priority, k.wait))
 	}
 	age := 0.0
 	if !oldest.IsZero() {

@@ -118,7 +118,13 @@ func TestQueueDepth(t *testing.T) {
 	    UPDATE provisioning_requests SET scheduled_date = $1::timestamptz - interval '1 hour', created_at = $1::timestamptz - interval '1 hour'
 	    WHERE id = (SELECT min(id) FROM provisioning_requests WHERE life_cycle_state = 'PENDING')`, `
 	    INSERT INTO provisioning_requests (type, priority, smartcard_ca_id, scheduled_date, created_at)
-	    VALUES ('RESET_PIN', 'REGULAR', 'LATER', $1::timestamptz + interval '1 day', $1::timestamptz - interval '30 days')`} {
+	    VALUES ('RESET_PIN', 'REGULAR', 'LATER', $1::timestamptz + interval '1 day', $1::timestamptz - interval '30 days')`, `
+	    UPDATE provisioning_requests SET claimed_by = 1, lease_expires_at = $1::timestamptz + interval '5 minutes' WHERE smartcard_ca_id = 'C2'
+	        AND life_cycle_state = 'PENDING' AND priority = 'REGULAR'`, `
+	    UPDATE provisioning_requests SET next_attempt_at = $1::timestamptz + interval '1 minute' WHERE smartcard_ca_id = 'C3'
+	        AND life_cycle_state = 'PENDING' AND priority = 'REGULAR'`, `
+	    UPDATE provisioning_requests SET claimed_by = 1, lease_expires_at = $1::timestamptz - interval '1 minute' WHERE smartcard_ca_id = 'C1'
+	        AND life_cycle_state = 'PENDING' AND priority = 'EXPRESS'`} {
 		if _, err := db.Exec(q, now); err != nil {
 			t.Fatal(err)
 		}
@@ -136,6 +142,17 @@ func TestQueueDepth(t *testing.T) {
 	}
 	if got := must(t, fams, "provisioner_oldest_pending_seconds", nil); got != 3600 {
 		t.Errorf("oldest pending: %vs, want 3600", got)
+	}
+	// REGULAR: C2 in flight, C3 backing off, LATER scheduled, 4 due; EXPRESS: 3 due,
+	// C1's expired lease included.
+	for _, w := range []struct {
+		priority, wait string
+		want           float64
+	}{{"REGULAR", "due", 4}, {"REGULAR", "in_flight", 1}, {"REGULAR", "retry_wait", 1}, {"REGULAR", "scheduled", 1},
+		{"EXPRESS", "due", 3}, {"EXPRESS", "in_flight", 0}, {"EXPRESS", "retry_wait", 0}, {"EXPRESS", "scheduled", 0}} {
+		if got := must(t, fams, "provisioner_pending_requests", map[string]string{"priority": w.priority, "wait": w.wait}); got != w.want {
+			t.Errorf("pending %s %s: %v, want %v", w.priority, w.wait, got, w.want)
+		}
 	}
 	if got := must(t, fams, "provisioner_queue_up", nil); got != 1 {
 		t.Errorf("queue up: %v", got)

@@ -34,8 +34,22 @@ type RequestTotals struct {
 	Total int64 `json:"total"`
 	// ByState has every life cycle state, 0 included.
 	ByState map[string]int64 `json:"by_state"`
+	// Pending: what the PENDING requests wait for.
+	Pending PendingTotals `json:"pending"`
 	// Groups: by state, type and priority, the groups that have requests.
 	Groups []Group `json:"groups"`
+}
+
+// PendingTotals splits the PENDING requests by what they wait for.
+type PendingTotals struct {
+	// Due: claimable now, or behind an earlier request of their smartcard.
+	Due int64 `json:"due"`
+	// InFlight: claimed by a run whose lease holds.
+	InFlight int64 `json:"in_flight"`
+	// RetryWait: backing off after a send that did not settle them.
+	RetryWait int64 `json:"retry_wait"`
+	// Scheduled: their scheduled date is still to come.
+	Scheduled int64 `json:"scheduled"`
 }
 
 // Group is the count of one state, type and priority.
@@ -44,8 +58,20 @@ type Group struct {
 	Type     string `db:"type" json:"type"`
 	Priority string `db:"priority" json:"priority"`
 	Count    int64  `db:"count" json:"count"`
+	// Of the PENDING ones: see PendingTotals.
+	InFlight  int64 `db:"in_flight" json:"-"`
+	RetryWait int64 `db:"retry_wait" json:"-"`
+	Scheduled int64 `db:"scheduled" json:"-"`
 	// OldestDue: of its due PENDING requests, the earliest time one became due.
 	OldestDue *time.Time `db:"oldest_due" json:"-"`
+}
+
+// Due is how many of the group's requests are PENDING and due (PendingTotals.Due).
+func (g Group) Due() int64 {
+	if g.State != string(provisioning.Pending) {
+		return 0
+	}
+	return g.Count - g.InFlight - g.RetryWait - g.Scheduled
 }
 
 // OldestPending is the due PENDING request that has waited longest.
@@ -120,9 +146,14 @@ func Snapshot(ctx context.Context, db *store.DB, opts StatusOptions) (Status, er
 	if st.Requests.Groups == nil {
 		st.Requests.Groups = []Group{}
 	}
+	p := &st.Requests.Pending
 	for _, g := range groups {
 		st.Requests.Total += g.Count
 		st.Requests.ByState[g.State] += g.Count
+		p.Due += g.Due()
+		p.InFlight += g.InFlight
+		p.RetryWait += g.RetryWait
+		p.Scheduled += g.Scheduled
 	}
 
 	var oldest []OldestPending

@@ -8,7 +8,7 @@ INSERT INTO installed_items (kind, serial_number, ca_id, subscription_id) VALUES
 INSERT INTO import_files (name, sha256, state, rows_read, rows_created, started_at, finished_at)
 VALUES ('bulk.20261130T080000.000000Z.csv', 'aa', 'IMPORTED', 2, 2, '2026-11-30T08:00:00Z', '2026-11-30T08:00:01Z');
 
--- Numbers and sequence numbers 1..10 in this order.
+-- Numbers and sequence numbers 1..10 in this order (11 below).
 INSERT INTO provisioning_requests (type, life_cycle_state, priority, scheduled_date, executed_date,
         subscription_id, smartcard_ca_id, service_ca_ids, stb_ca_id, pin, reference, source_file_id, source_line,
         request, response, reference_number, error_code, error_description, process_name, process_id, attempts,
@@ -76,6 +76,16 @@ VALUES
   '{"command_id":"10","status":"REJECTED","reference":"GW-00000010","error_code":"E_NOT_ENTITLED","error_description":"smartcard 1000000002 is not entitled to P-1001"}',
   'GW-00000010', 'E_NOT_ENTITLED', 'smartcard 1000000002 is not entitled to P-1001',
   'PROVISIONING_REQUEST_PROCESSING_RUN', 9, 0, '2026-11-30T10:55:00Z', '2026-11-30T11:00:00Z');
+
+-- What the PENDING ones wait for at 12:00: 6 backs off until 12:05 (retry wait); 7
+-- was claimed by a run that died, its lease expired at 11:40 (due again); 8 is
+-- scheduled tomorrow; 11 is in flight, its lease holds until 12:04.
+UPDATE provisioning_requests SET next_attempt_at = '2026-11-30T12:05:00Z' WHERE number = 6;
+UPDATE provisioning_requests SET claimed_by = 11, lease_expires_at = '2026-11-30T11:40:00Z' WHERE number = 7;
+INSERT INTO provisioning_requests (type, priority, scheduled_date, subscription_id, smartcard_ca_id, pin,
+        claimed_by, lease_expires_at, created_at, updated_at)
+VALUES ('SET_PIN', 'REGULAR', '2026-11-30T11:50:00Z', 1, '1000000001', '1234',
+        12, '2026-11-30T12:04:00Z', '2026-11-30T11:50:00Z', '2026-11-30T11:59:00Z');
 
 -- The run ledger: the last run of each job (a SKIPPED tick is not one).
 INSERT INTO job_runs (job, tick, trigger, instance, state, started_at, finished_at, counts, error) VALUES
