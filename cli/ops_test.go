@@ -365,7 +365,8 @@ func TestRequestsRetry(t *testing.T) {
 	if g := []int{after[2].Generation, after[4].Generation, after[10].Generation}; !slices.Equal(g, []int{1, 0, 1}) {
 		t.Errorf("command generations of 2, 4, 10: %v, want [1 0 1]", g)
 	}
-	if r := runAt(t, vars, "requests", "show", "2"); !strings.Contains(r.stdout, "command id:          2.1") {
+	if r := runAt(t, vars, "requests", "show", "2"); !strings.Contains(r.stdout, "command id:          2.1") ||
+		!strings.Contains(r.stdout, "operator retries:    1, last 2026-11-30T12:00:00Z, which cleared E_NOT_ENTITLED: smartcard 1000000001 is not entitled to P-1002\n") {
 		t.Errorf("show after the retry:\n%s", r.stdout)
 	}
 	if r := runAt(t, vars, "requests", "show", "4"); !strings.Contains(r.stdout, "command id:          4\n") {

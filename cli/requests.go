@@ -206,7 +206,7 @@ func writeRequestsTable(w io.Writer, rows []ops.Request) error {
 // spreadsheet) and the lease (a moment's state).
 var requestCSVHeader = []string{"number", "state", "type", "priority", "sequence_number", "scheduled_date", "executed_date",
 	"subscription_number", "smartcard_serial_number", "smartcard_ca_id", "service_ca_ids", "stb_serial_number", "stb_ca_id",
-	"reference", "source_file", "source_line", "attempts", "next_attempt_at", "command_id", "retries", "retried_at",
+	"reference", "source_file", "source_line", "attempts", "next_attempt_at", "command_id", "retries", "retried_at", "retried_error",
 	"reference_number", "error_code", "error_description", "process_name", "process_id", "created_at", "updated_at",
 	"request", "response"}
 
@@ -217,7 +217,7 @@ func writeRequestsCSV(w io.Writer, rows []ops.Request) error {
 		cw.Write([]string{strconv.FormatInt(r.Number, 10), r.State, r.Type, r.Priority, strconv.FormatInt(r.SequenceNumber, 10),
 			rfc3339(r.ScheduledDate), rfc3339Ptr(r.ExecutedDate), r.Subscription, r.SmartcardSerial, r.Smartcard,
 			strings.Join(r.Services, ";"), r.STBSerial, r.STB, r.Reference, r.SourceFile, intPtr(r.SourceLine),
-			strconv.Itoa(r.Attempts), rfc3339Ptr(r.NextAttemptAt), r.CommandID(), strconv.Itoa(r.Retries), rfc3339Ptr(r.RetriedAt),
+			strconv.Itoa(r.Attempts), rfc3339Ptr(r.NextAttemptAt), r.CommandID(), strconv.Itoa(r.Retries), rfc3339Ptr(r.RetriedAt), r.RetriedError,
 			r.ReferenceNumber, r.ErrorCode, r.ErrorDescription, r.ProcessName, intPtr(r.ProcessID),
 			rfc3339(r.CreatedAt), rfc3339(r.UpdatedAt), r.Request, r.Response})
 	}
@@ -290,7 +290,7 @@ func writeRequest(w io.Writer, r ops.Request) error {
 	field("claimed by", claim)
 	retries := strconv.Itoa(r.Retries)
 	if r.RetriedAt != nil {
-		retries += ", last " + rfc3339Ptr(r.RetriedAt)
+		retries += ", last " + rfc3339Ptr(r.RetriedAt) + ", which cleared " + r.RetriedError
 	}
 	field("operator retries", retries)
 	field("gateway reference", r.ReferenceNumber)

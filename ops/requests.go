@@ -54,6 +54,7 @@ type Request struct {
 	CommandGeneration  int            `db:"command_generation" json:"command_generation"`
 	Retries            int            `db:"retries" json:"retries"`
 	RetriedAt          *time.Time     `db:"retried_at" json:"retried_at"`
+	RetriedError       string         `db:"retried_error" json:"retried_error"`
 	CreatedAt          time.Time      `db:"created_at" json:"created_at"`
 	UpdatedAt          time.Time      `db:"updated_at" json:"updated_at"`
 }

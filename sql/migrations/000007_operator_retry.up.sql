@@ -8,9 +8,11 @@ ALTER TABLE provisioning_requests
     -- answer (E_MAX_ATTEMPTS) keeps its id: the gateway may have applied it, and a new
     -- id could apply it twice. See dispatcher.CommandID and ops/retry.go.
     ADD COLUMN command_generation integer NOT NULL DEFAULT 0,
-    -- How many times an operator put the request back to PENDING, and when last.
+    -- How many times an operator put the request back to PENDING, when last, and the
+    -- rejection that retry cleared (code: description), so that it is not lost.
     ADD COLUMN retries            integer NOT NULL DEFAULT 0,
-    ADD COLUMN retried_at         timestamptz;
+    ADD COLUMN retried_at         timestamptz,
+    ADD COLUMN retried_error      text;
 
 -- The rejected requests by when they were rejected: the top error codes of the last
 -- day (status) and the retry's candidates. Partial, so the importer's COPY (every row

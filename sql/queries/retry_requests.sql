@@ -1,5 +1,5 @@
 -- Puts the REJECTED requests $1 (ids) back to PENDING, at $3 (now): attempts reset,
--- error and answer cleared, same number. $2 (booleans, parallel to $1) says which
+-- error and answer cleared (the error kept in retried_error), same number. $2 (booleans, parallel to $1) says which
 -- ones the gateway itself rejected: they get a new command_id (command_generation
 -- raised); the others keep theirs (see ops/doc.go). Each gets a new sequence number,
 -- in the order of the old ones, so it goes behind what is queued for its card. $4
@@ -32,6 +32,7 @@ SET life_cycle_state   = 'PENDING',
     executed_date      = NULL,
     process_name       = NULL,
     process_id         = NULL,
+    retried_error      = concat_ws(': ', r.error_code, r.error_description),
     retries            = r.retries + 1,
     retried_at         = $3,
     updated_at         = $3

@@ -19,7 +19,8 @@ SELECT r.id, r.number, r.type, r.life_cycle_state, r.priority, r.sequence_number
        coalesce(r.pin, '') AS pin, coalesce(r.reference, '') AS reference,
        r.source_file_id, coalesce(f.name, '') AS source_file, r.source_line,
        r.attempts, r.next_attempt_at, r.claimed_by, r.lease_expires_at,
-       r.command_generation, r.retries, r.retried_at, r.created_at, r.updated_at
+       r.command_generation, r.retries, r.retried_at, coalesce(r.retried_error, '') AS retried_error,
+       r.created_at, r.updated_at
 FROM provisioning_requests r
 LEFT JOIN subscriptions s ON s.id = r.subscription_id
 LEFT JOIN installed_items sc ON sc.ca_id = r.smartcard_ca_id
