@@ -338,6 +338,10 @@ func runRequestsRetry(ctx context.Context, env Env, args []string) error {
 	case *yes && expectSet:
 		return usagef("give --yes or --expect N, not both")
 	}
+	log, err := newLogger(env)
+	if err != nil {
+		return err
+	}
 	db, err := openDB(ctx, env, *dbURL)
 	if err != nil {
 		return err
@@ -364,6 +368,12 @@ func runRequestsRetry(ctx context.Context, env Env, args []string) error {
 		fmt.Fprintf(env.Stdout, "%d requests would be retried (dry run: nothing changed; confirm with --expect %d)\n", len(cands), len(cands))
 	default:
 		fmt.Fprintf(env.Stdout, "%d requests retried: PENDING again\n", len(cands))
+		// For the journal: who changed what, with the numbers (the first 50).
+		nums := make([]int64, 0, min(len(cands), 50))
+		for _, c := range cands[:cap(nums)] {
+			nums = append(nums, c.Number)
+		}
+		log.WithFields(map[string]any{"retried": len(cands), "numbers": nums}).Info("requests retried")
 	}
 	return nil
 }
