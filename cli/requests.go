@@ -368,7 +368,7 @@ func runRequestsRetry(ctx context.Context, env Env, args []string) error {
 		fmt.Fprintf(env.Stdout, "%d requests would be retried (dry run: nothing changed; confirm with --expect %d)\n", len(cands), len(cands))
 	default:
 		fmt.Fprintf(env.Stdout, "%d requests retried: PENDING again\n", len(cands))
-		// For the journal: who changed what, with the numbers (the first 50).
+		// For the journal: what was retried (the first 50 numbers).
 		nums := make([]int64, 0, min(len(cands), 50))
 		for _, c := range cands[:cap(nums)] {
 			nums = append(nums, c.Number)
