@@ -1,7 +1,6 @@
 package cli_test
 
 import (
-	"flag"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -12,10 +11,9 @@ import (
 	"time"
 
 	"github.com/provisioner/provisioner/internal/pgtest"
+	"github.com/provisioner/provisioner/internal/testutil"
 	"github.com/provisioner/provisioner/store"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
 // clock is the tests' now: the fixture's times are placed around it.
 var clock = time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
@@ -40,23 +38,9 @@ func runAt(t *testing.T, vars map[string]string, args ...string) result {
 	return runCLIWith(t, vars, func() time.Time { return clock }, args...)
 }
 
-// golden compares got with testdata/name, or rewrites it with -update.
 func golden(t *testing.T, name, got string) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./cli -run %s -update to create it)", err, t.Name())
-	}
-	if got != string(want) {
-		t.Errorf("%s differs from the golden file:\n--- got\n%s\n--- want\n%s", name, got, want)
-	}
+	testutil.Golden(t, name, []byte(got))
 }
 
 // inbox makes an inbox with two files waiting (the oldest changed 10 minutes before

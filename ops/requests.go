@@ -88,7 +88,7 @@ func list(ctx context.Context, q sqlx.QueryerContext, f Filter) ([]Request, erro
 		limit = f.Limit
 	}
 	var rows []Request
-	err := sqlx.SelectContext(ctx, q, &rows, provsql.SelectRequests,
+	err := sqlx.SelectContext(ctx, q, &rows, provsql.FilterRequests,
 		nullList(f.States), nullList(f.Types), nullList(f.Priorities), nullList(f.ErrorCodes),
 		f.Smartcard, f.Subscription, f.File, stampedPattern(f.File),
 		nullTime(f.CreatedSince), nullTime(f.CreatedUntil), nullTime(f.ExecutedSince), nullTime(f.ExecutedUntil),

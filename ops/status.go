@@ -125,7 +125,7 @@ type StatusOptions struct {
 // statement, shared by Snapshot and the metrics.
 func CountRequests(ctx context.Context, q sqlx.QueryerContext, now time.Time) ([]Group, error) {
 	var gs []Group
-	if err := sqlx.SelectContext(ctx, q, &gs, provsql.RequestCounts, now); err != nil {
+	if err := sqlx.SelectContext(ctx, q, &gs, provsql.QueueCounts, now); err != nil {
 		return nil, fmt.Errorf("count requests: %w", err)
 	}
 	return gs, nil

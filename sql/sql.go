@@ -83,12 +83,12 @@ var (
 
 // The operator's commands: status, requests list|show|retry, and the metrics.
 var (
-	//go:embed queries/select_requests.sql
-	SelectRequests string
+	//go:embed queries/filter_requests.sql
+	FilterRequests string
 	//go:embed queries/retry_requests.sql
 	RetryRequests string
-	//go:embed queries/request_counts.sql
-	RequestCounts string
+	//go:embed queries/queue_counts.sql
+	QueueCounts string
 	//go:embed queries/oldest_pending.sql
 	OldestPending string
 	//go:embed queries/last_job_runs.sql
