@@ -9,6 +9,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/sirupsen/logrus"
 	"golang.org/x/term"
@@ -28,6 +29,16 @@ type Env struct {
 	Getenv         func(string) string
 	// StderrIsTerminal decides text or JSON logs and the progress bar.
 	StderrIsTerminal bool
+	// Now is the clock of the operator's commands (status ages, since/until
+	// filters); nil is time.Now. Tests set it to make outputs stable.
+	Now func() time.Time
+}
+
+func (e Env) now() time.Time {
+	if e.Now != nil {
+		return e.Now()
+	}
+	return time.Now()
 }
 
 // OSEnv is the process's own environment.
@@ -64,6 +75,8 @@ var commands = map[string]command{
 	"process":   {"one processing run: send due requests to the CAS gateway", runProcess},
 	"serve":     {"serve the CRM's Web API: provisioning requests one at a time", runServe},
 	"tokens":    {"tokens create NAME | revoke NAME | list: the Web API's tokens", runTokens},
+	"status":    {"the queue, the inbox, the last job runs and the day's errors", runStatus},
+	"requests":  {"requests list|show|retry: find, inspect and retry requests", runRequests},
 	"version":   {"print the version", runVersion},
 	"scheduler": {"run the jobs on their schedules (foreground daemon): --config FILE", runScheduler},
 	"run":       {"run JOB: one run of import, process or housekeeping, recorded in the ledger", runRun},

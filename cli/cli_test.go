@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/provisioner/provisioner/cli"
 	"github.com/provisioner/provisioner/internal/pgtest"
@@ -22,10 +23,16 @@ type result struct {
 
 func runCLI(t *testing.T, vars map[string]string, args ...string) result {
 	t.Helper()
+	return runCLIWith(t, vars, nil, args...)
+}
+
+func runCLIWith(t *testing.T, vars map[string]string, now func() time.Time, args ...string) result {
+	t.Helper()
 	var out, errOut bytes.Buffer
 	env := cli.Env{
 		Stdout: &out, Stderr: &errOut,
 		Getenv: func(k string) string { return vars[k] },
+		Now:    now,
 	}
 	code := cli.Main(context.Background(), env, args)
 	return result{code, out.String(), errOut.String()}

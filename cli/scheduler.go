@@ -16,6 +16,7 @@ import (
 
 	"github.com/provisioner/provisioner/config"
 	"github.com/provisioner/provisioner/jobs"
+	"github.com/provisioner/provisioner/metrics"
 	"github.com/provisioner/provisioner/scheduler"
 	"github.com/provisioner/provisioner/store"
 )
@@ -109,12 +110,10 @@ func runScheduler(ctx context.Context, env Env, args []string) error {
 	}
 	defer db.Close()
 	sizePool(db, c)
-	// Metrics and Observer are the seams of package metrics (wired in by main's
-	// integration): until then metrics_listen serves nothing.
-	if c.Scheduler.MetricsListen != "" {
-		log.Warn("scheduler.metrics_listen is set, but this build has no metrics to serve")
-	}
-	s, err := scheduler.New(scheduler.Options{DB: db, Log: log, Config: c})
+	// One set of metrics for the daemon's life: the jobs' runs, their gateway
+	// batches and results, and the queue read at scrape time.
+	m := metrics.New(db, metrics.Options{Log: log})
+	s, err := scheduler.New(scheduler.Options{DB: db, Log: log, Config: c, Metrics: m.Handler(), Observer: m, Gateway: m})
 	if err != nil {
 		return usagef("refusing to start: %v", err)
 	}

@@ -9,7 +9,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"slices"
-	"strconv"
 	"sync"
 	"time"
 
@@ -47,6 +46,9 @@ type Options struct {
 	// RequestID, when set, restricts the run to that one request: the Web API's
 	// process_immediately. It is sent only if it is due and first in its card's queue.
 	RequestID int64
+	// Observer, when set, is told of every batch sent and every outcome written
+	// (metrics). Nil: none.
+	Observer Observer
 }
 
 func (o *Options) defaults() error {
@@ -134,14 +136,15 @@ type claimed struct {
 	STB            string         `db:"stb_ca_id"`
 	PIN            string         `db:"pin"`
 	Attempts       int            `db:"attempts"`
+	Generation     int            `db:"command_generation"`
 	Rank           int            `db:"rank"`
 	Ord            int64          `db:"ord"`
 }
 
-// command is the request as the gateway takes it. The command_id is the request's
-// number: the same on every resend, so the gateway never applies it twice.
+// command is the request as the gateway takes it. The command_id is the same on every
+// resend, so the gateway never applies it twice (CommandID).
 func (c *claimed) command() casapi.Command {
-	cmd := casapi.Command{CommandID: strconv.FormatInt(c.Number, 10), Type: c.Type, Smartcard: c.Smartcard}
+	cmd := casapi.Command{CommandID: CommandID(c.Number, c.Generation), Type: c.Type, Smartcard: c.Smartcard}
 	switch provisioning.Type(c.Type) {
 	case provisioning.AddProducts, provisioning.CancelProducts:
 		cmd.Products = c.Services
@@ -451,7 +454,11 @@ func (r *run) send(batchID string, batch []claimed, cmds []casapi.Command, idx [
 	r.mu.Lock()
 	r.sum.Batches++
 	r.mu.Unlock()
+	sent := time.Now()
 	out := r.d.client.Send(r.bg, casapi.Batch{BatchID: batchID, Commands: cmds})
+	if obs := r.d.opts.Observer; obs != nil {
+		obs.BatchSent(out.statusLabel(), out.Kind.String(), len(cmds), time.Since(sent))
+	}
 	log := r.log.WithFields(logrus.Fields{"batch_id": batchID, "commands": len(cmds)})
 	switch out.Kind {
 	case Answered:
@@ -615,6 +622,9 @@ func (r *run) writeBack(batch []claimed, outs []outcome) {
 	}
 	var completed, rejected, retried int
 	for i, c := range batch {
+		if w[c.ID] && r.d.opts.Observer != nil {
+			r.d.opts.Observer.Results(string(outs[i].state), outs[i].code, 1)
+		}
 		switch {
 		case !w[c.ID]:
 		case outs[i].state == provisioning.Completed:

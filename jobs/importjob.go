@@ -25,7 +25,9 @@ func Import(ctx context.Context, env Env) (Result, error) {
 		return Result{}, &ConfigError{err}
 	}
 	if err == nil {
-		SendImmediately(ctx, env.DB, env.Log, GatewayConfig(env.Config), ProcessOptions(env.Config), results)
+		opts := ProcessOptions(env.Config)
+		opts.Observer = env.Gateway
+		SendImmediately(ctx, env.DB, env.Log, GatewayConfig(env.Config), opts, results)
 	}
 	return ImportResult(results), err
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/provisioner/provisioner/config"
+	"github.com/provisioner/provisioner/dispatcher"
 	"github.com/provisioner/provisioner/store"
 )
 
@@ -16,6 +17,8 @@ type Env struct {
 	DB     *store.DB
 	Log    logrus.FieldLogger
 	Config *config.Config
+	// Gateway, when set, hears of the processing runs' batches and results (metrics).
+	Gateway dispatcher.Observer
 }
 
 // Result is what a run did.

@@ -14,7 +14,9 @@ import (
 
 // Process is the process job: one processing run, as `provisioner process`.
 func Process(ctx context.Context, env Env) (Result, error) {
-	d, err := NewDispatcher(env.DB, env.Log, GatewayConfig(env.Config), ProcessOptions(env.Config))
+	opts := ProcessOptions(env.Config)
+	opts.Observer = env.Gateway
+	d, err := NewDispatcher(env.DB, env.Log, GatewayConfig(env.Config), opts)
 	if err != nil {
 		return Result{}, err
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/provisioner/provisioner/config"
+	"github.com/provisioner/provisioner/dispatcher"
 	"github.com/provisioner/provisioner/jobs"
 	"github.com/provisioner/provisioner/store"
 )
@@ -39,6 +40,8 @@ type Options struct {
 	Metrics http.Handler
 	// Observer, when set, is told of every run.
 	Observer Observer
+	// Gateway, when set, is told of the jobs' batches and results (jobs.Env.Gateway).
+	Gateway dispatcher.Observer
 }
 
 // Scheduler runs the configured jobs on their schedules until its context ends.
@@ -228,7 +231,7 @@ func (s *Scheduler) start(name string, tick time.Time, trig jobs.Trigger, cfg *c
 	s.running.Add(1)
 	go func() {
 		defer s.running.Done()
-		env := jobs.Env{DB: s.opts.DB, Log: s.log.WithField("job", name), Config: cfg}
+		env := jobs.Env{DB: s.opts.DB, Log: s.log.WithField("job", name), Config: cfg, Gateway: s.opts.Gateway}
 		run, err := s.ledger.Run(s.jobCtx, name, tick, trig, fn, env)
 		switch {
 		case errors.Is(err, jobs.ErrTaken):

@@ -132,3 +132,19 @@ var (
 	//go:embed queries/housekeeping_stale_processes.sql
 	HousekeepingStaleProcesses string
 )
+
+// The operator's commands: status, requests list|show|retry, and the metrics.
+var (
+	//go:embed queries/filter_requests.sql
+	FilterRequests string
+	//go:embed queries/retry_requests.sql
+	RetryRequests string
+	//go:embed queries/queue_counts.sql
+	QueueCounts string
+	//go:embed queries/oldest_pending.sql
+	OldestPending string
+	//go:embed queries/last_job_runs.sql
+	LastJobRuns string
+	//go:embed queries/top_errors.sql
+	TopErrors string
+)

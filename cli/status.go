@@ -1,0 +1,131 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/provisioner/provisioner/ops"
+)
+
+func runStatus(ctx context.Context, env Env, args []string) error {
+	fs := newFlagSet(env, "status", "status [--json] [--inbox DIR]\n\nThe requests by state, type and priority, the oldest pending request, the inbox\nbacklog, the last run of each job and the top error codes of the last day.")
+	dbURL := dbFlag(fs)
+	asJSON := fs.Bool("json", false, "print JSON (a stable shape, for scripts)")
+	inbox := fs.String("inbox", "", "the inbox to count (default: $PROVISIONER_INBOX; none: left out)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("status takes no arguments, got %q", fs.Args())
+	}
+	if *inbox == "" {
+		*inbox = env.Getenv("PROVISIONER_INBOX")
+	}
+	db, err := openDB(ctx, env, *dbURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	st, err := ops.Snapshot(ctx, db, ops.StatusOptions{Now: env.now(), Inbox: *inbox})
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return writeJSON(env.Stdout, st)
+	}
+	return writeStatus(env.Stdout, st)
+}
+
+func writeStatus(w io.Writer, st ops.Status) error {
+	r := st.Requests
+	fmt.Fprintf(w, "Status at %s\n\n", rfc3339(st.GeneratedAt))
+	fmt.Fprintf(w, "Requests: %d (PENDING %d, COMPLETED %d, REJECTED %d)\n", r.Total, r.ByState["PENDING"], r.ByState["COMPLETED"], r.ByState["REJECTED"])
+	fmt.Fprintf(w, "Pending: %d due, %d in flight, %d waiting to be sent again, %d scheduled later\n",
+		r.Pending.Due, r.Pending.InFlight, r.Pending.RetryWait, r.Pending.Scheduled)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	if len(r.Groups) > 0 {
+		fmt.Fprintln(tw, "  STATE\tTYPE\tPRIORITY\tCOUNT")
+		for _, g := range r.Groups {
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\n", g.State, g.Type, g.Priority, g.Count)
+		}
+		tw.Flush()
+	}
+
+	if o := st.OldestPending; o != nil {
+		last := ""
+		if o.ErrorCode != "" {
+			last = ", last " + o.ErrorCode
+		}
+		fmt.Fprintf(w, "\nOldest pending: request %d, due since %s (%s), %d attempts%s\n",
+			o.Number, rfc3339(o.DueSince), age(o.AgeSeconds), o.Attempts, last)
+	} else {
+		fmt.Fprintln(w, "\nOldest pending: none due")
+	}
+
+	if in := st.Inbox; in != nil {
+		oldest := ""
+		if in.OldestWaitingAgeSeconds != nil {
+			oldest = fmt.Sprintf(" (oldest %s)", age(*in.OldestWaitingAgeSeconds))
+		}
+		fmt.Fprintf(w, "Inbox %s: %d waiting%s, %d in processing/, %d in failed/\n", in.Dir, in.Waiting, oldest, in.Processing, in.Failed)
+	} else {
+		fmt.Fprintln(w, "Inbox: not given (--inbox or PROVISIONER_INBOX)")
+	}
+
+	fmt.Fprintln(w, "\nLast runs:")
+	if len(st.Jobs) == 0 {
+		fmt.Fprintln(w, "  none recorded")
+	} else {
+		fmt.Fprintln(tw, "  JOB\tSTATE\tTRIGGER\tSTARTED\tTOOK\tINSTANCE\tCOUNTS / ERROR")
+		for _, j := range st.Jobs {
+			took := "-"
+			if j.DurationSeconds != nil {
+				took = (time.Duration(*j.DurationSeconds * float64(time.Second))).Round(time.Millisecond).String()
+			}
+			detail := string(j.Counts)
+			if j.Error != "" {
+				detail = j.Error
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\n", j.Job, j.State, j.Trigger, stamp(j.StartedAt), took, j.Instance, oneLine(detail))
+		}
+		tw.Flush()
+	}
+
+	fmt.Fprintln(w, "\nErrors of the last day:")
+	if len(st.ErrorsLastDay) == 0 {
+		fmt.Fprintln(w, "  none")
+	} else {
+		fmt.Fprintln(tw, "  CODE\tREJECTED")
+		for _, e := range st.ErrorsLastDay {
+			fmt.Fprintf(tw, "  %s\t%d\n", e.Code, e.Count)
+		}
+		tw.Flush()
+	}
+	return nil
+}
+
+// age prints whole seconds as 3d4h, 2h5m, 4m30s or 12s.
+func age(sec int64) string {
+	d, h, m, s := sec/86400, sec%86400/3600, sec%3600/60, sec%60
+	switch {
+	case d > 0:
+		return fmt.Sprintf("%dd%dh", d, h)
+	case h > 0:
+		return fmt.Sprintf("%dh%dm", h, m)
+	case m > 0:
+		return fmt.Sprintf("%dm%ds", m, s)
+	}
+	return fmt.Sprintf("%ds", s)
+}
+
+func oneLine(s string) string {
+	r := []rune(strings.Join(strings.Fields(s), " "))
+	if len(r) > 100 {
+		r = append(r[:97], []rune("...")...)
+	}
+	return string(r)
+}

@@ -1,0 +1,61 @@
+package dispatcher
+
+import (
+	"strconv"
+	"time"
+)
+
+// Observer is told what a run sends and writes back, for metrics. Its methods are
+// called from the run's batches at once and must be safe for concurrent use and
+// quick: a run waits for them.
+type Observer interface {
+	// BatchSent: one batch of commands went to the gateway and came back after took.
+	// status is the HTTP status ("200", "503") or "none" when no answer came
+	// (timeout, broken connection); outcome what it means: answered, throttled,
+	// malformed, refused or unknown.
+	BatchSent(status, outcome string, commands int, took time.Duration)
+	// Results: n requests were written back in state (COMPLETED, REJECTED, or
+	// PENDING to be sent again later) with errorCode ("" for COMPLETED).
+	Results(state, errorCode string, n int)
+}
+
+// CommandID is the command_id the gateway sees for request number at generation:
+// the number itself ("18573"), then "18573.1", "18573.2"... after each operator
+// retry of a request that the gateway had rejected. The gateway stores every
+// command_id's outcome forever and answers a resend with it, so a rejected request
+// sent again under its old id would only get its rejection back; every other resend
+// (timeouts, RETRY, expired leases, a retry after E_MAX_ATTEMPTS) keeps the id, so
+// that the gateway never applies a request twice. The generation is stored on the
+// request (command_generation) and raised only by `provisioner requests retry`.
+func CommandID(number int64, generation int) string {
+	id := strconv.FormatInt(number, 10)
+	if generation > 0 {
+		id += "." + strconv.Itoa(generation)
+	}
+	return id
+}
+
+// String names the kind for logs and metrics labels.
+func (k Kind) String() string {
+	switch k {
+	case Answered:
+		return "answered"
+	case Throttled:
+		return "throttled"
+	case Malformed:
+		return "malformed"
+	case Refused:
+		return "refused"
+	case Unknown:
+		return "unknown"
+	}
+	return "kind" + strconv.Itoa(int(k))
+}
+
+// statusLabel is the HTTP status of the answer, or "none" without one.
+func (o Outcome) statusLabel() string {
+	if o.Status == 0 {
+		return "none"
+	}
+	return strconv.Itoa(o.Status)
+}

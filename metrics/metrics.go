@@ -1,0 +1,255 @@
+package metrics
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/sirupsen/logrus"
+
+	"github.com/provisioner/provisioner/ops"
+	"github.com/provisioner/provisioner/provisioning"
+	"github.com/provisioner/provisioner/store"
+)
+
+// Options tune the metrics. Zero values take the defaults.
+type Options struct {
+	// QueryTimeout bounds the queue query of one scrape (default 5s).
+	QueryTimeout time.Duration
+	// MinInterval: the queue is read at most once per MinInterval, and scrapes in
+	// between get the figures of the last read, so that several scrapers (HA
+	// Prometheus, a curious operator) cost one scan of the requests (0.4-1.2 s per
+	// million rows measured) per interval. Default 10s; negative: every scrape.
+	MinInterval time.Duration
+	// Now is the clock of the oldest pending age (default time.Now).
+	Now func() time.Time
+	// Log hears why a scrape could not read the queue (default: nobody).
+	Log logrus.FieldLogger
+}
+
+// Metrics holds the provisioner's metrics. Its methods are safe for concurrent use.
+type Metrics struct {
+	reg *prometheus.Registry
+
+	jobRuns     *prometheus.CounterVec
+	jobDuration *prometheus.HistogramVec
+	batches     *prometheus.CounterVec
+	batchTime   *prometheus.HistogramVec
+	commands    *prometheus.CounterVec
+	results     *prometheus.CounterVec
+}
+
+// New returns the metrics; the queue figures are read from db at each scrape (db
+// nil: left out).
+func New(db *store.DB, opts Options) *Metrics {
+	if opts.QueryTimeout == 0 {
+		opts.QueryTimeout = 5 * time.Second
+	}
+	if opts.MinInterval == 0 {
+		opts.MinInterval = 10 * time.Second
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Log == nil {
+		l := logrus.New()
+		l.SetOutput(io.Discard)
+		opts.Log = l
+	}
+	m := &Metrics{
+		reg: prometheus.NewRegistry(),
+		jobRuns: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "provisioner_job_runs_total",
+			Help: "Runs of a job that ended, by job and outcome (SUCCEEDED, REJECTED, FAILED, SKIPPED, INTERRUPTED...).",
+		}, []string{"job", "outcome"}),
+		jobDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "provisioner_job_duration_seconds",
+			Help:    "How long runs of a job took, by job and outcome.",
+			Buckets: []float64{0.1, 0.5, 1, 5, 15, 30, 60, 300, 900, 1800, 3600, 7200},
+		}, []string{"job", "outcome"}),
+		batches: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "provisioner_gateway_batches_total",
+			Help: "Batches sent to the CAS gateway, by HTTP status (none: no answer) and outcome (answered, throttled, malformed, refused, unknown).",
+		}, []string{"status", "outcome"}),
+		batchTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "provisioner_gateway_batch_duration_seconds",
+			Help:    "The CAS gateway's latency for one batch, from send to answer (or to giving up), by HTTP status and outcome.",
+			Buckets: []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60},
+		}, []string{"status", "outcome"}),
+		commands: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "provisioner_gateway_commands_total",
+			Help: "Commands sent to the CAS gateway in batches, by HTTP status and outcome of their batch.",
+		}, []string{"status", "outcome"}),
+		results: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "provisioner_request_results_total",
+			Help: "Requests written back after a send, by state (COMPLETED, REJECTED, or PENDING to be sent again) and error code (empty for COMPLETED).",
+		}, []string{"state", "error_code"}),
+	}
+	m.reg.MustRegister(m.jobRuns, m.jobDuration, m.batches, m.batchTime, m.commands, m.results,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if db != nil {
+		m.reg.MustRegister(&queueCollector{db: db, opts: opts})
+	}
+	return m
+}
+
+// Handler serves the metrics in the Prometheus exposition format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}
+
+// Registry is the metrics' registry, for a caller that adds its own.
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// JobFinished records the end of one run of a job.
+func (m *Metrics) JobFinished(job, outcome string, took time.Duration) {
+	m.jobRuns.WithLabelValues(job, outcome).Inc()
+	m.jobDuration.WithLabelValues(job, outcome).Observe(took.Seconds())
+}
+
+// BatchSent records one batch sent to the gateway (dispatcher.Observer).
+func (m *Metrics) BatchSent(status, outcome string, commands int, took time.Duration) {
+	m.batches.WithLabelValues(status, outcome).Inc()
+	m.commands.WithLabelValues(status, outcome).Add(float64(commands))
+	m.batchTime.WithLabelValues(status, outcome).Observe(took.Seconds())
+}
+
+// Results records n requests written back in state with errorCode
+// (dispatcher.Observer).
+func (m *Metrics) Results(state, errorCode string, n int) {
+	m.results.WithLabelValues(state, errorCode).Add(float64(n))
+}
+
+// queueCollector reads the queue from the database at scrape time.
+type queueCollector struct {
+	db   *store.DB
+	opts Options
+
+	mu       sync.Mutex // one read at a time; the others wait for its figures
+	readAt   time.Time  // monotonic: when the last read began
+	last     []prometheus.Metric
+	haveRead bool
+}
+
+var (
+	requestsDesc = prometheus.NewDesc("provisioner_requests",
+		"Provisioning requests in the database, by life cycle state (PENDING is the queue) and priority.",
+		[]string{"state", "priority"}, nil)
+	pendingDesc = prometheus.NewDesc("provisioner_pending_requests",
+		"PENDING requests by priority and what they wait for: due (claimable now, or behind an earlier request of their smartcard), in_flight (claimed, lease holding), retry_wait (backing off after an unsettled send), scheduled (not due yet).",
+		[]string{"priority", "wait"}, nil)
+	oldestDesc = prometheus.NewDesc("provisioner_oldest_pending_seconds",
+		"How long the due PENDING request that has waited longest has waited (since its scheduled date, or its creation if later); 0 when none is due.",
+		nil, nil)
+	upDesc = prometheus.NewDesc("provisioner_queue_up",
+		"1 if the queue figures of this scrape were read from the database, 0 if that failed (they are then left out).",
+		nil, nil)
+	scrapeDesc = prometheus.NewDesc("provisioner_queue_scrape_duration_seconds",
+		"How long reading the queue figures took.", nil, nil)
+)
+
+func (c *queueCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- requestsDesc
+	ch <- pendingDesc
+	ch <- oldestDesc
+	ch <- upDesc
+	ch <- scrapeDesc
+}
+
+func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.haveRead || c.opts.MinInterval < 0 || time.Since(c.readAt) >= c.opts.MinInterval {
+		c.readAt, c.haveRead = time.Now(), true
+		c.last = c.read()
+	}
+	for _, m := range c.last {
+		ch <- m
+	}
+}
+
+// read runs the queue query and returns the metrics it makes.
+func (c *queueCollector) read() []prometheus.Metric {
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), c.opts.QueryTimeout)
+	defer cancel()
+	now := c.opts.Now()
+	groups, err := ops.CountRequests(ctx, c.db, now)
+	out := []prometheus.Metric{prometheus.MustNewConstMetric(scrapeDesc, prometheus.GaugeValue, time.Since(start).Seconds())}
+	if err != nil {
+		c.opts.Log.WithError(err).Warn("metrics: the queue figures could not be read")
+		return append(out, prometheus.MustNewConstMetric(upDesc, prometheus.GaugeValue, 0))
+	}
+	out = append(out, prometheus.MustNewConstMetric(upDesc, prometheus.GaugeValue, 1))
+	// Every state and priority, 0 included: a series that vanishes when its queue
+	// empties would break rate() and alerts on it.
+	type key struct{ state, priority string }
+	counts := map[key]int64{}
+	for _, s := range []provisioning.State{provisioning.Pending, provisioning.Completed, provisioning.Rejected} {
+		for _, p := range []provisioning.Priority{provisioning.Regular, provisioning.Express} {
+			counts[key{string(s), string(p)}] = 0
+		}
+	}
+	type wait struct{ priority, wait string }
+	waits := map[wait]int64{}
+	for _, p := range []provisioning.Priority{provisioning.Regular, provisioning.Express} {
+		for _, w := range []string{"due", "in_flight", "retry_wait", "scheduled"} {
+			waits[wait{string(p), w}] = 0
+		}
+	}
+	var oldest time.Time
+	for _, g := range groups {
+		counts[key{g.State, g.Priority}] += g.Count
+		waits[wait{g.Priority, "due"}] += g.Due()
+		waits[wait{g.Priority, "in_flight"}] += g.InFlight
+		waits[wait{g.Priority, "retry_wait"}] += g.RetryWait
+		waits[wait{g.Priority, "scheduled"}] += g.Scheduled
+		if g.OldestDue != nil && (oldest.IsZero() || g.OldestDue.Before(oldest)) {
+			oldest = *g.OldestDue
+		}
+	}
+	for k, n := range counts {
+		out = append(out, prometheus.MustNewConstMetric(requestsDesc, prometheus.GaugeValue, float64(n), k.state, k.priority))
+	}
+	for k, n := range waits {
+		out = append(out, prometheus.MustNewConstMetric(pendingDesc, prometheus.GaugeValue, float64(n), k.priority, k.wait))
+	}
+	age := 0.0
+	if !oldest.IsZero() {
+		age = max(now.Sub(oldest).Seconds(), 0)
+	}
+	return append(out, prometheus.MustNewConstMetric(oldestDesc, prometheus.GaugeValue, age))
+}
+
+// Serve serves the metrics on ln at /metrics until ctx is done, then shuts the
+// server down (waiting at most 5s for scrapes in progress). The caller listens, so
+// that a bad or busy address is an error at start, before any job runs.
+func (m *Metrics) Serve(ctx context.Context, ln net.Listener) error {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", m.Handler())
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	select {
+	case err := <-done:
+		return fmt.Errorf("serve metrics: %w", err)
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil {
+		return fmt.Errorf("stop serving metrics: %w", err)
+	}
+	if err := <-done; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve metrics: %w", err)
+	}
+	return nil
+}

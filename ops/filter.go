@@ -1,0 +1,126 @@
+package ops
+
+import (
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/provisioner/provisioner/provisioning"
+)
+
+// Filter selects requests. Zero fields select everything; lists match any of their
+// values.
+type Filter struct {
+	States     []string // life cycle states
+	Types      []string
+	Priorities []string
+	ErrorCodes []string
+	// Smartcard: its CA id or its serial number.
+	Smartcard string
+	// Subscription: its number.
+	Subscription string
+	// File: the import file's id, its recorded name, or the name it was dropped
+	// under (the inbox stamps the claim time into the recorded name).
+	File                         string
+	CreatedSince, CreatedUntil   time.Time // since: inclusive; until: exclusive
+	ExecutedSince, ExecutedUntil time.Time
+	// Number selects one request (0: any).
+	Number int64
+	// Limit caps the rows returned (0: no cap).
+	Limit int
+}
+
+// Empty reports whether f selects every request.
+func (f Filter) Empty() bool {
+	return len(f.States) == 0 && len(f.Types) == 0 && len(f.Priorities) == 0 && len(f.ErrorCodes) == 0 &&
+		f.Smartcard == "" && f.Subscription == "" && f.File == "" && f.CreatedSince.IsZero() &&
+		f.CreatedUntil.IsZero() && f.ExecutedSince.IsZero() && f.ExecutedUntil.IsZero() && f.Number == 0
+}
+
+// ParseStates reads a comma-separated list of life cycle states, case-insensitive.
+func ParseStates(s string) ([]string, error) {
+	return parseEnum(s, []string{string(provisioning.Pending), string(provisioning.Completed), string(provisioning.Rejected)})
+}
+
+// ParseTypes reads a comma-separated list of request types, case-insensitive.
+func ParseTypes(s string) ([]string, error) {
+	all := make([]string, len(provisioning.Types))
+	for i, t := range provisioning.Types {
+		all[i] = string(t)
+	}
+	return parseEnum(s, all)
+}
+
+// ParsePriorities reads a comma-separated list of priorities, case-insensitive.
+func ParsePriorities(s string) ([]string, error) {
+	return parseEnum(s, []string{string(provisioning.Regular), string(provisioning.Express)})
+}
+
+var errorCodeRE = regexp.MustCompile(`^[A-Z][A-Z0-9_]{0,63}$`)
+
+// ParseErrorCodes reads a comma-separated list of error codes (E_NOT_PAIRED,
+// E_MAX_ATTEMPTS, HTTP_503...), case-insensitive.
+func ParseErrorCodes(s string) ([]string, error) {
+	codes := splitList(s)
+	for _, c := range codes {
+		if !errorCodeRE.MatchString(c) {
+			return nil, fmt.Errorf("%q is not an error code (capitals, digits and _, such as E_NOT_PAIRED)", c)
+		}
+	}
+	return codes, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.ToUpper(strings.TrimSpace(v)); v != "" && !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func parseEnum(s string, allowed []string) ([]string, error) {
+	vals := splitList(s)
+	if len(vals) == 0 {
+		return nil, fmt.Errorf("%q: give at least one of %s", s, strings.Join(allowed, ", "))
+	}
+	for _, v := range vals {
+		if !slices.Contains(allowed, v) {
+			return nil, fmt.Errorf("%q is not one of %s", v, strings.Join(allowed, ", "))
+		}
+	}
+	return vals, nil
+}
+
+// ParseTime reads a point in time for the since/until filters: RFC 3339
+// (2026-11-29T02:15:00Z), a date and time read as UTC (2026-11-29 02:15:00), a date
+// (2026-11-29, midnight UTC), or an age before now: 90m, 36h, 7d.
+func ParseTime(s string, now time.Time) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02 15:04:05", "2006-01-02T15:04:05", "2006-01-02"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, nil
+		}
+	}
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		if n, err := strconv.Atoi(days); err == nil && n >= 0 {
+			return now.AddDate(0, 0, -n), nil
+		}
+	} else if d, err := time.ParseDuration(s); err == nil && d >= 0 {
+		return now.Add(-d), nil
+	}
+	return time.Time{}, fmt.Errorf("%q is not a time: give 2026-11-29T02:15:00Z, 2026-11-29 02:15:00 (UTC), 2026-11-29, or an age such as 90m, 36h, 7d", s)
+}
+
+// stampedPattern is the LIKE pattern of the names the inbox records for a file
+// dropped as name (importer: NAME.20261129T021500.123456Z.csv).
+func stampedPattern(name string) string {
+	esc := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	ext := filepath.Ext(name)
+	return esc.Replace(strings.TrimSuffix(name, ext)) + ".________T______.______Z" + esc.Replace(ext)
+}
