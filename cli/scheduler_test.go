@@ -3,9 +3,12 @@ package cli_test
 import (
 	"bytes"
 	"context"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -201,5 +204,57 @@ func TestSchedulerCommand(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), `msg="scheduler stopped"`) {
 		t.Errorf("log:\n%s", stderr.String())
+	}
+}
+
+// TestSchedulerServesMetrics runs `provisioner scheduler` with metrics_listen set and
+// scrapes /metrics over HTTP: the queue depth it reports is what the database holds,
+// and the runs of the housekeeping job are counted.
+func TestSchedulerServesMetrics(t *testing.T) {
+	db, dsn := pgtest.New(t)
+	// 3 pending REGULAR, 2 pending EXPRESS, 1 completed REGULAR.
+	if _, err := db.Exec(`INSERT INTO provisioning_requests (type, priority, life_cycle_state, smartcard_ca_id)
+		VALUES ('RESET_PIN', 'REGULAR', 'PENDING', '1'), ('RESET_PIN', 'REGULAR', 'PENDING', '2'),
+		       ('RESET_PIN', 'REGULAR', 'PENDING', '3'), ('RESET_PIN', 'EXPRESS', 'PENDING', '4'),
+		       ('RESET_PIN', 'EXPRESS', 'PENDING', '5'), ('RESET_PIN', 'REGULAR', 'COMPLETED', '6')`); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "c.toml")
+	os.WriteFile(file, []byte("[scheduler]\nmetrics_listen = \"127.0.0.1:0\"\n\n[jobs.housekeeping]\nschedule = \"* * * * * *\"\n"), 0o600)
+	var stderr syncBuffer
+	env := cli.Env{Stdout: &bytes.Buffer{}, Stderr: &stderr, Getenv: func(k string) string {
+		return map[string]string{"DATABASE_URL": dsn, "LOG_FORMAT": "text"}[k]
+	}}
+	ctx, cancel := context.WithCancel(context.Background())
+	code := make(chan int)
+	go func() { code <- cli.Main(ctx, env, []string{"scheduler", "--config", file}) }()
+	defer func() {
+		cancel()
+		if c := <-code; c != 0 {
+			t.Errorf("exit %d\n%s", c, stderr.String())
+		}
+	}()
+	stderr.waitFor(t, `msg="job finished"`)
+	m := regexp.MustCompile(`address="?([0-9.]+:[0-9]+)"? .*msg="serving metrics at /metrics"|msg="serving metrics at /metrics".* address="?([0-9.]+:[0-9]+)`).FindStringSubmatch(stderr.String())
+	if m == nil {
+		t.Fatalf("no metrics address in the log:\n%s", stderr.String())
+	}
+	addr := m[1] + m[2]
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`provisioner_requests{priority="REGULAR",state="PENDING"} 3`,
+		`provisioner_requests{priority="EXPRESS",state="PENDING"} 2`,
+		`provisioner_requests{priority="REGULAR",state="COMPLETED"} 1`,
+		`provisioner_queue_up 1`,
+		`provisioner_job_runs_total{job="housekeeping",outcome="SUCCEEDED"}`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s:\n%s", want, body)
+		}
 	}
 }
