@@ -16,6 +16,7 @@
 // nothing new, gives running jobs the grace period, then cancels their context.
 // Reload (SIGHUP) swaps the configuration between ticks.
 //
-// Seams for metrics: Options.Metrics (an http.Handler) is served at /metrics on
-// scheduler.metrics_listen, and Options.Observer is told of every recorded run.
+// Metrics: Options.Metrics (an http.Handler) is served at /metrics on
+// scheduler.metrics_listen, Options.Observer is told of every recorded run, and
+// Options.Gateway of the jobs' gateway batches and results (package metrics is all three).
 package scheduler
