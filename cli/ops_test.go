@@ -94,6 +94,16 @@ func TestStatus(t *testing.T) {
 	if r := runAt(t, vars, "status", "--json"); !strings.Contains(r.stdout, `"inbox": null`) {
 		t.Errorf("status without an inbox: %s", r.stdout)
 	}
+	// The configuration's inbox when neither is given; a bad file is named (exit 2).
+	cfg := filepath.Join(t.TempDir(), "c.toml")
+	os.WriteFile(cfg, []byte("[jobs.import]\ninbox = \""+other+"\"\n"), 0o600)
+	if r := runAt(t, vars, "status", "--config", cfg); !strings.Contains(r.stdout, "Inbox "+other+": 0 waiting") {
+		t.Errorf("status --config: exit %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	os.WriteFile(cfg, []byte("[jobs.import]\ninbox = 3\n"), 0o600)
+	if r := runAt(t, vars, "status", "--config", cfg); r.code != 2 || !strings.Contains(r.stderr, cfg+":2: jobs.import.inbox") {
+		t.Errorf("status --config with a bad file: exit %d %s", r.code, r.stderr)
+	}
 	if r := runAt(t, vars, "status", "--inbox", filepath.Join(other, "missing")); r.code != 1 || !strings.Contains(r.stderr, "missing") {
 		t.Errorf("status with a missing inbox: exit %d %s", r.code, r.stderr)
 	}

@@ -12,10 +12,11 @@ import (
 )
 
 func runStatus(ctx context.Context, env Env, args []string) error {
-	fs := newFlagSet(env, "status", "status [--json] [--inbox DIR]\n\nThe requests by state, type and priority, the oldest pending request, the inbox\nbacklog, the last run of each job and the top error codes of the last day.")
+	fs := newFlagSet(env, "status", "status [--json] [--inbox DIR] [--config FILE]\n\nThe requests by state, type and priority, the oldest pending request, the inbox\nbacklog, the last run of each job and the top error codes of the last day.")
 	dbURL := dbFlag(fs)
 	asJSON := fs.Bool("json", false, "print JSON (a stable shape, for scripts)")
-	inbox := fs.String("inbox", "", "the inbox to count (default: $PROVISIONER_INBOX; none: left out)")
+	inbox := fs.String("inbox", "", "the inbox to count (default: $PROVISIONER_INBOX, else the configuration's; none: left out)")
+	cfgPath := configFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -24,6 +25,20 @@ func runStatus(ctx context.Context, env Env, args []string) error {
 	}
 	if *inbox == "" {
 		*inbox = env.Getenv("PROVISIONER_INBOX")
+	}
+	// With a configuration file, status sees what the scheduler sees: its database
+	// and its inbox.
+	if *cfgPath != "" || env.Getenv("PROVISIONER_CONFIG") != "" {
+		c, err := loadConfig(env, *cfgPath)
+		if err != nil {
+			return err
+		}
+		if env, _, err = configured(env, c); err != nil {
+			return err
+		}
+		if *inbox == "" {
+			*inbox = c.Import.Inbox
+		}
 	}
 	db, err := openDB(ctx, env, *dbURL)
 	if err != nil {
