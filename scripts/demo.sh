@@ -66,9 +66,15 @@ echo "exit code $code (3: some requests were rejected by the gateway, as the sam
 step "what became of each request (two are scheduled for later and still PENDING)"
 psql "$DATABASE_URL" -X -P pager=off -c "
   SELECT number, type, priority AS prio, sequence_number AS seq, life_cycle_state AS state,
-         to_char(scheduled_date, 'MM-DD HH24:MI') AS scheduled, smartcard_ca_id AS smartcard,
+         to_char(scheduled_date, 'YYYY-MM-DD HH24:MI') AS scheduled, smartcard_ca_id AS smartcard,
          coalesce(array_to_string(service_ca_ids, ','), stb_ca_id, CASE WHEN pin IS NOT NULL THEN 'PIN ****' END, '') AS params,
          reference_number AS gw_ref, error_code, process_id AS run, source_line AS line
   FROM provisioning_requests ORDER BY sequence_number"
 step "the inbox afterwards"
 find "$demo/inbox" -type f | sort
+
+step "provisioner status: the operator's one look (queue, inbox, last runs, errors of the day)"
+$prov status --inbox "$demo/inbox"
+
+step "provisioner requests list --state REJECTED: what to look at, and retry once fixed"
+$prov requests list --state REJECTED
