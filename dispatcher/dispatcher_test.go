@@ -395,9 +395,10 @@ func TestSlotFreedAtAnswer(t *testing.T) {
 		rs = append(rs, req{typ: "RESET_PIN", card: c})
 	}
 	insert(t, db, rs...)
-	// One slot, one writer, one answer waiting for it: with the first write-back
-	// stuck, batch 2 is answered and waits, batch 3 is answered and its sender waits
-	// to hand it over; nothing more is sent.
+	// One slot, one writer, room for one answer to wait for it: with the first
+	// write-back stuck, batch 2 is answered and waits, batch 3 is answered and its
+	// sender waits to hand it over; nothing more is sent. (Or one more: batch 2 may
+	// have been handed over while the writer was merging what waited with batch 1.)
 	d := newDispatcher(t, db, srv.URL, 5*time.Second, dispatcher.Options{Concurrency: 1, BatchSize: 1})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -411,19 +412,26 @@ func TestSlotFreedAtAnswer(t *testing.T) {
 		done <- result{sum, err}
 	}()
 	tx := <-h.tx
-	const want = 3
-	for i := 0; i < want; i++ {
+	sent := 3
+	for i := 0; i < sent; i++ {
 		select {
 		case <-h.arrived:
 		case <-time.After(10 * time.Second):
-			t.Fatalf("%d batches reached the gateway while the first write-back waited; want %d: the slot waits for the write-back", i, want)
+			t.Fatalf("%d batches reached the gateway while the first write-back waited; want %d: the slot waits for the write-back", i, sent)
 		}
 	}
-	// Nothing more may come while the writer is stuck: give a wrong design time to show.
-	select {
-	case <-h.arrived:
-		t.Errorf("a 4th batch was sent while %d answers waited for the writer: the answers waiting are not bounded", want)
-	case <-time.After(200 * time.Millisecond):
+	// At most one more may come while the writer is stuck: give a wrong design time
+	// to show.
+	for timeout := time.After(300 * time.Millisecond); ; {
+		select {
+		case <-h.arrived:
+			if sent++; sent > 4 {
+				t.Errorf("%d batches sent while the first write-back waited: the answers waiting are not bounded", sent)
+			}
+			continue
+		case <-timeout:
+		}
+		break
 	}
 	var written int
 	db.Get(&written, "SELECT count(*) FROM provisioning_requests WHERE life_cycle_state <> 'PENDING'")
@@ -437,14 +445,14 @@ func TestSlotFreedAtAnswer(t *testing.T) {
 		t.Fatal(res.err)
 	}
 	sum := res.sum
-	if sum.Completed != want || sum.Batches != want || sum.Claimed != sum.Completed+sum.Released {
-		t.Errorf("summary %+v: want the %d sent written back COMPLETED and the rest released", sum, want)
+	if sum.Completed != sent || sum.Batches != sent || sum.Claimed != sum.Completed+sum.Released {
+		t.Errorf("summary %+v: want the %d sent written back COMPLETED and the rest released", sum, sent)
 	}
 	var claimed, completed int
 	db.Get(&claimed, "SELECT count(*) FROM provisioning_requests WHERE claimed_by IS NOT NULL")
 	db.Get(&completed, "SELECT count(*) FROM provisioning_requests WHERE life_cycle_state = 'COMPLETED'")
-	if claimed != 0 || completed != want {
-		t.Errorf("%d requests still claimed, %d completed; want 0 and %d", claimed, completed, want)
+	if claimed != 0 || completed != sent {
+		t.Errorf("%d requests still claimed, %d completed; want 0 and %d", claimed, completed, sent)
 	}
 }
 
