@@ -328,20 +328,22 @@ func (p *pipeline) stop() {
 }
 
 // loop runs the claimers until there is nothing left to claim, a bound is reached,
-// ctx is cancelled or the run failed; then the pipeline drains.
+// ctx is cancelled or the run failed; then the pipeline drains. A failed claim fails
+// the run as a refusal does: the batches still queued are released, not sent.
 func (r *run) loop(ctx context.Context, started time.Time) error {
 	p := r.startPipeline(ctx)
-	defer p.stop()
 	var wg sync.WaitGroup
-	errs := make([]error, len(p.wakes))
-	for i, wake := range p.wakes {
+	for _, wake := range p.wakes {
 		wg.Go(func() {
-			errs[i] = r.claimLoop(ctx, started, p, wake)
+			if err := r.claimLoop(ctx, started, p, wake); err != nil {
+				r.fail(err)
+			}
 			p.notify() // the others may be waiting for this one's claim
 		})
 	}
 	wg.Wait()
-	return errors.Join(errs...)
+	p.stop()
+	return r.fatalErr()
 }
 
 // claimLoop claims batches for the pipeline until there is nothing left to claim, a
@@ -501,6 +503,15 @@ func (r *run) claim(limit int) ([]claimed, error) {
 	r.sum.Claimed += len(batch)
 	r.mu.Unlock()
 	return batch, nil
+}
+
+// fail records the first error that fails the run.
+func (r *run) fail(err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.fatal == nil {
+		r.fatal = err
+	}
 }
 
 func (r *run) fatalErr() error {

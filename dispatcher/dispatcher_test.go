@@ -464,7 +464,10 @@ func TestRetryBackoffAndMaxAttempts(t *testing.T) {
 	db, _ := pgtest.New(t)
 	_, srv := newSim(t, simulator.Faults{Busy: 1})
 	insert(t, db, req{typ: "RESET_PIN", card: "1000000001"}, req{typ: "RESET_SMARTCARD", card: "1000000001"})
-	base := 400 * time.Millisecond
+	// Long enough that a run started right after a write-back, on a loaded machine,
+	// still finds the request waiting (a run ends a few claims after its last
+	// write-back; at 400 ms, half of it jittered away, it did not always).
+	base := time.Second
 	d := newDispatcher(t, db, srv.URL, 5*time.Second, dispatcher.Options{MaxAttempts: 3, BackoffBase: base, BackoffCap: time.Hour})
 	for attempt := 1; attempt <= 2; attempt++ {
 		before := time.Now()
