@@ -206,12 +206,17 @@ type run struct {
 
 	claimStmt, writeStmt *sqlx.Stmt
 	short                atomic.Bool // the last claim returned fewer than asked
+	claimers             int         // claims that may run at once (set before they start)
 
 	mu          sync.Mutex
 	pausedUntil time.Time // the gateway said 429/503: nobody sends before this
 	fatal       error     // the gateway refused our credentials
 	seq         int
 	claiming    int // requests the claims in progress may take (MaxRequests)
+
+	// Held shared by each claim statement, exclusively to fail the run on a refusal:
+	// no claim then runs while the refused batch is released.
+	claimGate sync.RWMutex
 }
 
 // newRun prepares a run's statements (planning the claim cost as much as running
@@ -302,7 +307,8 @@ func (r *run) startPipeline(ctx context.Context) *pipeline {
 		toSend:  make(chan sendJob, 2*c), // ahead of the slots: see claimLoop
 		toWrite: make(chan writeJob, c),
 	}
-	for range claimers(c) {
+	r.claimers = claimers(c)
+	for range r.claimers {
 		p.wakes = append(p.wakes, make(chan struct{}, 1))
 	}
 	for range c {
@@ -440,7 +446,14 @@ func (r *run) claimInto(ctx context.Context, p *pipeline, want int64) (n int64, 
 		r.ungrant(limit)
 		return 0, true, nil
 	}
+	r.claimGate.RLock()
+	if r.fatalErr() != nil {
+		r.claimGate.RUnlock()
+		r.ungrant(limit)
+		return 0, true, nil
+	}
 	claimedRows, err := r.claim(limit)
+	r.claimGate.RUnlock()
 	r.ungrant(limit)
 	if err != nil {
 		return 0, false, err
@@ -477,13 +490,14 @@ func (r *run) ungrant(n int) {
 	r.claiming -= n
 }
 
-// claim claims up to limit requests. It weighs one candidate per request wanted,
-// unless the last claim came back short: then other runs may hold the first
-// candidates (SKIP LOCKED passes over them), and it weighs four times as many. Always
-// weighing four cost a third of a claim when one run works alone.
+// claim claims up to limit requests. It weighs one candidate per request wanted and
+// per claimer of the run (the run's own claims at the same moment take the same
+// first candidates), unless the last claim came back short: then other runs may hold
+// the first candidates (SKIP LOCKED passes over them), and it weighs four times as
+// many. Always weighing four cost a third of a claim when one run works alone.
 func (r *run) claim(limit int) ([]claimed, error) {
 	var batch []claimed
-	factor := 1
+	factor := max(1, r.claimers)
 	if r.short.Load() {
 		factor = 4
 	}
@@ -640,11 +654,11 @@ func (r *run) send(batchID string, batch []claimed, cmds []casapi.Command, idx [
 		outs[idx[0]].reject(casapi.ErrCodeBadRequest, out.Detail, "")
 	case Refused:
 		log.Error("gateway refused our credentials: " + out.Detail)
-		r.mu.Lock()
-		if r.fatal == nil {
-			r.fatal = fmt.Errorf("gateway: %s", out.Detail)
-		}
-		r.mu.Unlock()
+		// No claim in progress meanwhile: one that began before would find the
+		// requests released below and take them again.
+		r.claimGate.Lock()
+		r.fail(fmt.Errorf("gateway: %s", out.Detail))
+		r.claimGate.Unlock()
 	case Unknown:
 		log.Warn("batch outcome unknown; its requests will be sent again: " + out.Detail)
 		for _, i := range idx {
