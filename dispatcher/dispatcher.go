@@ -205,18 +205,17 @@ type run struct {
 	limiter *rate.Limiter
 
 	claimStmt, writeStmt *sqlx.Stmt
-	short                atomic.Bool // the last claim returned fewer than asked
-	claimers             int         // claims that may run at once (set before they start)
+	short                bool // the last claim returned fewer than asked (claim's goroutine only)
 
 	mu          sync.Mutex
 	pausedUntil time.Time // the gateway said 429/503: nobody sends before this
 	fatal       error     // the gateway refused our credentials
 	seq         int
-	claiming    int // requests the claims in progress may take (MaxRequests)
 
-	// Held shared by each claim statement, exclusively to fail the run on a refusal:
-	// no claim then runs while the refused batch is released.
-	claimGate sync.RWMutex
+	// Held by each claim statement, and by a refusal while it fails the run: a claim
+	// that began before the refusal would find the refused batch released, and take
+	// it again.
+	claimGate sync.Mutex
 }
 
 // newRun prepares a run's statements (planning the claim cost as much as running
@@ -242,21 +241,26 @@ func (r *run) close() {
 	r.writeStmt.Close()
 }
 
-// The run is a pipeline (doc.go, "Pipeline"): claimers claim batches into toSend;
-// Concurrency senders each take the next one, send it, and hand its answer to
-// toWrite, so that a send slot is held from the moment a batch is taken to the
-// gateway's answer and no longer; a few writers write the answers back, several
+// The run is a pipeline (doc.go, "Pipeline"): loop claims batches into toSend, in
+// claim order; Concurrency senders each take the next one, send it, and hand its
+// answer to toWrite, so that a send slot is held from the moment a batch is taken to
+// the gateway's answer and no longer; a few writers write the answers back, several
 // batches in one statement when they queue up. Claims run ahead of the slots (up to
 // Concurrency batches wait in toSend), so a free slot does not wait for a claim.
+//
+// One claim at a time: two overlapping claims (each weighing candidates for the
+// other) measured slower on 2 cores, at concurrency 4 with no latency (15,800 and
+// 18,900 req/s against 18,500 and 22,500 at batch 100 and 500) and at 8 with 20 ms
+// (13,800-14,600 against 14,700-16,000).
 type pipeline struct {
 	toSend  chan sendJob
 	toWrite chan writeJob
-	// unsent: batches claimed or being claimed and not yet answered (reserved by a
-	// claim, queued, or being sent); unwritten: batches answered and not yet written
-	// back. A sender raises unwritten before it lowers unsent, so the two are never
-	// both zero while a batch is between them.
+	// unsent: batches claimed and not yet answered (queued or being sent);
+	// unwritten: batches answered and not yet written back. A sender raises
+	// unwritten before it lowers unsent, so the two are never both zero while a
+	// batch is between them.
 	unsent, unwritten atomic.Int64
-	wakes             []chan struct{} // one per claimer: something finished
+	wake              chan struct{} // a sender or a writer finished something
 	senders, writers  sync.WaitGroup
 }
 
@@ -279,37 +283,20 @@ const writeBackMax = casapi.MaxBatch
 // more than the database's cores.
 func writers(concurrency int) int { return max(1, min(4, (concurrency+1)/2)) }
 
-// claimers is how many claims may run at once. One claim statement at a time kept a
-// run with 20 ms of gateway latency and 8 slots at half its pace (measured: the
-// claimer busy 96% of the run, the slots idle 45%), so from 4 slots two claims
-// overlap, each for up to half of what the pipeline misses. They take each other's
-// candidates no more than two runs do (SKIP LOCKED).
-func claimers(concurrency int) int {
-	if concurrency >= 4 {
-		return 2
-	}
-	return 1
-}
-
-// notify wakes every claimer; a claimer that is not waiting finds the token later.
+// notify wakes the claiming loop; if it is not waiting, it finds the token later.
 func (p *pipeline) notify() {
-	for _, w := range p.wakes {
-		select {
-		case w <- struct{}{}:
-		default:
-		}
+	select {
+	case p.wake <- struct{}{}:
+	default:
 	}
 }
 
 func (r *run) startPipeline(ctx context.Context) *pipeline {
 	c := r.d.opts.Concurrency
 	p := &pipeline{
-		toSend:  make(chan sendJob, 2*c), // ahead of the slots: see claimLoop
+		toSend:  make(chan sendJob, 2*c), // ahead of the slots: see loop
 		toWrite: make(chan writeJob, c),
-	}
-	r.claimers = claimers(c)
-	for range r.claimers {
-		p.wakes = append(p.wakes, make(chan struct{}, 1))
+		wake:    make(chan struct{}, 1),
 	}
 	for range c {
 		p.senders.Go(func() {
@@ -325,7 +312,7 @@ func (r *run) startPipeline(ctx context.Context) *pipeline {
 }
 
 // stop lets the pipeline drain: batches still queued are sent (or released, after a
-// shutdown or a refusal: see process), then every answer is written back.
+// shutdown or a failure: see process), then every answer is written back.
 func (p *pipeline) stop() {
 	close(p.toSend)
 	p.senders.Wait()
@@ -333,40 +320,30 @@ func (p *pipeline) stop() {
 	p.writers.Wait()
 }
 
-// loop runs the claimers until there is nothing left to claim, a bound is reached,
-// ctx is cancelled or the run failed; then the pipeline drains. A failed claim fails
-// the run as a refusal does: the batches still queued are released, not sent.
+// loop claims batches for the pipeline until there is nothing left to claim, a bound
+// is reached, ctx is cancelled or the run failed; then the pipeline drains. A failed
+// claim fails the run as a refusal does: the batches still queued are released, not
+// sent.
 func (r *run) loop(ctx context.Context, started time.Time) error {
 	p := r.startPipeline(ctx)
-	var wg sync.WaitGroup
-	for _, wake := range p.wakes {
-		wg.Go(func() {
-			if err := r.claimLoop(ctx, started, p, wake); err != nil {
-				r.fail(err)
-			}
-			p.notify() // the others may be waiting for this one's claim
-		})
+	if err := r.claimLoop(ctx, started, p); err != nil {
+		r.fail(err)
 	}
-	wg.Wait()
 	p.stop()
 	return r.fatalErr()
 }
 
-// claimLoop claims batches for the pipeline until there is nothing left to claim, a
-// bound is reached, ctx is cancelled or the run failed.
-func (r *run) claimLoop(ctx context.Context, started time.Time, p *pipeline, wake chan struct{}) error {
+func (r *run) claimLoop(ctx context.Context, started time.Time, p *pipeline) error {
 	opts := r.d.opts
 	// Claimed and unanswered: the slots' batches plus as many waiting. A claim is
-	// made for what is missing (up to a share of it when claims overlap), once at
-	// least refill batches are (or the queue ran dry): a claim of n batches costs
-	// far less than n claims.
+	// made for every batch missing, once at least refill are (or the queue ran dry):
+	// a claim of n batches costs far less than n claims.
 	capacity := int64(2 * opts.Concurrency)
-	share := capacity / int64(len(p.wakes))
 	refill := int64(max(1, opts.Concurrency/2))
 	lastLook := false
 	wait := func() bool {
 		select {
-		case <-wake:
+		case <-p.wake:
 			return true
 		case <-ctx.Done():
 			return false
@@ -383,15 +360,14 @@ func (r *run) claimLoop(ctx context.Context, started time.Time, p *pipeline, wak
 		if opts.MaxDuration > 0 && time.Since(started) >= opts.MaxDuration {
 			return nil
 		}
-		want := p.reserve(capacity, share, refill)
-		if want == 0 {
+		missing := capacity - p.unsent.Load()
+		if missing < refill && !(missing > 0 && len(p.toSend) == 0) {
 			if !wait() {
 				return nil
 			}
 			continue
 		}
-		n, stop, err := r.claimInto(ctx, p, want)
-		p.unsent.Add(n - want) // the reservation not used
+		n, stop, err := r.claimInto(ctx, p, missing)
 		if err != nil || stop {
 			return err
 		}
@@ -417,44 +393,30 @@ func (r *run) claimLoop(ctx context.Context, started time.Time, p *pipeline, wak
 	}
 }
 
-// reserve takes, for one claim, up to share of the batches the pipeline misses,
-// when at least refill are missing or the queue ran dry; 0 when it is not time.
-func (p *pipeline) reserve(capacity, share, refill int64) int64 {
-	for {
-		unsent := p.unsent.Load()
-		want := min(capacity-unsent, share)
-		if want < refill && !(want > 0 && len(p.toSend) == 0) {
-			return 0
-		}
-		if p.unsent.CompareAndSwap(unsent, unsent+want) {
-			return want
-		}
-	}
-}
-
 // claimInto claims up to want batches and queues them; it returns how many, and
-// stop when the run should stop claiming (MaxRequests reached, ctx cancelled).
+// stop when the run should stop claiming (MaxRequests reached, ctx cancelled, the
+// run failed).
 func (r *run) claimInto(ctx context.Context, p *pipeline, want int64) (n int64, stop bool, err error) {
 	opts := r.d.opts
-	limit := r.grant(opts.BatchSize * int(want))
-	if limit <= 0 {
-		return 0, true, nil
+	limit := opts.BatchSize * int(want)
+	if opts.MaxRequests > 0 {
+		limit = min(limit, opts.MaxRequests-r.claimedSoFar())
+		if limit <= 0 {
+			return 0, true, nil
+		}
 	}
 	// The end of a pause the gateway asked for first, so that claims are not held
 	// through it.
 	if err := r.waitPause(ctx); err != nil {
-		r.ungrant(limit)
 		return 0, true, nil
 	}
-	r.claimGate.RLock()
+	r.claimGate.Lock()
 	if r.fatalErr() != nil {
-		r.claimGate.RUnlock()
-		r.ungrant(limit)
+		r.claimGate.Unlock()
 		return 0, true, nil
 	}
 	claimedRows, err := r.claim(limit)
-	r.claimGate.RUnlock()
-	r.ungrant(limit)
+	r.claimGate.Unlock()
 	if err != nil {
 		return 0, false, err
 	}
@@ -462,7 +424,8 @@ func (r *run) claimInto(ctx context.Context, p *pipeline, want int64) (n int64, 
 	for len(claimedRows) > 0 {
 		k := min(opts.BatchSize, len(claimedRows))
 		// Clipped: a writer that merges batches appends to a copy, never over the
-		// next batch. Never blocks: the reservation made room.
+		// next batch. Never blocks: at most capacity are unanswered.
+		p.unsent.Add(1)
 		p.toSend <- sendJob{batch: claimedRows[:k:k], claimedAt: claimedAt}
 		claimedRows = claimedRows[k:]
 		n++
@@ -470,42 +433,21 @@ func (r *run) claimInto(ctx context.Context, p *pipeline, want int64) (n int64, 
 	return n, false, nil
 }
 
-// grant bounds a claim of n requests by MaxRequests, counting the claims of the
-// other claimers in progress; ungrant ends the claim's part.
-func (r *run) grant(n int) int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if bound := r.d.opts.MaxRequests; bound > 0 {
-		n = min(n, bound-r.sum.Claimed-r.claiming)
-	}
-	if n > 0 {
-		r.claiming += n
-	}
-	return n
-}
-
-func (r *run) ungrant(n int) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.claiming -= n
-}
-
-// claim claims up to limit requests. It weighs one candidate per request wanted and
-// per claimer of the run (the run's own claims at the same moment take the same
-// first candidates), unless the last claim came back short: then other runs may hold
-// the first candidates (SKIP LOCKED passes over them), and it weighs four times as
-// many. Always weighing four cost a third of a claim when one run works alone.
+// claim claims up to limit requests. It weighs one candidate per request wanted,
+// unless the last claim came back short: then other runs may hold the first
+// candidates (SKIP LOCKED passes over them), and it weighs four times as many. Always
+// weighing four cost a third of a claim when one run works alone.
 func (r *run) claim(limit int) ([]claimed, error) {
 	var batch []claimed
-	factor := max(1, r.claimers)
-	if r.short.Load() {
+	factor := 1
+	if r.short {
 		factor = 4
 	}
 	err := r.claimStmt.SelectContext(r.bg, &batch, r.sum.ProcessID, limit, r.d.opts.Lease.Seconds(), r.d.opts.FileID, factor)
 	if err != nil {
 		return nil, fmt.Errorf("claim batch: %w", err)
 	}
-	r.short.Store(len(batch) < limit)
+	r.short = len(batch) < limit
 	// The UPDATE returns rows in no particular order: put them back in claim order.
 	slices.SortFunc(batch, func(a, b claimed) int {
 		if a.Rank != b.Rank {
@@ -517,6 +459,12 @@ func (r *run) claim(limit int) ([]claimed, error) {
 	r.sum.Claimed += len(batch)
 	r.mu.Unlock()
 	return batch, nil
+}
+
+func (r *run) claimedSoFar() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.sum.Claimed
 }
 
 // fail records the first error that fails the run.

@@ -24,9 +24,8 @@
 //
 // # Pipeline
 //
-// A run is claims, sends and write-backs at once. Claimers (one, or two from four
-// slots: each claim is a statement of its own and the pace of a run otherwise) keep
-// up to Concurrency batches claimed ahead of the slots. Each of the Concurrency send
+// A run is claims, sends and write-backs at once. One claim at a time keeps up to
+// Concurrency batches claimed ahead of the slots. Each of the Concurrency send
 // slots takes the next batch, waits for the rate limit and any pause the gateway
 // asked for, sends it, and is free again as soon as the gateway answers: the answer
 // goes to a bounded pool of writers (half the slots, at most four), which merge the
