@@ -55,5 +55,6 @@
 //
 // On SIGTERM (ctx cancelled) a run stops claiming; the batches being sent are seen
 // through and every answer is written back; the batches still waiting for a slot are
-// released unsent.
+// released unsent. A run that fails (401/403, a claim or a write-back failing) stops
+// the same way, and no claim runs while a refused batch is given back.
 package dispatcher
