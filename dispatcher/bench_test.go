@@ -21,10 +21,20 @@ package dispatcher
 //     run's Client from 4 goroutines, no database: the HTTP, JSON and simulator
 //     share.
 //
-// then once latency=20ms/conc=8/batch=100: one Run with concurrency 8 against the
-// simulator with Faults.Latency = 20ms, beside concurrency × batch / latency.
+// and, in the same rounds:
+//
+//   - latency=20ms/conc=8/batch=100: one Run with concurrency 8 against the
+//     simulator with Faults.Latency = 20ms, beside concurrency × batch / latency;
+//   - no-latency/conc=8/batch=100: the same Run with no latency: what the machine
+//     can do with the run's shape at that concurrency, its CPU the limit;
+//   - latency=20ms/conc=8/sim-process/batch=100: the latency run against
+//     cmd/cas-simulator in a process of its own (DISPATCH_BENCH_SIMULATOR), so
+//     that the CPU time of the run, of the simulator and of PostgreSQL (its
+//     backends for the bench database, from /proc) can be told apart.
+//
 // It prints a table with the goals (e2e ≥ 20,000 req/s and ≥ 0.8 × the higher
-// baseline; latency ≥ 0.9 × theoretical).
+// baseline; latency ≥ 0.9 × theoretical), the latency run's ratio to the
+// no-latency ceiling, and the CPU time per request of each part.
 //
 // Environment (all optional):
 //
@@ -37,26 +47,32 @@ package dispatcher
 //	                          own, that no run may claim yet (default 0)
 //	DISPATCH_BENCH_BATCHES    batch sizes of the e2e/baseline/http runs (default "100,500")
 //	DISPATCH_BENCH_LATENCY_MS the gateway latency of the latency run (default 20)
+//	DISPATCH_BENCH_SIMULATOR  a cas-simulator binary for the sim-process run (unset: none)
 //	DISPATCH_BENCH_LOG        set: the runs' warnings and errors go to standard error
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"math"
 	"net/http/httptest"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/sirupsen/logrus"
 
 	"github.com/provisioner/provisioner/casapi"
+	"github.com/provisioner/provisioner/internal/benchrun"
 	"github.com/provisioner/provisioner/internal/pgtest"
 	"github.com/provisioner/provisioner/provisioning"
 	"github.com/provisioner/provisioner/simulator"
@@ -219,6 +235,71 @@ func benchGateway(b *testing.B, bd benchData, f simulator.Faults) (*Client, *sim
 	return client, sim
 }
 
+// benchExternalGateway starts the simulator binary bin (cmd/cas-simulator) in a
+// process of its own, knowing the cards of bd (reference files written for it),
+// with latency; it returns a client for it and a function that stops it and returns
+// the CPU time it spent.
+func benchExternalGateway(b *testing.B, bd benchData, latency time.Duration, bin string) (*Client, func() time.Duration) {
+	b.Helper()
+	dir := b.TempDir()
+	k := benchKnown(bd.cards)
+	var cards, stbs, products strings.Builder
+	cards.WriteString("serial_number,alternative_code,ca_id,subscription_number\n")
+	stbs.WriteString("serial_number,alternative_code,ca_id,subscription_number\n")
+	products.WriteString("code,alternative_code,classification,ca_id\n")
+	for i := range k.Smartcards {
+		fmt.Fprintf(&cards, "SER%010d,,%s,S%d\n", i, k.Smartcards[i], i)
+		fmt.Fprintf(&stbs, "STBSER%010d,,%s,S%d\n", i, k.STBs[i], i)
+	}
+	for i, p := range k.Products {
+		fmt.Fprintf(&products, "PROD%d,,SERVICE,%s\n", i, p)
+	}
+	for name, body := range map[string]string{"smartcards.csv": cards.String(), "stbs.csv": stbs.String(), "products.csv": products.String()} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-reference", dir, "-token", benchToken, "-destination", benchDest,
+		"-latency", latency.String(), "-log-level", "error")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		b.Fatalf("start the simulator: %v", err)
+	}
+	stopped := false
+	stop := func() time.Duration {
+		if stopped {
+			return 0
+		}
+		stopped = true
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+		return cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	}
+	b.Cleanup(func() { stop() })
+	lines := bufio.NewScanner(stdout)
+	var url string
+	for lines.Scan() {
+		if u, ok := strings.CutPrefix(lines.Text(), "listening on "); ok {
+			url = u
+			break
+		}
+	}
+	if url == "" {
+		b.Fatalf("the simulator %s did not say where it listens", bin)
+	}
+	go io.Copy(io.Discard, stdout)
+	client, err := NewClient(GatewayConfig{URL: url, Token: benchToken, DestinationID: benchDest, Timeout: time.Minute})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(client.http.CloseIdleConnections)
+	return client, stop
+}
+
 // checkSettled fails b unless every due request of db is settled.
 func checkSettled(b *testing.B, db *store.DB, bd benchData) {
 	b.Helper()
@@ -243,36 +324,59 @@ type benchResult struct {
 	// concurrent claim took their rows).
 	claimTime, writeTime time.Duration
 	claims, shortClaims  int
+	// e2e only: CPU time of this process (the run and the simulator) and of
+	// PostgreSQL for the bench database (-1: unknown), over the run.
+	goCPU, pgCPU time.Duration
+	simCPU       time.Duration // the simulator's process, when it has one
 }
 
 func (r benchResult) rate() float64 { return float64(r.requests) / r.elapsed.Seconds() }
 
-// runE2E performs one Run over a fresh copy of bd and returns what it measured.
-func runE2E(b *testing.B, bd benchData, opts Options, f simulator.Faults) benchResult {
+// runE2E performs one Run over a fresh copy of bd and returns what it measured. With
+// simBin set, the gateway is that simulator binary in a process of its own (f's
+// latency only).
+func runE2E(b *testing.B, bd benchData, opts Options, f simulator.Faults, simBin string) benchResult {
 	b.Helper()
 	b.StopTimer()
 	db := benchDB(b, bd)
-	client, sim := benchGateway(b, bd, f)
+	var client *Client
+	var sim *simulator.Simulator
+	stopSim := func() time.Duration { return 0 }
+	if simBin != "" {
+		client, stopSim = benchExternalGateway(b, bd, f.Latency, simBin)
+	} else {
+		client, sim = benchGateway(b, bd, f)
+	}
 	d, err := New(db, client, benchLogger(), opts)
 	if err != nil {
 		b.Fatal(err)
 	}
+	var backend int
+	var database string
+	if err := db.QueryRowContext(context.Background(), "SELECT pg_backend_pid(), current_database()").Scan(&backend, &database); err != nil {
+		b.Fatal(err)
+	}
 	b.StartTimer()
+	cpu := benchrun.WatchCPU(backend, database)
 	start := time.Now()
 	sum, err := d.Run(context.Background())
 	elapsed := time.Since(start)
+	goCPU, pgCPU := cpu.Finish()
 	b.StopTimer()
+	simCPU := stopSim()
 	if err != nil {
 		b.Fatalf("run: %v", err)
 	}
 	if sum.Claimed != bd.n || sum.Completed+sum.Rejected != bd.n || sum.Retried != 0 || sum.Lost != 0 {
 		b.Fatalf("run: %+v; want %d claimed and settled", sum, bd.n)
 	}
-	if st := sim.Stats(); st.CommandsReceived != bd.n {
-		b.Fatalf("simulator received %d commands, want %d", st.CommandsReceived, bd.n)
+	if sim != nil {
+		if st := sim.Stats(); st.CommandsReceived != bd.n {
+			b.Fatalf("simulator received %d commands, want %d", st.CommandsReceived, bd.n)
+		}
 	}
 	checkSettled(b, db, bd)
-	return benchResult{requests: bd.n, elapsed: elapsed, batches: sum.Batches}
+	return benchResult{requests: bd.n, elapsed: elapsed, batches: sum.Batches, goCPU: goCPU, pgCPU: pgCPU, simCPU: simCPU}
 }
 
 // runBaseline does the run's database work with no HTTP: it claims batches with the
@@ -484,6 +588,9 @@ func benchRate(b *testing.B, run func() benchResult) benchResult {
 		total.writeTime += r.writeTime
 		total.claims += r.claims
 		total.shortClaims += r.shortClaims
+		total.goCPU += r.goCPU
+		total.pgCPU += r.pgCPU
+		total.simCPU += r.simCPU
 	}
 	b.ReportMetric(total.rate(), "req/s")
 	b.ReportMetric(0, "ns/op") // the run, not one op, is the unit here
@@ -544,6 +651,8 @@ func BenchmarkDispatch(b *testing.B) {
 		rates             []float64
 		claimMs, writeMs  []float64
 		claims, shortClms int
+		goUs, pgUs, cores []float64 // CPU µs per request, and cores busy on average
+		simUs             []float64 // the simulator's own process, when it has one
 	}
 	got := map[string]*series{}
 	measure := func(kind string, bs, round int, run func(b *testing.B) benchResult) {
@@ -562,6 +671,12 @@ func BenchmarkDispatch(b *testing.B) {
 				s.claims += r.claims
 				s.shortClms += r.shortClaims
 			}
+			if r.goCPU > 0 && r.pgCPU >= 0 {
+				us := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(r.requests) }
+				s.goUs, s.pgUs = append(s.goUs, us(r.goCPU)), append(s.pgUs, us(r.pgCPU))
+				s.simUs = append(s.simUs, us(r.simCPU))
+				s.cores = append(s.cores, (r.goCPU+r.pgCPU+r.simCPU).Seconds()/r.elapsed.Seconds())
+			}
 		})
 	}
 	rate := func(kind string, bs int) float64 {
@@ -570,22 +685,35 @@ func BenchmarkDispatch(b *testing.B) {
 		}
 		return math.NaN()
 	}
+	const latConc, latBatch = 8, 100
+	latency := time.Duration(benchEnvInt(b, "DISPATCH_BENCH_LATENCY_MS", 20)) * time.Millisecond
+	latKind := fmt.Sprintf("latency=%v/conc=%d", latency, latConc)
+	ceilKind := fmt.Sprintf("no-latency/conc=%d", latConc)
+	simBin := os.Getenv("DISPATCH_BENCH_SIMULATOR")
+	extKind := latKind + "/sim-process"
 	for round := 1; round <= rounds; round++ {
+		// The run with latency, and the same run with none: what this machine can do
+		// with the run's shape at that concurrency, its CPU the limit.
+		measure(latKind, latBatch, round, func(b *testing.B) benchResult {
+			return runE2E(b, latData, Options{BatchSize: latBatch, Concurrency: latConc}, simulator.Faults{Latency: latency}, "")
+		})
+		measure(ceilKind, latBatch, round, func(b *testing.B) benchResult {
+			return runE2E(b, latData, Options{BatchSize: latBatch, Concurrency: latConc}, simulator.Faults{}, "")
+		})
+		if simBin != "" {
+			measure(extKind, latBatch, round, func(b *testing.B) benchResult {
+				return runE2E(b, latData, Options{BatchSize: latBatch, Concurrency: latConc}, simulator.Faults{Latency: latency}, simBin)
+			})
+		}
 		for _, bs := range sizes {
 			measure("e2e", bs, round, func(b *testing.B) benchResult {
-				return runE2E(b, data, Options{BatchSize: bs, Concurrency: conc}, simulator.Faults{})
+				return runE2E(b, data, Options{BatchSize: bs, Concurrency: conc}, simulator.Faults{}, "")
 			})
 			measure("baseline", bs, round, func(b *testing.B) benchResult { return runBaseline(b, data, bs, conc, false) })
 			measure("baseline-pipelined", bs, round, func(b *testing.B) benchResult { return runBaseline(b, data, bs, conc, true) })
 			measure("http", bs, round, func(b *testing.B) benchResult { return runHTTP(b, data, bs, conc) })
 		}
 	}
-	const latConc, latBatch = 8, 100
-	latency := time.Duration(benchEnvInt(b, "DISPATCH_BENCH_LATENCY_MS", 20)) * time.Millisecond
-	latKind := fmt.Sprintf("latency=%v/conc=%d", latency, latConc)
-	measure(latKind, latBatch, 1, func(b *testing.B) benchResult {
-		return runE2E(b, latData, Options{BatchSize: latBatch, Concurrency: latConc}, simulator.Faults{Latency: latency})
-	})
 	if b.Failed() {
 		return
 	}
@@ -610,11 +738,32 @@ func BenchmarkDispatch(b *testing.B) {
 				kind, bs, median(s.claimMs), median(s.writeMs), s.shortClms, s.claims)
 		}
 	}
-	lat := rate(latKind, latBatch)
+	lat, ceil := rate(latKind, latBatch), rate(ceilKind, latBatch)
 	theory := float64(latConc*latBatch) / latency.Seconds()
-	fmt.Fprintf(w, "\n== With gateway latency %v, concurrency %d, batch %d: %s ==\n", latency, latConc, latBatch, latData)
-	fmt.Fprintf(w, "%-10s %10s %11s %7s  %-18s\n", "", "req/s", "theoretical", "ratio", "goal ratio >= 0.90")
-	fmt.Fprintf(w, "%-10s %10.0f %11.0f %7.2f  %-18s\n\n", "latency", lat, theory, lat/theory, verdict(lat/theory >= goalOfTheory))
+	fmt.Fprintf(w, "\n== With gateway latency %v, concurrency %d, batch %d: %s; median of %d round(s) ==\n", latency, latConc, latBatch, latData, rounds)
+	fmt.Fprintf(w, "%-10s %10s %11s %7s  %-18s %10s %9s\n", "", "req/s", "theoretical", "ratio", "goal ratio >= 0.90", "no latency", "ratio")
+	fmt.Fprintf(w, "%-10s %10.0f %11.0f %7.2f  %-18s %10.0f %9.2f\n", "latency", lat, theory, lat/theory, verdict(lat/theory >= goalOfTheory), ceil, lat/ceil)
+	if simBin != "" {
+		ext := rate(extKind, latBatch)
+		fmt.Fprintf(w, "%-10s %10.0f %11.0f %7.2f  %-18s %10.0f %9.2f\n", "sim apart", ext, theory, ext/theory, verdict(ext/theory >= goalOfTheory), ceil, ext/ceil)
+	}
+	fmt.Fprintf(w, "no latency: the same run against a gateway with no latency, in the same rounds: this machine's ceiling for it.\n")
+	if simBin != "" {
+		fmt.Fprintf(w, "sim apart: the latency run against cmd/cas-simulator in a process of its own (%s).\n", simBin)
+	}
+	for _, kind := range []string{latKind, ceilKind, extKind} {
+		s := got[fmt.Sprintf("%s/batch=%d", kind, latBatch)]
+		switch {
+		case s == nil || len(s.goUs) == 0:
+		case kind == extKind:
+			fmt.Fprintf(w, "  %-31s CPU per request: %5.1f µs the run, %5.1f µs the simulator, %5.1f µs PostgreSQL; %.2f cores busy\n",
+				kind, median(s.goUs), median(s.simUs), median(s.pgUs), median(s.cores))
+		default:
+			fmt.Fprintf(w, "  %-31s CPU per request: %5.1f µs the run and the simulator, %5.1f µs PostgreSQL; %.2f cores busy\n",
+				kind, median(s.goUs), median(s.pgUs), median(s.cores))
+		}
+	}
+	fmt.Fprintln(w)
 }
 
 func orDefault(v, def string) string {

@@ -1,7 +1,9 @@
 package dispatcher_test
 
 import (
+	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -245,9 +247,10 @@ func dispatcherClient(t *testing.T, url string) *dispatcher.Client {
 	return c
 }
 
-// TestOrder: EXPRESS before REGULAR, then sequence number; a smartcard's requests one
-// at a time in sequence order; and an EXPRESS request behind REGULAR ones promotes
-// them ahead of other REGULAR work.
+// TestOrder: the claim order. EXPRESS before REGULAR, then sequence number; a
+// smartcard's requests one at a time in sequence order; and an EXPRESS request behind
+// REGULAR ones promotes them ahead of other REGULAR work. One request per run, each run
+// after the last: the applied order is the order in which each claim takes requests.
 func TestOrder(t *testing.T) {
 	db, _ := pgtest.New(t)
 	sim, srv := newSim(t, simulator.Faults{})
@@ -260,9 +263,15 @@ func TestOrder(t *testing.T) {
 		req{typ: "RESET_PIN", card: "1000000001", express: true}, // 6: card A, EXPRESS behind 1 and 2
 		req{typ: "RESET_PIN", card: "1000000002"},                // 7: card B, behind 3
 	)
-	// One command per batch, one batch at a time: the applied order is the claim order.
-	d := newDispatcher(t, db, srv.URL, 5*time.Second, dispatcher.Options{Concurrency: 1, BatchSize: 1})
-	run(t, d)
+	d := newDispatcher(t, db, srv.URL, 5*time.Second, dispatcher.Options{Concurrency: 1, BatchSize: 1, MaxRequests: 1})
+	for range ids {
+		if sum := run(t, d); sum.Completed != 1 {
+			t.Fatalf("run %+v: want one request completed", sum)
+		}
+	}
+	if sum := run(t, d); sum.Claimed != 0 {
+		t.Errorf("a run after all were sent claimed %d", sum.Claimed)
+	}
 	numbers := map[string]int{}
 	for i, f := range finals(t, db) {
 		numbers[strconv.FormatInt(f.Number, 10)] = i + 1
@@ -280,6 +289,173 @@ func TestOrder(t *testing.T) {
 	}
 }
 
+// TestOrderPipelined: within one run, claims run ahead of the send slots and
+// write-backs behind them. Each smartcard's requests still reach the gateway one at a
+// time in sequence order; the first claim takes the EXPRESS head and the promoted head
+// first; and an EXPRESS request behind REGULAR ones is not stuck behind the whole
+// queue: only the work already in the pipeline when each of its predecessors was
+// written back goes before the next one (doc.go, "Order").
+func TestOrderPipelined(t *testing.T) {
+	db, _ := pgtest.New(t)
+	sim, srv := newSim(t, simulator.Faults{})
+	rs := []req{
+		{typ: "RESET_PIN", card: "1000000001"},                // card A: three REGULAR...
+		{typ: "RESET_SMARTCARD", card: "1000000001"},          //
+		{typ: "RESET_PIN", card: "1000000001"},                //
+		{typ: "RESET_PIN", card: "1000000003", express: true}, // card C: an EXPRESS head
+		{typ: "RESET_PIN", card: "1000000001", express: true}, // ...then A's EXPRESS
+	}
+	// Then plenty of plain REGULAR work on the other cards, two rounds of them.
+	others := []string{"1000000002", "1000000004", "1000000005", "1000000006", "1000000007", "1000000099"}
+	for i := 0; i < 60; i++ {
+		rs = append(rs, req{typ: "RESET_PIN", card: others[i%len(others)]})
+	}
+	insert(t, db, rs...)
+	d := newDispatcher(t, db, srv.URL, 5*time.Second, dispatcher.Options{Concurrency: 1, BatchSize: 1})
+	if sum := run(t, d); sum.Completed != len(rs) {
+		t.Fatalf("run %+v: want all %d completed", sum, len(rs))
+	}
+	seq := map[string]int{} // command_id -> position in rs
+	for i, f := range finals(t, db) {
+		seq[strconv.FormatInt(f.Number, 10)] = i
+	}
+	var order []int
+	last := map[string]int{} // card -> position in rs of its last applied request
+	for _, e := range sim.AppliedLog() {
+		i := seq[e.CommandID]
+		order = append(order, i)
+		if prev, ok := last[rs[i].card]; ok && prev > i {
+			t.Errorf("card %s: request %d applied after request %d", rs[i].card, i, prev)
+		}
+		last[rs[i].card] = i
+	}
+	if len(order) != len(rs) {
+		t.Fatalf("applied %d commands, want %d", len(order), len(rs))
+	}
+	if order[0] != 3 || order[1] != 0 {
+		t.Errorf("applied first %v, want the EXPRESS head (3) then the promoted head (0)", order[:2])
+	}
+	// A's EXPRESS request waits for its three predecessors, each sent at the first
+	// claim after the last one was written back; the REGULAR work of the other cards
+	// fills the pipeline meanwhile (one batch sent, one waiting, the answers being
+	// written: a handful per step), not the whole queue of 60.
+	pos := slices.Index(order, 4)
+	t.Logf("applied order %v", order)
+	if pos < 4 || pos > 4+3*8 {
+		t.Errorf("A's EXPRESS request applied at position %d of %d (order %v); want after its 3 predecessors, ahead of most REGULAR work", pos, len(order), order)
+	}
+}
+
+// lockFirst forwards to the simulator; while it forwards the first batch it locks
+// that batch's request in the database (SELECT ... FOR UPDATE in a transaction of its
+// own), so that the run's write-back of it waits on the lock until the test lets go.
+type lockFirst struct {
+	sim     *simulator.Simulator
+	db      *store.DB
+	t       *testing.T
+	tx      chan *sql.Tx // the lock, once taken
+	batches atomic.Int32
+	arrived chan struct{} // a batch reached the gateway
+}
+
+func (h *lockFirst) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == casapi.PathBatches {
+		if h.batches.Add(1) == 1 {
+			body, _ := io.ReadAll(r.Body)
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			var b casapi.Batch
+			json.Unmarshal(body, &b)
+			tx, err := h.db.Begin()
+			if err == nil {
+				_, err = tx.Exec("SELECT 1 FROM provisioning_requests WHERE number = $1 FOR UPDATE", b.Commands[0].CommandID)
+			}
+			if err != nil {
+				h.t.Errorf("lock the first request: %v", err)
+			}
+			h.tx <- tx
+		}
+		defer func() { h.arrived <- struct{}{} }()
+	}
+	h.sim.ServeHTTP(w, r)
+}
+
+// TestSlotFreedAtAnswer: a send slot is free as soon as the gateway answers, not once
+// the answer is written back: while the write-back of the first batch waits (its row
+// locked), the one slot sends the next batches; the senders stop when the writers
+// fall behind (the answers waiting are bounded); and a shutdown meanwhile still writes
+// back every answer, and releases what was not sent.
+func TestSlotFreedAtAnswer(t *testing.T) {
+	db, _ := pgtest.New(t)
+	sim := simulator.New(simulator.Config{Token: token, DestinationID: dest, Seed: 1}, known)
+	h := &lockFirst{sim: sim, db: db, t: t, tx: make(chan *sql.Tx, 1), arrived: make(chan struct{}, 100)}
+	srv := httptest.NewServer(h)
+	t.Cleanup(func() { sim.Close(); srv.Close() })
+	var rs []req
+	for _, c := range known.Smartcards {
+		rs = append(rs, req{typ: "RESET_PIN", card: c})
+	}
+	insert(t, db, rs...)
+	// One slot, one writer, room for one answer to wait for it: with the first
+	// write-back stuck, batch 2 is answered and waits, batch 3 is answered and its
+	// sender waits to hand it over; nothing more is sent. (Or one more: batch 2 may
+	// have been handed over while the writer was merging what waited with batch 1.)
+	d := newDispatcher(t, db, srv.URL, 5*time.Second, dispatcher.Options{Concurrency: 1, BatchSize: 1})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	type result struct {
+		sum dispatcher.Summary
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		sum, err := d.Run(ctx)
+		done <- result{sum, err}
+	}()
+	tx := <-h.tx
+	sent := 3
+	for i := 0; i < sent; i++ {
+		select {
+		case <-h.arrived:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%d batches reached the gateway while the first write-back waited; want %d: the slot waits for the write-back", i, sent)
+		}
+	}
+	// At most one more may come while the writer is stuck: give a wrong design time
+	// to show.
+	for timeout := time.After(300 * time.Millisecond); ; {
+		select {
+		case <-h.arrived:
+			if sent++; sent > 4 {
+				t.Errorf("%d batches sent while the first write-back waited: the answers waiting are not bounded", sent)
+			}
+			continue
+		case <-timeout:
+		}
+		break
+	}
+	var written int
+	db.Get(&written, "SELECT count(*) FROM provisioning_requests WHERE life_cycle_state <> 'PENDING'")
+	if written != 0 {
+		t.Errorf("%d requests written back while the first write-back waited", written)
+	}
+	cancel() // SIGTERM while three answers wait to be written
+	tx.Rollback()
+	res := <-done
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	sum := res.sum
+	if sum.Completed != sent || sum.Batches != sent || sum.Claimed != sum.Completed+sum.Released {
+		t.Errorf("summary %+v: want the %d sent written back COMPLETED and the rest released", sum, sent)
+	}
+	var claimed, completed int
+	db.Get(&claimed, "SELECT count(*) FROM provisioning_requests WHERE claimed_by IS NOT NULL")
+	db.Get(&completed, "SELECT count(*) FROM provisioning_requests WHERE life_cycle_state = 'COMPLETED'")
+	if claimed != 0 || completed != sent {
+		t.Errorf("%d requests still claimed, %d completed; want 0 and %d", claimed, completed, sent)
+	}
+}
+
 // TestRetryBackoffAndMaxAttempts: a command the gateway keeps answering RETRY stays
 // PENDING with its attempts raised and its next attempt after a growing, jittered
 // backoff; the next request of the same card waits; after MaxAttempts it is REJECTED
@@ -288,7 +464,10 @@ func TestRetryBackoffAndMaxAttempts(t *testing.T) {
 	db, _ := pgtest.New(t)
 	_, srv := newSim(t, simulator.Faults{Busy: 1})
 	insert(t, db, req{typ: "RESET_PIN", card: "1000000001"}, req{typ: "RESET_SMARTCARD", card: "1000000001"})
-	base := 400 * time.Millisecond
+	// Long enough that a run started right after a write-back, on a loaded machine,
+	// still finds the request waiting (a run ends a few claims after its last
+	// write-back; at 400 ms, half of it jittered away, it did not always).
+	base := time.Second
 	d := newDispatcher(t, db, srv.URL, 5*time.Second, dispatcher.Options{MaxAttempts: 3, BackoffBase: base, BackoffCap: time.Hour})
 	for attempt := 1; attempt <= 2; attempt++ {
 		before := time.Now()

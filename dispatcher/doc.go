@@ -13,6 +13,25 @@
 // promoted: they go with the EXPRESS work, ahead of other REGULAR requests, so the
 // urgent request is not stuck behind the whole queue (sql/queries/claim_requests.sql).
 //
+// That is the order of each claim. A run claims ahead of its send slots and writes
+// back behind them (see Pipeline), so the batches already claimed when a request
+// becomes a head — those being sent, those waiting for a slot, and a claim running
+// at that moment — go before it: other smartcards' REGULAR work can pass a promoted
+// head by that much, never by the whole queue. A head becomes claimable for its
+// card's next request only once its outcome is written back; until then it is still
+// PENDING and claimed, and the card's next request is not a head. Batches leave in
+// the order they were claimed.
+//
+// # Pipeline
+//
+// A run is claims, sends and write-backs at once. One claim at a time keeps up to
+// Concurrency batches claimed ahead of the slots. Each of the Concurrency send
+// slots takes the next batch, waits for the rate limit and any pause the gateway
+// asked for, sends it, and is free again as soon as the gateway answers: the answer
+// goes to a bounded pool of writers (half the slots, at most four), which merge the
+// answers waiting into one write-back statement of up to 500 requests. When the
+// writers fall behind, the slots wait to hand over their answers: nothing piles up.
+//
 // # Claims are leases
 //
 // A claim sets claimed_by (the run's process id) and lease_expires_at. Runs on any
@@ -30,5 +49,13 @@
 // attempts raised and next_attempt_at after a capped exponential backoff with jitter
 // (at least the gateway's Retry-After); after MaxAttempts it is REJECTED with
 // E_MAX_ATTEMPTS and the last error. A 400 for a batch is resent command by command
-// to find the bad one; 401/403 stop the run and release its claims untouched.
+// to find the bad one; 401/403 stop the run and release its claims untouched, those
+// waiting for a slot included.
+//
+// # Stopping
+//
+// On SIGTERM (ctx cancelled) a run stops claiming; the batches being sent are seen
+// through and every answer is written back; the batches still waiting for a slot are
+// released unsent. A run that fails (401/403, a claim or a write-back failing) stops
+// the same way, and no claim runs while a refused batch is given back.
 package dispatcher

@@ -160,6 +160,12 @@ type pgWatch struct {
 // watchPostgres starts watching; postmaster is the server's pid. It returns nil when
 // /proc cannot tell (not Linux, or another machine): figures are then reported unknown.
 func watchPostgres(postmaster int, database string) *pgWatch {
+	return watchPostgresEvery(postmaster, database, 20*time.Millisecond)
+}
+
+// watchPostgresEvery polls every interval: less often where the server processes
+// of interest live long, to take less of the CPU being measured.
+func watchPostgresEvery(postmaster int, database string, interval time.Duration) *pgWatch {
 	if postmaster <= 0 {
 		return nil
 	}
@@ -172,7 +178,7 @@ func watchPostgres(postmaster int, database string) *pgWatch {
 	w.done.Add(1)
 	go func() {
 		defer w.done.Done()
-		t := time.NewTicker(20 * time.Millisecond)
+		t := time.NewTicker(interval)
 		defer t.Stop()
 		for {
 			select {
