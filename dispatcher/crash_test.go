@@ -21,7 +21,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -33,6 +32,7 @@ import (
 	"github.com/provisioner/provisioner/casapi"
 	"github.com/provisioner/provisioner/dispatcher"
 	"github.com/provisioner/provisioner/internal/pgtest"
+	"github.com/provisioner/provisioner/internal/testutil"
 	"github.com/provisioner/provisioner/simulator"
 	"github.com/provisioner/provisioner/store"
 )
@@ -595,21 +595,11 @@ func accServe(t *testing.T, seed int64, faults simulator.Faults, w accWorkload) 
 }
 
 // accLogBuffer collects a dispatcher's log lines for a failure message.
-type accLogBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
+type accLogBuffer struct{ testutil.Buffer }
 
-func (l *accLogBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
+// tail is the last n bytes of the log.
 func (l *accLogBuffer) tail(n int) string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	s := l.b.String()
+	s := l.String()
 	if len(s) > n {
 		s = "…" + s[len(s)-n:]
 	}

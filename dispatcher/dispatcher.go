@@ -223,7 +223,7 @@ type run struct {
 
 	mu          sync.Mutex
 	pausedUntil time.Time // the gateway said 429/503: nobody sends before this
-	fatal       error     // the gateway refused our credentials
+	fatal       error     // why the run failed: the gateway refused our credentials, or a claim or write-back failed
 	seq         int
 
 	// Held by each claim statement, and by a refusal while it fails the run: a claim
