@@ -756,9 +756,16 @@ func (r *run) writeBack(batch []claimed, outs []outcome) {
 		w[id] = true
 	}
 	var completed, rejected, retried int
+	// The observer hears once per state and error code, not once per request: a
+	// write-back merges up to 500 of them.
+	type result struct{ state, code string }
+	var observed map[result]int
+	if r.d.opts.Observer != nil {
+		observed = map[result]int{}
+	}
 	for i, c := range batch {
-		if w[c.ID] && r.d.opts.Observer != nil {
-			r.d.opts.Observer.Results(string(outs[i].state), outs[i].code, 1)
+		if w[c.ID] && observed != nil {
+			observed[result{string(outs[i].state), outs[i].code}]++
 		}
 		switch {
 		case !w[c.ID]:
@@ -769,6 +776,9 @@ func (r *run) writeBack(batch []claimed, outs []outcome) {
 		default:
 			retried++
 		}
+	}
+	for k, n := range observed {
+		r.d.opts.Observer.Results(k.state, k.code, n)
 	}
 	r.sum.Completed += completed
 	r.sum.Rejected += rejected
