@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -11,6 +10,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/provisioner/provisioner/dispatcher"
+	"github.com/provisioner/provisioner/internal/recovered"
 	"github.com/provisioner/provisioner/store"
 )
 
@@ -124,7 +124,7 @@ func (s *Server) handle(h handlerFunc) http.Handler {
 		f := func() (f *failure) {
 			defer func() {
 				if p := recover(); p != nil {
-					f = &failure{err: fmt.Errorf("panic: %v", p)}
+					f = &failure{err: recovered.Error(p)}
 				}
 			}()
 			return h(rec, r, c)

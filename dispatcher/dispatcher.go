@@ -8,6 +8,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -19,6 +20,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/provisioner/provisioner/casapi"
+	"github.com/provisioner/provisioner/internal/recovered"
 	"github.com/provisioner/provisioner/provisioning"
 	provsql "github.com/provisioner/provisioner/sql"
 	"github.com/provisioner/provisioner/store"
@@ -319,7 +321,7 @@ func (r *run) startPipeline(ctx context.Context) *pipeline {
 	for range c {
 		p.senders.Go(func() {
 			for job := range p.toSend {
-				r.process(ctx, job, p)
+				r.guard(func() { r.process(ctx, job, p) })
 			}
 		})
 	}
@@ -327,6 +329,22 @@ func (r *run) startPipeline(ctx context.Context) *pipeline {
 		p.writers.Go(func() { r.writer(p) })
 	}
 	return p
+}
+
+// guard runs fn and turns a panic in it (a bug, or an Observer's) into the run's
+// failure, with where it happened, instead of a crash of the whole process: the
+// scheduler runs other jobs in the same process. The pipeline goes on draining
+// as after any failure. The requests of a batch whose sender panicked keep their
+// leases; those expire and the requests are sent again, as after a crash.
+func (r *run) guard(fn func()) {
+	defer func() {
+		if p := recover(); p != nil {
+			err := recovered.Error(p)
+			r.log.WithField("stack", string(debug.Stack())).Error("processing run: " + err.Error())
+			r.fail(err)
+		}
+	}()
+	fn()
 }
 
 // stop lets the pipeline drain: batches still queued are sent (or released, after a
@@ -344,9 +362,11 @@ func (p *pipeline) stop() {
 // sent.
 func (r *run) loop(ctx context.Context, started time.Time) error {
 	p := r.startPipeline(ctx)
-	if err := r.claimLoop(ctx, started, p); err != nil {
-		r.fail(err)
-	}
+	r.guard(func() {
+		if err := r.claimLoop(ctx, started, p); err != nil {
+			r.fail(err)
+		}
+	})
 	p.stop()
 	return r.fatalErr()
 }
@@ -428,13 +448,10 @@ func (r *run) claimInto(ctx context.Context, p *pipeline, want int64) (n int64, 
 	if err := r.waitPause(ctx); err != nil {
 		return 0, true, nil
 	}
-	r.claimGate.Lock()
-	if r.fatalErr() != nil {
-		r.claimGate.Unlock()
+	claimedRows, failed, err := r.claimGated(limit)
+	if failed {
 		return 0, true, nil
 	}
-	claimedRows, err := r.claim(limit)
-	r.claimGate.Unlock()
 	if err != nil {
 		return 0, false, err
 	}
@@ -449,6 +466,17 @@ func (r *run) claimInto(ctx context.Context, p *pipeline, want int64) (n int64, 
 		n++
 	}
 	return n, false, nil
+}
+
+// claimGated claims under claimGate, unless the run has failed already.
+func (r *run) claimGated(limit int) (batch []claimed, failed bool, err error) {
+	r.claimGate.Lock()
+	defer r.claimGate.Unlock()
+	if r.fatalErr() != nil {
+		return nil, true, nil
+	}
+	batch, err = r.claim(limit)
+	return batch, false, err
 }
 
 // claim claims up to limit requests. It weighs one candidate per request wanted,
@@ -578,9 +606,11 @@ func (r *run) writer(p *pipeline) {
 				break merge
 			}
 		}
-		r.writeBack(batch, outs)
-		p.unwritten.Add(-n)
-		p.notify()
+		r.guard(func() {
+			defer p.notify()
+			defer p.unwritten.Add(-n)
+			r.writeBack(batch, outs)
+		})
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -757,5 +758,74 @@ func TestRunRequest(t *testing.T) {
 	}
 	if want := []string{"PENDING", "COMPLETED", "PENDING", "PENDING"}; !slices.Equal(got, want) {
 		t.Errorf("states %v, want %v", got, want)
+	}
+}
+
+// panicky is an Observer that panics on the first call of one of its methods.
+type panicky struct {
+	in   string // "BatchSent" or "Results"
+	done atomic.Bool
+}
+
+func (o *panicky) BatchSent(string, string, int, time.Duration) {
+	if o.in == "BatchSent" && o.done.CompareAndSwap(false, true) {
+		panic("observer says no")
+	}
+}
+
+func (o *panicky) Results(string, string, int) {
+	if o.in == "Results" && o.done.CompareAndSwap(false, true) {
+		panic("observer says no")
+	}
+}
+
+// TestPanicFailsTheRun: a panic in a sender or a writer (here an Observer's) fails
+// the run, saying what and where, instead of crashing the process (the scheduler's,
+// which runs other jobs too); the pipeline drains, and once the leases of the batch
+// caught in the panic expire, the next run finishes everything and the gateway
+// applies nothing twice.
+func TestPanicFailsTheRun(t *testing.T) {
+	for _, in := range []string{"BatchSent", "Results"} {
+		t.Run(in, func(t *testing.T) {
+			db, _ := pgtest.New(t)
+			sim, srv := newSim(t, simulator.Faults{})
+			var rs []req
+			for i := range 24 {
+				rs = append(rs, req{typ: "RESET_PIN", card: known.Smartcards[i%len(known.Smartcards)]})
+			}
+			insert(t, db, rs...)
+			opts := dispatcher.Options{BatchSize: 2, Concurrency: 2, Lease: time.Second, Observer: &panicky{in: in}}
+			sum, err := newDispatcher(t, db, srv.URL, 400*time.Millisecond, opts).Run(context.Background())
+			want := `^panic: observer says no \(at .*/dispatcher_test\.go:\d+ in .*\(\*panicky\)\.` + in + `\)$`
+			if err == nil || !regexp.MustCompile(want).MatchString(err.Error()) {
+				t.Fatalf("run error %v, want %s", err, want)
+			}
+			var state, msg string
+			db.QueryRow("SELECT state, coalesce(error, '') FROM processes WHERE id = $1", sum.ProcessID).Scan(&state, &msg)
+			if state != "FAILED" || msg != err.Error() {
+				t.Errorf("process %s %q, want FAILED with the run's error", state, msg)
+			}
+			if sum.Claimed == len(rs) {
+				t.Errorf("summary %+v: the failed run should have stopped claiming", sum)
+			}
+
+			time.Sleep(1100 * time.Millisecond) // the leases of the batch caught in the panic
+			opts.Observer = nil
+			run(t, newDispatcher(t, db, srv.URL, 400*time.Millisecond, opts))
+			for _, f := range finals(t, db) {
+				if f.State != "COMPLETED" || f.Claimed {
+					t.Errorf("request %d: %s (claimed %v), want COMPLETED", f.Number, f.State, f.Claimed)
+				}
+			}
+			applied := map[string]int{}
+			for _, e := range sim.AppliedLog() {
+				if applied[e.CommandID]++; applied[e.CommandID] > 1 {
+					t.Errorf("command %s applied twice", e.CommandID)
+				}
+			}
+			if len(applied) != len(rs) {
+				t.Errorf("the gateway applied %d commands, want %d", len(applied), len(rs))
+			}
+		})
 	}
 }

@@ -56,6 +56,9 @@
 //
 // On SIGTERM (ctx cancelled) a run stops claiming; the batches being sent are seen
 // through and every answer is written back; the batches still waiting for a slot are
-// released unsent. A run that fails (401/403, a claim or a write-back failing) stops
-// the same way, and no claim runs while a refused batch is given back.
+// released unsent. A run that fails (401/403, a claim or a write-back failing, a
+// panic in any of its goroutines) stops the same way, and no claim runs while a
+// refused batch is given back. A panic fails the run with what and where instead of
+// crashing the process, which may be the scheduler's; a batch caught in it keeps its
+// leases, which expire, and its requests are sent again as after a crash.
 package dispatcher

@@ -7,14 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"runtime"
 	"runtime/debug"
-	"strings"
 	"time"
 
 	"github.com/lib/pq"
 	"github.com/sirupsen/logrus"
 
+	"github.com/provisioner/provisioner/internal/recovered"
 	provsql "github.com/provisioner/provisioner/sql"
 	"github.com/provisioner/provisioner/store"
 )
@@ -214,25 +213,10 @@ func call(ctx context.Context, fn Job, env Env) (res Result, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			env.Log.WithField("stack", string(debug.Stack())).Error("job panicked")
-			err = fmt.Errorf("panic: %v (at %s)", p, panicSite())
+			err = recovered.Error(p)
 		}
 	}()
 	return fn(ctx, env)
-}
-
-// panicSite is the first frame below the runtime's panic machinery: where it panicked.
-func panicSite() string {
-	pcs := make([]uintptr, 32)
-	frames := runtime.CallersFrames(pcs[:runtime.Callers(3, pcs)])
-	for {
-		f, more := frames.Next()
-		if !strings.HasPrefix(f.Function, "runtime.") {
-			return fmt.Sprintf("%s:%d in %s", f.File, f.Line, f.Function)
-		}
-		if !more {
-			return "unknown"
-		}
-	}
 }
 
 func (l *Ledger) finish(ctx context.Context, run *Run, state State, err error, log logrus.FieldLogger) {
