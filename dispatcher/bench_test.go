@@ -27,6 +27,10 @@ package dispatcher
 //     simulator with Faults.Latency = 20ms, beside concurrency × batch / latency;
 //   - no-latency/conc=8/batch=100: the same Run with no latency: what the machine
 //     can do with the run's shape at that concurrency, its CPU the limit;
+//   - floor/batch=100: the N requests claimed beforehand (untimed) and written
+//     back by the run's own write-back statement from 4 goroutines, no claim and
+//     no HTTP: the least database work per request any run needs, so a ceiling
+//     for every figure above on this machine;
 //   - latency=20ms/conc=8/sim-process/batch=100: the latency run against
 //     cmd/cas-simulator in a process of its own (DISPATCH_BENCH_SIMULATOR), so
 //     that the CPU time of the run, of the simulator and of PostgreSQL (its
@@ -510,6 +514,81 @@ func runBaseline(b *testing.B, bd benchData, batch, workers int, pipelined bool)
 		claims: int(claims.Load()), shortClaims: int(shortClaims.Load())}
 }
 
+// runFloor does only the last step of the run's database work: every request is
+// claimed beforehand (untimed, then vacuumed), and workers goroutines write them back
+// with the run's own writeBack in batches of batch, every request COMPLETED as in
+// runBaseline. No claim, no HTTP: a ceiling for any processing run on this machine
+// and this schema, since every request settled needs at least its write-back.
+func runFloor(b *testing.B, bd benchData, batch, workers int) benchResult {
+	b.Helper()
+	b.StopTimer()
+	db := benchDB(b, bd)
+	log := benchLogger()
+	d, err := New(db, nil, log, Options{BatchSize: batch, Concurrency: workers})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	var sum Summary
+	if err := db.GetContext(ctx, &sum.ProcessID, provsql.StartProcess, ProcessName, "bench", os.Getpid()); err != nil {
+		b.Fatal(err)
+	}
+	var all []claimed
+	if err := db.SelectContext(ctx, &all, `UPDATE provisioning_requests
+	    SET claimed_by = $1, lease_expires_at = now() + interval '1 hour'
+	    RETURNING id, number, type, priority, sequence_number, smartcard_ca_id,
+	              coalesce(service_ca_ids, '{}') AS service_ca_ids, coalesce(stb_ca_id, '') AS stb_ca_id,
+	              coalesce(pin, '') AS pin, attempts, command_generation, 0 AS rank, 0 AS ord`, sum.ProcessID); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, "VACUUM (ANALYZE) provisioning_requests"); err != nil {
+		b.Fatal(err)
+	}
+	r, err := d.newRun(ctx, &sum, log)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.close()
+	var batches [][]claimed
+	for len(all) > 0 {
+		k := min(batch, len(all))
+		batches = append(batches, all[:k:k])
+		all = all[k:]
+	}
+	outs := make([][]outcome, len(batches))
+	for i, got := range batches {
+		outs[i] = make([]outcome, len(got))
+		for j := range got {
+			cmd := got[j].command()
+			ref := "GW-" + strconv.FormatInt(got[j].Number, 10)
+			outs[i][j] = outcome{state: provisioning.Completed, reference: ref, request: mustJSON(cmd),
+				response: mustJSON(casapi.Result{CommandID: cmd.CommandID, Status: casapi.StatusCompleted, Reference: ref})}
+		}
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	b.StartTimer()
+	start := time.Now()
+	for range workers {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < len(batches) && r.fatalErr() == nil; i = int(next.Add(1) - 1) {
+				r.writeBack(batches[i], outs[i])
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	if err := r.fatalErr(); err != nil {
+		b.Fatalf("floor: %v", err)
+	}
+	if sum.Completed != bd.n {
+		b.Fatalf("floor: %+v; want %d completed", sum, bd.n)
+	}
+	checkSettled(b, db, bd)
+	return benchResult{requests: bd.n, elapsed: elapsed, batches: len(batches)}
+}
+
 // runHTTP sends n requests' commands, in batches of batch, to a fresh simulator from
 // workers goroutines through the run's Client: no database.
 func runHTTP(b *testing.B, bd benchData, batch, workers int) benchResult {
@@ -713,6 +792,7 @@ func BenchmarkDispatch(b *testing.B) {
 			measure("baseline-pipelined", bs, round, func(b *testing.B) benchResult { return runBaseline(b, data, bs, conc, true) })
 			measure("http", bs, round, func(b *testing.B) benchResult { return runHTTP(b, data, bs, conc) })
 		}
+		measure("floor", latBatch, round, func(b *testing.B) benchResult { return runFloor(b, data, latBatch, conc) })
 	}
 	if b.Failed() {
 		return
@@ -747,7 +827,11 @@ func BenchmarkDispatch(b *testing.B) {
 		ext := rate(extKind, latBatch)
 		fmt.Fprintf(w, "%-10s %10.0f %11.0f %7.2f  %-18s %10.0f %9.2f\n", "sim apart", ext, theory, ext/theory, verdict(ext/theory >= goalOfTheory), ceil, ext/ceil)
 	}
+	if floor := rate("floor", latBatch); !math.IsNaN(floor) {
+		fmt.Fprintf(w, "%-10s %10.0f %11.0f %7.2f  (write-backs alone, %d goroutines: no claim, no HTTP)\n", "floor", floor, theory, floor/theory, conc)
+	}
 	fmt.Fprintf(w, "no latency: the same run against a gateway with no latency, in the same rounds: this machine's ceiling for it.\n")
+	fmt.Fprintf(w, "floor: the run's write-back statement alone settling requests claimed beforehand: a ceiling for any run here.\n")
 	if simBin != "" {
 		fmt.Fprintf(w, "sim apart: the latency run against cmd/cas-simulator in a process of its own (%s).\n", simBin)
 	}
