@@ -66,7 +66,7 @@ func TestServiceUnit(t *testing.T) {
 	if time.Duration(stop)*time.Second <= c.Scheduler.GracePeriod+c.Gateway.BatchTimeout {
 		t.Errorf("TimeoutStopSec=%d: not more than the grace period %v and a batch timeout %v", stop, c.Scheduler.GracePeriod, c.Gateway.BatchTimeout)
 	}
-	for _, want := range []string{"\nKillSignal=SIGTERM\n", "\nRestart=on-failure\n", "\nEnvironmentFile=", "\nUser=provisioner\n", "\nExecStart=/usr/local/bin/provisioner scheduler\n", "\nExecReload=/bin/kill -HUP $MAINPID\n"} {
+	for _, want := range []string{"\nKillSignal=SIGTERM\n", "\nRestart=on-failure\n", "\nEnvironmentFile=", "\nUser=provisioner\n", "\nExecStart=/usr/local/bin/provisioner scheduler\n", "\nExecReload=/bin/kill -HUP $MAINPID\n", "\nType=notify\n"} {
 		if !strings.Contains(unit, want) {
 			t.Errorf("the unit lacks %q", strings.TrimSpace(want))
 		}

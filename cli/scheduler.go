@@ -27,7 +27,9 @@ Runs the jobs of the configuration file (--config, else $PROVISIONER_CONFIG) on 
 schedules, in the foreground, until SIGTERM or SIGINT: then it starts nothing new, lets
 running jobs finish for scheduler.grace_period and cancels them (at once on a second
 signal). SIGHUP reloads the
-file; a file with mistakes is not taken and the log says why.`
+file; a file with mistakes is not taken and the log says why. Under systemd
+(Type=notify: $NOTIFY_SOCKET set) it says when it is ready, its schedules and when it
+stops.`
 
 const runUsage = `run JOB [--config FILE]
 
@@ -113,7 +115,8 @@ func runScheduler(ctx context.Context, env Env, args []string) error {
 	// One set of metrics for the daemon's life: the jobs' runs, their gateway
 	// batches and results, and the queue read at scrape time.
 	m := metrics.New(db, metrics.Options{Log: log})
-	s, err := scheduler.New(scheduler.Options{DB: db, Log: log, Config: c, Metrics: m.Handler(), Observer: m, Gateway: m})
+	s, err := scheduler.New(scheduler.Options{DB: db, Log: log, Config: c, Metrics: m.Handler(), Observer: m, Gateway: m,
+		Notify: sdNotifier(env.Getenv("NOTIFY_SOCKET"), log)})
 	if err != nil {
 		return usagef("refusing to start: %v", err)
 	}

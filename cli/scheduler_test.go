@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -240,5 +241,50 @@ func TestSchedulerServesMetrics(t *testing.T) {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %s:\n%s", want, body)
 		}
+	}
+}
+
+// TestSchedulerNotifiesSystemd: under systemd (Type=notify, $NOTIFY_SOCKET) the
+// scheduler says READY=1 with its schedules once it schedules, and STOPPING=1 when
+// it begins to stop; the datagrams go to a real socket, as systemd's.
+func TestSchedulerNotifiesSystemd(t *testing.T) {
+	_, dsn := pgtest.New(t)
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "notify")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	file := filepath.Join(dir, "c.toml")
+	os.WriteFile(file, []byte("[jobs.housekeeping]\nschedule = \"*/5 * * * *\"\n"), 0o600)
+	var stderr syncBuffer
+	env := cli.Env{Stdout: &bytes.Buffer{}, Stderr: &stderr, Getenv: func(k string) string {
+		return map[string]string{"DATABASE_URL": dsn, "NOTIFY_SOCKET": sock}[k]
+	}}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	code := make(chan int, 1)
+	go func() { code <- cli.Main(ctx, env, []string{"scheduler", "--config", file}) }()
+
+	next := func() string {
+		t.Helper()
+		buf := make([]byte, 4096)
+		conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+		n, err := conn.Read(buf)
+		if err != nil {
+			t.Fatalf("no notification: %v\n%s", err, stderr.String())
+		}
+		return string(buf[:n])
+	}
+	if got, want := next(), "READY=1\nSTATUS=scheduling housekeeping (*/5 * * * *)"; got != want {
+		t.Errorf("first notification %q, want %q", got, want)
+	}
+	cancel()
+	if got, want := next(), "STOPPING=1\nSTATUS=stopping: waiting up to 2m0s for the running jobs"; got != want {
+		t.Errorf("at SIGTERM %q, want %q", got, want)
+	}
+	if c := <-code; c != 0 {
+		t.Errorf("exit %d\n%s", c, stderr.String())
 	}
 }

@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -42,6 +45,10 @@ type Options struct {
 	Observer Observer
 	// Gateway, when set, is told of the jobs' batches and results (jobs.Env.Gateway).
 	Gateway dispatcher.Observer
+	// Notify, when set, is told the scheduler's state in sd_notify(3) form, for a
+	// systemd Type=notify service: "READY=1" once it schedules, "STATUS=..." at a
+	// reload, "STOPPING=1" when it begins to stop.
+	Notify func(state string)
 }
 
 // Scheduler runs the configured jobs on their schedules until its context ends.
@@ -142,6 +149,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	}
 	s.catchUp(ctx, cfg)
 	s.log.WithField("jobs", describe(cfg)).Info("scheduler started")
+	s.notify("READY=1\nSTATUS=" + status(cfg))
 
 	for {
 		genCtx, stopGen := context.WithCancel(ctx)
@@ -170,6 +178,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 			}
 			cfg = next
 			s.log.WithField("jobs", describe(cfg)).Info("configuration reloaded")
+			s.notify("STATUS=" + status(cfg))
 		}
 	}
 }
@@ -183,6 +192,22 @@ func describe(c *config.Config) map[string]string {
 		}
 	}
 	return d
+}
+
+// status is the one line systemctl status shows: the jobs and their schedules.
+func status(c *config.Config) string {
+	d := describe(c)
+	var parts []string
+	for _, name := range slices.Sorted(maps.Keys(d)) {
+		parts = append(parts, fmt.Sprintf("%s (%s)", name, d[name]))
+	}
+	return "scheduling " + strings.Join(parts, ", ")
+}
+
+func (s *Scheduler) notify(state string) {
+	if s.opts.Notify != nil {
+		s.opts.Notify(state)
+	}
 }
 
 // maxLate is how late a tick may still be started by a loop that was held up.
@@ -319,6 +344,7 @@ func (s *Scheduler) shutdown(grace time.Duration) {
 		close(done)
 	}()
 	s.log.WithField("grace_period", grace.String()).Info("stopping: no new runs; waiting for the running jobs")
+	s.notify(fmt.Sprintf("STOPPING=1\nSTATUS=stopping: waiting up to %v for the running jobs", grace))
 	t := time.NewTimer(grace)
 	defer t.Stop()
 	select {

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -417,8 +418,10 @@ func TestReload(t *testing.T) {
 		}
 	}
 	runs := make(finished, 20)
+	var notified []string // what systemd would be told
 	st := start(t, scheduler.Options{DB: db, Config: perSecond(t, false), Observer: runs,
-		Jobs: map[string]jobs.Job{"import": job("import"), "housekeeping": job("housekeeping")}})
+		Jobs:   map[string]jobs.Job{"import": job("import"), "housekeeping": job("housekeeping")},
+		Notify: func(s string) { mu.Lock(); notified = append(notified, s); mu.Unlock() }})
 	runs.await(t, 1, 5*time.Second)
 
 	none := config.Default()
@@ -443,6 +446,11 @@ func TestReload(t *testing.T) {
 	defer mu.Unlock()
 	if ran["import"] != before {
 		t.Errorf("import ran %d times after the reload unscheduled it", ran["import"]-before)
+	}
+	want := []string{"READY=1\nSTATUS=scheduling import (* * * * * *)", "STATUS=scheduling housekeeping (* * * * * *)",
+		"STOPPING=1\nSTATUS=stopping: waiting up to 2m0s for the running jobs"}
+	if !slices.Equal(notified, want) {
+		t.Errorf("notified %q, want %q", notified, want)
 	}
 }
 
