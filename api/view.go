@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,11 +12,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/lib/pq"
-
 	"github.com/provisioner/provisioner/casapi"
+	"github.com/provisioner/provisioner/ops"
 	"github.com/provisioner/provisioner/provisioning"
-	provsql "github.com/provisioner/provisioner/sql"
 )
 
 // DateLayout is how the CRM writes dates: YYYY-MM-DDTHH:MM:SS, in UTC.
@@ -30,31 +27,6 @@ const (
 )
 
 var errVanished = errors.New("the request just created is not found")
-
-// row is a request as select_requests.sql reads it.
-type row struct {
-	ID                 int64          `db:"id"`
-	Number             int64          `db:"number"`
-	Type               string         `db:"type"`
-	LifeCycleState     string         `db:"life_cycle_state"`
-	Priority           string         `db:"priority"`
-	SequenceNumber     int64          `db:"sequence_number"`
-	ScheduledDate      time.Time      `db:"scheduled_date"`
-	ExecutedDate       sql.NullTime   `db:"executed_date"`
-	ProcessImmediately bool           `db:"process_immediately"`
-	Request            sql.NullString `db:"request"`
-	Response           sql.NullString `db:"response"`
-	ReferenceNumber    sql.NullString `db:"reference_number"`
-	ErrorCode          sql.NullString `db:"error_code"`
-	ErrorDescription   sql.NullString `db:"error_description"`
-	ProcessName        sql.NullString `db:"process_name"`
-	ProcessID          sql.NullInt64  `db:"process_id"`
-	SmartcardCAID      string         `db:"smartcard_ca_id"`
-	ServiceCAIDs       pq.StringArray `db:"service_ca_ids"`
-	STBCAID            string         `db:"stb_ca_id"`
-	CreatedAt          time.Time      `db:"created_at"`
-	UpdatedAt          time.Time      `db:"updated_at"`
-}
 
 // View is a request with the CRM's field names: the data of an answer.
 type View struct {
@@ -92,28 +64,29 @@ type LogInfo struct {
 	UpdatedDate string `json:"updated_date"`
 }
 
-func (r *row) view() View {
+// view is a request as the CRM sees it: a text field NULL in the database is null,
+// one that is ” is "".
+func view(r ops.Request) View {
+	n := r.Null
 	v := View{
-		ID: r.ID, Number: r.Number, Type: r.Type, LifeCycleState: r.LifeCycleState, Priority: r.Priority,
+		ID: r.ID, Number: r.Number, Type: r.Type, LifeCycleState: r.State, Priority: r.Priority,
 		SequenceNumber: r.SequenceNumber, ScheduledDate: date(r.ScheduledDate), ProcessImmediately: r.ProcessImmediately,
-		Request: maskPIN(r.Request), Response: str(r.Response), ReferenceNumber: str(r.ReferenceNumber),
-		ErrorCode: str(r.ErrorCode), ErrorDescription: str(r.ErrorDescription), ProcessName: str(r.ProcessName),
+		Request: maskPIN(r.Request, n.Request), Response: str(r.Response, n.Response), ReferenceNumber: str(r.ReferenceNumber, n.ReferenceNumber),
+		ErrorCode: str(r.ErrorCode, n.ErrorCode), ErrorDescription: str(r.ErrorDescription, n.ErrorDescription), ProcessName: str(r.ProcessName, n.ProcessName),
+		ProcessID:      r.ProcessID,
 		LogInformation: LogInfo{CreatedDate: date(r.CreatedAt), UpdatedDate: date(r.UpdatedAt)},
 	}
-	if r.ExecutedDate.Valid {
-		d := date(r.ExecutedDate.Time)
+	if r.ExecutedDate != nil {
+		d := date(*r.ExecutedDate)
 		v.ExecutedDate = &d
 	}
-	if r.ProcessID.Valid {
-		v.ProcessID = &r.ProcessID.Int64
-	}
-	for _, s := range r.ServiceCAIDs {
-		v.ParametersSet = append(v.ParametersSet, Parameter{SmartcardCAID: r.SmartcardCAID, ServiceCAID: &s})
+	for _, s := range r.Services {
+		v.ParametersSet = append(v.ParametersSet, Parameter{SmartcardCAID: r.Smartcard, ServiceCAID: &s})
 	}
 	if len(v.ParametersSet) == 0 {
-		p := Parameter{SmartcardCAID: r.SmartcardCAID}
-		if r.STBCAID != "" {
-			p.STBCAID = &r.STBCAID
+		p := Parameter{SmartcardCAID: r.Smartcard}
+		if r.STB != "" {
+			p.STBCAID = &r.STB
 		}
 		v.ParametersSet = []Parameter{p}
 	}
@@ -122,21 +95,21 @@ func (r *row) view() View {
 
 func date(t time.Time) string { return t.UTC().Format(DateLayout) }
 
-func str(s sql.NullString) *string {
-	if !s.Valid {
+func str(s string, null bool) *string {
+	if null {
 		return nil
 	}
-	return &s.String
+	return &s
 }
 
 // maskPIN hides the PIN of a SET_PIN command sent: the gateway needed it, the
 // callers of show and list do not (any token may read any request).
-func maskPIN(s sql.NullString) *string {
-	if !s.Valid || !strings.Contains(s.String, `"pin"`) {
-		return str(s)
+func maskPIN(s string, null bool) *string {
+	if null || !strings.Contains(s, `"pin"`) {
+		return str(s, null)
 	}
 	var cmd casapi.Command
-	if err := json.Unmarshal([]byte(s.String), &cmd); err != nil || cmd.PIN == "" {
+	if err := json.Unmarshal([]byte(s), &cmd); err != nil || cmd.PIN == "" {
 		masked := "(not shown: holds a PIN)"
 		return &masked
 	}
@@ -148,14 +121,14 @@ func maskPIN(s sql.NullString) *string {
 
 // request reads one request by id or number (the other 0).
 func (s *Server) request(ctx context.Context, id, number int64) (View, bool, error) {
-	var rows []row
-	if err := s.db.SelectContext(ctx, &rows, provsql.SelectRequests, id, number, "", "", "", 1, 0); err != nil {
+	rows, err := ops.List(ctx, s.db, ops.Filter{ID: id, Number: number, Limit: 1, NoNames: true})
+	if err != nil {
 		return View{}, false, fmt.Errorf("read request: %w", err)
 	}
 	if len(rows) == 0 {
 		return View{}, false, nil
 	}
-	return rows[0].view(), true, nil
+	return view(rows[0]), true, nil
 }
 
 // query reads the query parameters of show and list: each at most once, none that
@@ -261,16 +234,24 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, c *call) *failure 
 	if ps != nil {
 		return refused(ps)
 	}
+	filter := ops.Filter{ReferenceNumber: ref, Limit: int(size), Offset: offset, NoNames: true}
+	if typ != "" {
+		filter.Types = []string{typ}
+	}
+	if state != "" {
+		filter.States = []string{state}
+	}
 	out := List{Offset: offset, Requests: []View{}}
-	if err := s.db.GetContext(r.Context(), &out.TotalResults, provsql.CountRequests, typ, state, ref); err != nil {
-		return &failure{err: fmt.Errorf("count requests: %w", err)}
+	var err error
+	if out.TotalResults, err = ops.Count(r.Context(), s.db, filter); err != nil {
+		return &failure{err: err}
 	}
-	var rows []row
-	if err := s.db.SelectContext(r.Context(), &rows, provsql.SelectRequests, 0, 0, typ, state, ref, size, offset); err != nil {
-		return &failure{err: fmt.Errorf("list requests: %w", err)}
+	rows, err := ops.List(r.Context(), s.db, filter)
+	if err != nil {
+		return &failure{err: err}
 	}
-	for i := range rows {
-		out.Requests = append(out.Requests, rows[i].view())
+	for _, row := range rows {
+		out.Requests = append(out.Requests, view(row))
 	}
 	out.NumberOfResults = int64(len(out.Requests))
 	ok(w, out)

@@ -109,6 +109,28 @@ func TestStatus(t *testing.T) {
 	}
 }
 
+// TestStatusConfig: with a configuration, each job's schedule and whether a
+// scheduled run is missing: at 12:00, import (every 30 minutes) last ran at 11:00
+// (its 11:30 tick was SKIPPED), process (every 15 minutes) failed at its 11:45 tick,
+// housekeeping is not scheduled.
+func TestStatusConfig(t *testing.T) {
+	_, vars := opsDB(t)
+	cfg := filepath.Join(t.TempDir(), "c.toml")
+	dir := inbox(t)
+	os.WriteFile(cfg, []byte("[jobs.import]\ninbox = \""+dir+"\"\nschedule = \"*/30 * * * *\"\n[jobs.process]\nschedule = \"*/15 * * * *\"\n"), 0o600)
+	for _, c := range []struct{ golden, flag string }{{"status_config.txt", ""}, {"status_config.json", "--json"}} {
+		args := []string{"status", "--config", cfg}
+		if c.flag != "" {
+			args = append(args, c.flag)
+		}
+		r := runAt(t, vars, args...)
+		if r.code != 0 {
+			t.Fatalf("%v: exit %d\n%s", args, r.code, r.stderr)
+		}
+		golden(t, c.golden, strings.ReplaceAll(r.stdout, dir, "INBOX"))
+	}
+}
+
 // TestStatusEmpty: a fresh database has zero of everything, and the JSON keeps its shape.
 func TestStatusEmpty(t *testing.T) {
 	_, dsn := pgtest.New(t)
@@ -117,6 +139,12 @@ func TestStatusEmpty(t *testing.T) {
 		t.Fatalf("exit %d %s", r.code, r.stderr)
 	}
 	golden(t, "status_empty.json", r.stdout)
+	// Every job is listed, as never run.
+	r = runAt(t, map[string]string{"DATABASE_URL": dsn}, "status")
+	if r.code != 0 {
+		t.Fatalf("exit %d %s", r.code, r.stderr)
+	}
+	golden(t, "status_empty.txt", r.stdout)
 }
 
 // numbers are the request numbers of a requests list table.

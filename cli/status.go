@@ -8,11 +8,12 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/provisioner/provisioner/config"
 	"github.com/provisioner/provisioner/ops"
 )
 
 func runStatus(ctx context.Context, env Env, args []string) error {
-	fs := newFlagSet(env, "status", "status [--json] [--inbox DIR] [--config FILE]\n\nThe requests by state, type and priority, the oldest pending request, the inbox\nbacklog, the last run of each job and the top error codes of the last day.")
+	fs := newFlagSet(env, "status", "status [--json] [--inbox DIR] [--config FILE]\n\nThe requests by state, type and priority, the oldest pending request, the inbox\nbacklog, the last run of each job (with a configuration: its schedule, and whether\nit is overdue) and the top error codes of the last day.")
 	dbURL := dbFlag(fs)
 	asJSON := fs.Bool("json", false, "print JSON (a stable shape, for scripts)")
 	inbox := fs.String("inbox", "", "the inbox to count (default: $PROVISIONER_INBOX, else the configuration's; none: left out)")
@@ -26,8 +27,9 @@ func runStatus(ctx context.Context, env Env, args []string) error {
 	if *inbox == "" {
 		*inbox = env.Getenv("PROVISIONER_INBOX")
 	}
-	// With a configuration file, status sees what the scheduler sees: its database
-	// and its inbox.
+	// With a configuration file, status sees what the scheduler sees: its database,
+	// its inbox and the jobs' schedules.
+	var cfg *config.Config
 	if *cfgPath != "" || env.Getenv("PROVISIONER_CONFIG") != "" {
 		c, err := loadConfig(env, *cfgPath)
 		if err != nil {
@@ -39,13 +41,14 @@ func runStatus(ctx context.Context, env Env, args []string) error {
 		if *inbox == "" {
 			*inbox = c.Import.Inbox
 		}
+		cfg = c
 	}
 	db, err := openDB(ctx, env, *dbURL)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	st, err := ops.Snapshot(ctx, db, ops.StatusOptions{Now: env.now(), Inbox: *inbox})
+	st, err := ops.Snapshot(ctx, db, ops.StatusOptions{Now: env.now(), Inbox: *inbox, Config: cfg})
 	if err != nil {
 		return err
 	}
@@ -92,23 +95,33 @@ func writeStatus(w io.Writer, st ops.Status) error {
 	}
 
 	fmt.Fprintln(w, "\nLast runs:")
-	if len(st.Jobs) == 0 {
-		fmt.Fprintln(w, "  none recorded")
+	// The schedule columns only when a configuration was loaded (Schedule set).
+	scheduled := len(st.Jobs) > 0 && st.Jobs[0].Schedule != nil
+	if scheduled {
+		fmt.Fprintln(tw, "  JOB\tSCHEDULE\tDUE\tSTATE\tTRIGGER\tSTARTED\tTOOK\tINSTANCE\tCOUNTS / ERROR")
 	} else {
 		fmt.Fprintln(tw, "  JOB\tSTATE\tTRIGGER\tSTARTED\tTOOK\tINSTANCE\tCOUNTS / ERROR")
-		for _, j := range st.Jobs {
-			took := "-"
-			if j.DurationSeconds != nil {
-				took = (time.Duration(*j.DurationSeconds * float64(time.Second))).Round(time.Millisecond).String()
-			}
-			detail := string(j.Counts)
-			if j.Error != "" {
-				detail = j.Error
-			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\n", j.Job, j.State, j.Trigger, stamp(j.StartedAt), took, j.Instance, oneLine(detail))
-		}
-		tw.Flush()
 	}
+	for _, j := range st.Jobs {
+		fmt.Fprintf(tw, "  %s\t", j.Job)
+		if scheduled {
+			fmt.Fprintf(tw, "%s\t%s\t", orDash(*j.Schedule), due(j))
+		}
+		if j.NeverRun {
+			fmt.Fprintln(tw, "never run\t-\t-\t-\t-\t-")
+			continue
+		}
+		took := "-"
+		if j.DurationSeconds != nil {
+			took = (time.Duration(*j.DurationSeconds * float64(time.Second))).Round(time.Millisecond).String()
+		}
+		detail := string(j.Counts)
+		if j.Error != "" {
+			detail = j.Error
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", *j.State, *j.Trigger, stamp(*j.StartedAt), took, *j.Instance, oneLine(detail))
+	}
+	tw.Flush()
 
 	fmt.Fprintln(w, "\nErrors of the last day:")
 	if len(st.ErrorsLastDay) == 0 {
@@ -121,6 +134,18 @@ func writeStatus(w io.Writer, st ops.Status) error {
 		tw.Flush()
 	}
 	return nil
+}
+
+// due says whether a job's schedule is kept: "overdue since TICK", "ok", or "-" when
+// that cannot be told (not scheduled, never run).
+func due(j ops.JobRun) string {
+	switch {
+	case j.Overdue == nil:
+		return "-"
+	case *j.Overdue:
+		return "OVERDUE since " + stamp(*j.OverdueSince)
+	}
+	return "ok"
 }
 
 // age prints whole seconds as 3d4h, 2h5m, 4m30s or 12s.

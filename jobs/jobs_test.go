@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -217,5 +219,17 @@ func TestLostLock(t *testing.T) {
 	db.QueryRow(`SELECT state, error FROM job_runs WHERE id = $1`, run.ID).Scan(&state, &msg)
 	if run.State != jobs.Failed || state != "FAILED" || !strings.HasPrefix(msg, "lost the job's lock") {
 		t.Errorf("run %+v recorded %s %q", run, state, msg)
+	}
+}
+
+// TestNames: Names is All's names, sorted (it cannot be computed from All, which
+// refers to Housekeeping, which calls Names), and the configuration schedules each.
+func TestNames(t *testing.T) {
+	keys := slices.Sorted(maps.Keys(jobs.All))
+	if got := jobs.Names(); !slices.Equal(got, keys) {
+		t.Errorf("Names() = %v, All has %v", got, keys)
+	}
+	if got := slices.Sorted(maps.Keys(config.Default().Jobs())); !slices.Equal(got, keys) {
+		t.Errorf("config's jobs %v, All has %v", got, keys)
 	}
 }

@@ -1,7 +1,8 @@
 // Package ops is the operator's view of the request queue and their one hand on it:
 // the figures of `provisioner status` (Snapshot), the requests that match a Filter
-// (List, Get) and the retry of rejected requests (Retry). It reads and writes the
-// database only; package cli prints what it returns.
+// (List, Count, Get; the Web API's show and list read them so too) and the retry of
+// rejected requests (Retry). It reads and writes the database only; package cli
+// prints what it returns.
 //
 // # Retry
 //

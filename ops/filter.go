@@ -30,15 +30,26 @@ type Filter struct {
 	ExecutedSince, ExecutedUntil time.Time
 	// Number selects one request (0: any).
 	Number int64
-	// Limit caps the rows returned (0: no cap).
-	Limit int
+	// ReferenceNumber: the gateway's reference number, exactly.
+	ReferenceNumber string
+	// ID selects one request by its id (0: any).
+	ID int64
+	// Limit caps the rows returned (0: no cap); Offset skips as many first (paging:
+	// the Web API's list). Count ignores both.
+	Limit  int
+	Offset int64
+	// NoNames leaves the names a request refers to "" (Request.Subscription,
+	// SmartcardSerial, STBSerial, SourceFile), and their look-ups out: the Web API
+	// does not show them. Not a filter: Empty and Count ignore it.
+	NoNames bool
 }
 
 // Empty reports whether f selects every request.
 func (f Filter) Empty() bool {
 	return len(f.States) == 0 && len(f.Types) == 0 && len(f.Priorities) == 0 && len(f.ErrorCodes) == 0 &&
 		f.Smartcard == "" && f.Subscription == "" && f.File == "" && f.CreatedSince.IsZero() &&
-		f.CreatedUntil.IsZero() && f.ExecutedSince.IsZero() && f.ExecutedUntil.IsZero() && f.Number == 0
+		f.CreatedUntil.IsZero() && f.ExecutedSince.IsZero() && f.ExecutedUntil.IsZero() && f.Number == 0 &&
+		f.ReferenceNumber == "" && f.ID == 0
 }
 
 // ParseStates reads a comma-separated list of life cycle states, case-insensitive.

@@ -2,6 +2,7 @@ package ops
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -57,6 +58,44 @@ type Request struct {
 	RetriedError       string         `db:"retried_error" json:"retried_error"`
 	CreatedAt          time.Time      `db:"created_at" json:"created_at"`
 	UpdatedAt          time.Time      `db:"updated_at" json:"updated_at"`
+
+	// Null says which of the fields above are NULL in the database, not '' (both are
+	// "" above): the Web API shows the one as null, the other as "".
+	Null Nulls `db:"-" json:"-"`
+}
+
+// Nulls are the request's text fields that may be NULL.
+type Nulls struct {
+	Request, Response, ReferenceNumber, ErrorCode, ErrorDescription, ProcessName bool
+}
+
+// dbRequest is a Request as filter_requests.sql reads it: its nullable text columns
+// go to the fields of depth 0 (sqlx takes the shallowest), then into Request.
+type dbRequest struct {
+	Request
+	Req     sql.NullString `db:"request"`
+	Resp    sql.NullString `db:"response"`
+	Ref     sql.NullString `db:"reference_number"`
+	Code    sql.NullString `db:"error_code"`
+	Desc    sql.NullString `db:"error_description"`
+	Process sql.NullString `db:"process_name"`
+}
+
+func (d *dbRequest) request() Request {
+	r := d.Request
+	for _, f := range []struct {
+		from *sql.NullString
+		to   *string
+		null *bool
+	}{
+		{&d.Req, &r.Request, &r.Null.Request}, {&d.Resp, &r.Response, &r.Null.Response},
+		{&d.Ref, &r.ReferenceNumber, &r.Null.ReferenceNumber}, {&d.Code, &r.ErrorCode, &r.Null.ErrorCode},
+		{&d.Desc, &r.ErrorDescription, &r.Null.ErrorDescription}, {&d.Process, &r.ProcessName, &r.Null.ProcessName},
+	} {
+		*f.to, *f.null = f.from.String, !f.from.Valid
+	}
+	r.utc()
+	return r
 }
 
 // CommandID is the command_id the gateway sees (saw) for the request.
@@ -77,7 +116,8 @@ func (r *Request) RejectedByGateway() bool {
 // ErrNotFound is Get's error for a number no request has.
 var ErrNotFound = errors.New("no such request")
 
-// List returns the requests f selects, in number order, at most f.Limit of them.
+// List returns the requests f selects, in number order: at most f.Limit of them,
+// from f.Offset.
 func List(ctx context.Context, db *store.DB, f Filter) ([]Request, error) {
 	return list(ctx, db, f)
 }
@@ -87,19 +127,36 @@ func list(ctx context.Context, q sqlx.QueryerContext, f Filter) ([]Request, erro
 	if f.Limit > 0 {
 		limit = f.Limit
 	}
-	var rows []Request
-	err := sqlx.SelectContext(ctx, q, &rows, provsql.FilterRequests,
+	var rows []dbRequest
+	args := append(f.args(), limit, f.Offset, !f.NoNames)
+	if err := sqlx.SelectContext(ctx, q, &rows, provsql.FilterRequests, args...); err != nil {
+		return nil, fmt.Errorf("list requests: %w", err)
+	}
+	out := make([]Request, len(rows))
+	for i := range rows {
+		out[i] = rows[i].request()
+	}
+	return out, nil
+}
+
+// Count returns how many requests f selects, f.Limit and f.Offset aside.
+func Count(ctx context.Context, db *store.DB, f Filter) (int64, error) {
+	var n int64
+	if err := db.GetContext(ctx, &n, provsql.CountRequests, f.args()...); err != nil {
+		return 0, fmt.Errorf("count requests: %w", err)
+	}
+	return n, nil
+}
+
+// args are the filter's parameters of filter_requests.sql and count_requests.sql
+// ($1 to $15).
+func (f Filter) args() []any {
+	return []any{
 		nullList(f.States), nullList(f.Types), nullList(f.Priorities), nullList(f.ErrorCodes),
 		f.Smartcard, f.Subscription, f.File, stampedPattern(f.File),
 		nullTime(f.CreatedSince), nullTime(f.CreatedUntil), nullTime(f.ExecutedSince), nullTime(f.ExecutedUntil),
-		f.Number, limit)
-	if err != nil {
-		return nil, fmt.Errorf("list requests: %w", err)
+		f.Number, f.ReferenceNumber, f.ID,
 	}
-	for i := range rows {
-		rows[i].utc()
-	}
-	return rows, nil
 }
 
 // utc puts every time in UTC: the driver gives them in the session's time zone,

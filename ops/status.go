@@ -4,11 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/robfig/cron/v3"
 
+	"github.com/provisioner/provisioner/config"
 	"github.com/provisioner/provisioner/importer"
+	"github.com/provisioner/provisioner/jobs"
 	"github.com/provisioner/provisioner/provisioning"
 	provsql "github.com/provisioner/provisioner/sql"
 	"github.com/provisioner/provisioner/store"
@@ -17,7 +21,7 @@ import (
 // Status is what `provisioner status` shows. Its JSON (--json) is a stable shape for
 // scripts: fields are added, never renamed or removed; times are RFC 3339 UTC, ages
 // whole seconds; a section with nothing to show is null (oldest_pending, inbox) or
-// [] (jobs, errors_last_day).
+// [] (errors_last_day). Jobs has every job of package jobs, run or not.
 type Status struct {
 	GeneratedAt   time.Time      `json:"generated_at"`
 	Requests      RequestTotals  `json:"requests"`
@@ -95,18 +99,113 @@ type Inbox struct {
 	Failed                  int    `json:"failed"`
 }
 
-// JobRun is the last run of a job, from the run ledger (job_runs).
+// JobRun is a job of package jobs and its last run, from the run ledger (job_runs).
+// Every job is listed, in jobs.Names order: one that never ran has NeverRun set and
+// its run's fields null (Error "").
 type JobRun struct {
 	Job             string          `db:"job" json:"job"`
-	State           string          `db:"state" json:"state"`
-	Trigger         string          `db:"trigger" json:"trigger"`
-	Instance        string          `db:"instance" json:"instance"`
-	Tick            time.Time       `db:"tick" json:"tick"`
-	StartedAt       time.Time       `db:"started_at" json:"started_at"`
+	NeverRun        bool            `db:"-" json:"never_run"`
+	State           *string         `db:"state" json:"state"`
+	Trigger         *string         `db:"trigger" json:"trigger"`
+	Instance        *string         `db:"instance" json:"instance"`
+	Tick            *time.Time      `db:"tick" json:"tick"`
+	StartedAt       *time.Time      `db:"started_at" json:"started_at"`
 	FinishedAt      *time.Time      `db:"finished_at" json:"finished_at"`
 	DurationSeconds *float64        `db:"-" json:"duration_seconds"`
 	Counts          json.RawMessage `db:"counts" json:"counts"`
 	Error           string          `db:"error" json:"error"`
+
+	// With a configuration (StatusOptions.Config), else null:
+	// Schedule is the job's cron spec as written, "" when it is not scheduled.
+	Schedule *string `db:"-" json:"schedule"`
+	// Overdue: the schedule had a tick more than OverdueGrace after the last run
+	// (after its tick, or its end if later), and no run came of it (a SKIPPED tick is
+	// no run). Null when the job is not scheduled or never ran; false while the last
+	// run is RUNNING (the ticks meanwhile are skipped because of it).
+	Overdue *bool `db:"-" json:"overdue"`
+	// OverdueSince: that tick, when Overdue.
+	OverdueSince *time.Time `db:"-" json:"overdue_since"`
+}
+
+// OverdueGrace is how late a scheduled run may be before status calls its job
+// overdue: a tick is claimed in the ledger as it fires, so this covers only the
+// scheduler's timer (it starts ticks up to 10 s late) and clocks that differ.
+const OverdueGrace = time.Minute
+
+// jobRuns lists every job with its last run, schedule and lateness at now.
+func jobRuns(ctx context.Context, db *store.DB, now time.Time, cfg *config.Config) ([]JobRun, error) {
+	var ran []JobRun
+	if err := db.SelectContext(ctx, &ran, provsql.LastJobRuns); err != nil {
+		return nil, fmt.Errorf("last job runs: %w", err)
+	}
+	last := map[string]JobRun{}
+	for _, j := range ran {
+		last[j.Job] = j
+	}
+	var scheds map[string]*config.Job
+	if cfg != nil {
+		scheds = cfg.Jobs()
+	}
+	names := jobs.Names()
+	// A job in the ledger that this build no longer has still shows, after the others.
+	for _, j := range ran {
+		if !slices.Contains(names, j.Job) {
+			names = append(names, j.Job)
+		}
+	}
+	out := make([]JobRun, 0, len(names))
+	for _, name := range names {
+		j, ok := last[name]
+		if !ok {
+			j = JobRun{Job: name, NeverRun: true}
+		} else {
+			utc(&j.Tick)
+			utc(&j.StartedAt)
+			utc(&j.FinishedAt)
+			if j.FinishedAt != nil {
+				d := j.FinishedAt.Sub(*j.StartedAt).Seconds()
+				j.DurationSeconds = &d
+			}
+		}
+		if cfg != nil {
+			spec := ""
+			if s := scheds[name]; s != nil && s.Cron != nil {
+				spec = s.Schedule
+				j.Overdue, j.OverdueSince = overdue(j, s.Cron, now)
+			}
+			j.Schedule = &spec
+		}
+		out = append(out, j)
+	}
+	return out, nil
+}
+
+// overdue says whether sched had a tick, OverdueGrace before now, after j's run.
+func overdue(j JobRun, sched cron.Schedule, now time.Time) (*bool, *time.Time) {
+	if j.NeverRun {
+		return nil, nil // since when it has been scheduled, the ledger cannot tell
+	}
+	late := false
+	if j.State != nil && *j.State == string(jobs.Running) {
+		return &late, nil
+	}
+	from := *j.Tick
+	if j.FinishedAt != nil && j.FinishedAt.After(from) {
+		from = *j.FinishedAt
+	}
+	due := sched.Next(from).UTC()
+	if now.Sub(due) <= OverdueGrace {
+		return &late, nil
+	}
+	late = true
+	return &late, &due
+}
+
+func utc(t **time.Time) {
+	if *t != nil {
+		u := (*t).UTC()
+		*t = &u
+	}
 }
 
 // ErrorCount is how many requests were rejected with one error code.
@@ -119,6 +218,8 @@ type ErrorCount struct {
 type StatusOptions struct {
 	Now   time.Time
 	Inbox string // "" leaves the inbox out
+	// Config, when set, gives each job's schedule and whether it is overdue.
+	Config *config.Config
 }
 
 // CountRequests returns the requests by state, type and priority at now: one
@@ -180,18 +281,8 @@ func Snapshot(ctx context.Context, db *store.DB, opts StatusOptions) (Status, er
 		st.Inbox = in
 	}
 
-	if err := db.SelectContext(ctx, &st.Jobs, provsql.LastJobRuns); err != nil {
-		return st, fmt.Errorf("last job runs: %w", err)
-	}
-	for i := range st.Jobs {
-		j := &st.Jobs[i]
-		j.Tick, j.StartedAt = j.Tick.UTC(), j.StartedAt.UTC()
-		if j.FinishedAt != nil {
-			f := j.FinishedAt.UTC()
-			j.FinishedAt = &f
-			d := f.Sub(j.StartedAt).Seconds()
-			j.DurationSeconds = &d
-		}
+	if st.Jobs, err = jobRuns(ctx, db, now, opts.Config); err != nil {
+		return st, err
 	}
 
 	if err := db.SelectContext(ctx, &st.ErrorsLastDay, provsql.TopErrors, now.Add(-24*time.Hour), 10); err != nil {

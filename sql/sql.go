@@ -93,10 +93,6 @@ var (
 	LookupSubscriptionIDs string
 	//go:embed queries/lookup_products.sql
 	LookupProducts string
-	//go:embed queries/select_requests.sql
-	SelectRequests string
-	//go:embed queries/count_requests.sql
-	CountRequests string
 	//go:embed queries/insert_api_token.sql
 	InsertAPIToken string
 	//go:embed queries/revoke_api_token.sql
@@ -133,10 +129,13 @@ var (
 	HousekeepingStaleProcesses string
 )
 
-// The operator's commands: status, requests list|show|retry, and the metrics.
+// The operator's commands (status, requests list|show|retry), the metrics, and the
+// Web API's show and list (filter_requests, count_requests).
 var (
 	//go:embed queries/filter_requests.sql
 	FilterRequests string
+	//go:embed queries/count_requests.sql
+	CountRequests string
 	//go:embed queries/retry_requests.sql
 	RetryRequests string
 	//go:embed queries/queue_counts.sql
