@@ -260,3 +260,14 @@ func BenchmarkDecodeBatch(b *testing.B) {
 		}
 	}
 }
+
+// nextRefLocked formats without fmt; it must write what "GW-%08d" writes.
+func TestNextRef(t *testing.T) {
+	s := &Simulator{}
+	for _, n := range []int64{1, 9, 10, 99999999, 100000000, 1234567890123} {
+		s.refs = n - 1
+		if got, want := s.nextRefLocked(), fmt.Sprintf("GW-%08d", n); got != want {
+			t.Errorf("ref %d: %q, want %q", n, got, want)
+		}
+	}
+}
