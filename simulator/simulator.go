@@ -542,9 +542,9 @@ func (s *Simulator) handleBatch(w http.ResponseWriter, r *http.Request) {
 		if !s.sleep(r, f.Stall) {
 			panic(http.ErrAbortHandler)
 		}
-		writeJSON(w, http.StatusOK, res)
+		writeBatchResult(w, res)
 	default:
-		writeJSON(w, http.StatusOK, res)
+		writeBatchResult(w, res)
 	}
 }
 
