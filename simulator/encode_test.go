@@ -3,6 +3,8 @@ package simulator
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/provisioner/provisioner/casapi"
@@ -109,5 +111,28 @@ func BenchmarkEncodeBatchResult(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestHandWrittenFieldsComplete: the hand-written decoder and encoder know the
+// fields of casapi.Command and casapi.Result by name. A field added there must be
+// added to them too, or the fast paths would drop it; this fails until it is.
+func TestHandWrittenFieldsComplete(t *testing.T) {
+	for _, tc := range []struct {
+		typ  reflect.Type
+		want []string
+	}{
+		{reflect.TypeFor[casapi.Command](), []string{"command_id", "type", "smartcard", "products,omitempty", "stb,omitempty", "pin,omitempty"}},
+		{reflect.TypeFor[casapi.Result](), []string{"command_id", "status", "reference,omitempty", "error_code,omitempty", "error_description,omitempty", "replayed,omitempty"}},
+		{reflect.TypeFor[casapi.BatchResult](), []string{"batch_id", "results"}},
+		{reflect.TypeFor[casapi.Batch](), []string{"batch_id", "commands"}},
+	} {
+		var got []string
+		for f := range tc.typ.Fields() {
+			got = append(got, f.Tag.Get("json"))
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%v has the fields %q; decode_fast.go and encode.go know %q: teach them the change", tc.typ, got, tc.want)
+		}
 	}
 }
