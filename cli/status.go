@@ -94,7 +94,7 @@ func writeStatus(w io.Writer, st ops.Status) error {
 		fmt.Fprintln(w, "Inbox: not given (--inbox or PROVISIONER_INBOX)")
 	}
 
-	fmt.Fprintln(w, "\nLast runs:")
+	fmt.Fprintln(w, "\nLast job runs (the scheduler's and provisioner run's, from the run ledger):")
 	// The schedule columns only when a configuration was loaded (Schedule set).
 	scheduled := len(st.Jobs) > 0 && st.Jobs[0].Schedule != nil
 	if scheduled {
@@ -122,6 +122,37 @@ func writeStatus(w io.Writer, st ops.Status) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", *j.State, *j.Trigger, stamp(*j.StartedAt), took, *j.Instance, oneLine(detail))
 	}
 	tw.Flush()
+	// The ledger records the scheduler's runs and `provisioner run`; these two say
+	// what ran last however it was started.
+	fmt.Fprintln(w)
+	if p := st.LastProcessingRun; p != nil {
+		took := "running"
+		if p.FinishedAt != nil {
+			took = p.FinishedAt.Sub(p.StartedAt).Round(time.Millisecond).String()
+		}
+		batches := "batches"
+		if p.Batches == 1 {
+			batches = "batch"
+		}
+		fmt.Fprintf(w, "Last processing run: %d %s, started %s (%s) on %s:%d: %d claimed, %d completed, %d rejected, %d to send again, in %d %s",
+			p.ID, p.State, stamp(p.StartedAt), took, p.Host, p.PID, p.Claimed, p.Completed, p.Rejected, p.Retried, p.Batches, batches)
+		if p.Error != "" {
+			fmt.Fprintf(w, "; %s", oneLine(p.Error))
+		}
+		fmt.Fprintln(w)
+	} else {
+		fmt.Fprintln(w, "Last processing run: none")
+	}
+	if f := st.LastImport; f != nil {
+		fmt.Fprintf(w, "Last import: file %d %s %s, finished %s: %d rows read, %d created, %d rejected",
+			f.ID, f.Name, f.State, stamp(f.FinishedAt), f.RowsRead, f.RowsCreated, f.RowsRejected)
+		if f.Error != "" {
+			fmt.Fprintf(w, "; %s", oneLine(f.Error))
+		}
+		fmt.Fprintln(w)
+	} else {
+		fmt.Fprintln(w, "Last import: none")
+	}
 
 	fmt.Fprintln(w, "\nErrors of the last day:")
 	if len(st.ErrorsLastDay) == 0 {

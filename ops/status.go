@@ -11,6 +11,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/provisioner/provisioner/config"
+	"github.com/provisioner/provisioner/dispatcher"
 	"github.com/provisioner/provisioner/importer"
 	"github.com/provisioner/provisioner/jobs"
 	"github.com/provisioner/provisioner/provisioning"
@@ -28,6 +29,11 @@ type Status struct {
 	OldestPending *OldestPending `json:"oldest_pending"`
 	Inbox         *Inbox         `json:"inbox"`
 	Jobs          []JobRun       `json:"jobs"`
+	// LastProcessingRun and LastImport: the latest processing run and imported file
+	// however they were started, the one-off commands and process_immediately
+	// included, which the run ledger (Jobs) does not record. Null: none yet.
+	LastProcessingRun *ProcessingRun `json:"last_processing_run"`
+	LastImport        *ImportedFile  `json:"last_import"`
 	// ErrorsLastDay: the error codes of the requests rejected in the 24 hours before
 	// GeneratedAt, most frequent first (at most 10).
 	ErrorsLastDay []ErrorCount `json:"errors_last_day"`
@@ -125,6 +131,59 @@ type JobRun struct {
 	Overdue *bool `db:"-" json:"overdue"`
 	// OverdueSince: that tick, when Overdue.
 	OverdueSince *time.Time `db:"-" json:"overdue_since"`
+}
+
+// ProcessingRun is a processing run's record (processes).
+type ProcessingRun struct {
+	ID         int64      `db:"id" json:"id"`
+	Host       string     `db:"host" json:"host"`
+	PID        int        `db:"pid" json:"pid"`
+	State      string     `db:"state" json:"state"` // RUNNING, SUCCEEDED, FAILED, INTERRUPTED
+	Claimed    int        `db:"claimed" json:"claimed"`
+	Completed  int        `db:"completed" json:"completed"`
+	Rejected   int        `db:"rejected" json:"rejected"`
+	Retried    int        `db:"retried" json:"retried"`
+	Batches    int        `db:"batches" json:"batches"`
+	Error      string     `db:"error" json:"error"`
+	StartedAt  time.Time  `db:"started_at" json:"started_at"`
+	FinishedAt *time.Time `db:"finished_at" json:"finished_at"`
+}
+
+// ImportedFile is an import's record of one file (import_files).
+type ImportedFile struct {
+	ID           int64     `db:"id" json:"id"`
+	Name         string    `db:"name" json:"name"`
+	State        string    `db:"state" json:"state"` // IMPORTED, DUPLICATE, FAILED
+	RowsRead     int       `db:"rows_read" json:"rows_read"`
+	RowsCreated  int       `db:"rows_created" json:"rows_created"`
+	RowsRejected int       `db:"rows_rejected" json:"rows_rejected"`
+	Error        string    `db:"error" json:"error"`
+	StartedAt    time.Time `db:"started_at" json:"started_at"`
+	FinishedAt   time.Time `db:"finished_at" json:"finished_at"`
+}
+
+// lastActivity fills st's LastProcessingRun and LastImport.
+func lastActivity(ctx context.Context, db *store.DB, st *Status) error {
+	var runs []ProcessingRun
+	if err := db.SelectContext(ctx, &runs, provsql.LastProcessingRun, dispatcher.ProcessName); err != nil {
+		return fmt.Errorf("last processing run: %w", err)
+	}
+	if len(runs) == 1 {
+		r := runs[0]
+		r.StartedAt = r.StartedAt.UTC()
+		utc(&r.FinishedAt)
+		st.LastProcessingRun = &r
+	}
+	var files []ImportedFile
+	if err := db.SelectContext(ctx, &files, provsql.LastImport); err != nil {
+		return fmt.Errorf("last import: %w", err)
+	}
+	if len(files) == 1 {
+		f := files[0]
+		f.StartedAt, f.FinishedAt = f.StartedAt.UTC(), f.FinishedAt.UTC()
+		st.LastImport = &f
+	}
+	return nil
 }
 
 // OverdueGrace is how late a scheduled run may be before status calls its job
@@ -282,6 +341,9 @@ func Snapshot(ctx context.Context, db *store.DB, opts StatusOptions) (Status, er
 	}
 
 	if st.Jobs, err = jobRuns(ctx, db, now, opts.Config); err != nil {
+		return st, err
+	}
+	if err := lastActivity(ctx, db, &st); err != nil {
 		return st, err
 	}
 

@@ -144,6 +144,10 @@ var (
 	OldestPending string
 	//go:embed queries/last_job_runs.sql
 	LastJobRuns string
+	//go:embed queries/last_processing_run.sql
+	LastProcessingRun string
+	//go:embed queries/last_import.sql
+	LastImport string
 	//go:embed queries/top_errors.sql
 	TopErrors string
 )

@@ -87,6 +87,14 @@ INSERT INTO provisioning_requests (type, priority, scheduled_date, subscription_
 VALUES ('SET_PIN', 'REGULAR', '2026-11-30T11:50:00Z', 1, '1000000001', '1234',
         12, '2026-11-30T12:04:00Z', '2026-11-30T11:50:00Z', '2026-11-30T11:59:00Z');
 
+-- The processing runs those ids name: 7 finished, 11 died (its row still RUNNING),
+-- 12 is the one-off `provisioner process` in flight now, which the ledger does not see.
+INSERT INTO processes (id, name, host, pid, state, claimed, completed, rejected, retried, batches, error, started_at, finished_at)
+OVERRIDING SYSTEM VALUE VALUES
+ (7, 'PROVISIONING_REQUEST_PROCESSING_RUN', 'host-a', 101, 'SUCCEEDED', 40, 38, 2, 0, 1, NULL, '2026-11-30T08:04:59Z', '2026-11-30T08:05:01.5Z'),
+ (11, 'PROVISIONING_REQUEST_PROCESSING_RUN', 'host-b', 202, 'RUNNING', 1, 0, 0, 0, 1, NULL, '2026-11-30T11:34:00Z', NULL),
+ (12, 'PROVISIONING_REQUEST_PROCESSING_RUN', 'ops-host', 404, 'RUNNING', 1, 0, 0, 0, 1, NULL, '2026-11-30T11:59:30Z', NULL);
+
 -- The run ledger: the last run of each job (a SKIPPED tick is not one).
 INSERT INTO job_runs (job, tick, trigger, instance, state, started_at, finished_at, counts, error) VALUES
  ('import', '2026-11-30T11:00:00Z', 'SCHEDULE', 'host-a:101', 'SUCCEEDED', '2026-11-30T11:00:00.2Z', '2026-11-30T11:00:02.7Z',
