@@ -567,7 +567,13 @@ func runFloor(b *testing.B, bd benchData, batch, workers int) benchResult {
 	}
 	var next atomic.Int64
 	var wg sync.WaitGroup
+	var backend int
+	var database string
+	if err := db.QueryRowContext(ctx, "SELECT pg_backend_pid(), current_database()").Scan(&backend, &database); err != nil {
+		b.Fatal(err)
+	}
 	b.StartTimer()
+	cpu := benchrun.WatchCPU(backend, database)
 	start := time.Now()
 	for range workers {
 		wg.Go(func() {
@@ -578,6 +584,7 @@ func runFloor(b *testing.B, bd benchData, batch, workers int) benchResult {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	goCPU, pgCPU := cpu.Finish()
 	b.StopTimer()
 	if err := r.fatalErr(); err != nil {
 		b.Fatalf("floor: %v", err)
@@ -586,7 +593,7 @@ func runFloor(b *testing.B, bd benchData, batch, workers int) benchResult {
 		b.Fatalf("floor: %+v; want %d completed", sum, bd.n)
 	}
 	checkSettled(b, db, bd)
-	return benchResult{requests: bd.n, elapsed: elapsed, batches: len(batches)}
+	return benchResult{requests: bd.n, elapsed: elapsed, batches: len(batches), goCPU: goCPU, pgCPU: pgCPU}
 }
 
 // runHTTP sends n requests' commands, in batches of batch, to a fresh simulator from
@@ -832,10 +839,17 @@ func BenchmarkDispatch(b *testing.B) {
 	}
 	fmt.Fprintf(w, "no latency: the same run against a gateway with no latency, in the same rounds: this machine's ceiling for it.\n")
 	fmt.Fprintf(w, "floor: the run's write-back statement alone settling requests claimed beforehand: a ceiling for any run here.\n")
+	if floor := rate("floor", latBatch); !math.IsNaN(floor) {
+		// The floor is CPU-bound like every kind above (its "cores busy" below says
+		// how much): at a rate R the write-backs alone take R/floor of that, and the
+		// claims, the run and the gateway must fit in the rest.
+		fmt.Fprintf(w, "  at %.0f req/s (the goal) the write-backs alone would take %.0f%% of what the floor kept busy, leaving %.0f%% for the claims, the run and the gateway\n",
+			goalOfTheory*theory, 100*goalOfTheory*theory/floor, max(0, 100-100*goalOfTheory*theory/floor))
+	}
 	if simBin != "" {
 		fmt.Fprintf(w, "sim apart: the latency run against cmd/cas-simulator in a process of its own (%s).\n", simBin)
 	}
-	for _, kind := range []string{latKind, ceilKind, extKind} {
+	for _, kind := range []string{latKind, ceilKind, extKind, "floor"} {
 		s := got[fmt.Sprintf("%s/batch=%d", kind, latBatch)]
 		switch {
 		case s == nil || len(s.goUs) == 0:
