@@ -34,7 +34,9 @@
 //
 // # Claims are leases
 //
-// A claim sets claimed_by (the run's process id) and lease_expires_at. Runs on any
+// A claim sets claimed_by (the run's process id) and lease_expires_at, columns in no
+// index, on a table kept 30% empty per page (migration 000007): so a claim is a HOT
+// update, its new row version in the same page and no index touched. Runs on any
 // number of hosts claim with FOR UPDATE SKIP LOCKED and never take each other's
 // requests. A run that dies leaves its leases to expire; the requests are then
 // claimed again and resent with the same command_id (the request's number; see
