@@ -355,13 +355,8 @@ func runE2E(b *testing.B, bd benchData, opts Options, f simulator.Faults, simBin
 	if err != nil {
 		b.Fatal(err)
 	}
-	var backend int
-	var database string
-	if err := db.QueryRowContext(context.Background(), "SELECT pg_backend_pid(), current_database()").Scan(&backend, &database); err != nil {
-		b.Fatal(err)
-	}
 	b.StartTimer()
-	cpu := benchrun.WatchCPU(backend, database)
+	cpu := watchCPU(b, db)
 	start := time.Now()
 	sum, err := d.Run(context.Background())
 	elapsed := time.Since(start)
@@ -383,6 +378,53 @@ func runE2E(b *testing.B, bd benchData, opts Options, f simulator.Faults, simBin
 	return benchResult{requests: bd.n, elapsed: elapsed, batches: sum.Batches, goCPU: goCPU, pgCPU: pgCPU, simCPU: simCPU}
 }
 
+// sqlRun is the database side of a run for the SQL-only kinds (baseline, floor): a
+// fresh database holding bd, a process row, and a run with its statements prepared
+// and no gateway. The caller closes the run.
+func sqlRun(b *testing.B, bd benchData, batch, workers int) (*store.DB, *run, *Summary) {
+	b.Helper()
+	db := benchDB(b, bd)
+	log := benchLogger()
+	d, err := New(db, nil, log, Options{BatchSize: batch, Concurrency: workers})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	sum := &Summary{}
+	if err := db.GetContext(ctx, &sum.ProcessID, provsql.StartProcess, ProcessName, "bench", os.Getpid()); err != nil {
+		b.Fatal(err)
+	}
+	r, err := d.newRun(ctx, sum, log)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return db, r, sum
+}
+
+// completedOutcomes is what a run writes back for got when the gateway completes
+// every command: the same request and response JSON, with a fake reference.
+func completedOutcomes(got []claimed) []outcome {
+	outs := make([]outcome, len(got))
+	for i := range got {
+		cmd := got[i].command()
+		ref := "GW-" + strconv.FormatInt(got[i].Number, 10)
+		outs[i] = outcome{state: provisioning.Completed, reference: ref, request: mustJSON(cmd),
+			response: mustJSON(casapi.Result{CommandID: cmd.CommandID, Status: casapi.StatusCompleted, Reference: ref})}
+	}
+	return outs
+}
+
+// watchCPU starts counting the CPU time of this process and of db's backends.
+func watchCPU(b *testing.B, db *store.DB) *benchrun.CPUWatch {
+	b.Helper()
+	var backend int
+	var database string
+	if err := db.QueryRowContext(context.Background(), "SELECT pg_backend_pid(), current_database()").Scan(&backend, &database); err != nil {
+		b.Fatal(err)
+	}
+	return benchrun.WatchCPU(backend, database)
+}
+
 // runBaseline does the run's database work with no HTTP: it claims batches with the
 // run's own claim (sql.ClaimRequests) and writes them back with the run's own
 // writeBack (sql.WriteBack), every request COMPLETED with a fake reference and the
@@ -397,21 +439,7 @@ func runE2E(b *testing.B, bd benchData, opts Options, f simulator.Faults, simBin
 func runBaseline(b *testing.B, bd benchData, batch, workers int, pipelined bool) benchResult {
 	b.Helper()
 	b.StopTimer()
-	db := benchDB(b, bd)
-	log := benchLogger()
-	d, err := New(db, nil, log, Options{BatchSize: batch, Concurrency: workers})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx := context.Background()
-	var sum Summary
-	if err := db.GetContext(ctx, &sum.ProcessID, provsql.StartProcess, ProcessName, "bench", os.Getpid()); err != nil {
-		b.Fatal(err)
-	}
-	r, err := d.newRun(ctx, &sum, log)
-	if err != nil {
-		b.Fatal(err)
-	}
+	db, r, sum := sqlRun(b, bd, batch, workers)
 	defer r.close()
 	var (
 		settled             atomic.Int64
@@ -437,13 +465,7 @@ func runBaseline(b *testing.B, bd benchData, batch, workers int, pipelined bool)
 		return got, true
 	}
 	writeBack := func(got []claimed) bool {
-		outs := make([]outcome, len(got))
-		for i := range got {
-			cmd := got[i].command()
-			ref := "GW-" + strconv.FormatInt(got[i].Number, 10)
-			outs[i] = outcome{state: provisioning.Completed, reference: ref, request: mustJSON(cmd),
-				response: mustJSON(casapi.Result{CommandID: cmd.CommandID, Status: casapi.StatusCompleted, Reference: ref})}
-		}
+		outs := completedOutcomes(got)
 		t1 := time.Now()
 		r.writeBack(got, outs)
 		writeNs.Add(int64(time.Since(t1)))
@@ -522,17 +544,9 @@ func runBaseline(b *testing.B, bd benchData, batch, workers int, pipelined bool)
 func runFloor(b *testing.B, bd benchData, batch, workers int) benchResult {
 	b.Helper()
 	b.StopTimer()
-	db := benchDB(b, bd)
-	log := benchLogger()
-	d, err := New(db, nil, log, Options{BatchSize: batch, Concurrency: workers})
-	if err != nil {
-		b.Fatal(err)
-	}
+	db, r, sum := sqlRun(b, bd, batch, workers)
+	defer r.close()
 	ctx := context.Background()
-	var sum Summary
-	if err := db.GetContext(ctx, &sum.ProcessID, provsql.StartProcess, ProcessName, "bench", os.Getpid()); err != nil {
-		b.Fatal(err)
-	}
 	var all []claimed
 	if err := db.SelectContext(ctx, &all, `UPDATE provisioning_requests
 	    SET claimed_by = $1, lease_expires_at = now() + interval '1 hour'
@@ -544,11 +558,6 @@ func runFloor(b *testing.B, bd benchData, batch, workers int) benchResult {
 	if _, err := db.ExecContext(ctx, "VACUUM (ANALYZE) provisioning_requests"); err != nil {
 		b.Fatal(err)
 	}
-	r, err := d.newRun(ctx, &sum, log)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer r.close()
 	var batches [][]claimed
 	for len(all) > 0 {
 		k := min(batch, len(all))
@@ -557,23 +566,12 @@ func runFloor(b *testing.B, bd benchData, batch, workers int) benchResult {
 	}
 	outs := make([][]outcome, len(batches))
 	for i, got := range batches {
-		outs[i] = make([]outcome, len(got))
-		for j := range got {
-			cmd := got[j].command()
-			ref := "GW-" + strconv.FormatInt(got[j].Number, 10)
-			outs[i][j] = outcome{state: provisioning.Completed, reference: ref, request: mustJSON(cmd),
-				response: mustJSON(casapi.Result{CommandID: cmd.CommandID, Status: casapi.StatusCompleted, Reference: ref})}
-		}
+		outs[i] = completedOutcomes(got)
 	}
 	var next atomic.Int64
 	var wg sync.WaitGroup
-	var backend int
-	var database string
-	if err := db.QueryRowContext(ctx, "SELECT pg_backend_pid(), current_database()").Scan(&backend, &database); err != nil {
-		b.Fatal(err)
-	}
 	b.StartTimer()
-	cpu := benchrun.WatchCPU(backend, database)
+	cpu := watchCPU(b, db)
 	start := time.Now()
 	for range workers {
 		wg.Go(func() {
@@ -834,17 +832,19 @@ func BenchmarkDispatch(b *testing.B) {
 		ext := rate(extKind, latBatch)
 		fmt.Fprintf(w, "%-10s %10.0f %11.0f %7.2f  %-18s %10.0f %9.2f\n", "sim apart", ext, theory, ext/theory, verdict(ext/theory >= goalOfTheory), ceil, ext/ceil)
 	}
-	if floor := rate("floor", latBatch); !math.IsNaN(floor) {
+	floor := rate("floor", latBatch)
+	if !math.IsNaN(floor) {
 		fmt.Fprintf(w, "%-10s %10.0f %11.0f %7.2f  (write-backs alone, %d goroutines: no claim, no HTTP)\n", "floor", floor, theory, floor/theory, conc)
 	}
 	fmt.Fprintf(w, "no latency: the same run against a gateway with no latency, in the same rounds: this machine's ceiling for it.\n")
-	fmt.Fprintf(w, "floor: the run's write-back statement alone settling requests claimed beforehand: a ceiling for any run here.\n")
-	if floor := rate("floor", latBatch); !math.IsNaN(floor) {
+	if !math.IsNaN(floor) {
+		fmt.Fprintf(w, "floor: the run's write-back statement alone settling requests claimed beforehand: a ceiling for any run here.\n")
 		// The floor is CPU-bound like every kind above (its "cores busy" below says
 		// how much): at a rate R the write-backs alone take R/floor of that, and the
 		// claims, the run and the gateway must fit in the rest.
+		share := goalOfTheory * theory / floor
 		fmt.Fprintf(w, "  at %.0f req/s (the goal) the write-backs alone would take %.0f%% of what the floor kept busy, leaving %.0f%% for the claims, the run and the gateway\n",
-			goalOfTheory*theory, 100*goalOfTheory*theory/floor, max(0, 100-100*goalOfTheory*theory/floor))
+			goalOfTheory*theory, 100*share, max(0, 100-100*share))
 	}
 	if simBin != "" {
 		fmt.Fprintf(w, "sim apart: the latency run against cmd/cas-simulator in a process of its own (%s).\n", simBin)
