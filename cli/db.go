@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"time"
 
 	"github.com/provisioner/provisioner/store"
 )
@@ -29,7 +30,11 @@ func openDB(ctx context.Context, env Env, flagValue string) (*store.DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	db, err := store.Open(ctx, dsn)
+	opts, err := dbOptions(env)
+	if err != nil {
+		return nil, err
+	}
+	db, err := store.Open(ctx, dsn, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -41,6 +46,23 @@ func openDB(ctx context.Context, env Env, flagValue string) (*store.DB, error) {
 		return nil, err
 	}
 	return db, nil
+}
+
+// dbOptions reads DATABASE_STATEMENT_TIMEOUT (or the configuration's
+// database.statement_timeout): a Go duration, 0 for none.
+func dbOptions(env Env) (store.Options, error) {
+	var o store.Options
+	if v := env.Getenv("DATABASE_STATEMENT_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return o, usagef("DATABASE_STATEMENT_TIMEOUT=%q: not a duration such as 30s or 2m (0: no timeout)", v)
+		}
+		o.StatementTimeout = d
+		if d == 0 {
+			o.StatementTimeout = -1 // none
+		}
+	}
+	return o, nil
 }
 
 func runMigrate(ctx context.Context, env Env, args []string) error {

@@ -119,7 +119,7 @@ settle = "0"
 	if r := runCLI(t, vars, "run"); r.code != cli.ExitUsage {
 		t.Errorf("no job: exit %d", r.code)
 	}
-	db, err := store.Open(context.Background(), dsn)
+	db, err := store.Open(context.Background(), dsn, store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

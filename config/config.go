@@ -76,6 +76,9 @@ type Config struct {
 	}
 	Database struct {
 		URL string // DATABASE_URL overrides
+		// StatementTimeout bounds every statement ("30s"; "0": none; empty: the
+		// default, store.DefaultStatementTimeout); DATABASE_STATEMENT_TIMEOUT overrides.
+		StatementTimeout string
 	}
 	Gateway struct {
 		URL          string // CAS_GATEWAY_URL overrides
@@ -198,12 +201,13 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 // settings that differ between hosts sharing one file.
 func (c *Config) applyEnv(getenv func(string) string) {
 	for name, dst := range map[string]*string{
-		"DATABASE_URL":       &c.Database.URL,
-		"CAS_GATEWAY_URL":    &c.Gateway.URL,
-		"CAS_GATEWAY_TOKEN":  &c.Gateway.Token,
-		"CAS_DESTINATION_ID": &c.Gateway.Destination,
-		"LOG_LEVEL":          &c.Log.Level,
-		"LOG_FORMAT":         &c.Log.Format,
+		"DATABASE_URL":               &c.Database.URL,
+		"DATABASE_STATEMENT_TIMEOUT": &c.Database.StatementTimeout,
+		"CAS_GATEWAY_URL":            &c.Gateway.URL,
+		"CAS_GATEWAY_TOKEN":          &c.Gateway.Token,
+		"CAS_DESTINATION_ID":         &c.Gateway.Destination,
+		"LOG_LEVEL":                  &c.Log.Level,
+		"LOG_FORMAT":                 &c.Log.Format,
 	} {
 		if v := getenv(name); v != "" {
 			*dst = v
@@ -215,12 +219,13 @@ func (c *Config) applyEnv(getenv func(string) string) {
 // file: code that reads DATABASE_URL, LOG_LEVEL... sees the configuration's values.
 func (c *Config) Getenv(getenv func(string) string) func(string) string {
 	fromFile := map[string]string{
-		"DATABASE_URL":       c.Database.URL,
-		"CAS_GATEWAY_URL":    c.Gateway.URL,
-		"CAS_GATEWAY_TOKEN":  c.Gateway.Token,
-		"CAS_DESTINATION_ID": c.Gateway.Destination,
-		"LOG_LEVEL":          c.Log.Level,
-		"LOG_FORMAT":         c.Log.Format,
+		"DATABASE_URL":               c.Database.URL,
+		"DATABASE_STATEMENT_TIMEOUT": c.Database.StatementTimeout,
+		"CAS_GATEWAY_URL":            c.Gateway.URL,
+		"CAS_GATEWAY_TOKEN":          c.Gateway.Token,
+		"CAS_DESTINATION_ID":         c.Gateway.Destination,
+		"LOG_LEVEL":                  c.Log.Level,
+		"LOG_FORMAT":                 c.Log.Format,
 	}
 	return func(name string) string {
 		if v := getenv(name); v != "" {

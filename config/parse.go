@@ -24,6 +24,7 @@ var settings = []setting{
 	{"log.format", str(func(c *Config) *string { return &c.Log.Format }, checkFormat)},
 
 	{"database.url", str(func(c *Config) *string { return &c.Database.URL }, checkDatabaseURL)},
+	{"database.statement_timeout", str(func(c *Config) *string { return &c.Database.StatementTimeout }, checkStatementTimeout)},
 
 	{"gateway.url", str(func(c *Config) *string { return &c.Gateway.URL }, checkHTTPURL)},
 	{"gateway.destination", str(func(c *Config) *string { return &c.Gateway.Destination }, nil)},
@@ -365,4 +366,14 @@ func ParseDuration(s string) (time.Duration, error) {
 		return 0, fmt.Errorf("%q: must not be negative", s)
 	}
 	return d, nil
+}
+
+// checkStatementTimeout takes what DATABASE_STATEMENT_TIMEOUT takes: a Go duration,
+// "0" for none.
+func checkStatementTimeout(v string) error {
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return fmt.Errorf("%q is not a duration such as 30s or 2m (0: no timeout)", v)
+	}
+	return nil
 }

@@ -452,7 +452,7 @@ func runBaseline(b *testing.B, bd benchData, batch, workers int, pipelined bool)
 	fail := func(err error) { failed.CompareAndSwap(nil, &err) }
 	claim := func() ([]claimed, bool) {
 		t0 := time.Now()
-		got, err := r.claim(batch)
+		got, err := r.claim(context.Background(), batch)
 		claimNs.Add(int64(time.Since(t0)))
 		claims.Add(1)
 		if err != nil {

@@ -50,7 +50,7 @@ func TestConcurrency(t *testing.T) {
 	var logs accLogBuffer
 	ds := make([]*dispatcher.Dispatcher, runs)
 	for i := range ds {
-		rdb, err := store.Open(context.Background(), dsn)
+		rdb, err := store.Open(context.Background(), dsn, store.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -228,7 +228,7 @@ func TestCrashChild(t *testing.T) {
 		t.Skip("the crash test's child process: TestCrash runs it")
 	}
 	ctx := context.Background()
-	db, err := store.Open(ctx, os.Getenv(crashDBEnv))
+	db, err := store.Open(ctx, os.Getenv(crashDBEnv), store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -173,6 +173,9 @@ func (d *Dispatcher) Run(ctx context.Context) (Summary, error) {
 		return sum, fmt.Errorf("record run: %w", err)
 	}
 	log := d.log.WithField("process_id", sum.ProcessID)
+	if d.opts.RequestID == 0 {
+		d.refreshStats(ctx, log)
+	}
 
 	r, err := d.newRun(bg, &sum, log)
 	if err != nil {
@@ -202,6 +205,21 @@ func (d *Dispatcher) Run(ctx context.Context) (Summary, error) {
 		"duration": sum.Duration.Round(time.Millisecond).String(),
 	}).Info("processing run finished")
 	return sum, err
+}
+
+// refreshStats analyses the requests when the statistics hide most of the pending
+// ones (store.RefreshRequestStats): the claim is planned on them. A failure is only
+// logged: the run's statements keep usable plans on stale statistics too, and a
+// database that is gone fails the run at its first claim.
+func (d *Dispatcher) refreshStats(ctx context.Context, log logrus.FieldLogger) {
+	c, err := store.RefreshRequestStats(ctx, d.db)
+	switch {
+	case err != nil:
+		log.WithError(err).Warn("planner statistics not checked; the run goes on")
+	case c.Analysed:
+		log.WithFields(logrus.Fields{"estimated_pending": c.Estimated, "pending_at_least": c.Counted,
+			"duration": c.Took.Round(time.Millisecond).String()}).Info("planner statistics were stale: provisioning_requests analysed")
+	}
 }
 
 // RunRequest is Run restricted to one request (Options.RequestID): what the Web API
@@ -361,9 +379,17 @@ func (p *pipeline) stop() {
 // claim fails the run as a refusal does: the batches still queued are released, not
 // sent.
 func (r *run) loop(ctx context.Context, started time.Time) error {
+	// MaxDuration ends the run as a shutdown does, a claim in progress included: a
+	// claim waiting for a lock or on a slow plan is cancelled (it claims nothing), and
+	// batches not yet sent are released. What is sent is seen through.
+	if d := r.d.opts.MaxDuration; d > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, started.Add(d))
+		defer cancel()
+	}
 	p := r.startPipeline(ctx)
 	r.guard(func() {
-		if err := r.claimLoop(ctx, started, p); err != nil {
+		if err := r.claimLoop(ctx, p); err != nil {
 			r.fail(err)
 		}
 	})
@@ -371,7 +397,7 @@ func (r *run) loop(ctx context.Context, started time.Time) error {
 	return r.fatalErr()
 }
 
-func (r *run) claimLoop(ctx context.Context, started time.Time, p *pipeline) error {
+func (r *run) claimLoop(ctx context.Context, p *pipeline) error {
 	opts := r.d.opts
 	// Claimed and unanswered: the slots' batches plus as many waiting. A claim is
 	// made for every batch missing, once at least refill are (or the queue ran dry):
@@ -393,9 +419,6 @@ func (r *run) claimLoop(ctx context.Context, started time.Time, p *pipeline) err
 			return err
 		}
 		if ctx.Err() != nil {
-			return nil
-		}
-		if opts.MaxDuration > 0 && time.Since(started) >= opts.MaxDuration {
 			return nil
 		}
 		missing := capacity - p.unsent.Load()
@@ -448,8 +471,12 @@ func (r *run) claimInto(ctx context.Context, p *pipeline, want int64) (n int64, 
 	if err := r.waitPause(ctx); err != nil {
 		return 0, true, nil
 	}
-	claimedRows, failed, err := r.claimGated(limit)
-	if failed {
+	claimedRows, failed, err := r.claimGated(ctx, limit)
+	if failed || ctx.Err() != nil {
+		// A claim cancelled by the shutdown or MaxDuration took nothing (its
+		// transaction rolled back), unless it had committed already: then its rows
+		// wait for their leases to expire, and this run, which stops here, never
+		// sends them.
 		return 0, true, nil
 	}
 	if err != nil {
@@ -469,13 +496,13 @@ func (r *run) claimInto(ctx context.Context, p *pipeline, want int64) (n int64, 
 }
 
 // claimGated claims under claimGate, unless the run has failed already.
-func (r *run) claimGated(limit int) (batch []claimed, failed bool, err error) {
+func (r *run) claimGated(ctx context.Context, limit int) (batch []claimed, failed bool, err error) {
 	r.claimGate.Lock()
 	defer r.claimGate.Unlock()
 	if r.fatalErr() != nil {
 		return nil, true, nil
 	}
-	batch, err = r.claim(limit)
+	batch, err = r.claim(ctx, limit)
 	return batch, false, err
 }
 
@@ -483,7 +510,7 @@ func (r *run) claimGated(limit int) (batch []claimed, failed bool, err error) {
 // unless the last claim came back short: then other runs may hold the first
 // candidates (SKIP LOCKED passes over them), and it weighs four times as many. Always
 // weighing four cost a third of a claim when one run works alone.
-func (r *run) claim(limit int) ([]claimed, error) {
+func (r *run) claim(ctx context.Context, limit int) ([]claimed, error) {
 	var batch []claimed
 	factor := 1
 	if r.short {
@@ -493,7 +520,7 @@ func (r *run) claim(limit int) ([]claimed, error) {
 	if id := r.d.opts.RequestID; id != 0 {
 		args = []any{r.sum.ProcessID, r.d.opts.Lease.Seconds(), id} // claim_request.sql
 	}
-	err := r.claimStmt.SelectContext(r.bg, &batch, args...)
+	err := r.claimStmt.SelectContext(ctx, &batch, args...)
 	if err != nil {
 		return nil, fmt.Errorf("claim batch: %w", err)
 	}

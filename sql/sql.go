@@ -75,6 +75,18 @@ var (
 //go:embed queries/analyze_reference.sql
 var AnalyzeReference string
 
+// The planner statistics of the requests (store.RefreshRequestStats).
+var (
+	//go:embed queries/pending_estimate.sql
+	PendingEstimate string
+	//go:embed queries/pending_count.sql
+	PendingCount string
+	//go:embed queries/stats_lock.sql
+	StatsLock string
+	//go:embed queries/analyze_requests.sql
+	AnalyzeRequests string
+)
+
 // The importer's preload of the installed items.
 var (
 	//go:embed queries/all_items.sql

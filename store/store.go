@@ -2,9 +2,12 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -16,13 +19,36 @@ type DB struct {
 	*sqlx.DB
 }
 
+// DefaultStatementTimeout bounds every statement of a connection that Open makes,
+// unless the connection string sets statement_timeout itself: the processing run's
+// statements take milliseconds, and one that waits for half a minute (a lock, a plan
+// gone wrong) is better failed, named in the log, than waited for without end.
+const DefaultStatementTimeout = 30 * time.Second
+
+// Options tune the connections Open makes. Zero values take the defaults.
+type Options struct {
+	// StatementTimeout is PostgreSQL's statement_timeout for every connection:
+	// a statement running longer is cancelled by the server. Zero: the default;
+	// negative: none. A statement_timeout in the connection string wins.
+	StatementTimeout time.Duration
+}
+
 // Open connects to the database at dsn (a postgres:// URL or key=value string) and
 // checks that it answers.
-func Open(ctx context.Context, dsn string) (*DB, error) {
-	db, err := sqlx.Open("postgres", dsn)
+func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
+	cfg, err := pq.NewConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", Redact(dsn), err)
 	}
+	if cfg.FallbackApplicationName == "" {
+		cfg.FallbackApplicationName = "provisioner" // pg_stat_activity names who runs what
+	}
+	setStatementTimeout(&cfg, opts.StatementTimeout)
+	connector, err := pq.NewConnectorConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", Redact(dsn), err)
+	}
+	db := sqlx.NewDb(sql.OpenDB(connector), "postgres")
 	// The importer holds one connection for its COPY and uses another for lookups.
 	db.SetMaxOpenConns(8)
 	db.SetMaxIdleConns(4)
@@ -34,6 +60,25 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		return nil, fmt.Errorf("connect to database %s: %w", Redact(dsn), err)
 	}
 	return &DB{db}, nil
+}
+
+// setStatementTimeout sends statement_timeout as a run-time parameter of every
+// connection (in the start-up message: no extra round trip, and no SET that a pooler
+// in transaction mode would leak to other clients), unless dsn set it already.
+func setStatementTimeout(cfg *pq.Config, d time.Duration) {
+	if _, ok := cfg.Runtime["statement_timeout"]; ok || strings.Contains(cfg.Options, "statement_timeout") {
+		return
+	}
+	switch {
+	case d == 0:
+		d = DefaultStatementTimeout
+	case d < 0:
+		return
+	}
+	if cfg.Runtime == nil {
+		cfg.Runtime = map[string]string{}
+	}
+	cfg.Runtime["statement_timeout"] = strconv.FormatInt(max(1, d.Milliseconds()), 10)
 }
 
 // Redact hides the password of a postgres:// URL so that it can be logged.

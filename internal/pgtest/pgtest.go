@@ -39,7 +39,7 @@ func ServerURL() string {
 func New(t testing.TB) (*store.DB, string) {
 	t.Helper()
 	dsn := NewURL(t)
-	db, err := store.Open(context.Background(), dsn)
+	db, err := store.Open(context.Background(), dsn, store.Options{})
 	if err != nil {
 		t.Fatalf("pgtest: %v", err)
 	}

@@ -5,18 +5,21 @@
 -- the card). A statement of its own, not a filter added to claim_requests.sql: an
 -- extra "$n = 0 OR ..." there made the planner's estimates of the generic plan so
 -- small that the processing run's claim became several times slower.
+--
+-- The request is found by its id alone, its state tested as "not settled", and its
+-- place in the card's queue by a min() over the card: shapes whose plans do not
+-- depend on the statistics (see claim_requests.sql).
 WITH locked AS (
     SELECT r.id
     FROM provisioning_requests r
     WHERE r.id = $3
-      AND r.life_cycle_state = 'PENDING'
+      AND r.life_cycle_state NOT IN ('COMPLETED', 'REJECTED')
       AND r.scheduled_date <= now()
       AND (r.next_attempt_at IS NULL OR r.next_attempt_at <= now())
       AND (r.lease_expires_at IS NULL OR r.lease_expires_at < now())
-      AND NOT EXISTS (
-          SELECT 1 FROM provisioning_requests p
-          WHERE p.smartcard_ca_id = r.smartcard_ca_id AND p.life_cycle_state = 'PENDING'
-            AND p.sequence_number < r.sequence_number)
+      AND r.sequence_number = (
+          SELECT min(p.sequence_number) FROM provisioning_requests p
+          WHERE p.smartcard_ca_id = r.smartcard_ca_id AND p.life_cycle_state = 'PENDING')
     FOR UPDATE OF r SKIP LOCKED
 )
 UPDATE provisioning_requests r

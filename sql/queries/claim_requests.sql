@@ -9,6 +9,21 @@
 -- number; and a card with an EXPRESS request waiting behind REGULAR ones has its head
 -- promoted, ahead of other REGULAR work. SKIP LOCKED lets any number of runs claim at
 -- once without waiting for or taking each other's requests.
+--
+-- Plans that hold when the statistics are stale. A bulk import into a table of
+-- settled history leaves the statistics saying "no PENDING rows" until the next
+-- ANALYZE, so the planner costs a scan of any partial index on PENDING rows at about
+-- one row. Two shapes then collapsed (issue 15: minutes per claim at 200,000 pending):
+-- the head test as a NOT EXISTS, planned as an anti join whose inner side scanned the
+-- whole card queue for every candidate; and the lock step as a join, planned with a
+-- scan of every pending row on the outer side. Here every step that follows a row
+-- reaches the next one through an index lookup that the planner cannot turn into a
+-- scan: the head test is a scalar min() over the card's queue (always an index probe
+-- on the card), and the lock step looks each candidate up by its id, with its state
+-- re-checked as "not settled" (NOT IN ('COMPLETED', 'REJECTED')) rather than
+-- "= 'PENDING'", which would let the planner choose a partial index scan over the
+-- primary key. Statistics are also refreshed when they hide pending rows
+-- (store.RefreshRequestStats, at the start of every run).
 WITH promoted AS (
     -- Heads that block an EXPRESS request of the same card.
     SELECT h.id, 0 AS rank, e.sequence_number AS ord
@@ -38,11 +53,10 @@ heads AS (
       AND (r.next_attempt_at IS NULL OR r.next_attempt_at <= now())
       AND (r.lease_expires_at IS NULL OR r.lease_expires_at < now())
       AND ($4 = 0 OR (r.source_file_id = $4 AND r.process_immediately))
-      AND NOT EXISTS (
-          SELECT 1 FROM provisioning_requests p
-          WHERE p.smartcard_ca_id = r.smartcard_ca_id AND p.life_cycle_state = 'PENDING'
-            AND p.sequence_number < r.sequence_number)
-    ORDER BY (r.priority = 'REGULAR'), r.sequence_number
+      AND r.sequence_number = (
+          SELECT min(p.sequence_number) FROM provisioning_requests p
+          WHERE p.smartcard_ca_id = r.smartcard_ca_id AND p.life_cycle_state = 'PENDING')
+    ORDER BY (r.priority = 'REGULAR'), r.sequence_number -- provisioning_requests_claim
     LIMIT $5::int * $2::int
 ),
 -- A head both promoted and plain keeps its promoted place (the least rank, ord).
@@ -54,14 +68,20 @@ picked AS (
 -- The limit applies after locking: rows that another run's claim holds at this
 -- moment are skipped and do not count, so runs claiming at the same time take the
 -- next candidates instead of coming back empty (and ending, with work still due).
--- Hence 4 x $2 candidates above: enough for four claims at the same moment.
+-- Hence 4 x $2 candidates above: enough for four claims at the same moment. The
+-- candidates are locked in claim order, one lookup by id each (a subquery with a
+-- locking clause is never merged into the join), until $2 are held.
 locked AS (
-    SELECT r.id, picked.rank, picked.ord
-    FROM provisioning_requests r JOIN picked USING (id)
-    WHERE r.life_cycle_state = 'PENDING' AND (r.lease_expires_at IS NULL OR r.lease_expires_at < now())
-    ORDER BY picked.rank, picked.ord
+    SELECT l.id, c.rank, c.ord
+    FROM (SELECT id, rank, ord FROM picked ORDER BY rank, ord) c
+    CROSS JOIN LATERAL (
+        SELECT r.id FROM provisioning_requests r
+        WHERE r.id = c.id
+          AND r.life_cycle_state NOT IN ('COMPLETED', 'REJECTED')
+          AND (r.lease_expires_at IS NULL OR r.lease_expires_at < now())
+        FOR UPDATE SKIP LOCKED
+    ) l
     LIMIT $2
-    FOR UPDATE OF r SKIP LOCKED
 )
 UPDATE provisioning_requests r
 SET claimed_by = $1, lease_expires_at = now() + make_interval(secs => $3)

@@ -1,0 +1,110 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	provsql "github.com/provisioner/provisioner/sql"
+)
+
+// Statistics of provisioning_requests are stale, for the processing run, when the
+// planner believes in fewer than a quarter of the PENDING requests there are, and
+// more than staleSlack rows hide. Below that any plan is quick; above it, a plan built
+// for "almost no pending rows" can cost seconds per statement (issue 15).
+const (
+	staleFactor = 4
+	staleSlack  = 1000
+	// trustedEstimate: an estimate this large already plans for a big queue; the
+	// queue is then not counted (counting millions would cost more than it saves).
+	trustedEstimate = 250_000
+)
+
+// StatsCheck is what RefreshRequestStats found and did.
+type StatsCheck struct {
+	Estimated int64         // PENDING requests the planner believed in
+	Counted   int64         // PENDING requests counted (up to the stale bound)
+	Analysed  bool          // ANALYZE ran
+	Took      time.Duration // the whole check, ANALYZE included
+}
+
+// RefreshRequestStats analyses provisioning_requests when its statistics hide most
+// of the PENDING requests: after a bulk import into a table of settled history,
+// autovacuum (when it is on at all) analyses only once a tenth of the table has
+// changed, and until then the planner plans the claim for an empty queue. The check
+// is an EXPLAIN and a count of at most 4 x the estimate + 1,000 index entries; the
+// ANALYZE samples about 30,000 rows whatever the table's size. Runs on several hosts
+// take turns (an advisory lock), and the second finds the statistics fresh.
+func RefreshRequestStats(ctx context.Context, db *DB) (StatsCheck, error) {
+	start := time.Now()
+	var c StatsCheck
+	stale, err := c.measure(ctx, db)
+	if err != nil || !stale {
+		c.Took = time.Since(start)
+		return c, err
+	}
+	tx, err := db.BeginTxx(ctx, nil)
+	if err != nil {
+		return c, fmt.Errorf("analyze requests: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, provsql.StatsLock); err != nil {
+		return c, fmt.Errorf("analyze requests: wait for another refresh: %w", err)
+	}
+	// Another host may have analysed while this one waited.
+	if err := tx.QueryRowxContext(ctx, provsql.PendingEstimate).Scan(jsonRows{&c.Estimated}); err != nil {
+		return c, fmt.Errorf("analyze requests: estimate pending: %w", err)
+	}
+	if c.Counted > staleFactor*c.Estimated+staleSlack {
+		if _, err := tx.ExecContext(ctx, provsql.AnalyzeRequests); err != nil {
+			return c, fmt.Errorf("analyze requests: %w", err)
+		}
+		c.Analysed = true
+	}
+	if err := tx.Commit(); err != nil {
+		return c, fmt.Errorf("analyze requests: %w", err)
+	}
+	c.Took = time.Since(start)
+	return c, nil
+}
+
+// measure fills Estimated and Counted and says whether the statistics are stale.
+func (c *StatsCheck) measure(ctx context.Context, db *DB) (bool, error) {
+	if err := db.QueryRowxContext(ctx, provsql.PendingEstimate).Scan(jsonRows{&c.Estimated}); err != nil {
+		return false, fmt.Errorf("estimate pending requests: %w", err)
+	}
+	if c.Estimated >= trustedEstimate {
+		return false, nil
+	}
+	bound := staleFactor*c.Estimated + staleSlack
+	if err := db.QueryRowxContext(ctx, provsql.PendingCount, bound+1).Scan(&c.Counted); err != nil {
+		return false, fmt.Errorf("count pending requests: %w", err)
+	}
+	return c.Counted > bound, nil
+}
+
+// jsonRows scans the "Plan Rows" of EXPLAIN (FORMAT JSON)'s top node.
+type jsonRows struct{ rows *int64 }
+
+func (j jsonRows) Scan(src any) error {
+	var b []byte
+	switch v := src.(type) {
+	case []byte:
+		b = v
+	case string:
+		b = []byte(v)
+	default:
+		return fmt.Errorf("explain: unexpected %T", src)
+	}
+	var plans []struct {
+		Plan struct {
+			Rows float64 `json:"Plan Rows"`
+		}
+	}
+	if err := json.Unmarshal(b, &plans); err != nil || len(plans) != 1 {
+		return fmt.Errorf("explain: unexpected output %.200q", b)
+	}
+	*j.rows = int64(plans[0].Plan.Rows)
+	return nil
+}
