@@ -31,6 +31,7 @@ func runImport(ctx context.Context, env Env, args []string) error {
 	settle := fs.Duration("settle", importer.DefaultSettle, "leave inbox files changed more recently than this alone (still being written)")
 	rejectsDir := fs.String("rejects", "", "where named files' rejects files go (default: beside each file)")
 	chunk := fs.Int("chunk", 2000, "rows checked against the reference data together")
+	fileTimeout := fs.Duration("file-timeout", importer.DefaultFileTimeout, "the longest one file's import may take in the database (its COPY)")
 	g := addGatewayFlags(fs) // for the process_immediately rows
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -44,6 +45,8 @@ func runImport(ctx context.Context, env Env, args []string) error {
 		return usagef("--settle %v: must not be negative", *settle)
 	case *chunk < 1 || *chunk > 100000:
 		return usagef("--chunk %d: must be between 1 and 100000", *chunk)
+	case *fileTimeout < time.Second:
+		return usagef("--file-timeout %v: must be at least 1s", *fileTimeout)
 	}
 	log, err := newLogger(env)
 	if err != nil {
@@ -60,7 +63,7 @@ func runImport(ctx context.Context, env Env, args []string) error {
 	// soft limit keeps the peak well under the 150 MB the importer is held to.
 	defer debug.SetGCPercent(debug.SetGCPercent(400))
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(120 << 20))
-	opts := importer.Options{ChunkSize: *chunk, DryRun: *dryRun, RejectsOut: env.Stdout}
+	opts := importer.Options{ChunkSize: *chunk, DryRun: *dryRun, RejectsOut: env.Stdout, FileTimeout: *fileTimeout}
 	if env.StderrIsTerminal && env.Getenv("LOG_FORMAT") != "json" {
 		opts.Progress = progressBar(env.Stderr)
 	}

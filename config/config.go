@@ -34,6 +34,8 @@ type ImportJob struct {
 	Inbox  string        // the inbox directory
 	Settle time.Duration // leave files changed more recently alone
 	Chunk  int           // rows checked against the reference data together
+	// FileTimeout bounds one file's transaction in the database (its COPY).
+	FileTimeout time.Duration
 }
 
 // ProcessJob is a processing run (the settings of `provisioner process`).
@@ -116,6 +118,7 @@ func Default() *Config {
 	c.Scheduler.GracePeriod = 2 * time.Minute
 	c.Import.Settle = 5 * time.Second
 	c.Import.Chunk = 2000
+	c.Import.FileTimeout = time.Hour
 	c.Process.BatchSize = 100
 	c.Process.Concurrency = 4
 	c.Process.Lease = 5 * time.Minute

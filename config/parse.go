@@ -40,6 +40,7 @@ var settings = []setting{
 	{"jobs.import.inbox", str(func(c *Config) *string { return &c.Import.Inbox }, nil)},
 	{"jobs.import.settle", duration(func(c *Config) *time.Duration { return &c.Import.Settle }, 0)},
 	{"jobs.import.chunk", integer(func(c *Config) *int { return &c.Import.Chunk }, 1, 100000)},
+	{"jobs.import.file_timeout", duration(func(c *Config) *time.Duration { return &c.Import.FileTimeout }, time.Second)},
 
 	{"jobs.process.schedule", str(func(c *Config) *string { return &c.Process.Schedule }, nil)},
 	{"jobs.process.catch_up", boolean(func(c *Config) *bool { return &c.Process.CatchUp })},

@@ -50,7 +50,14 @@ type Options struct {
 	PreloadMaxItems int
 	// Progress, when set, wraps a file's reader to show progress (bytes read of size).
 	Progress func(name string, size int64, r io.Reader) (io.Reader, func())
+	// FileTimeout bounds the statements of a file's transaction, its COPY above all,
+	// which streams the whole file as one statement and so outlasts the connection's
+	// statement_timeout on a large file. 0: DefaultFileTimeout.
+	FileTimeout time.Duration
 }
+
+// DefaultFileTimeout is an hour: 10 million rows import in a few minutes.
+const DefaultFileTimeout = time.Hour
 
 // Importer imports instruction files into the database.
 type Importer struct {
@@ -69,6 +76,9 @@ func New(db *store.DB, log logrus.FieldLogger, opts Options) *Importer {
 	}
 	if opts.PreloadMaxItems == 0 {
 		opts.PreloadMaxItems = DefaultPreloadMaxItems
+	}
+	if opts.FileTimeout <= 0 {
+		opts.FileTimeout = DefaultFileTimeout
 	}
 	return &Importer{db: db, log: log, opts: opts}
 }
@@ -156,6 +166,9 @@ func (im *Importer) importFile(ctx context.Context, f *os.File, name string, rej
 		return res, fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, provsql.FileTimeout, fmt.Sprint(im.opts.FileTimeout.Milliseconds())); err != nil {
+		return res, fmt.Errorf("begin: %w", err)
+	}
 	if err := tx.GetContext(ctx, &res.FileID, provsql.InsertImportFile, name, sum, Imported, started, nil, nil); err != nil {
 		if store.IsUniqueViolation(err, "import_files_imported_sha256") {
 			// Another importer committed the same content while we hashed.

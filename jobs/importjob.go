@@ -19,7 +19,7 @@ func Import(ctx context.Context, env Env) (Result, error) {
 	if c.Inbox == "" {
 		return Result{}, configErrorf("jobs.import.inbox is not set")
 	}
-	im := importer.New(env.DB, env.Log, importer.Options{ChunkSize: c.Chunk})
+	im := importer.New(env.DB, env.Log, importer.Options{ChunkSize: c.Chunk, FileTimeout: c.FileTimeout})
 	results, err := im.ImportInbox(ctx, c.Inbox, c.Settle)
 	if errors.Is(err, importer.ErrInbox) {
 		return Result{}, &ConfigError{err}

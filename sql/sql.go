@@ -48,6 +48,9 @@ var SchemaVersion string
 //go:embed queries/copy_requests.sql
 var CopyRequests string
 
+//go:embed queries/file_timeout.sql
+var FileTimeout string
+
 // The processing run's statements.
 var (
 	//go:embed queries/claim_requests.sql
