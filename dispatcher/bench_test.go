@@ -394,7 +394,7 @@ func sqlRun(b *testing.B, bd benchData, batch, workers int) (*store.DB, *run, *S
 	if err := db.GetContext(ctx, &sum.ProcessID, provsql.StartProcess, ProcessName, "bench", os.Getpid()); err != nil {
 		b.Fatal(err)
 	}
-	r, err := d.newRun(ctx, sum, log)
+	r, err := d.newRun(ctx, ctx, sum, log)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -91,6 +91,9 @@ type Dispatcher struct {
 	client *Client
 	log    logrus.FieldLogger
 	opts   Options
+	// noStatsRefresh: the run's statements alone on whatever statistics there are
+	// (a test of their shapes).
+	noStatsRefresh bool
 }
 
 // New returns a Dispatcher, or an error naming a bad option.
@@ -173,16 +176,27 @@ func (d *Dispatcher) Run(ctx context.Context) (Summary, error) {
 		return sum, fmt.Errorf("record run: %w", err)
 	}
 	log := d.log.WithField("process_id", sum.ProcessID)
-	if d.opts.RequestID == 0 {
-		d.refreshStats(ctx, log)
+	// stop ends the claiming: SIGTERM, or MaxDuration, which ends the run as a
+	// shutdown does. Every statement before a batch is sent takes it, so that one
+	// stuck in the database (waiting for a lock, or on a plan gone wrong) is
+	// cancelled, having taken nothing; what is sent is seen through (bg).
+	stop, cancel := ctx, context.CancelFunc(func() {})
+	if d.opts.MaxDuration > 0 {
+		stop, cancel = context.WithDeadline(ctx, started.Add(d.opts.MaxDuration))
+	}
+	defer cancel()
+	if d.opts.RequestID == 0 && !d.noStatsRefresh {
+		d.refreshStats(stop, log)
 	}
 
-	r, err := d.newRun(bg, &sum, log)
-	if err != nil {
-		return sum, err
+	r, err := d.newRun(stop, bg, &sum, log)
+	switch {
+	case err == nil:
+		err = r.loop(stop)
+		r.close()
+	case stop.Err() != nil:
+		err = nil // stopped before the first claim
 	}
-	defer r.close()
-	err = r.loop(ctx, started)
 	sum.Duration = time.Since(started)
 
 	state := "SUCCEEDED"
@@ -253,18 +267,19 @@ type run struct {
 }
 
 // newRun prepares a run's statements (planning the claim cost as much as running
-// it) and its rate limiter; close releases them.
-func (d *Dispatcher) newRun(bg context.Context, sum *Summary, log logrus.FieldLogger) (*run, error) {
+// it) and its rate limiter; close releases them. Preparing the claim waits for the
+// lock its UPDATE takes: stop cancels that wait.
+func (d *Dispatcher) newRun(stop, bg context.Context, sum *Summary, log logrus.FieldLogger) (*run, error) {
 	r := &run{d: d, sum: sum, log: log, bg: bg}
 	var err error
 	claim := provsql.ClaimRequests
 	if d.opts.RequestID != 0 {
 		claim = provsql.ClaimRequest
 	}
-	if r.claimStmt, err = d.db.PreparexContext(bg, claim); err != nil {
+	if r.claimStmt, err = d.db.PreparexContext(stop, claim); err != nil {
 		return nil, fmt.Errorf("prepare claim: %w", err)
 	}
-	if r.writeStmt, err = d.db.PreparexContext(bg, provsql.WriteBack); err != nil {
+	if r.writeStmt, err = d.db.PreparexContext(stop, provsql.WriteBack); err != nil {
 		r.claimStmt.Close()
 		return nil, fmt.Errorf("prepare write-back: %w", err)
 	}
@@ -378,15 +393,7 @@ func (p *pipeline) stop() {
 // is reached, ctx is cancelled or the run failed; then the pipeline drains. A failed
 // claim fails the run as a refusal does: the batches still queued are released, not
 // sent.
-func (r *run) loop(ctx context.Context, started time.Time) error {
-	// MaxDuration ends the run as a shutdown does, a claim in progress included: a
-	// claim waiting for a lock or on a slow plan is cancelled (it claims nothing), and
-	// batches not yet sent are released. What is sent is seen through.
-	if d := r.d.opts.MaxDuration; d > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, started.Add(d))
-		defer cancel()
-	}
+func (r *run) loop(ctx context.Context) error {
 	p := r.startPipeline(ctx)
 	r.guard(func() {
 		if err := r.claimLoop(ctx, p); err != nil {

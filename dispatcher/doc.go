@@ -56,9 +56,21 @@
 //
 // # Stopping
 //
-// On SIGTERM (ctx cancelled) a run stops claiming; the batches being sent are seen
-// through and every answer is written back; the batches still waiting for a slot are
-// released unsent. A run that fails (401/403, a claim or a write-back failing, a
+// On SIGTERM (ctx cancelled), or at MaxDuration, a run stops claiming; the batches
+// being sent are seen through and every answer is written back; the batches still
+// waiting for a slot are released unsent. A claim (or the preparing of one) stuck in
+// the database is cancelled at once and takes nothing; write-backs and releases are
+// not cancelled but end within the connection's statement_timeout (store.Open), and a
+// write-back that fails fails the run, so that its requests wait for their leases
+// and are never sent twice by the same run.
+//
+// # Statistics
+//
+// The claim is planned on PostgreSQL's statistics, which a bulk import into a table
+// of settled history leaves saying "no pending rows". Run first analyses the table
+// when they hide most of the pending requests (store.RefreshRequestStats), and the
+// statements are written so that their plans hold without that: every step from one
+// row to the next is an index lookup (sql/queries/claim_requests.sql). A run that fails (401/403, a claim or a write-back failing, a
 // panic in any of its goroutines) stops the same way, and no claim runs while a
 // refused batch is given back. A panic fails the run with what and where instead of
 // crashing the process, which may be the scheduler's; a batch caught in it keeps its

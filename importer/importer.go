@@ -210,7 +210,24 @@ func (im *Importer) importFile(ctx context.Context, f *os.File, name string, rej
 		return res, fmt.Errorf("commit: %w", err)
 	}
 	c.fill(&res, Imported)
+	if res.Created > 0 {
+		im.refreshStats(ctx)
+	}
 	return res, nil
+}
+
+// refreshStats analyses the requests if this file's rows left the planner's
+// statistics far behind (store.RefreshRequestStats): operators' reads and the
+// processing run are planned on them. The file is committed: a failure is logged.
+func (im *Importer) refreshStats(ctx context.Context) {
+	c, err := store.RefreshRequestStats(ctx, im.db)
+	switch {
+	case err != nil:
+		im.log.WithError(err).Warn("planner statistics not checked after the import")
+	case c.Analysed:
+		im.log.WithFields(logrus.Fields{"estimated_pending": c.Estimated, "pending_at_least": c.Counted,
+			"duration": c.Took.Round(time.Millisecond).String()}).Info("planner statistics were stale: provisioning_requests analysed")
+	}
 }
 
 // fill puts the counts of a finished pipeline into res.
