@@ -36,9 +36,28 @@ package dispatcher
 //     that the CPU time of the run, of the simulator and of PostgreSQL (its
 //     backends for the bench database, from /proc) can be told apart.
 //
+// and, last in each round, two pairs on stale statistics (issue 15), over a table
+// that also holds settled history (DISPATCH_BENCH_HISTORY COMPLETED and REJECTED
+// requests of earlier files, vacuumed and analysed: a database made once and copied
+// for each run), the N requests then inserted as by an import that has just
+// committed (not vacuumed), and the table analysed after that ("analysed") or not
+// ("stale": the statistics, the history's, say there are no PENDING requests;
+// autovacuum is off for the table, so nothing analyses it in between); analysed
+// first in odd rounds, stale first in even ones:
+//
+//   - run/analysed, run/stale (batch=100): one Run, concurrency 4, the simulator
+//     without faults. The stale run's time includes the statistics refresh that Run
+//     starts with (store.RefreshRequestStats: an ANALYZE here).
+//   - immediate/analysed, immediate/stale (batch=100): the same, with 1 in 100 of
+//     the requests process_immediately (DISPATCH_BENCH_IMMEDIATE) and a Run with
+//     Options.FileID set (the importer's "send at once"), which sends those at the
+//     head of their smartcard's queue (and any right behind them): its rate is
+//     theirs.
+//
 // It prints a table with the goals (e2e ≥ 20,000 req/s and ≥ 0.8 × the higher
-// baseline; latency ≥ 0.9 × theoretical), the latency run's ratio to the
-// no-latency ceiling, and the CPU time per request of each part.
+// baseline; latency ≥ 0.9 × theoretical; stale ≥ 0.8 × analysed, for each pair),
+// the latency run's ratio to the no-latency ceiling, the CPU time per request of
+// each part, and the stale runs' ANALYZE and their ratio without it.
 //
 // Environment (all optional):
 //
@@ -52,15 +71,23 @@ package dispatcher
 //	DISPATCH_BENCH_BATCHES    batch sizes of the e2e/baseline/http runs (default "100,500")
 //	DISPATCH_BENCH_LATENCY_MS the gateway latency of the latency run (default 20)
 //	DISPATCH_BENCH_SIMULATOR  a cas-simulator binary for the sim-process run (unset: none)
+//	DISPATCH_BENCH_STALE_N    requests of the stale-statistics pairs (default DISPATCH_BENCH_N)
+//	DISPATCH_BENCH_HISTORY    settled requests beside them (default 2 × DISPATCH_BENCH_STALE_N)
+//	DISPATCH_BENCH_IMMEDIATE  share of process_immediately requests in the immediate pair
+//	                          (default 0.01)
+//	DISPATCH_BENCH_ONLY       "stale": only the stale-statistics pairs (unset: everything)
 //	DISPATCH_BENCH_LOG        set: the runs' warnings and errors go to standard error
 
 import (
 	"bufio"
 	"context"
+	"database/sql"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -73,6 +100,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lib/pq"
 	"github.com/sirupsen/logrus"
 
 	"github.com/provisioner/provisioner/casapi"
@@ -91,6 +119,7 @@ const (
 	goalE2E        = 20000.0 // requests/s end to end
 	goalOfBaseline = 0.8     // end to end ÷ baseline
 	goalOfTheory   = 0.9     // latency run ÷ concurrency × batch / latency
+	goalOfAnalysed = 0.8     // run on stale statistics ÷ the same run on analysed ones
 )
 
 // benchData says which requests a run starts from.
@@ -99,6 +128,19 @@ type benchData struct {
 	cards   int     // smartcards they are spread over
 	express float64 // share of EXPRESS requests
 	notDue  int     // extra requests scheduled for tomorrow
+	// immediateEvery: every immediateEvery-th of the n requests has
+	// process_immediately (0: none). They all come from import file benchFile.
+	immediateEvery int
+	// history: settled requests (COMPLETED, a few REJECTED) of earlier files, on
+	// the same smartcards, vacuumed and analysed before the n are inserted (by
+	// copying historyDB, made by historyTemplate). The n are then inserted as by an
+	// import that has just committed: not vacuumed, and analysed only if not stale.
+	history   int
+	historyDB string
+	// stale (with history): the table is not analysed after the n requests are
+	// inserted, so that the planner's statistics, the history's, say "no PENDING
+	// requests", as after a bulk import before autovacuum's ANALYZE (issue 15).
+	stale bool
 }
 
 func benchEnvInt(b *testing.B, name string, def int) int {
@@ -127,8 +169,14 @@ func benchEnvFloat(b *testing.B, name string, def float64) float64 {
 
 func (bd benchData) String() string {
 	s := fmt.Sprintf("%d requests over %d smartcards, %.1f%% EXPRESS", bd.n, bd.cards, 100*bd.express)
+	if bd.immediateEvery > 0 {
+		s += fmt.Sprintf(", 1 in %d process_immediately", bd.immediateEvery)
+	}
 	if bd.notDue > 0 {
 		s += fmt.Sprintf(", plus %d not due yet", bd.notDue)
+	}
+	if bd.history > 0 {
+		s += fmt.Sprintf(", beside %d settled ones", bd.history)
 	}
 	return s
 }
@@ -149,13 +197,17 @@ func benchKnown(cards int) simulator.Known {
 	return k
 }
 
-// benchSQL inserts $1 requests over $2 smartcards, a $3 share of them EXPRESS, in
-// one statement: random cards (so a card has a Poisson number of requests, in
-// random positions of the sending order), the command types in roughly an
-// operator's proportions, all due now.
+// benchFile is the import file the due requests come from (source_file_id).
+const benchFile = 1
+
+// benchSQL inserts $1 requests over $2 smartcards, a $3 share of them EXPRESS, every
+// $4-th process_immediately (0: none), in one statement: random cards (so a card has
+// a Poisson number of requests, in random positions of the sending order), the
+// command types in roughly an operator's proportions, all due now, all from import
+// file benchFile.
 const benchSQL = `
 INSERT INTO provisioning_requests (type, priority, subscription_id, smartcard_ca_id, service_ca_ids,
-                                   stb_ca_id, pin, reference, source_file_id, source_line)
+                                   stb_ca_id, pin, reference, process_immediately, source_file_id, source_line)
 SELECT t, CASE WHEN x < $3 THEN 'EXPRESS' ELSE 'REGULAR' END, c + 1,
        'SC' || lpad(c::text, 10, '0'),
        CASE WHEN t IN ('ADD_PRODUCTS', 'CANCEL_PRODUCTS') THEN
@@ -163,6 +215,7 @@ SELECT t, CASE WHEN x < $3 THEN 'EXPRESS' ELSE 'REGULAR' END, c + 1,
        CASE WHEN t = 'PAIR' THEN 'STB' || lpad(c::text, 10, '0') END,
        CASE WHEN t = 'SET_PIN' THEN lpad((1 + i % 9999)::text, 4, '0') END,
        CASE WHEN i % 100 = 0 THEN 'BENCH-' || i END,
+       $4::int > 0 AND i % greatest($4::int, 1) = 0,
        1, i
 FROM (SELECT i, c, x,
              CASE WHEN u < 0.45 THEN 'ADD_PRODUCTS' WHEN u < 0.65 THEN 'CANCEL_PRODUCTS'
@@ -182,11 +235,114 @@ SELECT 'RESET_SMARTCARD', $2 + i, 'SC' || lpad(($2 + i)::text, 10, '0'), now() +
        2 * floor(random() * $3)::bigint + 1, 2, i
 FROM generate_series(1, $1) i`
 
+// benchHistorySQL inserts $1 settled requests over the $2 smartcards of benchSQL, as
+// earlier processing runs left them: COMPLETED (1 in 50 REJECTED) yesterday, with
+// their request and response, from import files 1000 onwards (10,000 requests a
+// file), none of them due or PENDING any more.
+const benchHistorySQL = `
+INSERT INTO provisioning_requests (type, life_cycle_state, subscription_id, smartcard_ca_id, service_ca_ids,
+                                   scheduled_date, executed_date, request, response, reference_number,
+                                   error_code, error_description, process_name, process_id, source_file_id, source_line)
+SELECT 'ADD_PRODUCTS', CASE WHEN i % 50 = 0 THEN 'REJECTED' ELSE 'COMPLETED' END, c + 1, card, ARRAY[p],
+       now() - interval '2 days', now() - interval '1 day' + i * interval '1 ms',
+       '{"command_id":"' || i || '","type":"ADD_PRODUCTS","smartcard":"' || card || '","products":["' || p || '"]}',
+       CASE WHEN i % 50 = 0 THEN '{"command_id":"' || i || '","status":"REJECTED","error_code":"E_UNKNOWN_PRODUCT"}'
+            ELSE '{"command_id":"' || i || '","status":"COMPLETED","reference":"GW-' || i || '"}' END,
+       CASE WHEN i % 50 <> 0 THEN 'GW-' || i END,
+       CASE WHEN i % 50 = 0 THEN 'E_UNKNOWN_PRODUCT' END, CASE WHEN i % 50 = 0 THEN 'unknown product' END,
+       'PROVISIONING_REQUEST_PROCESSING_RUN', 1 + i / 10000, 1000 + i / 10000, 1 + i % 10000
+FROM (SELECT i, c, 'SC' || lpad(c::text, 10, '0') AS card, 'P-' || (1000 + i % 40) AS p
+      FROM (SELECT i, floor(random() * $2)::int AS c FROM generate_series(1, $1) i) r) g
+ORDER BY i`
+
+// historyTemplate makes a database holding only the settled history of bd, vacuumed
+// and analysed, with autovacuum off for the table (so that nothing analyses it
+// behind the bench's back), for benchDB to copy: inserting the history anew for
+// every run took most of such a run's set-up. It is dropped when b ends; it returns
+// its name.
+func historyTemplate(b *testing.B, bd benchData) string {
+	b.Helper()
+	db, dsn := pgtest.New(b)
+	defer db.Close() // a database with connections cannot be copied
+	ctx := context.Background()
+	for _, q := range []string{"SELECT setseed(0.2424)", "ALTER TABLE provisioning_requests SET (autovacuum_enabled = false)"} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if _, err := db.ExecContext(ctx, benchHistorySQL, bd.history, bd.cards); err != nil {
+		b.Fatalf("insert history: %v", err)
+	}
+	if _, err := db.ExecContext(ctx, "VACUUM (ANALYZE) provisioning_requests"); err != nil {
+		b.Fatal(err)
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return strings.TrimPrefix(u.Path, "/")
+}
+
+// copyDB returns a fresh copy of the database tpl, open, dropped when b ends.
+func copyDB(b *testing.B, tpl string) *store.DB {
+	b.Helper()
+	ctx := context.Background()
+	admin, err := sql.Open("postgres", pgtest.ServerURL())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer admin.Close()
+	var name string
+	if err := admin.QueryRowContext(ctx, "SELECT 'provisioner_test_' || md5(random()::text)").Scan(&name); err != nil {
+		b.Fatal(err)
+	}
+	// Retried while the template's last sessions end (PostgreSQL refuses to copy a
+	// database that has connections).
+	for i := 0; ; i++ {
+		_, err = admin.ExecContext(ctx, "CREATE DATABASE "+pq.QuoteIdentifier(name)+" TEMPLATE "+pq.QuoteIdentifier(tpl))
+		if pe, ok := err.(*pq.Error); !ok || pe.Code != "55006" || i == 50 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		b.Fatalf("copy %s: %v", tpl, err)
+	}
+	b.Cleanup(func() {
+		if a, err := sql.Open("postgres", pgtest.ServerURL()); err == nil {
+			a.Exec("DROP DATABASE IF EXISTS " + pq.QuoteIdentifier(name) + " WITH (FORCE)")
+			a.Close()
+		}
+	})
+	u, err := url.Parse(pgtest.ServerURL())
+	if err != nil {
+		b.Fatal(err)
+	}
+	u.Path = "/" + name
+	db, err := store.Open(ctx, u.String(), store.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	return db
+}
+
 // benchDB returns a fresh database holding the requests of bd, vacuumed and
-// analysed as autovacuum would leave a table after an import.
+// analysed as autovacuum would leave a table after an import. With a history, a
+// copy of bd.historyDB (the history, vacuumed and analysed) into which the requests
+// are inserted, then analysed unless bd.stale: the two databases differ only in
+// when the table was last analysed.
 func benchDB(b *testing.B, bd benchData) *store.DB {
 	b.Helper()
-	db, _ := pgtest.New(b)
+	var db *store.DB
+	if bd.history > 0 {
+		if bd.historyDB == "" {
+			b.Fatal("benchDB: a history needs its database (historyTemplate)")
+		}
+		db = copyDB(b, bd.historyDB)
+	} else {
+		db, _ = pgtest.New(b)
+	}
 	ctx := context.Background()
 	conn, err := db.Conn(ctx)
 	if err != nil {
@@ -196,7 +352,7 @@ func benchDB(b *testing.B, bd benchData) *store.DB {
 	if _, err := conn.ExecContext(ctx, "SELECT setseed(0.4242)"); err != nil {
 		b.Fatal(err)
 	}
-	if _, err := conn.ExecContext(ctx, benchSQL, bd.n, bd.cards, bd.express); err != nil {
+	if _, err := conn.ExecContext(ctx, benchSQL, bd.n, bd.cards, bd.express, bd.immediateEvery); err != nil {
 		b.Fatalf("insert requests: %v", err)
 	}
 	if bd.notDue > 0 {
@@ -208,20 +364,48 @@ func benchDB(b *testing.B, bd benchData) *store.DB {
 			b.Fatalf("insert requests not due: %v", err)
 		}
 	}
-	if _, err := conn.ExecContext(ctx, "VACUUM (ANALYZE) provisioning_requests"); err != nil {
-		b.Fatal(err)
+	last := "VACUUM (ANALYZE) provisioning_requests"
+	switch {
+	case bd.history > 0 && bd.stale:
+		last = ""
+	case bd.history > 0:
+		last = "ANALYZE provisioning_requests"
+	}
+	if last != "" {
+		if _, err := conn.ExecContext(ctx, last); err != nil {
+			b.Fatal(err)
+		}
 	}
 	return db
 }
 
-func benchLogger() logrus.FieldLogger {
+// benchLogger discards the runs' logs, or with DISPATCH_BENCH_LOG writes their
+// warnings and errors to standard error; hooks see every entry down to Info.
+func benchLogger(hooks ...logrus.Hook) logrus.FieldLogger {
 	l := logrus.New()
 	l.SetOutput(io.Discard)
+	for _, h := range hooks {
+		l.AddHook(h)
+	}
 	if os.Getenv("DISPATCH_BENCH_LOG") != "" {
-		l.SetOutput(os.Stderr)
-		l.SetLevel(logrus.WarnLevel)
+		l.AddHook(stderrHook{l})
 	}
 	return l
+}
+
+// stderrHook writes the warnings and errors of a logger to standard error.
+type stderrHook struct{ l *logrus.Logger }
+
+func (stderrHook) Levels() []logrus.Level {
+	return []logrus.Level{logrus.PanicLevel, logrus.FatalLevel, logrus.ErrorLevel, logrus.WarnLevel}
+}
+
+func (h stderrHook) Fire(e *logrus.Entry) error {
+	line, err := h.l.Formatter.Format(e)
+	if err == nil {
+		_, err = os.Stderr.Write(line)
+	}
+	return err
 }
 
 // benchGateway serves a simulator that knows the cards of bd, with faults f.
@@ -313,9 +497,86 @@ func checkSettled(b *testing.B, db *store.DB, bd benchData) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if pending != 0 || settled != bd.n {
-		b.Fatalf("after the run: %d due requests still PENDING, %d settled; want 0 and %d", pending, settled, bd.n)
+	if pending != 0 || settled != bd.n+bd.history {
+		b.Fatalf("after the run: %d due requests still PENDING, %d settled; want 0 and %d", pending, settled, bd.n+bd.history)
 	}
+}
+
+// immediateHeads counts the requests a run with Options.FileID = file settles in db:
+// on each smartcard, the process_immediately requests of file at the head of its
+// queue, and those right behind them (each becomes the head once the one before is
+// settled).
+func immediateHeads(b *testing.B, db *store.DB, file int64) int {
+	b.Helper()
+	var n int
+	err := db.QueryRowContext(context.Background(), `SELECT count(*) FILTER (WHERE lead) FROM (
+		SELECT bool_and(coalesce(source_file_id = $1, false) AND process_immediately AND scheduled_date <= now())
+		       OVER (PARTITION BY smartcard_ca_id ORDER BY sequence_number) AS lead
+		FROM provisioning_requests WHERE life_cycle_state = 'PENDING') q`, file).Scan(&n)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return n
+}
+
+// pendingEstimate is the planner's estimate of the PENDING requests: what
+// store.RefreshRequestStats weighs against their count.
+func pendingEstimate(b *testing.B, db *store.DB) int64 {
+	b.Helper()
+	var raw []byte
+	if err := db.QueryRowContext(context.Background(), provsql.PendingEstimate).Scan(&raw); err != nil {
+		b.Fatal(err)
+	}
+	var plans []struct {
+		Plan struct {
+			Rows float64 `json:"Plan Rows"`
+		}
+	}
+	if err := json.Unmarshal(raw, &plans); err != nil || len(plans) != 1 {
+		b.Fatalf("explain: %.200q: %v", raw, err)
+	}
+	return int64(plans[0].Plan.Rows)
+}
+
+// tableAnalyses is how many times provisioning_requests has been analysed.
+func tableAnalyses(b *testing.B, db *store.DB) int64 {
+	b.Helper()
+	var n int64
+	if err := db.QueryRowContext(context.Background(), `SELECT analyze_count + autoanalyze_count FROM pg_stat_user_tables
+		WHERE relname = 'provisioning_requests'`).Scan(&n); err != nil {
+		b.Fatal(err)
+	}
+	return n
+}
+
+// refreshWatch is a log hook that catches the run's statistics refresh: Run logs
+// the ANALYZE it did (store.RefreshRequestStats) with the check's duration.
+type refreshWatch struct {
+	mu   sync.Mutex
+	took time.Duration // the whole check, ANALYZE included; 0: no ANALYZE
+}
+
+func (w *refreshWatch) Levels() []logrus.Level { return logrus.AllLevels }
+
+func (w *refreshWatch) Fire(e *logrus.Entry) error {
+	if !strings.HasPrefix(e.Message, "planner statistics were stale") {
+		return nil
+	}
+	s, _ := e.Data["duration"].(string)
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		d = time.Nanosecond // analysed, duration unknown
+	}
+	w.mu.Lock()
+	w.took = d
+	w.mu.Unlock()
+	return nil
+}
+
+func (w *refreshWatch) analysed() time.Duration {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.took
 }
 
 // benchResult is one measured run.
@@ -332,17 +593,43 @@ type benchResult struct {
 	// PostgreSQL for the bench database (-1: unknown), over the run.
 	goCPU, pgCPU time.Duration
 	simCPU       time.Duration // the simulator's process, when it has one
+	// e2e over a history only: whether the table was analysed during the run (by
+	// its statistics refresh), how long the refresh took when its log says (part of
+	// elapsed), and the planner's estimate of the PENDING requests before the run.
+	analysed bool
+	refresh  time.Duration
+	estimate int64
 }
 
 func (r benchResult) rate() float64 { return float64(r.requests) / r.elapsed.Seconds() }
 
 // runE2E performs one Run over a fresh copy of bd and returns what it measured. With
 // simBin set, the gateway is that simulator binary in a process of its own (f's
-// latency only).
+// latency only). With opts.FileID set, the run sends only that file's
+// process_immediately requests (immediateHeads), and its figure is theirs.
 func runE2E(b *testing.B, bd benchData, opts Options, f simulator.Faults, simBin string) benchResult {
 	b.Helper()
 	b.StopTimer()
 	db := benchDB(b, bd)
+	want := bd.n
+	if opts.FileID != 0 {
+		want = immediateHeads(b, db, opts.FileID)
+		if want == 0 {
+			b.Fatalf("no process_immediately request of file %d to send", opts.FileID)
+		}
+	}
+	var estimate, analyses int64
+	if bd.history > 0 {
+		analyses = tableAnalyses(b, db)
+		// The case is what it says: stale statistics that RefreshRequestStats will
+		// see as such (an estimate below a quarter of the count, by more than its
+		// slack of 1,000 rows), or fresh ones.
+		estimate = pendingEstimate(b, db)
+		pending := int64(bd.n + bd.notDue)
+		if stale := 4*estimate+1000 < pending; stale != bd.stale {
+			b.Fatalf("the planner estimates %d PENDING requests of %d: statistics stale %v, want %v", estimate, pending, stale, bd.stale)
+		}
+	}
 	var client *Client
 	var sim *simulator.Simulator
 	stopSim := func() time.Duration { return 0 }
@@ -351,7 +638,8 @@ func runE2E(b *testing.B, bd benchData, opts Options, f simulator.Faults, simBin
 	} else {
 		client, sim = benchGateway(b, bd, f)
 	}
-	d, err := New(db, client, benchLogger(), opts)
+	refresh := &refreshWatch{}
+	d, err := New(db, client, benchLogger(refresh), opts)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -366,16 +654,23 @@ func runE2E(b *testing.B, bd benchData, opts Options, f simulator.Faults, simBin
 	if err != nil {
 		b.Fatalf("run: %v", err)
 	}
-	if sum.Claimed != bd.n || sum.Completed+sum.Rejected != bd.n || sum.Retried != 0 || sum.Lost != 0 {
-		b.Fatalf("run: %+v; want %d claimed and settled", sum, bd.n)
+	if sum.Claimed != want || sum.Completed+sum.Rejected != want || sum.Retried != 0 || sum.Lost != 0 {
+		b.Fatalf("run: %+v; want %d claimed and settled", sum, want)
 	}
 	if sim != nil {
-		if st := sim.Stats(); st.CommandsReceived != bd.n {
-			b.Fatalf("simulator received %d commands, want %d", st.CommandsReceived, bd.n)
+		if st := sim.Stats(); st.CommandsReceived != want {
+			b.Fatalf("simulator received %d commands, want %d", st.CommandsReceived, want)
 		}
 	}
-	checkSettled(b, db, bd)
-	return benchResult{requests: bd.n, elapsed: elapsed, batches: sum.Batches, goCPU: goCPU, pgCPU: pgCPU, simCPU: simCPU}
+	if opts.FileID != 0 {
+		if left := immediateHeads(b, db, opts.FileID); left != 0 {
+			b.Fatalf("after the run: %d process_immediately requests of file %d still at the head of their queue", left, opts.FileID)
+		}
+	} else {
+		checkSettled(b, db, bd)
+	}
+	return benchResult{requests: want, elapsed: elapsed, batches: sum.Batches, goCPU: goCPU, pgCPU: pgCPU, simCPU: simCPU,
+		analysed: bd.history > 0 && tableAnalyses(b, db) > analyses, refresh: refresh.analysed(), estimate: estimate}
 }
 
 // sqlRun is the database side of a run for the SQL-only kinds (baseline, floor): a
@@ -675,6 +970,9 @@ func benchRate(b *testing.B, run func() benchResult) benchResult {
 		total.goCPU += r.goCPU
 		total.pgCPU += r.pgCPU
 		total.simCPU += r.simCPU
+		total.analysed = total.analysed || r.analysed
+		total.refresh += r.refresh
+		total.estimate = r.estimate
 	}
 	b.ReportMetric(total.rate(), "req/s")
 	b.ReportMetric(0, "ns/op") // the run, not one op, is the unit here
@@ -728,6 +1026,34 @@ func BenchmarkDispatch(b *testing.B) {
 		sizes = append(sizes, n)
 	}
 	const conc = 4
+	only := os.Getenv("DISPATCH_BENCH_ONLY")
+	if only != "" && only != "stale" {
+		b.Fatalf("DISPATCH_BENCH_ONLY=%q: want stale or nothing", only)
+	}
+	// The stale-statistics pairs: the same requests beside settled history, analysed
+	// after the import or only before it; and the same with 1 in k of them
+	// process_immediately, sent by a run restricted to their file.
+	hist := mk(benchEnvInt(b, "DISPATCH_BENCH_STALE_N", data.n))
+	hist.history = benchEnvInt(b, "DISPATCH_BENCH_HISTORY", 2*hist.n)
+	if hist.history < 1 {
+		b.Fatalf("DISPATCH_BENCH_HISTORY: want at least 1 settled request (the statistics that go stale)")
+	}
+	hist.historyDB = historyTemplate(b, hist)
+	immShare := benchEnvFloat(b, "DISPATCH_BENCH_IMMEDIATE", 0.01)
+	if immShare <= 0 || immShare > 1 {
+		b.Fatalf("DISPATCH_BENCH_IMMEDIATE=%v: want a share above 0, at most 1", immShare)
+	}
+	imm := hist
+	imm.immediateEvery = max(1, int(math.Round(1/immShare)))
+	const staleBatch = 100
+	stalePairs := []struct {
+		kind string
+		data benchData
+		opts Options
+	}{
+		{"run", hist, Options{BatchSize: staleBatch, Concurrency: conc}},
+		{"immediate", imm, Options{BatchSize: staleBatch, Concurrency: conc, FileID: benchFile}},
+	}
 
 	// One series per kind of run and batch size: the rates of the rounds, and for
 	// the baselines the statements' times.
@@ -737,6 +1063,11 @@ func BenchmarkDispatch(b *testing.B) {
 		claims, shortClms int
 		goUs, pgUs, cores []float64 // CPU µs per request, and cores busy on average
 		simUs             []float64 // the simulator's own process, when it has one
+		requests          int       // requests per run (the last round's)
+		analysedRuns      int       // runs during which the table was analysed
+		refreshMs         []float64 // the runs' statistics refresh, when it analysed
+		exRefresh         []float64 // the rates with the refresh's time taken out
+		estimate          int64     // the planner's PENDING estimate before the run
 	}
 	got := map[string]*series{}
 	measure := func(kind string, bs, round int, run func(b *testing.B) benchResult) {
@@ -749,6 +1080,14 @@ func BenchmarkDispatch(b *testing.B) {
 				got[key] = s
 			}
 			s.rates = append(s.rates, r.rate())
+			s.requests, s.estimate = r.requests, r.estimate
+			if r.analysed {
+				s.analysedRuns++
+			}
+			if r.refresh > 0 {
+				s.refreshMs = append(s.refreshMs, r.refresh.Seconds()*1000)
+			}
+			s.exRefresh = append(s.exRefresh, float64(r.requests)/(r.elapsed-r.refresh).Seconds())
 			if r.claims > 0 {
 				s.claimMs = append(s.claimMs, r.claimTime.Seconds()*1000/float64(r.claims))
 				s.writeMs = append(s.writeMs, r.writeTime.Seconds()*1000/float64(r.batches))
@@ -775,7 +1114,26 @@ func BenchmarkDispatch(b *testing.B) {
 	ceilKind := fmt.Sprintf("no-latency/conc=%d", latConc)
 	simBin := os.Getenv("DISPATCH_BENCH_SIMULATOR")
 	extKind := latKind + "/sim-process"
+	// The stale-statistics pairs, last in each round: analysed first in odd rounds,
+	// stale first in even ones.
+	measureStale := func(round int) {
+		for _, p := range stalePairs {
+			for i := range 2 {
+				bd, kind := p.data, p.kind+"/analysed"
+				if (i+round)%2 == 0 {
+					bd.stale, kind = true, p.kind+"/stale"
+				}
+				measure(kind, staleBatch, round, func(b *testing.B) benchResult {
+					return runE2E(b, bd, p.opts, simulator.Faults{}, "")
+				})
+			}
+		}
+	}
 	for round := 1; round <= rounds; round++ {
+		if only == "stale" {
+			measureStale(round)
+			continue
+		}
 		// The run with latency, and the same run with none: what this machine can do
 		// with the run's shape at that concurrency, its CPU the limit.
 		measure(latKind, latBatch, round, func(b *testing.B) benchResult {
@@ -798,12 +1156,62 @@ func BenchmarkDispatch(b *testing.B) {
 			measure("http", bs, round, func(b *testing.B) benchResult { return runHTTP(b, data, bs, conc) })
 		}
 		measure("floor", latBatch, round, func(b *testing.B) benchResult { return runFloor(b, data, latBatch, conc) })
+		measureStale(round)
 	}
 	if b.Failed() {
 		return
 	}
 
+	// printStale prints the stale-statistics pairs.
+	printStale := func(w io.Writer) {
+		measured := false
+		for _, p := range stalePairs {
+			measured = measured || got[fmt.Sprintf("%s/stale/batch=%d", p.kind, staleBatch)] != nil
+		}
+		if !measured {
+			return // not selected by -bench
+		}
+		fmt.Fprintf(w, "\n== Stale statistics (issue 15), concurrency %d, batch %d: %s; median of %d round(s), analysed and stale alternated ==\n",
+			conc, staleBatch, hist, rounds)
+		fmt.Fprintf(w, "%-15s %10s %10s %7s  %-18s %11s  %s\n", "", "analysed", "stale", "ratio", "goal ratio >= 0.80",
+			"w/o refresh", "stale run's refresh (ANALYZE)")
+		for _, p := range stalePairs {
+			an, st := got[fmt.Sprintf("%s/analysed/batch=%d", p.kind, staleBatch)], got[fmt.Sprintf("%s/stale/batch=%d", p.kind, staleBatch)]
+			if an == nil || st == nil {
+				continue
+			}
+			ratio := median(st.rates) / median(an.rates)
+			refresh := fmt.Sprintf("in %d of %d run(s)", st.analysedRuns, len(st.rates))
+			if len(st.refreshMs) > 0 {
+				refresh = fmt.Sprintf("%.0f ms, ", median(st.refreshMs)) + refresh
+			}
+			if an.analysedRuns > 0 {
+				refresh += fmt.Sprintf("; in %d analysed run(s) too", an.analysedRuns)
+			}
+			label := "processing run"
+			if p.kind == "immediate" {
+				label = "immediate send"
+			}
+			fmt.Fprintf(w, "%-15s %10.0f %10.0f %7.2f  %-18s %11.2f  %s\n", label, median(an.rates), median(st.rates), ratio,
+				verdict(ratio >= goalOfAnalysed), median(st.exRefresh)/median(an.rates), refresh)
+			fmt.Fprintf(w, "  %d requests sent per run, in %.0f ms analysed, %.0f ms stale; the planner expected %d PENDING requests when\n"+
+				"  analysed, %d when stale\n", st.requests, 1000*float64(st.requests)/median(an.rates),
+				1000*float64(st.requests)/median(st.rates), an.estimate, st.estimate)
+		}
+		fmt.Fprintf(w, "analysed: ANALYZE after the requests were inserted; stale: ANALYZE after the settled history only, so that the\n"+
+			"statistics say \"no PENDING requests\": the run's own statistics refresh (store.RefreshRequestStats) is in its time.\n"+
+			"processing run: one Run, req/s. immediate send: a Run with Options.FileID (the importer's send at once) over the same\n"+
+			"requests, 1 in %d of them process_immediately: req/s of those it sends (the ones at the head of their smartcard's\n"+
+			"queue, and any right behind them). w/o refresh: the ratio with the stale run's ANALYZE taken out of its time.\n",
+			imm.immediateEvery)
+	}
+
 	w := os.Stdout
+	if only == "stale" {
+		printStale(w)
+		fmt.Fprintln(w)
+		return
+	}
 	fmt.Fprintf(w, "\n== Processing run (dispatcher), concurrency %d: %s; median of %d round(s), kinds alternated ==\n", conc, data, rounds)
 	fmt.Fprintf(w, "%-10s %10s %10s %10s %10s %7s  %-20s %-18s\n", "", "e2e req/s", "baseline", "pipelined", "http only", "ratio", "goal e2e >= 20,000/s", "goal ratio >= 0.80")
 	for _, bs := range sizes {
@@ -861,6 +1269,7 @@ func BenchmarkDispatch(b *testing.B) {
 				kind, median(s.goUs), median(s.pgUs), median(s.cores))
 		}
 	}
+	printStale(w)
 	fmt.Fprintln(w)
 }
 
