@@ -13,8 +13,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/provisioner/provisioner/dispatcher"
 	"github.com/provisioner/provisioner/ops"
+	"github.com/provisioner/provisioner/provisioning"
 )
 
 const requestsUsage = `requests list [filters] [--limit N] [--format table|csv|json]
@@ -388,7 +388,7 @@ func writeRetryTable(w io.Writer, cands []ops.Candidate) {
 		why := "kept: the gateway may have applied it"
 		if c.NewCommandID {
 			why = "new: the gateway stores its rejection"
-		} else if c.ErrorCode != dispatcher.CodeMaxAttempts {
+		} else if c.ErrorCode != provisioning.CodeMaxAttempts {
 			why = "kept: the gateway holds no answer for it"
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", c.Number, c.Type, orDash(smartcardName(c.Request)), c.ErrorCode, c.NextCommandID, why)

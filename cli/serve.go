@@ -12,7 +12,6 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/provisioner/provisioner/api"
-	"github.com/provisioner/provisioner/dispatcher"
 )
 
 const serveUsage = `serve [flags]
@@ -65,17 +64,19 @@ func runServe(ctx context.Context, env Env, args []string) error {
 		return err
 	}
 	defer db.Close()
-	var d *dispatcher.Dispatcher
+	var sender api.Sender // nil: none
 	if gateway {
-		if d, err = g.dispatcher(env, db, log, g.opts); err != nil {
+		d, err := g.dispatcher(env, db, log, g.opts)
+		if err != nil {
 			return err
 		}
+		sender = d
 	} else {
 		log.Warn("no CAS gateway configured (CAS_GATEWAY_URL, CAS_GATEWAY_TOKEN, CAS_DESTINATION_ID): process_immediately requests will wait for the next processing run")
 	}
 
 	srv := &http.Server{
-		Handler:           api.New(db, log, api.Options{Dispatcher: d, MaxBody: *maxBody}).Handler(),
+		Handler:           api.New(db, log, api.Options{Sender: sender, MaxBody: *maxBody}).Handler(),
 		ReadHeaderTimeout: serveReadHeaderTimeout,
 		ReadTimeout:       serveReadTimeout,
 		WriteTimeout:      g.timeout + serveWriteMargin,

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/provisioner/provisioner/config"
+	"github.com/provisioner/provisioner/importer"
+	"github.com/provisioner/provisioner/jobs"
 	"github.com/provisioner/provisioner/ops"
 )
 
@@ -48,7 +50,7 @@ func runStatus(ctx context.Context, env Env, args []string) error {
 		return err
 	}
 	defer db.Close()
-	st, err := ops.Snapshot(ctx, db, ops.StatusOptions{Now: env.now(), Inbox: *inbox, Config: cfg})
+	st, err := ops.Snapshot(ctx, db, statusOptions(env.now(), *inbox, cfg))
 	if err != nil {
 		return err
 	}
@@ -56,6 +58,23 @@ func runStatus(ctx context.Context, env Env, args []string) error {
 		return writeJSON(env.Stdout, st)
 	}
 	return writeStatus(env.Stdout, st)
+}
+
+// statusOptions gives ops what it does not look up itself: the jobs, the importer's
+// count of the inbox and, with a configuration, the jobs' schedules.
+func statusOptions(now time.Time, inbox string, cfg *config.Config) ops.StatusOptions {
+	o := ops.StatusOptions{Now: now, Jobs: jobs.Names(), Inbox: inbox,
+		CountInbox: func(dir string) (ops.InboxFiles, error) {
+			b, err := importer.InboxBacklog(dir)
+			return ops.InboxFiles(b), err
+		}}
+	if cfg != nil {
+		o.Schedules = map[string]ops.Schedule{}
+		for name, j := range cfg.Jobs() {
+			o.Schedules[name] = ops.Schedule{Spec: j.Schedule, Cron: j.Cron}
+		}
+	}
+	return o
 }
 
 func writeStatus(w io.Writer, st ops.Status) error {

@@ -391,7 +391,7 @@ func sqlRun(b *testing.B, bd benchData, batch, workers int) (*store.DB, *run, *S
 	}
 	ctx := context.Background()
 	sum := &Summary{}
-	if err := db.GetContext(ctx, &sum.ProcessID, provsql.StartProcess, ProcessName, "bench", os.Getpid()); err != nil {
+	if err := db.GetContext(ctx, &sum.ProcessID, provsql.StartProcess, provisioning.ProcessName, "bench", os.Getpid()); err != nil {
 		b.Fatal(err)
 	}
 	r, err := d.newRun(ctx, ctx, sum, log)

@@ -26,12 +26,6 @@ import (
 	"github.com/provisioner/provisioner/store"
 )
 
-// ProcessName is the process_name of the requests a processing run finishes.
-const ProcessName = "PROVISIONING_REQUEST_PROCESSING_RUN"
-
-// CodeMaxAttempts rejects a request that the gateway never settled.
-const CodeMaxAttempts = "E_MAX_ATTEMPTS"
-
 // Options tune a processing run. Zero values take the defaults.
 type Options struct {
 	BatchSize   int           // commands per batch (default 100, at most 500)
@@ -148,9 +142,9 @@ type claimed struct {
 }
 
 // command is the request as the gateway takes it. The command_id is the same on every
-// resend, so the gateway never applies it twice (CommandID).
+// resend, so the gateway never applies it twice (provisioning.CommandID).
 func (c *claimed) command() casapi.Command {
-	cmd := casapi.Command{CommandID: CommandID(c.Number, c.Generation), Type: c.Type, Smartcard: c.Smartcard}
+	cmd := casapi.Command{CommandID: provisioning.CommandID(c.Number, c.Generation), Type: c.Type, Smartcard: c.Smartcard}
 	switch provisioning.Type(c.Type) {
 	case provisioning.AddProducts, provisioning.CancelProducts:
 		cmd.Products = c.Services
@@ -172,7 +166,7 @@ func (d *Dispatcher) Run(ctx context.Context) (Summary, error) {
 	var sum Summary
 	// Records and write-backs must happen even after ctx is cancelled.
 	bg := context.WithoutCancel(ctx)
-	if err := d.db.GetContext(bg, &sum.ProcessID, provsql.StartProcess, ProcessName, host, os.Getpid()); err != nil {
+	if err := d.db.GetContext(bg, &sum.ProcessID, provsql.StartProcess, provisioning.ProcessName, host, os.Getpid()); err != nil {
 		return sum, fmt.Errorf("record run: %w", err)
 	}
 	log := d.log.WithField("process_id", sum.ProcessID)
@@ -199,12 +193,12 @@ func (d *Dispatcher) Run(ctx context.Context) (Summary, error) {
 	}
 	sum.Duration = time.Since(started)
 
-	state := "SUCCEEDED"
+	state := provisioning.RunSucceeded
 	switch {
 	case err != nil:
-		state = "FAILED"
+		state = provisioning.RunFailed
 	case ctx.Err() != nil:
-		state = "INTERRUPTED"
+		state = provisioning.RunInterrupted
 	}
 	msg := ""
 	if err != nil {
@@ -678,7 +672,7 @@ func (r *run) send(batchID string, batch []claimed, cmds []casapi.Command, idx [
 		log.WithField("retry_after", out.RetryAfter.String()).Warn("gateway busy: " + out.Detail)
 		r.pause(out.RetryAfter)
 		for _, i := range idx {
-			outs[i].unsettled(fmt.Sprintf("HTTP_%d", out.Status), out.Detail, out.RetryAfter)
+			outs[i].unsettled(provisioning.CodeHTTP(out.Status), out.Detail, out.RetryAfter)
 		}
 	case Malformed:
 		if len(cmds) > 1 {
@@ -700,7 +694,7 @@ func (r *run) send(batchID string, batch []claimed, cmds []casapi.Command, idx [
 	case Unknown:
 		log.Warn("batch outcome unknown; its requests will be sent again: " + out.Detail)
 		for _, i := range idx {
-			outs[i].unsettled("E_OUTCOME_UNKNOWN", out.Detail, 0)
+			outs[i].unsettled(provisioning.CodeOutcomeUnknown, out.Detail, 0)
 		}
 	}
 }
@@ -788,7 +782,7 @@ func (r *run) writeBack(batch []claimed, outs []outcome) {
 		if o.state == provisioning.Pending { // sent, not settled: again after a backoff
 			attempts[i]++
 			if int(attempts[i]) >= r.d.opts.MaxAttempts {
-				o.reject(CodeMaxAttempts, fmt.Sprintf("not settled after %d attempts; last: %s: %s", attempts[i], o.code, o.desc), "")
+				o.reject(provisioning.CodeMaxAttempts, fmt.Sprintf("not settled after %d attempts; last: %s: %s", attempts[i], o.code, o.desc), "")
 			} else {
 				next[i] = time.Now().Add(max(r.backoff(int(attempts[i])), o.retryAfter)).UTC().Format(time.RFC3339Nano)
 			}
@@ -797,7 +791,7 @@ func (r *run) writeBack(batch []claimed, outs []outcome) {
 		refs[i], codes[i], descs[i] = o.reference, o.code, o.desc
 	}
 	var written []int64
-	err := r.writeStmt.SelectContext(r.bg, &written, r.sum.ProcessID, ProcessName,
+	err := r.writeStmt.SelectContext(r.bg, &written, r.sum.ProcessID, provisioning.ProcessName,
 		ids, states, attempts, next, requests, responses, refs, codes, descs)
 	r.mu.Lock()
 	defer r.mu.Unlock()

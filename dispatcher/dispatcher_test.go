@@ -22,6 +22,7 @@ import (
 	"github.com/provisioner/provisioner/casapi"
 	"github.com/provisioner/provisioner/dispatcher"
 	"github.com/provisioner/provisioner/internal/pgtest"
+	"github.com/provisioner/provisioner/provisioning"
 	"github.com/provisioner/provisioner/simulator"
 	"github.com/provisioner/provisioner/store"
 )
@@ -203,7 +204,7 @@ func TestEveryCommandAndErrorCode(t *testing.T) {
 		if f.State != tc.want.state || f.Code != tc.want.code {
 			t.Errorf("%s %s: %s %s (%s), want %s %s", tc.r.typ, tc.r.card, f.State, f.Code, f.Desc, tc.want.state, tc.want.code)
 		}
-		if f.Process != dispatcher.ProcessName || f.ProcessID != sum.ProcessID || !f.Executed || f.Claimed || f.Attempts != 0 || f.Next != nil {
+		if f.Process != provisioning.ProcessName || f.ProcessID != sum.ProcessID || !f.Executed || f.Claimed || f.Attempts != 0 || f.Next != nil {
 			t.Errorf("%s %s: process %q/%d executed=%v claimed=%v attempts=%d next=%v", tc.r.typ, tc.r.card, f.Process, f.ProcessID, f.Executed, f.Claimed, f.Attempts, f.Next)
 		}
 		var sent casapi.Command
@@ -498,7 +499,7 @@ func TestRetryBackoffAndMaxAttempts(t *testing.T) {
 	}
 	sum := run(t, d)
 	f := finals(t, db)[0]
-	if sum.Rejected != 1 || f.State != "REJECTED" || f.Code != dispatcher.CodeMaxAttempts || f.Attempts != 3 ||
+	if sum.Rejected != 1 || f.State != "REJECTED" || f.Code != provisioning.CodeMaxAttempts || f.Attempts != 3 ||
 		!strings.Contains(f.Desc, "after 3 attempts") || !strings.Contains(f.Desc, "E_BUSY") {
 		t.Errorf("after 3 attempts: summary %+v, request %+v", sum, f)
 	}

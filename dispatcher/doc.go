@@ -40,9 +40,9 @@
 // number of hosts claim with FOR UPDATE SKIP LOCKED and never take each other's
 // requests. A run that dies leaves its leases to expire; the requests are then
 // claimed again and resent with the same command_id (the request's number; see
-// CommandID for the operator's retries), which the gateway answers as a replay
-// instead of applying twice. Write-backs are guarded on
-// the request still being PENDING and claimed by the writing run.
+// provisioning.CommandID for the operator's retries), which the gateway answers as
+// a replay instead of applying twice. Write-backs are guarded on the request still
+// being PENDING and claimed by the writing run.
 //
 // # Outcomes
 //

@@ -301,16 +301,5 @@ func asRefusal(err error) error {
 // fileID, in the column order of sql/queries/copy_requests.sql. Exported for the
 // benchmark's raw-COPY baseline, which must write exactly what the importer writes.
 func CopyValues(r *provisioning.Resolved, fileID int64, line int) []any {
-	return append(RequestValues(r), fileID, line)
-}
-
-// RequestValues are the values of a resolved request's own columns, in the order
-// that copy_requests.sql and the Web API's insert_request.sql share: a request
-// created through the API gets exactly the fields of one imported from a file.
-func RequestValues(r *provisioning.Resolved) []any {
-	return []any{
-		string(r.Type), string(r.Priority), r.ScheduledDate, r.ProcessImmediately,
-		nullInt(r.SubscriptionID), r.SmartcardCAID, nullArray(r.ServiceCAIDs),
-		nullString(r.STBCAID), nullString(r.PIN), nullString(r.Reference),
-	}
+	return append(store.RequestValues(r), fileID, line)
 }

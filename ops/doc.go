@@ -14,7 +14,7 @@
 //     answers a resend with it ("replayed"). A request the gateway itself rejected
 //     (its stored response is a REJECTED result) gets a new command_id for its new
 //     attempt, or it would only get its rejection back: its command_generation is
-//     raised and it is sent as "NUMBER.GENERATION" (dispatcher.CommandID). A request
+//     raised and it is sent as "NUMBER.GENERATION" (provisioning.CommandID). A request
 //     rejected here without a settled answer from the gateway (E_MAX_ATTEMPTS after
 //     timeouts, 5xx or RETRY; a command refused before sending; a batch the gateway
 //     refused whole with 400) keeps its command_id: the gateway may have applied it

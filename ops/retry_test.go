@@ -19,6 +19,7 @@ import (
 	"github.com/provisioner/provisioner/dispatcher"
 	"github.com/provisioner/provisioner/internal/pgtest"
 	"github.com/provisioner/provisioner/ops"
+	"github.com/provisioner/provisioner/provisioning"
 	"github.com/provisioner/provisioner/simulator"
 	"github.com/provisioner/provisioner/store"
 )
@@ -117,7 +118,7 @@ func TestRetryEndToEnd(t *testing.T) {
 	if r := rowOf(t, db, a); r.State != "REJECTED" || r.Code != casapi.ErrCodeNotEntitled {
 		t.Fatalf("A after the first run: %+v", r)
 	}
-	if r := rowOf(t, db, b); r.State != "REJECTED" || r.Code != dispatcher.CodeMaxAttempts {
+	if r := rowOf(t, db, b); r.State != "REJECTED" || r.Code != provisioning.CodeMaxAttempts {
 		t.Fatalf("B after the first run: %+v", r)
 	}
 	// Queued for card A after its rejection.
@@ -130,7 +131,7 @@ func TestRetryEndToEnd(t *testing.T) {
 		t.Fatalf("fix on the gateway: %+v", fix)
 	}
 
-	f := ops.Filter{ErrorCodes: []string{casapi.ErrCodeNotEntitled, dispatcher.CodeMaxAttempts}}
+	f := ops.Filter{ErrorCodes: []string{casapi.ErrCodeNotEntitled, provisioning.CodeMaxAttempts}}
 	cands, err := ops.Retry(context.Background(), db, f, ops.RetryOptions{Expect: 2, Now: time.Now()})
 	if err != nil {
 		t.Fatal(err)
