@@ -26,6 +26,12 @@ func databaseURL(env Env, flagValue string) (string, error) {
 
 // openDB opens the database and checks that its schema is this binary's.
 func openDB(ctx context.Context, env Env, flagValue string) (*store.DB, error) {
+	return openPool(ctx, env, flagValue, 0)
+}
+
+// openPool is openDB for a command that uses conns connections at once (a
+// processing run: dispatcher.Options.Conns); 0 for the default pool.
+func openPool(ctx context.Context, env Env, flagValue string, conns int) (*store.DB, error) {
 	dsn, err := databaseURL(env, flagValue)
 	if err != nil {
 		return nil, err
@@ -34,6 +40,7 @@ func openDB(ctx context.Context, env Env, flagValue string) (*store.DB, error) {
 	if err != nil {
 		return nil, err
 	}
+	opts.Conns = conns
 	db, err := store.Open(ctx, dsn, opts)
 	if err != nil {
 		return nil, err

@@ -52,7 +52,7 @@ func runImport(ctx context.Context, env Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	db, err := openDB(ctx, env, *dbURL)
+	db, err := openPool(ctx, env, *dbURL, g.opts.Conns()) // for the process_immediately runs
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/provisioner/provisioner/casapi"
 	"github.com/provisioner/provisioner/dispatcher"
 	"github.com/provisioner/provisioner/jobs"
 	"github.com/provisioner/provisioner/store"
@@ -25,14 +26,15 @@ type gatewayFlags struct {
 
 func addGatewayFlags(fs *flag.FlagSet) *gatewayFlags {
 	g := &gatewayFlags{}
+	d := dispatcher.DefaultOptions() // the defaults and ranges are the dispatcher's
 	fs.StringVar(&g.url, "gateway-url", "", "CAS gateway base URL (default: $CAS_GATEWAY_URL)")
 	fs.StringVar(&g.destination, "destination", "", "destination id we are known by (default: $CAS_DESTINATION_ID)")
-	fs.DurationVar(&g.timeout, "batch-timeout", 30*time.Second, "how long to wait for the gateway's answer to one batch")
-	fs.IntVar(&g.opts.BatchSize, "batch-size", 100, "commands per batch (1 to 500)")
-	fs.IntVar(&g.opts.Concurrency, "concurrency", 4, "batches in flight at once")
-	fs.Float64Var(&g.opts.Rate, "rate", 0, "at most this many commands per second (0: no limit)")
-	fs.IntVar(&g.opts.MaxAttempts, "max-attempts", 10, "sends before a request is rejected with E_MAX_ATTEMPTS")
-	fs.DurationVar(&g.opts.Lease, "lease", 5*time.Minute, "how long a claim holds when a run dies before the requests are claimed again")
+	fs.DurationVar(&g.timeout, "batch-timeout", dispatcher.DefaultBatchTimeout, "how long to wait for the gateway's answer to one batch")
+	fs.IntVar(&g.opts.BatchSize, "batch-size", d.BatchSize, fmt.Sprintf("commands per batch (1 to %d)", casapi.MaxBatch))
+	fs.IntVar(&g.opts.Concurrency, "concurrency", d.Concurrency, "batches in flight at once")
+	fs.Float64Var(&g.opts.Rate, "rate", d.Rate, "at most this many commands per second (0: no limit)")
+	fs.IntVar(&g.opts.MaxAttempts, "max-attempts", d.MaxAttempts, "sends before a request is rejected with E_MAX_ATTEMPTS")
+	fs.DurationVar(&g.opts.Lease, "lease", d.Lease, "how long a claim holds when a run dies before the requests are claimed again")
 	return g
 }
 
@@ -45,6 +47,15 @@ func (g *gatewayFlags) config(env Env) dispatcher.GatewayConfig {
 		cfg.DestinationID = env.Getenv("CAS_DESTINATION_ID")
 	}
 	return cfg
+}
+
+// check names what is wrong with the settings, as a usage error, before the
+// database is opened.
+func (g *gatewayFlags) check(env Env) error {
+	if err := jobs.CheckDispatcher(g.config(env), g.opts); err != nil {
+		return usagef("%v", err)
+	}
+	return nil
 }
 
 // dispatcher builds a dispatcher, or a usage error naming what is wrong.
@@ -72,10 +83,10 @@ func runProcess(ctx context.Context, env Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := g.dispatcher(env, nil, log, g.opts); err != nil {
+	if err := g.check(env); err != nil {
 		return err // configuration first: before touching the database
 	}
-	db, err := openDB(ctx, env, *dbURL)
+	db, err := openPool(ctx, env, *dbURL, g.opts.Conns())
 	if err != nil {
 		return err
 	}

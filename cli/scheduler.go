@@ -18,7 +18,6 @@ import (
 	"github.com/provisioner/provisioner/jobs"
 	"github.com/provisioner/provisioner/metrics"
 	"github.com/provisioner/provisioner/scheduler"
-	"github.com/provisioner/provisioner/store"
 )
 
 const schedulerUsage = `scheduler [--config FILE]
@@ -97,7 +96,7 @@ func runScheduler(ctx context.Context, env Env, args []string) error {
 	if c.Process.Cron != nil {
 		// The gateway settings come from the environment too: check them before
 		// starting, not at the first tick.
-		if _, err := jobs.NewDispatcher(nil, log, jobs.GatewayConfig(c), jobs.ProcessOptions(c)); err != nil {
+		if err := jobs.CheckDispatcher(jobs.GatewayConfig(c), jobs.ProcessOptions(c)); err != nil {
 			return usagef("refusing to start: the process job is scheduled, but %v", err)
 		}
 	}
@@ -106,12 +105,11 @@ func runScheduler(ctx context.Context, env Env, args []string) error {
 			return usagef("refusing to start: the import job is scheduled, but its inbox %s is not a directory that can be read (%v)", c.Import.Inbox, err)
 		}
 	}
-	db, err := openDB(ctx, env, "")
+	db, err := openPool(ctx, env, "", poolSize(c))
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	sizePool(db, c)
 	// One set of metrics for the daemon's life: the jobs' runs, their gateway
 	// batches and results, and the queue read at scrape time.
 	m := metrics.New(db, metrics.Options{Log: log})
@@ -149,11 +147,11 @@ func runScheduler(ctx context.Context, env Env, args []string) error {
 	return s.Run(ctx)
 }
 
-// sizePool makes room for every job at once: each running job holds a connection
-// for its lock, beside the processing run's (one per batch in flight, and two), the
+// poolSize makes room for every job at once: each running job holds a connection
+// for its lock, beside the processing run's (dispatcher.Options.Conns), the
 // import's two and the ledger's own statements.
-func sizePool(db *store.DB, c *config.Config) {
-	db.SetMaxOpenConns(max(db.Stats().MaxOpenConnections, c.Process.Concurrency+2+2+len(jobs.Names())+2))
+func poolSize(c *config.Config) int {
+	return jobs.ProcessOptions(c).Conns() + 2 + len(jobs.Names()) + 2
 }
 
 // reload reads the file again on SIGHUP; with mistakes it keeps the running
@@ -201,18 +199,17 @@ func runRun(ctx context.Context, env Env, args []string) error {
 	}
 	switch {
 	case name == "process":
-		if _, err := jobs.NewDispatcher(nil, log, jobs.GatewayConfig(c), jobs.ProcessOptions(c)); err != nil {
+		if err := jobs.CheckDispatcher(jobs.GatewayConfig(c), jobs.ProcessOptions(c)); err != nil {
 			return usagef("%v", err)
 		}
 	case name == "import" && c.Import.Inbox == "":
 		return usagef("jobs.import.inbox is not set in %s", c.Path)
 	}
-	db, err := openDB(ctx, env, "")
+	db, err := openPool(ctx, env, "", poolSize(c))
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	sizePool(db, c)
 	instance := c.Scheduler.Instance
 	if instance == "" {
 		instance = jobs.DefaultInstance()

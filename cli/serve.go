@@ -55,11 +55,15 @@ func runServe(ctx context.Context, env Env, args []string) error {
 	cfg := g.config(env)
 	gateway := cfg.URL != "" || cfg.Token != "" || cfg.DestinationID != ""
 	if gateway {
-		if _, err := g.dispatcher(env, nil, log, g.opts); err != nil {
+		if err := g.check(env); err != nil {
 			return err
 		}
 	}
-	db, err := openDB(ctx, env, *dbURL)
+	conns := 0
+	if gateway {
+		conns = g.opts.Conns() // the process_immediately runs
+	}
+	db, err := openPool(ctx, env, *dbURL, conns)
 	if err != nil {
 		return err
 	}

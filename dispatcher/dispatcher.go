@@ -3,7 +3,6 @@ package dispatcher
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -26,58 +25,6 @@ import (
 	"github.com/provisioner/provisioner/store"
 )
 
-// Options tune a processing run. Zero values take the defaults.
-type Options struct {
-	BatchSize   int           // commands per batch (default 100, at most 500)
-	Concurrency int           // batches in flight at once (default 4)
-	Rate        float64       // commands per second, all batches together (0: no limit)
-	MaxRequests int           // stop claiming after this many (0: no limit)
-	MaxDuration time.Duration // stop claiming after this long (0: no limit)
-	Lease       time.Duration // how long a claim holds if the run dies (default 5m)
-	MaxAttempts int           // sends before E_MAX_ATTEMPTS (default 10)
-	BackoffBase time.Duration // first wait after an unsettled send (default 2s)
-	BackoffCap  time.Duration // longest wait (default 10m)
-	// FileID, when set, restricts the run to the process_immediately requests of
-	// that import file: the importer's "send at once" path.
-	FileID int64
-	// RequestID, when set, restricts the run to that one request: the Web API's
-	// process_immediately. It is sent only if it is due and first in its card's queue.
-	RequestID int64
-	// Observer, when set, is told of every batch sent and every outcome written
-	// (metrics). Nil: none.
-	Observer Observer
-}
-
-func (o *Options) defaults() error {
-	if o.BatchSize == 0 {
-		o.BatchSize = 100
-	}
-	if o.Concurrency == 0 {
-		o.Concurrency = 4
-	}
-	if o.Lease == 0 {
-		o.Lease = 5 * time.Minute
-	}
-	if o.MaxAttempts == 0 {
-		o.MaxAttempts = 10
-	}
-	if o.BackoffBase == 0 {
-		o.BackoffBase = 2 * time.Second
-	}
-	if o.BackoffCap == 0 {
-		o.BackoffCap = 10 * time.Minute
-	}
-	switch {
-	case o.BatchSize < 1 || o.BatchSize > casapi.MaxBatch:
-		return fmt.Errorf("batch size %d: must be 1 to %d", o.BatchSize, casapi.MaxBatch)
-	case o.Concurrency < 1 || o.Concurrency > 64:
-		return fmt.Errorf("concurrency %d: must be 1 to 64", o.Concurrency)
-	case o.Rate < 0, o.MaxRequests < 0, o.MaxDuration < 0, o.Lease < time.Second, o.MaxAttempts < 1:
-		return errors.New("rate, max requests and max duration must not be negative, the lease at least 1s, max attempts at least 1")
-	}
-	return nil
-}
-
 // Dispatcher runs processing runs: it claims due requests, sends them to the gateway
 // in batches and writes back what the gateway said.
 type Dispatcher struct {
@@ -90,23 +37,17 @@ type Dispatcher struct {
 	noStatsRefresh bool
 }
 
-// New returns a Dispatcher, or an error naming a bad option.
+// New returns a Dispatcher, or an error naming a bad option. It uses db's pool as it
+// is: store.Open sizes it (store.Options.Conns, from Options.Conns).
 func New(db *store.DB, client *Client, log logrus.FieldLogger, opts Options) (*Dispatcher, error) {
-	if err := opts.defaults(); err != nil {
+	opts = opts.withDefaults()
+	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	// A batch still in flight when its lease runs out would be claimed and sent again
-	// by another run: harmless as a replay, but its two answers could disagree.
-	if client != nil && opts.Lease < 2*client.cfg.Timeout {
-		return nil, fmt.Errorf("lease %v: must be at least twice the batch timeout (%v)", opts.Lease, client.cfg.Timeout)
-	}
-	// The loop claims on one connection while the writers write back and the
-	// senders release on others: a smaller pool made them wait, and reconnect.
-	if db != nil {
-		if n := opts.Concurrency + 2; db.Stats().MaxOpenConnections < n {
-			db.SetMaxOpenConns(n)
+	if client != nil {
+		if err := CheckLease(opts.Lease, client.cfg.Timeout); err != nil {
+			return nil, err
 		}
-		db.SetMaxIdleConns(opts.Concurrency + 2)
 	}
 	return &Dispatcher{db: db, client: client, log: log, opts: opts}, nil
 }

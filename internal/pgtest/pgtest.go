@@ -39,7 +39,9 @@ func ServerURL() string {
 func New(t testing.TB) (*store.DB, string) {
 	t.Helper()
 	dsn := NewURL(t)
-	db, err := store.Open(context.Background(), dsn, store.Options{})
+	// Room for a processing run at concurrency 8 (the bench's), as the commands size
+	// their pools for their runs (dispatcher.Options.Conns).
+	db, err := store.Open(context.Background(), dsn, store.Options{Conns: 10})
 	if err != nil {
 		t.Fatalf("pgtest: %v", err)
 	}
