@@ -75,4 +75,12 @@
 // refused batch is given back. A panic fails the run with what and where instead of
 // crashing the process, which may be the scheduler's; a batch caught in it keeps its
 // leases, which expire, and its requests are sent again as after a crash.
+//
+// # Files
+//
+// options.go: the settings, their defaults and ranges (the flags and the
+// configuration file take theirs from it). dispatcher.go: a run's start, record and
+// summary. pipeline.go: the run's state and the pipeline that joins the claim
+// (claim.go), the sends (send.go, through client.go) and the write-backs
+// (writeback.go).
 package dispatcher
