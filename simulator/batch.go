@@ -22,7 +22,44 @@ const (
 	outcomeStall
 )
 
+// handleBatch admits a batch, waits the latency, applies it under the
+// fault chosen for it and answers as that fault says.
 func (s *Simulator) handleBatch(w http.ResponseWriter, r *http.Request) {
+	batch, ok := s.admit(w, r)
+	if !ok {
+		return
+	}
+	if !s.sleep(r, s.latency()) {
+		s.mu.Lock()
+		s.stats.Abandoned++
+		s.mu.Unlock()
+		// Break the connection rather than let the server send an empty 200.
+		panic(http.ErrAbortHandler)
+	}
+
+	// One hold of the lock from the fault's draw to the last command, so
+	// that the random choices of concurrent batches do not interleave.
+	s.mu.Lock()
+	s.stats.CommandsReceived += len(batch.Commands)
+	out := s.faultLocked()
+	n := len(batch.Commands)
+	if out == outcomePartial {
+		n = s.rng.IntN(n)
+	}
+	res := casapi.BatchResult{BatchID: batch.BatchID, Results: make([]casapi.Result, n)}
+	for i, c := range batch.Commands[:n] {
+		res.Results[i] = s.processLocked(c)
+	}
+	s.mu.Unlock()
+
+	s.respond(w, r, out, res)
+}
+
+// admit counts the batch and refuses it, answering, when the rate limit or
+// the unavailable fault says so (before the body is read), when the body is
+// too large or malformed, or when the client went away while sending. It
+// reports whether the batch goes on to be applied.
+func (s *Simulator) admit(w http.ResponseWriter, r *http.Request) (casapi.Batch, bool) {
 	f := &s.cfg.Faults
 	s.mu.Lock()
 	s.stats.Batches++
@@ -35,7 +72,7 @@ func (s *Simulator) handleBatch(w http.ResponseWriter, r *http.Request) {
 		drain(w, r)
 		w.Header().Set(casapi.HeaderRetryAfter, retryAfter(wait))
 		writeText(w, http.StatusTooManyRequests, "rate limited")
-		return
+		return casapi.Batch{}, false
 	}
 	if f.Unavailable > 0 && s.rng.Float64() < f.Unavailable {
 		s.stats.Faults.Unavailable++
@@ -43,7 +80,7 @@ func (s *Simulator) handleBatch(w http.ResponseWriter, r *http.Request) {
 		drain(w, r)
 		w.Header().Set(casapi.HeaderRetryAfter, retryAfter(max(f.RetryAfter, time.Second)))
 		writeText(w, http.StatusServiceUnavailable, "gateway unavailable")
-		return
+		return casapi.Batch{}, false
 	}
 	s.mu.Unlock()
 
@@ -52,22 +89,29 @@ func (s *Simulator) handleBatch(w http.ResponseWriter, r *http.Request) {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			writeText(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", maxBody))
-			return
+			return casapi.Batch{}, false
 		}
 		// The client went away while sending: there is no one to answer.
-		return
+		return casapi.Batch{}, false
 	}
 	batch, err := decodeBatch(body)
 	if errors.Is(err, casapi.ErrTooMany) {
 		writeText(w, http.StatusRequestEntityTooLarge, err.Error())
-		return
+		return casapi.Batch{}, false
 	}
 	if err != nil {
 		writeJSON(w, http.StatusBadRequest, casapi.ErrorBody{ErrorCode: casapi.ErrCodeBadRequest, ErrorDescription: err.Error()})
-		return
+		return casapi.Batch{}, false
 	}
+	return batch, true
+}
 
+// latency draws the wait before a well-formed batch is applied: Latency
+// plus a random part of Jitter.
+func (s *Simulator) latency() time.Duration {
+	f := &s.cfg.Faults
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	delay := f.Latency
 	if f.Jitter > 0 {
 		delay += time.Duration(s.rng.Int64N(int64(f.Jitter)))
@@ -75,41 +119,33 @@ func (s *Simulator) handleBatch(w http.ResponseWriter, r *http.Request) {
 	if delay > 0 {
 		s.stats.Faults.Latency++
 	}
-	s.mu.Unlock()
-	if !s.sleep(r, delay) {
-		s.mu.Lock()
-		s.stats.Abandoned++
-		s.mu.Unlock()
-		// Break the connection rather than let the server send an empty 200.
-		panic(http.ErrAbortHandler)
-	}
+	return delay
+}
 
-	s.mu.Lock()
-	s.stats.CommandsReceived += len(batch.Commands)
-	out := outcomeAnswer
-	if f.PartialFailure > 0 || f.DropAfterApply > 0 || f.StallAfterApply > 0 {
-		switch u := s.rng.Float64(); {
-		case u < f.PartialFailure:
-			out = outcomePartial
-			s.stats.Faults.PartialFailure++
-		case u < f.PartialFailure+f.DropAfterApply:
-			out = outcomeDrop
-			s.stats.Faults.DropAfterApply++
-		case u < f.PartialFailure+f.DropAfterApply+f.StallAfterApply:
-			out = outcomeStall
-			s.stats.Faults.StallAfterApply++
-		}
+// faultLocked draws the fault of one admitted batch, one draw for the three
+// that share it, and counts it. s.mu must be held.
+func (s *Simulator) faultLocked() outcome {
+	f := &s.cfg.Faults
+	if f.PartialFailure <= 0 && f.DropAfterApply <= 0 && f.StallAfterApply <= 0 {
+		return outcomeAnswer
 	}
-	n := len(batch.Commands)
-	if out == outcomePartial {
-		n = s.rng.IntN(n)
+	switch u := s.rng.Float64(); {
+	case u < f.PartialFailure:
+		s.stats.Faults.PartialFailure++
+		return outcomePartial
+	case u < f.PartialFailure+f.DropAfterApply:
+		s.stats.Faults.DropAfterApply++
+		return outcomeDrop
+	case u < f.PartialFailure+f.DropAfterApply+f.StallAfterApply:
+		s.stats.Faults.StallAfterApply++
+		return outcomeStall
 	}
-	res := casapi.BatchResult{BatchID: batch.BatchID, Results: make([]casapi.Result, n)}
-	for i, c := range batch.Commands[:n] {
-		res.Results[i] = s.processLocked(c)
-	}
-	s.mu.Unlock()
+	return outcomeAnswer
+}
 
+// respond answers an applied batch as its fault says: 500, a broken
+// connection, the results after a stall, or the results.
+func (s *Simulator) respond(w http.ResponseWriter, r *http.Request, out outcome, res casapi.BatchResult) {
 	switch out {
 	case outcomePartial:
 		writeText(w, http.StatusInternalServerError, "internal error while applying the batch")
@@ -122,7 +158,7 @@ func (s *Simulator) handleBatch(w http.ResponseWriter, r *http.Request) {
 		}
 		conn.Close()
 	case outcomeStall:
-		if !s.sleep(r, f.Stall) {
+		if !s.sleep(r, s.cfg.Faults.Stall) {
 			panic(http.ErrAbortHandler)
 		}
 		writeBatchResult(w, res)
