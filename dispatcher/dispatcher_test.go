@@ -51,25 +51,17 @@ func insert(t *testing.T, db *store.DB, rs ...req) []int64 {
 	t.Helper()
 	ids := make([]int64, len(rs))
 	for i, r := range rs {
-		prio := "REGULAR"
+		o := pgtest.RequestOpts{Type: r.typ, Smartcard: r.card, Services: r.products, Number: r.number}
 		if r.express {
-			prio = "EXPRESS"
+			o.Priority = "EXPRESS"
 		}
-		var products any
-		if r.products != nil {
-			products = pq.StringArray(r.products)
+		if r.stb != "" {
+			o.STB = &r.stb
 		}
-		q := `INSERT INTO provisioning_requests (type, priority, smartcard_ca_id, service_ca_ids, stb_ca_id, pin, scheduled_date)
-		      VALUES ($1, $2, $3, $4, NULLIF($5, ''), NULLIF($6, ''), now() - interval '1 second') RETURNING id`
-		args := []any{r.typ, prio, r.card, products, r.stb, r.pin}
-		if r.number != 0 {
-			q = `INSERT INTO provisioning_requests (number, type, priority, smartcard_ca_id, service_ca_ids, stb_ca_id, pin, scheduled_date)
-			     VALUES ($7, $1, $2, $3, $4, NULLIF($5, ''), NULLIF($6, ''), now() - interval '1 second') RETURNING id`
-			args = append(args, r.number)
+		if r.pin != "" {
+			o.PIN = &r.pin
 		}
-		if err := db.Get(&ids[i], q, args...); err != nil {
-			t.Fatalf("insert %+v: %v", r, err)
-		}
+		ids[i] = pgtest.Request(t, db, o)
 	}
 	return ids
 }

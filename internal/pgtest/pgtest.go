@@ -1,8 +1,3 @@
-// Package pgtest gives each test its own PostgreSQL database, migrated to the latest
-// schema, on a real server: TEST_DATABASE_URL, or the local server's postgres
-// database over TCP. Each database is a copy of a template migrated once per schema
-// (CREATE DATABASE ... TEMPLATE), which takes tens of milliseconds, and is dropped when
-// the test ends.
 package pgtest
 
 import (
