@@ -9,5 +9,6 @@
 //	0  done, nothing rejected
 //	1  failed (database unreachable, disk full, ...): nothing half-done is kept
 //	2  bad usage or configuration
-//	3  done, but rows or files were rejected
+//	3  done, but something was rejected: rows or files (import, run import),
+//	   requests (process, run process), reference rows (reference load)
 package cli

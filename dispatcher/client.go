@@ -48,7 +48,7 @@ func (c GatewayConfig) Check() error {
 	return nil
 }
 
-// Client speaks the CAS gateway's interface (../shared/cas-gateway-api.md).
+// Client speaks the CAS gateway's interface (docs/cas-gateway.md).
 type Client struct {
 	cfg     GatewayConfig
 	batches string

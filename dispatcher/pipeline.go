@@ -76,9 +76,8 @@ func (r *run) close() {
 // Concurrency batches wait in toSend), so a free slot does not wait for a claim.
 //
 // One claim at a time: two overlapping claims (each weighing candidates for the
-// other) measured slower on 2 cores, at concurrency 4 with no latency (15,800 and
-// 18,900 req/s against 18,500 and 22,500 at batch 100 and 500) and at 8 with 20 ms
-// (13,800-14,600 against 14,700-16,000).
+// other) measured slower in `make bench` on 2 cores, with and without gateway
+// latency (docs/benchmarks.md: compare before and after to check it again).
 type pipeline struct {
 	toSend  chan sendJob
 	toWrite chan writeJob

@@ -38,11 +38,8 @@ func CodeHTTP(status int) string { return "HTTP_" + strconv.Itoa(status) }
 
 // CommandID is the command_id the gateway sees for request number at generation:
 // the number itself ("18573"), then "18573.1", "18573.2"... after each operator
-// retry of a request that the gateway had rejected. The gateway stores every
-// command_id's outcome forever and answers a resend with it, so a rejected request
-// sent again under its old id would only get its rejection back; every other resend
-// (timeouts, RETRY, expired leases, a retry after E_MAX_ATTEMPTS) keeps the id, so
-// that the gateway never applies a request twice. The generation is stored on the
+// retry of a request that the gateway had rejected. Why, and which resends keep the
+// id: docs/processing-run.md, "The command_id". The generation is stored on the
 // request (command_generation) and raised only by `provisioner requests retry`.
 func CommandID(number int64, generation int) string {
 	id := strconv.FormatInt(number, 10)
