@@ -8,10 +8,8 @@ import (
 	"io"
 	"os"
 	"sort"
-	"strings"
 	"time"
 
-	"github.com/sirupsen/logrus"
 	"golang.org/x/term"
 )
 
@@ -139,11 +137,6 @@ func printUsage(w io.Writer) {
 	fmt.Fprintln(w, "Exit codes: 0 ok, 1 failed, 2 bad usage or configuration, 3 done but rows or files were rejected.")
 }
 
-func runVersion(_ context.Context, env Env, _ []string) error {
-	fmt.Fprintln(env.Stdout, "provisioner", Version)
-	return nil
-}
-
 // newFlagSet returns a flag set that reports errors instead of exiting.
 func newFlagSet(env Env, name, usage string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
@@ -164,28 +157,4 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 		return &usageError{err.Error()}
 	}
 	return nil
-}
-
-// newLogger sets up logrus: text on a terminal, JSON otherwise (for log collectors),
-// unless LOG_FORMAT says; LOG_LEVEL sets the level.
-func newLogger(env Env) (*logrus.Logger, error) {
-	log := logrus.New()
-	log.SetOutput(env.Stderr)
-	format := strings.ToLower(env.Getenv("LOG_FORMAT"))
-	switch {
-	case format == "json", format == "" && !env.StderrIsTerminal:
-		log.SetFormatter(&logrus.JSONFormatter{})
-	case format == "text", format == "":
-		log.SetFormatter(&logrus.TextFormatter{FullTimestamp: true})
-	default:
-		return nil, usagef("LOG_FORMAT=%q: expected text or json", format)
-	}
-	if lvl := env.Getenv("LOG_LEVEL"); lvl != "" {
-		l, err := logrus.ParseLevel(lvl)
-		if err != nil {
-			return nil, usagef("LOG_LEVEL=%q: expected one of panic, fatal, error, warn, info, debug, trace", lvl)
-		}
-		log.SetLevel(l)
-	}
-	return log, nil
 }
