@@ -11,13 +11,15 @@ import (
 	"time"
 
 	"golang.org/x/term"
+
+	"github.com/provisioner/provisioner/internal/cmdline"
 )
 
-// Exit codes.
+// Exit codes: those every command of the module shares (package cmdline), and 3.
 const (
-	ExitOK       = 0
-	ExitFailed   = 1
-	ExitUsage    = 2
+	ExitOK       = cmdline.ExitOK
+	ExitFailed   = cmdline.ExitFailed
+	ExitUsage    = cmdline.ExitUsage
 	ExitRejected = 3
 )
 
@@ -49,12 +51,8 @@ func OSEnv() Env {
 	}
 }
 
-// usageError is bad usage or configuration: exit code 2.
-type usageError struct{ msg string }
-
-func (e *usageError) Error() string { return e.msg }
-
-func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
+// usagef is bad usage or configuration (exit 2): the usage error of every command.
+func usagef(format string, args ...any) error { return cmdline.Usagef(format, args...) }
 
 // rejectedError means the command did its work but some input was rejected: exit 3.
 type rejectedError struct{ msg string }
@@ -86,7 +84,7 @@ var Version = "dev"
 
 // Main runs the command line args (without the program name) and returns the exit code.
 func Main(ctx context.Context, env Env, args []string) int {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+	if len(args) == 0 || isHelp(args[0]) {
 		printUsage(env.Stderr)
 		if len(args) == 0 {
 			return ExitUsage
@@ -100,14 +98,15 @@ func Main(ctx context.Context, env Env, args []string) int {
 		return ExitUsage
 	}
 	err := cmd.run(ctx, env, args[1:])
-	var ue *usageError
 	var re *rejectedError
 	switch {
 	case err == nil:
 		return ExitOK
 	case errors.Is(err, flag.ErrHelp):
 		return ExitOK
-	case errors.As(err, &ue):
+	case cmdline.IsUsage(err):
+		// Printed or not by the flag package, the command's name and the problem
+		// end the output: what scripts and the tests read.
 		fmt.Fprintf(env.Stderr, "provisioner %s: %v\n", args[0], err)
 		return ExitUsage
 	case errors.As(err, &re):
@@ -137,6 +136,12 @@ func printUsage(w io.Writer) {
 	fmt.Fprintln(w, "Exit codes: 0 ok, 1 failed, 2 bad usage or configuration, 3 done but rows or files were rejected.")
 }
 
+// isHelp reports whether arg asks for the usage, where a command or subcommand is
+// expected: exit 0, as -h after it.
+func isHelp(arg string) bool {
+	return arg == "-h" || arg == "-help" || arg == "--help" || arg == "help"
+}
+
 // newFlagSet returns a flag set that reports errors instead of exiting.
 func newFlagSet(env Env, name, usage string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
@@ -149,12 +154,4 @@ func newFlagSet(env Env, name, usage string) *flag.FlagSet {
 }
 
 // parseFlags parses args, turning a flag error into a usage error.
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return &usageError{err.Error()}
-	}
-	return nil
-}
+func parseFlags(fs *flag.FlagSet, args []string) error { return cmdline.Parse(fs, args) }

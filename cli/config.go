@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"text/tabwriter"
 	"time"
@@ -17,6 +18,10 @@ Checks a configuration file (FILE, --config, else $PROVISIONER_CONFIG) and names
 bad key, value or cron spec with its line; exit 2 if there is any.`
 
 func runConfig(_ context.Context, env Env, args []string) error {
+	if len(args) > 0 && isHelp(args[0]) {
+		fmt.Fprintf(env.Stderr, "usage: provisioner %s\n", configUsage)
+		return flag.ErrHelp
+	}
 	if len(args) == 0 || args[0] != "check" {
 		return usagef("usage: provisioner %s", configUsage)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 
 	"github.com/provisioner/provisioner/importer"
+	"github.com/provisioner/provisioner/internal/cmdline"
 	"github.com/provisioner/provisioner/jobs"
 )
 
@@ -73,7 +74,7 @@ func runImport(ctx context.Context, env Env, args []string) error {
 	if *inbox != "" {
 		results, err = im.ImportInbox(ctx, *inbox, *settle)
 		if errors.Is(err, importer.ErrInbox) {
-			err = &usageError{err.Error()}
+			err = &cmdline.UsageError{Msg: err.Error()}
 		}
 	} else {
 		for _, path := range fs.Args() {

@@ -2,16 +2,21 @@ package cli
 
 import (
 	"context"
+	"flag"
 	"fmt"
 
 	"github.com/provisioner/provisioner/reference"
 )
 
 func runReference(ctx context.Context, env Env, args []string) error {
+	fs := newFlagSet(env, "reference load", "reference load [--database-url URL] DIR")
+	if len(args) > 0 && isHelp(args[0]) {
+		fs.Usage()
+		return flag.ErrHelp
+	}
 	if len(args) == 0 || args[0] != "load" {
 		return usagef("usage: provisioner reference load [--database-url URL] DIR")
 	}
-	fs := newFlagSet(env, "reference load", "reference load [--database-url URL] DIR")
 	dbURL := dbFlag(fs)
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err

@@ -20,6 +20,10 @@ func runRequests(ctx context.Context, env Env, args []string) error {
 	if len(args) == 0 {
 		return usagef("usage: provisioner %s", requestsUsage)
 	}
+	if isHelp(args[0]) {
+		fmt.Fprintf(env.Stderr, "usage: provisioner %s\n", requestsUsage)
+		return flag.ErrHelp
+	}
 	switch args[0] {
 	case "list":
 		return runRequestsList(ctx, env, args[1:])
@@ -27,9 +31,6 @@ func runRequests(ctx context.Context, env Env, args []string) error {
 		return runRequestsShow(ctx, env, args[1:])
 	case "retry":
 		return runRequestsRetry(ctx, env, args[1:])
-	case "-h", "--help", "help":
-		fmt.Fprintf(env.Stderr, "usage: provisioner %s\n", requestsUsage)
-		return flag.ErrHelp
 	}
 	return usagef("unknown subcommand %q: expected list, show or retry", args[0])
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/provisioner/provisioner/internal/cmdline"
 	"github.com/provisioner/provisioner/jobs"
 )
 
@@ -83,7 +84,7 @@ func runRun(ctx context.Context, env Env, args []string) error {
 		return fmt.Errorf("%s interrupted", name)
 	}
 	if jobs.IsConfig(run.Err) {
-		return &usageError{run.Err.Error()}
+		return &cmdline.UsageError{Msg: run.Err.Error()}
 	}
 	return run.Err
 }

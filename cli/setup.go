@@ -10,6 +10,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/provisioner/provisioner/config"
+	"github.com/provisioner/provisioner/internal/cmdline"
 	"github.com/provisioner/provisioner/store"
 )
 
@@ -45,7 +46,7 @@ func openDB(ctx context.Context, env Env, flagValue string) (*store.DB, error) {
 	if err := store.CheckSchema(ctx, db); err != nil {
 		db.Close()
 		if errors.Is(err, store.ErrSchema) {
-			return nil, &usageError{err.Error()} // a set-up problem, not a failure of the run
+			return nil, &cmdline.UsageError{Msg: err.Error()} // a set-up problem, not a failure of the run
 		}
 		return nil, err
 	}

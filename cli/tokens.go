@@ -24,6 +24,10 @@ func runTokens(ctx context.Context, env Env, args []string) error {
 		return usagef("give create NAME, revoke NAME or list")
 	}
 	sub := args[0]
+	if isHelp(sub) {
+		fs.Usage()
+		return nil
+	}
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
@@ -32,9 +36,6 @@ func runTokens(ctx context.Context, env Env, args []string) error {
 	case "create", "revoke":
 	case "list":
 		want = 0
-	case "-h", "-help", "--help":
-		fs.Usage()
-		return nil
 	default:
 		return usagef("unknown tokens command %q: give create NAME, revoke NAME or list", sub)
 	}
