@@ -132,7 +132,8 @@ func printUsage(w io.Writer) {
 	fmt.Fprintln(w, "\nRun `provisioner COMMAND -h` for a command's flags.")
 	fmt.Fprintln(w, "Environment: DATABASE_URL (required); CAS_GATEWAY_URL, CAS_GATEWAY_TOKEN, CAS_DESTINATION_ID")
 	fmt.Fprintln(w, "(process, serve, and import of process_immediately rows); LOG_LEVEL (info); LOG_FORMAT (text on a")
-	fmt.Fprintln(w, "terminal, json otherwise); PROVISIONER_CONFIG (scheduler, run, config check).")
+	fmt.Fprintln(w, "terminal, json otherwise); PROVISIONER_CONFIG or --config FILE (every command; required by scheduler and run):")
+	fmt.Fprintln(w, "the configuration file, whose settings stand in for the variables the environment does not set.")
 	fmt.Fprintln(w, "Exit codes: 0 ok, 1 failed, 2 bad usage or configuration, 3 done but rows or files were rejected.")
 }
 

@@ -8,18 +8,19 @@ import (
 
 func runMigrate(ctx context.Context, env Env, args []string) error {
 	fs := newFlagSet(env, "migrate", "migrate [--database-url URL]")
-	dbURL := dbFlag(fs)
+	dbf := addDBFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return usagef("migrate takes no arguments, got %q", fs.Args())
 	}
-	log, err := newLogger(env)
+	env, log, err := dbf.configure(env)
 	if err != nil {
 		return err
 	}
-	dsn, err := databaseURL(env, *dbURL)
+	// Not dbf.open: that checks that the schema is this binary's.
+	dsn, err := databaseURL(env, dbf.url)
 	if err != nil {
 		return err
 	}

@@ -17,18 +17,14 @@ func runReference(ctx context.Context, env Env, args []string) error {
 	if len(args) == 0 || args[0] != "load" {
 		return usagef("usage: provisioner reference load [--database-url URL] DIR")
 	}
-	dbURL := dbFlag(fs)
+	dbf := addDBFlags(fs)
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
 		return usagef("reference load takes one directory, got %d arguments", fs.NArg())
 	}
-	log, err := newLogger(env)
-	if err != nil {
-		return err
-	}
-	db, err := openDB(ctx, env, *dbURL)
+	env, log, db, err := dbf.setUp(ctx, env)
 	if err != nil {
 		return err
 	}

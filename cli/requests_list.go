@@ -9,7 +9,7 @@ import (
 
 func runRequestsList(ctx context.Context, env Env, args []string) error {
 	fs := newFlagSet(env, "requests list", "requests list [filters] [--limit N] [--format table|csv|json]")
-	dbURL := dbFlag(fs)
+	dbf := addDBFlags(fs)
 	ff := addFilterFlags(fs, true)
 	limit := fs.Int("limit", 100, "at most this many requests, oldest number first (0: all)")
 	format := fs.String("format", "table", "table, csv or json")
@@ -23,7 +23,7 @@ func runRequestsList(ctx context.Context, env Env, args []string) error {
 	if *format != "table" && *format != "csv" && *format != "json" {
 		return usagef("--format %q: expected table, csv or json", *format)
 	}
-	db, err := openDB(ctx, env, *dbURL)
+	env, _, db, err := dbf.setUp(ctx, env)
 	if err != nil {
 		return err
 	}

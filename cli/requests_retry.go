@@ -16,7 +16,7 @@ func runRequestsRetry(ctx context.Context, env Env, args []string) error {
 	fs := newFlagSet(env, "requests retry", "requests retry [filters | --all] (--dry-run | --yes | --expect N)\n\n"+
 		"Puts the REJECTED requests that match back to PENDING, under their own numbers.\n"+
 		"Without --dry-run, confirm with --yes, or with --expect N: refused unless exactly N match.")
-	dbURL := dbFlag(fs)
+	dbf := addDBFlags(fs)
 	ff := addFilterFlags(fs, false)
 	all := fs.Bool("all", false, "every REJECTED request (when no filter is given)")
 	dryRun := fs.Bool("dry-run", false, "list what would be retried, change nothing")
@@ -40,11 +40,7 @@ func runRequestsRetry(ctx context.Context, env Env, args []string) error {
 	case *yes && expectSet:
 		return usagef("give --yes or --expect N, not both")
 	}
-	log, err := newLogger(env)
-	if err != nil {
-		return err
-	}
-	db, err := openDB(ctx, env, *dbURL)
+	env, log, db, err := dbf.setUp(ctx, env)
 	if err != nil {
 		return err
 	}

@@ -13,7 +13,7 @@ import (
 
 func runRequestsShow(ctx context.Context, env Env, args []string) error {
 	fs := newFlagSet(env, "requests show", "requests show [--json] NUMBER")
-	dbURL := dbFlag(fs)
+	dbf := addDBFlags(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -25,7 +25,7 @@ func runRequestsShow(ctx context.Context, env Env, args []string) error {
 	if err != nil || number <= 0 {
 		return usagef("%q is not a request number", fs.Arg(0))
 	}
-	db, err := openDB(ctx, env, *dbURL)
+	env, _, db, err := dbf.setUp(ctx, env)
 	if err != nil {
 		return err
 	}

@@ -34,7 +34,7 @@ const (
 
 func runServe(ctx context.Context, env Env, args []string) error {
 	fs := newFlagSet(env, "serve", serveUsage)
-	dbURL := dbFlag(fs)
+	dbf := addDBFlags(fs)
 	listen := fs.String("listen", "127.0.0.1:8080", "address to listen on (host:port)")
 	maxBody := fs.Int64("max-body", api.DefaultMaxBody, "largest request body taken, in bytes (larger: 413)")
 	g := addGatewayFlags(fs) // for process_immediately
@@ -47,7 +47,7 @@ func runServe(ctx context.Context, env Env, args []string) error {
 	case *maxBody < 1024:
 		return usagef("--max-body %d: must be at least 1024", *maxBody)
 	}
-	log, err := newLogger(env)
+	env, log, err := dbf.configure(env)
 	if err != nil {
 		return err
 	}
@@ -60,7 +60,7 @@ func runServe(ctx context.Context, env Env, args []string) error {
 			return err
 		}
 	}
-	db, err := openDB(ctx, env, *dbURL)
+	db, err := dbf.open(ctx, env)
 	if err != nil {
 		return err
 	}

@@ -14,9 +14,55 @@ import (
 	"github.com/provisioner/provisioner/store"
 )
 
-// dbFlag adds --database-url, which overrides DATABASE_URL.
-func dbFlag(fs *flag.FlagSet) *string {
-	return fs.String("database-url", "", "PostgreSQL URL (default: $DATABASE_URL)")
+// dbFlags are the flags of every command that uses the database: --database-url,
+// which overrides DATABASE_URL, and --config, the configuration file of scheduler and
+// run, whose database.url, database.statement_timeout, log and gateway settings then
+// stand in for the environment's (the environment first, then the file).
+type dbFlags struct {
+	url, config string
+	// cfg is the configuration read by configure; nil when there is none.
+	cfg *config.Config
+}
+
+func addDBFlags(fs *flag.FlagSet) *dbFlags {
+	f := &dbFlags{}
+	fs.StringVar(&f.url, "database-url", "", "PostgreSQL URL (default: $DATABASE_URL, else the configuration's database.url)")
+	fs.StringVar(&f.config, "config", "", "configuration file (default: $PROVISIONER_CONFIG; none: the environment alone)")
+	return f
+}
+
+// configure reads the configuration file when one is given (--config, else
+// $PROVISIONER_CONFIG) and returns env seen through it, and the logger.
+func (f *dbFlags) configure(env Env) (Env, *logrus.Logger, error) {
+	if f.config == "" && env.Getenv("PROVISIONER_CONFIG") == "" {
+		log, err := newLogger(env)
+		return env, log, err
+	}
+	c, err := loadConfig(env, f.config)
+	if err != nil {
+		return env, nil, err
+	}
+	f.cfg = c
+	return configured(env, c)
+}
+
+// open opens the database of env (as configure returned it), or the flag's.
+func (f *dbFlags) open(ctx context.Context, env Env) (*store.DB, error) {
+	return openDB(ctx, env, f.url)
+}
+
+// setUp is the start of every command that uses the database, once its flags are
+// checked: the configuration, the logger, then the database. The caller closes db.
+func (f *dbFlags) setUp(ctx context.Context, env Env) (Env, *logrus.Logger, *store.DB, error) {
+	env, log, err := f.configure(env)
+	if err != nil {
+		return env, nil, nil, err
+	}
+	db, err := f.open(ctx, env)
+	if err != nil {
+		return env, nil, nil, err
+	}
+	return env, log, db, nil
 }
 
 func databaseURL(env Env, flagValue string) (string, error) {

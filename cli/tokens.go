@@ -18,7 +18,7 @@ on (401). list shows every token issued, live or revoked, without the secrets.`
 
 func runTokens(ctx context.Context, env Env, args []string) error {
 	fs := newFlagSet(env, "tokens", tokensUsage)
-	dbURL := dbFlag(fs)
+	dbf := addDBFlags(fs)
 	if len(args) == 0 {
 		fs.Usage()
 		return usagef("give create NAME, revoke NAME or list")
@@ -42,7 +42,7 @@ func runTokens(ctx context.Context, env Env, args []string) error {
 	if fs.NArg() != want {
 		return usagef("tokens %s takes %d argument(s), got %q", sub, want, fs.Args())
 	}
-	db, err := openDB(ctx, env, *dbURL)
+	env, _, db, err := dbf.setUp(ctx, env)
 	if err != nil {
 		return err
 	}
