@@ -79,9 +79,6 @@ var commands = map[string]command{
 	"config":    {"config check [FILE]: name every mistake of a configuration file", runConfig},
 }
 
-// Version is set at build time with -ldflags "-X .../cli.Version=...".
-var Version = "dev"
-
 // Main runs the command line args (without the program name) and returns the exit code.
 func Main(ctx context.Context, env Env, args []string) int {
 	if len(args) == 0 || isHelp(args[0]) {
