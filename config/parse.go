@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -216,7 +217,7 @@ func (ps *parser) finish() {
 		loc = l
 	}
 	c.Scheduler.Location = loc
-	for _, name := range []string{"import", "process", "housekeeping"} {
+	for _, name := range slices.Sorted(maps.Keys(c.Jobs())) {
 		j := c.Jobs()[name]
 		if strings.TrimSpace(j.Schedule) == "" {
 			continue
