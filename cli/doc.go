@@ -1,7 +1,9 @@
 // Package cli is the provisioner's command line: it parses commands and flags, reads
-// the configuration from the environment (and, for scheduler, run and config check,
-// from the configuration file of package config), sets up logging, wires the packages
-// that do the work, and turns outcomes into exit codes. cmd/provisioner's main only
+// the configuration from the environment and from the configuration file of package
+// config (--config or PROVISIONER_CONFIG: required by scheduler and run, taken by
+// every command that uses the database), sets up logging and the database (setup.go,
+// the one start of every such command), wires the packages that do the work, and
+// turns outcomes into exit codes. One file per command; cmd/provisioner's main only
 // calls Main.
 //
 // Exit codes, for cron and scripts:

@@ -69,7 +69,7 @@ func (g *gatewayFlags) dispatcher(env Env, db *store.DB, log logrus.FieldLogger,
 
 func runProcess(ctx context.Context, env Env, args []string) error {
 	fs := newFlagSet(env, "process", "process [flags]\n\nPerforms one processing run: sends the due PENDING requests to the CAS gateway and\nwrites back what it said. SIGINT/SIGTERM: stops claiming, finishes what is in flight.")
-	dbURL := dbFlag(fs)
+	dbf := addDBFlags(fs)
 	g := addGatewayFlags(fs)
 	fs.IntVar(&g.opts.MaxRequests, "max-requests", 0, "stop claiming after this many requests (0: no limit)")
 	fs.DurationVar(&g.opts.MaxDuration, "max-duration", 0, "stop claiming after this long (0: no limit)")
@@ -79,14 +79,15 @@ func runProcess(ctx context.Context, env Env, args []string) error {
 	if fs.NArg() > 0 {
 		return usagef("process takes no arguments, got %q", fs.Args())
 	}
-	log, err := newLogger(env)
+	env, log, err := dbf.configure(env)
 	if err != nil {
 		return err
 	}
 	if err := g.check(env); err != nil {
 		return err // configuration first: before touching the database
 	}
-	db, err := openPool(ctx, env, *dbURL, g.opts.Conns())
+	dbf.conns = g.opts.Conns()
+	db, err := dbf.open(ctx, env)
 	if err != nil {
 		return err
 	}

@@ -33,7 +33,7 @@ const (
 
 func runServe(ctx context.Context, env Env, args []string) error {
 	fs := newFlagSet(env, "serve", serveUsage)
-	dbURL := dbFlag(fs)
+	dbf := addDBFlags(fs)
 	listen := fs.String("listen", "127.0.0.1:8080", "address to listen on (host:port)")
 	maxBody := fs.Int64("max-body", api.DefaultMaxBody, "largest request body taken, in bytes (larger: 413)")
 	g := addGatewayFlags(fs) // for process_immediately
@@ -46,7 +46,7 @@ func runServe(ctx context.Context, env Env, args []string) error {
 	case *maxBody < 1024:
 		return usagef("--max-body %d: must be at least 1024", *maxBody)
 	}
-	log, err := newLogger(env)
+	env, log, err := dbf.configure(env)
 	if err != nil {
 		return err
 	}
@@ -58,12 +58,9 @@ func runServe(ctx context.Context, env Env, args []string) error {
 		if err := g.check(env); err != nil {
 			return err
 		}
+		dbf.conns = g.opts.Conns() // the process_immediately runs
 	}
-	conns := 0
-	if gateway {
-		conns = g.opts.Conns() // the process_immediately runs
-	}
-	db, err := openPool(ctx, env, *dbURL, conns)
+	db, err := dbf.open(ctx, env)
 	if err != nil {
 		return err
 	}

@@ -133,20 +133,6 @@ func TestSchedules(t *testing.T) {
 	}
 }
 
-func TestDurations(t *testing.T) {
-	cases := map[string]time.Duration{"0": 0, "90s": 90 * time.Second, "1h30m": 90 * time.Minute, "30d": 720 * time.Hour}
-	for s, want := range cases {
-		if got, err := config.ParseDuration(s); err != nil || got != want {
-			t.Errorf("%q: %v %v", s, got, err)
-		}
-	}
-	for _, s := range []string{"", "-1s", "1.5d", "d", "10 days"} {
-		if _, err := config.ParseDuration(s); err == nil {
-			t.Errorf("%q accepted", s)
-		}
-	}
-}
-
 // TestSyntaxError: a file that is not TOML is named with the line of the mistake.
 func TestSyntaxError(t *testing.T) {
 	_, err := config.Parse("s.toml", []byte("[log]\nlevel = \"info\"\nformat = \"json\n"))

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 	"github.com/pelletier/go-toml/v2/unstable"
 
 	"github.com/provisioner/provisioner/dispatcher"
+	dur "github.com/provisioner/provisioner/internal/duration"
 )
 
 // setting is one key of the file: how to read its value into a Config.
@@ -217,7 +219,7 @@ func (ps *parser) finish() {
 		loc = l
 	}
 	c.Scheduler.Location = loc
-	for _, name := range []string{"import", "process", "housekeeping"} {
+	for _, name := range slices.Sorted(maps.Keys(c.Jobs())) {
 		j := c.Jobs()[name]
 		if strings.TrimSpace(j.Schedule) == "" {
 			continue
@@ -371,7 +373,7 @@ func duration(field func(*Config) *time.Duration, least time.Duration) func(*Con
 		if v.n.Kind != unstable.String {
 			return v.mismatch(`a duration string such as "30s", "5m", "12h" or "30d"`)
 		}
-		d, err := ParseDuration(string(v.n.Data))
+		d, err := dur.Parse(string(v.n.Data))
 		if err != nil {
 			return err
 		}
@@ -381,28 +383,6 @@ func duration(field func(*Config) *time.Duration, least time.Duration) func(*Con
 		*field(c) = d
 		return nil
 	}
-}
-
-// ParseDuration reads a Go duration ("90s", "1h30m"), or a whole number of days
-// ("30d"). Negative durations are refused.
-func ParseDuration(s string) (time.Duration, error) {
-	var d time.Duration
-	if days, ok := strings.CutSuffix(s, "d"); ok {
-		n, err := strconv.Atoi(days)
-		if err != nil || n < 0 || n > 100000 {
-			return 0, fmt.Errorf("%q: not a duration (a whole number of days such as \"30d\", or \"12h\", \"5m\", \"30s\")", s)
-		}
-		d = time.Duration(n) * 24 * time.Hour
-	} else {
-		var err error
-		if d, err = time.ParseDuration(s); err != nil {
-			return 0, fmt.Errorf("%q: not a duration (such as \"30s\", \"5m\", \"12h\" or \"30d\")", s)
-		}
-	}
-	if d < 0 {
-		return 0, fmt.Errorf("%q: must not be negative", s)
-	}
-	return d, nil
 }
 
 // checkStatementTimeout takes what DATABASE_STATEMENT_TIMEOUT takes: a Go duration,

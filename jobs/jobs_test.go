@@ -223,11 +223,11 @@ func TestLostLock(t *testing.T) {
 	}
 }
 
-// TestNames: Names is All's names, sorted (it cannot be computed from All, which
-// refers to Housekeeping, which calls Names), and the configuration schedules each.
+// TestNames: Names is the registry's, sorted by name (the order status and config
+// check list the jobs in), All has each, and the configuration has a table for each.
 func TestNames(t *testing.T) {
 	keys := slices.Sorted(maps.Keys(jobs.All))
-	if got := jobs.Names(); !slices.Equal(got, keys) {
+	if got := jobs.Names(); !slices.Equal(got, keys) || len(jobs.Registry) != len(keys) {
 		t.Errorf("Names() = %v, All has %v", got, keys)
 	}
 	if got := slices.Sorted(maps.Keys(config.Default().Jobs())); !slices.Equal(got, keys) {
