@@ -10,6 +10,7 @@ import (
 
 	"github.com/provisioner/provisioner/casapi"
 	"github.com/provisioner/provisioner/provisioning"
+	provsql "github.com/provisioner/provisioner/sql"
 )
 
 // claimed is a request the run holds.
@@ -119,16 +120,20 @@ func (r *run) claimInto(ctx context.Context, p *pipeline, want int64) (n int64, 
 		return 0, true, nil
 	}
 	claimedRows, failed, err := r.claimGated(ctx, limit)
-	if failed || ctx.Err() != nil {
-		// A claim cancelled by the shutdown or MaxDuration took nothing (its
-		// transaction rolled back), unless it had committed already: then its rows
-		// wait for their leases to expire, and this run, which stops here, never
-		// sends them.
+	switch {
+	case failed:
 		return 0, true, nil
-	}
-	if err != nil {
+	case err != nil && ctx.Err() != nil:
+		// Cancelled by the shutdown or MaxDuration. The claim most likely rolled
+		// back; but the cancel may have come after its commit, and then it holds
+		// rows this run never saw: releaseLeftovers gives them back at the end.
+		r.claimInterrupted = true
+		return 0, true, nil
+	case err != nil:
 		return 0, false, err
 	}
+	// Rows claimed are queued even when ctx is done by now: the senders release
+	// them unsent.
 	claimedAt := time.Now()
 	for len(claimedRows) > 0 {
 		k := min(opts.BatchSize, len(claimedRows))
@@ -189,4 +194,22 @@ func (r *run) claimedSoFar() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.sum.Claimed
+}
+
+// releaseLeftovers gives back what the run still holds once its pipeline has
+// drained, after a claim was cancelled: the rows of a claim whose commit the cancel
+// came too late to stop. Every batch the run sent is written back by then, so what
+// it holds was never sent. Without this the rows would wait for their leases.
+func (r *run) releaseLeftovers() {
+	res, err := r.d.db.ExecContext(r.bg, provsql.ReleaseLeftovers, r.sum.ProcessID)
+	if err != nil {
+		r.log.WithError(err).Error("release what a cancelled claim took: its leases will expire instead")
+		return
+	}
+	if n, _ := res.RowsAffected(); n > 0 {
+		r.log.WithField("requests", n).Info("released the requests of a claim cancelled after its commit")
+		r.mu.Lock()
+		r.sum.Released += int(n)
+		r.mu.Unlock()
+	}
 }

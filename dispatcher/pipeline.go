@@ -28,6 +28,9 @@ type run struct {
 
 	claimStmt, writeStmt *sqlx.Stmt
 	short                bool // the last claim returned fewer than asked (claim's goroutine only)
+	// claimInterrupted: a claim was cancelled by the shutdown or MaxDuration, and may
+	// have committed just before (claim's goroutine only): see releaseLeftovers.
+	claimInterrupted bool
 
 	mu          sync.Mutex
 	pausedUntil time.Time // the gateway said 429/503: nobody sends before this
@@ -174,6 +177,9 @@ func (r *run) loop(ctx context.Context) error {
 		}
 	})
 	p.stop()
+	if r.claimInterrupted {
+		r.releaseLeftovers()
+	}
 	return r.fatalErr()
 }
 
