@@ -43,13 +43,20 @@ const (
 
 // Options tune a Server. The zero value is usable.
 type Options struct {
-	// Dispatcher sends the requests created with process_immediately during the call.
+	// Sender sends the requests created with process_immediately during the call.
 	// nil: no gateway is configured, and they wait for the next processing run.
-	Dispatcher *dispatcher.Dispatcher
+	Sender Sender
 	// MaxBody is the largest request body, in bytes (default DefaultMaxBody).
 	MaxBody int64
 	// Now is the clock: the scheduled date of a request that gives none.
 	Now func() time.Time
+}
+
+// Sender sends one request now, through the processing run's own code path: a
+// *dispatcher.Dispatcher. The API creates requests and asks for them to be sent; it
+// needs nothing else of the engine.
+type Sender interface {
+	RunRequest(ctx context.Context, id int64) (dispatcher.Summary, error)
 }
 
 // Server answers the Web API's calls.

@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/provisioner/provisioner/importer"
 	"github.com/provisioner/provisioner/provisioning"
 	provsql "github.com/provisioner/provisioner/sql"
 	"github.com/provisioner/provisioner/store"
@@ -61,7 +60,7 @@ func (s *Server) create(m method) handlerFunc {
 func (s *Server) write(w http.ResponseWriter, r *http.Request, c *call, res *provisioning.Resolved) *failure {
 	ctx := r.Context()
 	var id int64
-	err := s.db.GetContext(ctx, &id, provsql.InsertRequest, append(importer.RequestValues(res), c.tokenID)...)
+	err := s.db.GetContext(ctx, &id, provsql.InsertRequest, append(store.RequestValues(res), c.tokenID)...)
 	switch {
 	case store.IsUniqueViolation(err, "provisioning_requests_reference"):
 		// Another call with the same reference won the race since the lookup.
@@ -71,7 +70,7 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, c *call, res *pro
 	}
 	if res.ProcessImmediately {
 		log := s.log.WithField("request_id", id)
-		switch d := s.opts.Dispatcher; {
+		switch d := s.opts.Sender; {
 		case d == nil:
 			log.Warn("process_immediately: no CAS gateway configured; the request waits for the next processing run")
 		default:

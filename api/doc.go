@@ -5,10 +5,10 @@
 // A call is checked by the importer's rules (package provisioning: Parse, then
 // Resolve against the reference data), so it is accepted or refused exactly as the
 // same instruction in a file, with the same error codes; the request it creates has
-// the fields an imported one would have (importer.RequestValues), and records the
+// the fields an imported one would have (store.RequestValues), and records the
 // token that created it as its source. A request created with process_immediately is
 // sent during the call through the processing run's own code path
-// (dispatcher.RunRequest), and the answer shows where it stands.
+// (Options.Sender: dispatcher.RunRequest), and the answer shows where it stands.
 //
 // Every answer is the CRM's envelope: {"status": {"code": "OK"|"ERROR", "message",
 // "description"}, "data"}. On a failure, message is a stable error code and

@@ -80,12 +80,34 @@ func lookUp(ctx context.Context, db *store.DB, d *provisioning.Draft) (*callLook
 		byID: map[int64]provisioning.Item{}, subs: map[string]int64{}, subNumbers: map[int64]string{},
 		products: map[string]provisioning.Product{}, productsByAlt: map[string]provisioning.Product{}, productsByID: map[int64]provisioning.Product{},
 	}
+	if err := l.readItems(ctx, db, d); err != nil {
+		return nil, err
+	}
+	if err := l.readSubscriptions(ctx, db, d); err != nil {
+		return nil, err
+	}
+	if err := l.readProducts(ctx, db, d); err != nil {
+		return nil, err
+	}
+	if d.Reference != "" {
+		var used []string
+		if err := db.SelectContext(ctx, &used, provsql.UsedReferences, pq.StringArray{d.Reference}); err != nil {
+			return nil, fmt.Errorf("look up references: %w", err)
+		}
+		l.referenceUsed = len(used) > 0
+	}
+	return l, nil
+}
+
+// readItems reads the smartcard and STB d names: by serial number and CA id with the
+// importer's query, by id and alternative code with another.
+func (l *callLookup) readItems(ctx context.Context, db *store.DB, d *provisioning.Draft) error {
 	serials := nonEmpty(d.SmartcardSerial, d.STBSerial)
 	caIDs := nonEmpty(d.SmartcardCAID)
 	if len(serials)+len(caIDs) > 0 {
 		var items []provisioning.Item
 		if err := db.SelectContext(ctx, &items, provsql.LookupItems, pq.StringArray(serials), pq.StringArray(caIDs)); err != nil {
-			return nil, fmt.Errorf("look up items: %w", err)
+			return fmt.Errorf("look up items: %w", err)
 		}
 		for _, it := range items {
 			l.bySerial[it.SerialNumber], l.byCAID[it.CAID] = it, it
@@ -100,7 +122,7 @@ func lookUp(ctx context.Context, db *store.DB, d *provisioning.Draft) (*callLook
 			provisioning.Item
 		}
 		if err := db.SelectContext(ctx, &items, provsql.LookupItemKeys, pq.Int64Array(ids), pq.StringArray(alts)); err != nil {
-			return nil, fmt.Errorf("look up items: %w", err)
+			return fmt.Errorf("look up items: %w", err)
 		}
 		for _, it := range items {
 			l.byID[it.ID] = it.Item
@@ -109,6 +131,11 @@ func lookUp(ctx context.Context, db *store.DB, d *provisioning.Draft) (*callLook
 			}
 		}
 	}
+	return nil
+}
+
+// readSubscriptions reads the subscription d names, by number or by id.
+func (l *callLookup) readSubscriptions(ctx context.Context, db *store.DB, d *provisioning.Draft) error {
 	type sub struct {
 		ID     int64  `db:"id"`
 		Number string `db:"number"`
@@ -116,7 +143,7 @@ func lookUp(ctx context.Context, db *store.DB, d *provisioning.Draft) (*callLook
 	if d.SubscriptionNumber != "" {
 		var subs []sub
 		if err := db.SelectContext(ctx, &subs, provsql.LookupSubscriptions, pq.StringArray{d.SubscriptionNumber}); err != nil {
-			return nil, fmt.Errorf("look up subscriptions: %w", err)
+			return fmt.Errorf("look up subscriptions: %w", err)
 		}
 		for _, s := range subs {
 			l.subs[s.Number] = s.ID
@@ -125,12 +152,18 @@ func lookUp(ctx context.Context, db *store.DB, d *provisioning.Draft) (*callLook
 	if d.SubscriptionByID != 0 {
 		var subs []sub
 		if err := db.SelectContext(ctx, &subs, provsql.LookupSubscriptionIDs, pq.Int64Array{d.SubscriptionByID}); err != nil {
-			return nil, fmt.Errorf("look up subscriptions: %w", err)
+			return fmt.Errorf("look up subscriptions: %w", err)
 		}
 		for _, s := range subs {
 			l.subNumbers[s.ID] = s.Number
 		}
 	}
+	return nil
+}
+
+// readProducts reads the services d names, by code, id or alternative code, in one
+// query.
+func (l *callLookup) readProducts(ctx context.Context, db *store.DB, d *provisioning.Draft) error {
 	codes, pIDs, pAlts := append([]string(nil), d.ServiceCodes...), []int64{}, []string{}
 	for _, k := range d.ServicesByKey {
 		switch {
@@ -143,26 +176,20 @@ func lookUp(ctx context.Context, db *store.DB, d *provisioning.Draft) (*callLook
 			pIDs = append(pIDs, id)
 		}
 	}
-	if len(codes)+len(pIDs)+len(pAlts) > 0 {
-		var products []provisioning.Product
-		if err := db.SelectContext(ctx, &products, provsql.LookupProducts, pq.StringArray(codes), pq.Int64Array(pIDs), pq.StringArray(pAlts)); err != nil {
-			return nil, fmt.Errorf("look up products: %w", err)
-		}
-		for _, p := range products {
-			l.products[p.Code], l.productsByID[p.ID] = p, p
-			if p.AltCode != "" {
-				l.productsByAlt[p.AltCode] = p
-			}
+	if len(codes)+len(pIDs)+len(pAlts) == 0 {
+		return nil
+	}
+	var products []provisioning.Product
+	if err := db.SelectContext(ctx, &products, provsql.LookupProducts, pq.StringArray(codes), pq.Int64Array(pIDs), pq.StringArray(pAlts)); err != nil {
+		return fmt.Errorf("look up products: %w", err)
+	}
+	for _, p := range products {
+		l.products[p.Code], l.productsByID[p.ID] = p, p
+		if p.AltCode != "" {
+			l.productsByAlt[p.AltCode] = p
 		}
 	}
-	if d.Reference != "" {
-		var used []string
-		if err := db.SelectContext(ctx, &used, provsql.UsedReferences, pq.StringArray{d.Reference}); err != nil {
-			return nil, fmt.Errorf("look up references: %w", err)
-		}
-		l.referenceUsed = len(used) > 0
-	}
-	return l, nil
+	return nil
 }
 
 func nonEmpty(ss ...string) []string {

@@ -8,18 +8,18 @@ import (
 	"io"
 	"os"
 	"sort"
-	"strings"
 	"time"
 
-	"github.com/sirupsen/logrus"
 	"golang.org/x/term"
+
+	"github.com/provisioner/provisioner/internal/cmdline"
 )
 
-// Exit codes.
+// Exit codes: those every command of the module shares (package cmdline), and 3.
 const (
-	ExitOK       = 0
-	ExitFailed   = 1
-	ExitUsage    = 2
+	ExitOK       = cmdline.ExitOK
+	ExitFailed   = cmdline.ExitFailed
+	ExitUsage    = cmdline.ExitUsage
 	ExitRejected = 3
 )
 
@@ -51,12 +51,8 @@ func OSEnv() Env {
 	}
 }
 
-// usageError is bad usage or configuration: exit code 2.
-type usageError struct{ msg string }
-
-func (e *usageError) Error() string { return e.msg }
-
-func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
+// usagef is bad usage or configuration (exit 2): the usage error of every command.
+func usagef(format string, args ...any) error { return cmdline.Usagef(format, args...) }
 
 // rejectedError means the command did its work but some input was rejected: exit 3.
 type rejectedError struct{ msg string }
@@ -83,12 +79,9 @@ var commands = map[string]command{
 	"config":    {"config check [FILE]: name every mistake of a configuration file", runConfig},
 }
 
-// Version is set at build time with -ldflags "-X .../cli.Version=...".
-var Version = "dev"
-
 // Main runs the command line args (without the program name) and returns the exit code.
 func Main(ctx context.Context, env Env, args []string) int {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+	if len(args) == 0 || isHelp(args[0]) {
 		printUsage(env.Stderr)
 		if len(args) == 0 {
 			return ExitUsage
@@ -102,14 +95,15 @@ func Main(ctx context.Context, env Env, args []string) int {
 		return ExitUsage
 	}
 	err := cmd.run(ctx, env, args[1:])
-	var ue *usageError
 	var re *rejectedError
 	switch {
 	case err == nil:
 		return ExitOK
 	case errors.Is(err, flag.ErrHelp):
 		return ExitOK
-	case errors.As(err, &ue):
+	case cmdline.IsUsage(err):
+		// Printed or not by the flag package, the command's name and the problem
+		// end the output: what scripts and the tests read.
 		fmt.Fprintf(env.Stderr, "provisioner %s: %v\n", args[0], err)
 		return ExitUsage
 	case errors.As(err, &re):
@@ -135,13 +129,15 @@ func printUsage(w io.Writer) {
 	fmt.Fprintln(w, "\nRun `provisioner COMMAND -h` for a command's flags.")
 	fmt.Fprintln(w, "Environment: DATABASE_URL (required); CAS_GATEWAY_URL, CAS_GATEWAY_TOKEN, CAS_DESTINATION_ID")
 	fmt.Fprintln(w, "(process, serve, and import of process_immediately rows); LOG_LEVEL (info); LOG_FORMAT (text on a")
-	fmt.Fprintln(w, "terminal, json otherwise); PROVISIONER_CONFIG (scheduler, run, config check).")
+	fmt.Fprintln(w, "terminal, json otherwise); PROVISIONER_CONFIG or --config FILE (every command; required by scheduler and run):")
+	fmt.Fprintln(w, "the configuration file, whose settings stand in for the variables the environment does not set.")
 	fmt.Fprintln(w, "Exit codes: 0 ok, 1 failed, 2 bad usage or configuration, 3 done but rows or files were rejected.")
 }
 
-func runVersion(_ context.Context, env Env, _ []string) error {
-	fmt.Fprintln(env.Stdout, "provisioner", Version)
-	return nil
+// isHelp reports whether arg asks for the usage, where a command or subcommand is
+// expected: exit 0, as -h after it.
+func isHelp(arg string) bool {
+	return arg == "-h" || arg == "-help" || arg == "--help" || arg == "help"
 }
 
 // newFlagSet returns a flag set that reports errors instead of exiting.
@@ -156,36 +152,4 @@ func newFlagSet(env Env, name, usage string) *flag.FlagSet {
 }
 
 // parseFlags parses args, turning a flag error into a usage error.
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return &usageError{err.Error()}
-	}
-	return nil
-}
-
-// newLogger sets up logrus: text on a terminal, JSON otherwise (for log collectors),
-// unless LOG_FORMAT says; LOG_LEVEL sets the level.
-func newLogger(env Env) (*logrus.Logger, error) {
-	log := logrus.New()
-	log.SetOutput(env.Stderr)
-	format := strings.ToLower(env.Getenv("LOG_FORMAT"))
-	switch {
-	case format == "json", format == "" && !env.StderrIsTerminal:
-		log.SetFormatter(&logrus.JSONFormatter{})
-	case format == "text", format == "":
-		log.SetFormatter(&logrus.TextFormatter{FullTimestamp: true})
-	default:
-		return nil, usagef("LOG_FORMAT=%q: expected text or json", format)
-	}
-	if lvl := env.Getenv("LOG_LEVEL"); lvl != "" {
-		l, err := logrus.ParseLevel(lvl)
-		if err != nil {
-			return nil, usagef("LOG_LEVEL=%q: expected one of panic, fatal, error, warn, info, debug, trace", lvl)
-		}
-		log.SetLevel(l)
-	}
-	return log, nil
-}
+func parseFlags(fs *flag.FlagSet, args []string) error { return cmdline.Parse(fs, args) }

@@ -13,6 +13,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 
 	"github.com/provisioner/provisioner/importer"
+	"github.com/provisioner/provisioner/internal/cmdline"
 	"github.com/provisioner/provisioner/jobs"
 )
 
@@ -25,7 +26,7 @@ rows are written to DIR/rejects); otherwise the named files, where they are.`
 
 func runImport(ctx context.Context, env Env, args []string) error {
 	fs := newFlagSet(env, "import", importUsage)
-	dbURL := dbFlag(fs)
+	dbf := addDBFlags(fs)
 	inbox := fs.String("inbox", "", "import what is waiting in this inbox directory")
 	dryRun := fs.Bool("dry-run", false, "check every row and report; write nothing (rejected rows are printed as CSV)")
 	settle := fs.Duration("settle", importer.DefaultSettle, "leave inbox files changed more recently than this alone (still being written)")
@@ -48,11 +49,8 @@ func runImport(ctx context.Context, env Env, args []string) error {
 	case *fileTimeout < time.Second:
 		return usagef("--file-timeout %v: must be at least 1s", *fileTimeout)
 	}
-	log, err := newLogger(env)
-	if err != nil {
-		return err
-	}
-	db, err := openDB(ctx, env, *dbURL)
+	dbf.conns = g.opts.Conns() // for the process_immediately runs
+	env, log, db, err := dbf.setUp(ctx, env)
 	if err != nil {
 		return err
 	}
@@ -73,7 +71,7 @@ func runImport(ctx context.Context, env Env, args []string) error {
 	if *inbox != "" {
 		results, err = im.ImportInbox(ctx, *inbox, *settle)
 		if errors.Is(err, importer.ErrInbox) {
-			err = &usageError{err.Error()}
+			err = &cmdline.UsageError{Msg: err.Error()}
 		}
 	} else {
 		for _, path := range fs.Args() {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/provisioner/provisioner/casapi"
 	"github.com/provisioner/provisioner/dispatcher"
 	"github.com/provisioner/provisioner/jobs"
 	"github.com/provisioner/provisioner/store"
@@ -25,14 +26,15 @@ type gatewayFlags struct {
 
 func addGatewayFlags(fs *flag.FlagSet) *gatewayFlags {
 	g := &gatewayFlags{}
+	d := dispatcher.DefaultOptions() // the defaults and ranges are the dispatcher's
 	fs.StringVar(&g.url, "gateway-url", "", "CAS gateway base URL (default: $CAS_GATEWAY_URL)")
 	fs.StringVar(&g.destination, "destination", "", "destination id we are known by (default: $CAS_DESTINATION_ID)")
-	fs.DurationVar(&g.timeout, "batch-timeout", 30*time.Second, "how long to wait for the gateway's answer to one batch")
-	fs.IntVar(&g.opts.BatchSize, "batch-size", 100, "commands per batch (1 to 500)")
-	fs.IntVar(&g.opts.Concurrency, "concurrency", 4, "batches in flight at once")
-	fs.Float64Var(&g.opts.Rate, "rate", 0, "at most this many commands per second (0: no limit)")
-	fs.IntVar(&g.opts.MaxAttempts, "max-attempts", 10, "sends before a request is rejected with E_MAX_ATTEMPTS")
-	fs.DurationVar(&g.opts.Lease, "lease", 5*time.Minute, "how long a claim holds when a run dies before the requests are claimed again")
+	fs.DurationVar(&g.timeout, "batch-timeout", dispatcher.DefaultBatchTimeout, "how long to wait for the gateway's answer to one batch")
+	fs.IntVar(&g.opts.BatchSize, "batch-size", d.BatchSize, fmt.Sprintf("commands per batch (1 to %d)", casapi.MaxBatch))
+	fs.IntVar(&g.opts.Concurrency, "concurrency", d.Concurrency, "batches in flight at once")
+	fs.Float64Var(&g.opts.Rate, "rate", d.Rate, "at most this many commands per second (0: no limit)")
+	fs.IntVar(&g.opts.MaxAttempts, "max-attempts", d.MaxAttempts, "sends before a request is rejected with E_MAX_ATTEMPTS")
+	fs.DurationVar(&g.opts.Lease, "lease", d.Lease, "how long a claim holds when a run dies before the requests are claimed again")
 	return g
 }
 
@@ -47,6 +49,15 @@ func (g *gatewayFlags) config(env Env) dispatcher.GatewayConfig {
 	return cfg
 }
 
+// check names what is wrong with the settings, as a usage error, before the
+// database is opened.
+func (g *gatewayFlags) check(env Env) error {
+	if err := jobs.CheckDispatcher(g.config(env), g.opts); err != nil {
+		return usagef("%v", err)
+	}
+	return nil
+}
+
 // dispatcher builds a dispatcher, or a usage error naming what is wrong.
 func (g *gatewayFlags) dispatcher(env Env, db *store.DB, log logrus.FieldLogger, opts dispatcher.Options) (*dispatcher.Dispatcher, error) {
 	d, err := jobs.NewDispatcher(db, log, g.config(env), opts)
@@ -58,7 +69,7 @@ func (g *gatewayFlags) dispatcher(env Env, db *store.DB, log logrus.FieldLogger,
 
 func runProcess(ctx context.Context, env Env, args []string) error {
 	fs := newFlagSet(env, "process", "process [flags]\n\nPerforms one processing run: sends the due PENDING requests to the CAS gateway and\nwrites back what it said. SIGINT/SIGTERM: stops claiming, finishes what is in flight.")
-	dbURL := dbFlag(fs)
+	dbf := addDBFlags(fs)
 	g := addGatewayFlags(fs)
 	fs.IntVar(&g.opts.MaxRequests, "max-requests", 0, "stop claiming after this many requests (0: no limit)")
 	fs.DurationVar(&g.opts.MaxDuration, "max-duration", 0, "stop claiming after this long (0: no limit)")
@@ -68,14 +79,15 @@ func runProcess(ctx context.Context, env Env, args []string) error {
 	if fs.NArg() > 0 {
 		return usagef("process takes no arguments, got %q", fs.Args())
 	}
-	log, err := newLogger(env)
+	env, log, err := dbf.configure(env)
 	if err != nil {
 		return err
 	}
-	if _, err := g.dispatcher(env, nil, log, g.opts); err != nil {
+	if err := g.check(env); err != nil {
 		return err // configuration first: before touching the database
 	}
-	db, err := openDB(ctx, env, *dbURL)
+	dbf.conns = g.opts.Conns()
+	db, err := dbf.open(ctx, env)
 	if err != nil {
 		return err
 	}

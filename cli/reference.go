@@ -2,28 +2,29 @@ package cli
 
 import (
 	"context"
+	"flag"
 	"fmt"
 
 	"github.com/provisioner/provisioner/reference"
 )
 
 func runReference(ctx context.Context, env Env, args []string) error {
+	fs := newFlagSet(env, "reference load", "reference load [--database-url URL] DIR")
+	if len(args) > 0 && isHelp(args[0]) {
+		fs.Usage()
+		return flag.ErrHelp
+	}
 	if len(args) == 0 || args[0] != "load" {
 		return usagef("usage: provisioner reference load [--database-url URL] DIR")
 	}
-	fs := newFlagSet(env, "reference load", "reference load [--database-url URL] DIR")
-	dbURL := dbFlag(fs)
+	dbf := addDBFlags(fs)
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
 		return usagef("reference load takes one directory, got %d arguments", fs.NArg())
 	}
-	log, err := newLogger(env)
-	if err != nil {
-		return err
-	}
-	db, err := openDB(ctx, env, *dbURL)
+	env, log, db, err := dbf.setUp(ctx, env)
 	if err != nil {
 		return err
 	}

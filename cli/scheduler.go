@@ -2,15 +2,9 @@ package cli
 
 import (
 	"context"
-	"errors"
-	"flag"
-	"fmt"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
-	"text/tabwriter"
-	"time"
 
 	"github.com/sirupsen/logrus"
 
@@ -18,7 +12,6 @@ import (
 	"github.com/provisioner/provisioner/jobs"
 	"github.com/provisioner/provisioner/metrics"
 	"github.com/provisioner/provisioner/scheduler"
-	"github.com/provisioner/provisioner/store"
 )
 
 const schedulerUsage = `scheduler [--config FILE]
@@ -30,52 +23,6 @@ signal). SIGHUP reloads the
 file; a file with mistakes is not taken and the log says why. Under systemd
 (Type=notify: $NOTIFY_SOCKET set) it says when it is ready, its schedules and when it
 stops.`
-
-const runUsage = `run JOB [--config FILE]
-
-Runs one job once (import, process or housekeeping), recorded in the run ledger as a
-MANUAL run: for system cron (see crontab.example) and for operators. Exit codes as
-the other commands: 0 done, 1 failed or interrupted, 2 configuration, 3 done with
-rejects. A run that finds the job still running elsewhere is SKIPPED (exit 0).`
-
-const configUsage = `config check [FILE]
-
-Checks a configuration file (FILE, --config, else $PROVISIONER_CONFIG) and names every
-bad key, value or cron spec with its line; exit 2 if there is any.`
-
-// configFlag adds --config.
-func configFlag(fs *flag.FlagSet) *string {
-	return fs.String("config", "", "configuration file (default: $PROVISIONER_CONFIG)")
-}
-
-// loadConfig reads the configuration; mistakes are a usage error that lists them.
-func loadConfig(env Env, path string) (*config.Config, error) {
-	c, err := config.Load(path, env.Getenv)
-	var ps *config.Problems
-	switch {
-	case errors.As(err, &ps):
-		return nil, usagef("%d mistakes in the configuration:\n%v", len(ps.List), err)
-	case errors.Is(err, config.ErrNoFile):
-		return nil, usagef("%v", err)
-	case err != nil:
-		return nil, usagef("%v", err)
-	}
-	return c, nil
-}
-
-// configured returns env seen through the configuration (the environment first, then
-// the file) and a logger set up from both.
-func configured(env Env, c *config.Config) (Env, *logrus.Logger, error) {
-	env.Getenv = c.Getenv(env.Getenv)
-	log, err := newLogger(env)
-	if err != nil {
-		return env, nil, err
-	}
-	for _, w := range c.Warnings {
-		log.Warn(w)
-	}
-	return env, log, nil
-}
 
 func runScheduler(ctx context.Context, env Env, args []string) error {
 	fs := newFlagSet(env, "scheduler", schedulerUsage)
@@ -97,7 +44,7 @@ func runScheduler(ctx context.Context, env Env, args []string) error {
 	if c.Process.Cron != nil {
 		// The gateway settings come from the environment too: check them before
 		// starting, not at the first tick.
-		if _, err := jobs.NewDispatcher(nil, log, jobs.GatewayConfig(c), jobs.ProcessOptions(c)); err != nil {
+		if err := jobs.CheckDispatcher(jobs.GatewayConfig(c), jobs.ProcessOptions(c)); err != nil {
 			return usagef("refusing to start: the process job is scheduled, but %v", err)
 		}
 	}
@@ -106,12 +53,11 @@ func runScheduler(ctx context.Context, env Env, args []string) error {
 			return usagef("refusing to start: the import job is scheduled, but its inbox %s is not a directory that can be read (%v)", c.Import.Inbox, err)
 		}
 	}
-	db, err := openDB(ctx, env, "")
+	db, err := openPool(ctx, env, "", poolSize(c))
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	sizePool(db, c)
 	// One set of metrics for the daemon's life: the jobs' runs, their gateway
 	// batches and results, and the queue read at scrape time.
 	m := metrics.New(db, metrics.Options{Log: log})
@@ -149,11 +95,11 @@ func runScheduler(ctx context.Context, env Env, args []string) error {
 	return s.Run(ctx)
 }
 
-// sizePool makes room for every job at once: each running job holds a connection
-// for its lock, beside the processing run's (one per batch in flight, and two), the
+// poolSize makes room for every job at once: each running job holds a connection
+// for its lock, beside the processing run's (dispatcher.Options.Conns), the
 // import's two and the ledger's own statements.
-func sizePool(db *store.DB, c *config.Config) {
-	db.SetMaxOpenConns(max(db.Stats().MaxOpenConnections, c.Process.Concurrency+2+2+len(jobs.Names())+2))
+func poolSize(c *config.Config) int {
+	return jobs.ProcessOptions(c).Conns() + 2 + len(jobs.Names()) + 2
 }
 
 // reload reads the file again on SIGHUP; with mistakes it keeps the running
@@ -169,120 +115,4 @@ func reload(ctx context.Context, env Env, path string, s *scheduler.Scheduler, l
 	if err != nil {
 		log.WithError(err).Error("SIGHUP: configuration not reloaded; the running one is kept")
 	}
-}
-
-func runRun(ctx context.Context, env Env, args []string) error {
-	fs := newFlagSet(env, "run", runUsage)
-	path := configFlag(fs)
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if fs.NArg() == 0 {
-		return usagef("run which job? one of %s", strings.Join(jobs.Names(), ", "))
-	}
-	name := fs.Arg(0)
-	if err := parseFlags(fs, fs.Args()[1:]); err != nil { // flags after the job's name
-		return err
-	}
-	if fs.NArg() > 0 {
-		return usagef("run takes one job, got %q", append([]string{name}, fs.Args()...))
-	}
-	fn, ok := jobs.All[name]
-	if !ok {
-		return usagef("no job %q: the jobs are %s", name, strings.Join(jobs.Names(), ", "))
-	}
-	c, err := loadConfig(env, *path)
-	if err != nil {
-		return err
-	}
-	env, log, err := configured(env, c)
-	if err != nil {
-		return err
-	}
-	switch {
-	case name == "process":
-		if _, err := jobs.NewDispatcher(nil, log, jobs.GatewayConfig(c), jobs.ProcessOptions(c)); err != nil {
-			return usagef("%v", err)
-		}
-	case name == "import" && c.Import.Inbox == "":
-		return usagef("jobs.import.inbox is not set in %s", c.Path)
-	}
-	db, err := openDB(ctx, env, "")
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	sizePool(db, c)
-	instance := c.Scheduler.Instance
-	if instance == "" {
-		instance = jobs.DefaultInstance()
-	}
-	ledger := &jobs.Ledger{DB: db, Log: log, Instance: instance}
-	run, err := ledger.Run(ctx, name, time.Now(), jobs.Manual, fn, jobs.Env{DB: db, Log: log.WithField("job", name), Config: c})
-	if err != nil {
-		return err
-	}
-	if run.Result.Summary != "" {
-		fmt.Fprintln(env.Stdout, run.Result.Summary)
-	}
-	fmt.Fprintf(env.Stdout, "%s run %d: %s in %s\n", name, run.ID, run.State, run.Took.Round(time.Millisecond))
-	switch run.State {
-	case jobs.Succeeded:
-		return nil
-	case jobs.Skipped:
-		fmt.Fprintf(env.Stdout, "skipped: %v\n", run.Err)
-		return nil
-	case jobs.Rejected:
-		return &rejectedError{fmt.Sprintf("%s: %d rejected", name, run.Result.Rejected)}
-	case jobs.Interrupted:
-		return fmt.Errorf("%s interrupted", name)
-	}
-	if jobs.IsConfig(run.Err) {
-		return &usageError{run.Err.Error()}
-	}
-	return run.Err
-}
-
-func runConfig(_ context.Context, env Env, args []string) error {
-	if len(args) == 0 || args[0] != "check" {
-		return usagef("usage: provisioner %s", configUsage)
-	}
-	fs := newFlagSet(env, "config check", configUsage)
-	path := configFlag(fs)
-	if err := parseFlags(fs, args[1:]); err != nil {
-		return err
-	}
-	switch {
-	case fs.NArg() > 1:
-		return usagef("config check takes one file, got %q", fs.Args())
-	case fs.NArg() == 1 && *path != "":
-		return usagef("give the file as an argument or with --config, not both")
-	case fs.NArg() == 1:
-		*path = fs.Arg(0)
-	}
-	c, err := config.Load(*path, env.Getenv)
-	var ps *config.Problems
-	if errors.As(err, &ps) {
-		fmt.Fprintln(env.Stdout, err)
-		return usagef("%d mistakes in %s", len(ps.List), ps.File)
-	}
-	if err != nil {
-		return usagef("%v", err)
-	}
-	for _, w := range c.Warnings {
-		fmt.Fprintln(env.Stdout, "warning: "+w)
-	}
-	fmt.Fprintf(env.Stdout, "%s: ok\n", c.Path)
-	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "JOB\tSCHEDULE\tCATCH UP\tNEXT")
-	now := time.Now()
-	for _, name := range jobs.Names() {
-		j := c.Jobs()[name]
-		if j.Cron == nil {
-			fmt.Fprintf(tw, "%s\t(not scheduled)\t\t\n", name)
-			continue
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%v\t%s\n", name, j.Schedule, j.CatchUp, j.Cron.Next(now).Format(time.RFC3339))
-	}
-	return tw.Flush()
 }

@@ -198,12 +198,10 @@ func TestSchedulerCommand(t *testing.T) {
 func TestSchedulerServesMetrics(t *testing.T) {
 	db, dsn := pgtest.New(t)
 	// 3 pending REGULAR, 2 pending EXPRESS, 1 completed REGULAR.
-	if _, err := db.Exec(`INSERT INTO provisioning_requests (type, priority, life_cycle_state, smartcard_ca_id)
-		VALUES ('RESET_PIN', 'REGULAR', 'PENDING', '1'), ('RESET_PIN', 'REGULAR', 'PENDING', '2'),
-		       ('RESET_PIN', 'REGULAR', 'PENDING', '3'), ('RESET_PIN', 'EXPRESS', 'PENDING', '4'),
-		       ('RESET_PIN', 'EXPRESS', 'PENDING', '5'), ('RESET_PIN', 'REGULAR', 'COMPLETED', '6')`); err != nil {
-		t.Fatal(err)
-	}
+	pgtest.Requests(t, db,
+		pgtest.RequestOpts{Smartcard: "1"}, pgtest.RequestOpts{Smartcard: "2"}, pgtest.RequestOpts{Smartcard: "3"},
+		pgtest.RequestOpts{Priority: "EXPRESS", Smartcard: "4"}, pgtest.RequestOpts{Priority: "EXPRESS", Smartcard: "5"},
+		pgtest.RequestOpts{State: "COMPLETED", Smartcard: "6"})
 	file := filepath.Join(t.TempDir(), "c.toml")
 	os.WriteFile(file, []byte("[scheduler]\nmetrics_listen = \"127.0.0.1:0\"\n\n[jobs.housekeeping]\nschedule = \"* * * * * *\"\n"), 0o600)
 	var stderr syncBuffer

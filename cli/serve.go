@@ -12,7 +12,6 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/provisioner/provisioner/api"
-	"github.com/provisioner/provisioner/dispatcher"
 )
 
 const serveUsage = `serve [flags]
@@ -34,7 +33,7 @@ const (
 
 func runServe(ctx context.Context, env Env, args []string) error {
 	fs := newFlagSet(env, "serve", serveUsage)
-	dbURL := dbFlag(fs)
+	dbf := addDBFlags(fs)
 	listen := fs.String("listen", "127.0.0.1:8080", "address to listen on (host:port)")
 	maxBody := fs.Int64("max-body", api.DefaultMaxBody, "largest request body taken, in bytes (larger: 413)")
 	g := addGatewayFlags(fs) // for process_immediately
@@ -47,7 +46,7 @@ func runServe(ctx context.Context, env Env, args []string) error {
 	case *maxBody < 1024:
 		return usagef("--max-body %d: must be at least 1024", *maxBody)
 	}
-	log, err := newLogger(env)
+	env, log, err := dbf.configure(env)
 	if err != nil {
 		return err
 	}
@@ -56,26 +55,29 @@ func runServe(ctx context.Context, env Env, args []string) error {
 	cfg := g.config(env)
 	gateway := cfg.URL != "" || cfg.Token != "" || cfg.DestinationID != ""
 	if gateway {
-		if _, err := g.dispatcher(env, nil, log, g.opts); err != nil {
+		if err := g.check(env); err != nil {
 			return err
 		}
+		dbf.conns = g.opts.Conns() // the process_immediately runs
 	}
-	db, err := openDB(ctx, env, *dbURL)
+	db, err := dbf.open(ctx, env)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	var d *dispatcher.Dispatcher
+	var sender api.Sender // nil: none
 	if gateway {
-		if d, err = g.dispatcher(env, db, log, g.opts); err != nil {
+		d, err := g.dispatcher(env, db, log, g.opts)
+		if err != nil {
 			return err
 		}
+		sender = d
 	} else {
 		log.Warn("no CAS gateway configured (CAS_GATEWAY_URL, CAS_GATEWAY_TOKEN, CAS_DESTINATION_ID): process_immediately requests will wait for the next processing run")
 	}
 
 	srv := &http.Server{
-		Handler:           api.New(db, log, api.Options{Dispatcher: d, MaxBody: *maxBody}).Handler(),
+		Handler:           api.New(db, log, api.Options{Sender: sender, MaxBody: *maxBody}).Handler(),
 		ReadHeaderTimeout: serveReadHeaderTimeout,
 		ReadTimeout:       serveReadTimeout,
 		WriteTimeout:      g.timeout + serveWriteMargin,

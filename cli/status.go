@@ -9,15 +9,16 @@ import (
 	"time"
 
 	"github.com/provisioner/provisioner/config"
+	"github.com/provisioner/provisioner/importer"
+	"github.com/provisioner/provisioner/jobs"
 	"github.com/provisioner/provisioner/ops"
 )
 
 func runStatus(ctx context.Context, env Env, args []string) error {
 	fs := newFlagSet(env, "status", "status [--json] [--inbox DIR] [--config FILE]\n\nThe requests by state, type and priority, the oldest pending request, the inbox\nbacklog, the last run of each job (with a configuration: its schedule, and whether\nit is overdue) and the top error codes of the last day.")
-	dbURL := dbFlag(fs)
+	dbf := addDBFlags(fs)
 	asJSON := fs.Bool("json", false, "print JSON (a stable shape, for scripts)")
 	inbox := fs.String("inbox", "", "the inbox to count (default: $PROVISIONER_INBOX, else the configuration's; none: left out)")
-	cfgPath := configFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -29,26 +30,15 @@ func runStatus(ctx context.Context, env Env, args []string) error {
 	}
 	// With a configuration file, status sees what the scheduler sees: its database,
 	// its inbox and the jobs' schedules.
-	var cfg *config.Config
-	if *cfgPath != "" || env.Getenv("PROVISIONER_CONFIG") != "" {
-		c, err := loadConfig(env, *cfgPath)
-		if err != nil {
-			return err
-		}
-		if env, _, err = configured(env, c); err != nil {
-			return err
-		}
-		if *inbox == "" {
-			*inbox = c.Import.Inbox
-		}
-		cfg = c
-	}
-	db, err := openDB(ctx, env, *dbURL)
+	env, _, db, err := dbf.setUp(ctx, env)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	st, err := ops.Snapshot(ctx, db, ops.StatusOptions{Now: env.now(), Inbox: *inbox, Config: cfg})
+	if *inbox == "" && dbf.cfg != nil {
+		*inbox = dbf.cfg.Import.Inbox
+	}
+	st, err := ops.Snapshot(ctx, db, statusOptions(env.now(), *inbox, dbf.cfg))
 	if err != nil {
 		return err
 	}
@@ -199,4 +189,21 @@ func oneLine(s string) string {
 		r = append(r[:97], []rune("...")...)
 	}
 	return string(r)
+}
+
+// statusOptions gives ops what it does not look up itself: the jobs, the importer's
+// count of the inbox and, with a configuration, the jobs' schedules.
+func statusOptions(now time.Time, inbox string, cfg *config.Config) ops.StatusOptions {
+	o := ops.StatusOptions{Now: now, Jobs: jobs.Names(), Inbox: inbox,
+		CountInbox: func(dir string) (ops.InboxFiles, error) {
+			b, err := importer.InboxBacklog(dir)
+			return ops.InboxFiles(b), err
+		}}
+	if cfg != nil {
+		o.Schedules = map[string]ops.Schedule{}
+		for name, j := range cfg.Jobs() {
+			o.Schedules[name] = ops.Schedule{Spec: j.Schedule, Cron: j.Cron}
+		}
+	}
+	return o
 }

@@ -18,12 +18,16 @@ on (401). list shows every token issued, live or revoked, without the secrets.`
 
 func runTokens(ctx context.Context, env Env, args []string) error {
 	fs := newFlagSet(env, "tokens", tokensUsage)
-	dbURL := dbFlag(fs)
+	dbf := addDBFlags(fs)
 	if len(args) == 0 {
 		fs.Usage()
 		return usagef("give create NAME, revoke NAME or list")
 	}
 	sub := args[0]
+	if isHelp(sub) {
+		fs.Usage()
+		return nil
+	}
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
@@ -32,16 +36,13 @@ func runTokens(ctx context.Context, env Env, args []string) error {
 	case "create", "revoke":
 	case "list":
 		want = 0
-	case "-h", "-help", "--help":
-		fs.Usage()
-		return nil
 	default:
 		return usagef("unknown tokens command %q: give create NAME, revoke NAME or list", sub)
 	}
 	if fs.NArg() != want {
 		return usagef("tokens %s takes %d argument(s), got %q", sub, want, fs.Args())
 	}
-	db, err := openDB(ctx, env, *dbURL)
+	env, _, db, err := dbf.setUp(ctx, env)
 	if err != nil {
 		return err
 	}

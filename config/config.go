@@ -12,6 +12,8 @@ import (
 
 	"github.com/robfig/cron/v3"
 	"github.com/sirupsen/logrus"
+
+	"github.com/provisioner/provisioner/dispatcher"
 )
 
 // Job is the schedule of one job.
@@ -48,6 +50,22 @@ type ProcessJob struct {
 	MaxDuration time.Duration
 	Lease       time.Duration
 	MaxAttempts int
+}
+
+// Options are the processing run's settings (dispatcher.Options): their defaults
+// and ranges are the dispatcher's.
+func (p ProcessJob) Options() dispatcher.Options {
+	return dispatcher.Options{
+		BatchSize: p.BatchSize, Concurrency: p.Concurrency, Rate: p.Rate, MaxRequests: p.MaxRequests,
+		MaxDuration: p.MaxDuration, Lease: p.Lease, MaxAttempts: p.MaxAttempts,
+	}
+}
+
+// processKeys are the keys of the settings of ProcessJob.Options, by field.
+var processKeys = map[string]string{
+	"BatchSize": "jobs.process.batch_size", "Concurrency": "jobs.process.concurrency", "Rate": "jobs.process.rate",
+	"MaxRequests": "jobs.process.max_requests", "MaxDuration": "jobs.process.max_duration",
+	"Lease": "jobs.process.lease", "MaxAttempts": "jobs.process.max_attempts",
 }
 
 // HousekeepingJob removes what has been kept long enough. A zero age turns its part off.
@@ -112,17 +130,17 @@ type Config struct {
 func Default() *Config {
 	c := &Config{}
 	c.Log.Level = "info"
-	c.Gateway.BatchTimeout = 30 * time.Second
+	c.Gateway.BatchTimeout = dispatcher.DefaultBatchTimeout
 	c.Scheduler.Timezone = "UTC"
 	c.Scheduler.Location = time.UTC
 	c.Scheduler.GracePeriod = 2 * time.Minute
 	c.Import.Settle = 5 * time.Second
 	c.Import.Chunk = 2000
 	c.Import.FileTimeout = time.Hour
-	c.Process.BatchSize = 100
-	c.Process.Concurrency = 4
-	c.Process.Lease = 5 * time.Minute
-	c.Process.MaxAttempts = 10
+	d := dispatcher.DefaultOptions()
+	c.Process.BatchSize, c.Process.Concurrency, c.Process.Rate = d.BatchSize, d.Concurrency, d.Rate
+	c.Process.MaxRequests, c.Process.MaxDuration = d.MaxRequests, d.MaxDuration
+	c.Process.Lease, c.Process.MaxAttempts = d.Lease, d.MaxAttempts
 	c.Housekeeping.FilesAfter = 30 * 24 * time.Hour
 	c.Housekeeping.RunsAfter = 90 * 24 * time.Hour
 	c.Housekeeping.StaleProcessAfter = 6 * time.Hour

@@ -2,7 +2,6 @@ package config_test
 
 import (
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,26 +9,8 @@ import (
 	"time"
 
 	"github.com/provisioner/provisioner/config"
+	"github.com/provisioner/provisioner/internal/testutil"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files")
-
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs (go test -update to accept):\n--- got\n%s\n--- want\n%s", name, got, want)
-	}
-}
 
 // TestMistakes: every mistake of the file is named, with its line, in file order.
 func TestMistakes(t *testing.T) {
@@ -42,7 +23,7 @@ func TestMistakes(t *testing.T) {
 	if len(ps.List) != 18 {
 		t.Errorf("%d problems, want 18", len(ps.List))
 	}
-	golden(t, "mistakes.golden", err.Error()+"\n")
+	testutil.Golden(t, "mistakes.golden", []byte(err.Error()+"\n"))
 }
 
 // TestSample: the shipped sample is valid and holds every setting, at its default
@@ -148,20 +129,6 @@ func TestSchedules(t *testing.T) {
 		}
 		if got := s.Next(at); !got.Equal(tc.next) {
 			t.Errorf("%q: next %v, want %v", tc.spec, got, tc.next)
-		}
-	}
-}
-
-func TestDurations(t *testing.T) {
-	cases := map[string]time.Duration{"0": 0, "90s": 90 * time.Second, "1h30m": 90 * time.Minute, "30d": 720 * time.Hour}
-	for s, want := range cases {
-		if got, err := config.ParseDuration(s); err != nil || got != want {
-			t.Errorf("%q: %v %v", s, got, err)
-		}
-	}
-	for _, s := range []string{"", "-1s", "1.5d", "d", "10 days"} {
-		if _, err := config.ParseDuration(s); err == nil {
-			t.Errorf("%q accepted", s)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -10,6 +11,9 @@ import (
 	"time"
 
 	"github.com/pelletier/go-toml/v2/unstable"
+
+	"github.com/provisioner/provisioner/dispatcher"
+	dur "github.com/provisioner/provisioner/internal/duration"
 )
 
 // setting is one key of the file: how to read its value into a Config.
@@ -28,7 +32,7 @@ var settings = []setting{
 
 	{"gateway.url", str(func(c *Config) *string { return &c.Gateway.URL }, checkHTTPURL)},
 	{"gateway.destination", str(func(c *Config) *string { return &c.Gateway.Destination }, nil)},
-	{"gateway.batch_timeout", duration(func(c *Config) *time.Duration { return &c.Gateway.BatchTimeout }, time.Second)},
+	{"gateway.batch_timeout", duration(func(c *Config) *time.Duration { return &c.Gateway.BatchTimeout }, 0)}, // range: finish
 
 	{"scheduler.timezone", str(func(c *Config) *string { return &c.Scheduler.Timezone }, checkZone)},
 	{"scheduler.grace_period", duration(func(c *Config) *time.Duration { return &c.Scheduler.GracePeriod }, 0)},
@@ -44,13 +48,14 @@ var settings = []setting{
 
 	{"jobs.process.schedule", str(func(c *Config) *string { return &c.Process.Schedule }, nil)},
 	{"jobs.process.catch_up", boolean(func(c *Config) *bool { return &c.Process.CatchUp })},
-	{"jobs.process.batch_size", integer(func(c *Config) *int { return &c.Process.BatchSize }, 1, 500)},
-	{"jobs.process.concurrency", integer(func(c *Config) *int { return &c.Process.Concurrency }, 1, 64)},
+	// The processing run's ranges are the dispatcher's (finish): here, only the types.
+	{"jobs.process.batch_size", integer(func(c *Config) *int { return &c.Process.BatchSize }, math.MinInt32, math.MaxInt32)},
+	{"jobs.process.concurrency", integer(func(c *Config) *int { return &c.Process.Concurrency }, math.MinInt32, math.MaxInt32)},
 	{"jobs.process.rate", number(func(c *Config) *float64 { return &c.Process.Rate })},
-	{"jobs.process.max_requests", integer(func(c *Config) *int { return &c.Process.MaxRequests }, 0, math.MaxInt32)},
+	{"jobs.process.max_requests", integer(func(c *Config) *int { return &c.Process.MaxRequests }, math.MinInt32, math.MaxInt32)},
 	{"jobs.process.max_duration", duration(func(c *Config) *time.Duration { return &c.Process.MaxDuration }, 0)},
-	{"jobs.process.lease", duration(func(c *Config) *time.Duration { return &c.Process.Lease }, time.Second)},
-	{"jobs.process.max_attempts", integer(func(c *Config) *int { return &c.Process.MaxAttempts }, 1, 1000)},
+	{"jobs.process.lease", duration(func(c *Config) *time.Duration { return &c.Process.Lease }, 0)},
+	{"jobs.process.max_attempts", integer(func(c *Config) *int { return &c.Process.MaxAttempts }, math.MinInt32, math.MaxInt32)},
 
 	{"jobs.housekeeping.schedule", str(func(c *Config) *string { return &c.Housekeeping.Schedule }, nil)},
 	{"jobs.housekeeping.catch_up", boolean(func(c *Config) *bool { return &c.Housekeeping.CatchUp })},
@@ -214,7 +219,7 @@ func (ps *parser) finish() {
 		loc = l
 	}
 	c.Scheduler.Location = loc
-	for _, name := range []string{"import", "process", "housekeeping"} {
+	for _, name := range slices.Sorted(maps.Keys(c.Jobs())) {
 		j := c.Jobs()[name]
 		if strings.TrimSpace(j.Schedule) == "" {
 			continue
@@ -230,13 +235,46 @@ func (ps *parser) finish() {
 	if c.Import.Schedule != "" && c.Import.Inbox == "" {
 		ps.problem(ps.lines["jobs.import.schedule"], "jobs.import.inbox", "not set, and the import job is scheduled: name the inbox directory")
 	}
-	if c.Process.Lease < 2*c.Gateway.BatchTimeout {
-		ps.problem(ps.line("jobs.process.lease", "gateway.batch_timeout"), "jobs.process.lease",
-			fmt.Sprintf("%v: must be at least twice gateway.batch_timeout (%v), or a batch still in flight could be claimed again", c.Process.Lease, c.Gateway.BatchTimeout))
-	}
+	ps.checkProcess()
 	if c.Housekeeping.StaleProcessAfter < 2*c.Process.Lease {
 		ps.problem(ps.line("jobs.housekeeping.stale_process_after", "jobs.process.lease"), "jobs.housekeeping.stale_process_after",
 			fmt.Sprintf("%v: must be at least twice jobs.process.lease (%v), or a live run could be taken for dead", c.Housekeeping.StaleProcessAfter, c.Process.Lease))
+	}
+}
+
+// checkProcess checks the processing run's settings and the gateway's batch timeout
+// by the dispatcher's rules (dispatcher.Options.Validate, CheckBatchTimeout,
+// CheckLease), each problem at the line of its key.
+func (ps *parser) checkProcess() {
+	c := ps.c
+	leaseOK := true
+	var errs []error
+	if err := c.Process.Options().Validate(); err != nil {
+		errs = err.(interface{ Unwrap() []error }).Unwrap() // errors.Join
+	}
+	for _, err := range errs {
+		var oe *dispatcher.OptionError
+		if !errors.As(err, &oe) {
+			ps.problem(0, "jobs.process", err.Error())
+			continue
+		}
+		key := processKeys[oe.Option]
+		ps.problem(ps.lines[key], key, oe.Value+": "+oe.Rule)
+		leaseOK = leaseOK && oe.Option != "Lease"
+	}
+	if err := dispatcher.CheckBatchTimeout(c.Gateway.BatchTimeout); err != nil {
+		var oe *dispatcher.OptionError
+		errors.As(err, &oe)
+		ps.problem(ps.lines["gateway.batch_timeout"], "gateway.batch_timeout", oe.Value+": "+oe.Rule)
+		return
+	}
+	if !leaseOK {
+		return
+	}
+	if err := dispatcher.CheckLease(c.Process.Lease, c.Gateway.BatchTimeout); err != nil {
+		var oe *dispatcher.OptionError
+		errors.As(err, &oe)
+		ps.problem(ps.line("jobs.process.lease", "gateway.batch_timeout"), "jobs.process.lease", oe.Value+": "+oe.Rule)
 	}
 }
 
@@ -320,8 +358,8 @@ func number(field func(*Config) *float64) func(*Config, value) error {
 			return v.mismatch("a number")
 		}
 		f, err := strconv.ParseFloat(strings.ReplaceAll(string(v.n.Data), "_", ""), 64)
-		if err != nil || f < 0 || math.IsInf(f, 0) || math.IsNaN(f) {
-			return fmt.Errorf("%s: must be a number, 0 or more", v.n.Data)
+		if err != nil {
+			return fmt.Errorf("%s: not a number", v.n.Data)
 		}
 		*field(c) = f
 		return nil
@@ -335,7 +373,7 @@ func duration(field func(*Config) *time.Duration, least time.Duration) func(*Con
 		if v.n.Kind != unstable.String {
 			return v.mismatch(`a duration string such as "30s", "5m", "12h" or "30d"`)
 		}
-		d, err := ParseDuration(string(v.n.Data))
+		d, err := dur.Parse(string(v.n.Data))
 		if err != nil {
 			return err
 		}
@@ -345,28 +383,6 @@ func duration(field func(*Config) *time.Duration, least time.Duration) func(*Con
 		*field(c) = d
 		return nil
 	}
-}
-
-// ParseDuration reads a Go duration ("90s", "1h30m"), or a whole number of days
-// ("30d"). Negative durations are refused.
-func ParseDuration(s string) (time.Duration, error) {
-	var d time.Duration
-	if days, ok := strings.CutSuffix(s, "d"); ok {
-		n, err := strconv.Atoi(days)
-		if err != nil || n < 0 || n > 100000 {
-			return 0, fmt.Errorf("%q: not a duration (a whole number of days such as \"30d\", or \"12h\", \"5m\", \"30s\")", s)
-		}
-		d = time.Duration(n) * 24 * time.Hour
-	} else {
-		var err error
-		if d, err = time.ParseDuration(s); err != nil {
-			return 0, fmt.Errorf("%q: not a duration (such as \"30s\", \"5m\", \"12h\" or \"30d\")", s)
-		}
-	}
-	if d < 0 {
-		return 0, fmt.Errorf("%q: must not be negative", s)
-	}
-	return d, nil
 }
 
 // checkStatementTimeout takes what DATABASE_STATEMENT_TIMEOUT takes: a Go duration,

@@ -104,8 +104,8 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/provisioner/provisioner/casapi"
-	"github.com/provisioner/provisioner/internal/benchrun"
 	"github.com/provisioner/provisioner/internal/pgtest"
+	"github.com/provisioner/provisioner/internal/procwatch"
 	"github.com/provisioner/provisioner/provisioning"
 	"github.com/provisioner/provisioner/simulator"
 	provsql "github.com/provisioner/provisioner/sql"
@@ -686,7 +686,7 @@ func sqlRun(b *testing.B, bd benchData, batch, workers int) (*store.DB, *run, *S
 	}
 	ctx := context.Background()
 	sum := &Summary{}
-	if err := db.GetContext(ctx, &sum.ProcessID, provsql.StartProcess, ProcessName, "bench", os.Getpid()); err != nil {
+	if err := db.GetContext(ctx, &sum.ProcessID, provsql.StartProcess, provisioning.ProcessName, "bench", os.Getpid()); err != nil {
 		b.Fatal(err)
 	}
 	r, err := d.newRun(ctx, ctx, sum, log)
@@ -710,14 +710,14 @@ func completedOutcomes(got []claimed) []outcome {
 }
 
 // watchCPU starts counting the CPU time of this process and of db's backends.
-func watchCPU(b *testing.B, db *store.DB) *benchrun.CPUWatch {
+func watchCPU(b *testing.B, db *store.DB) *procwatch.CPUWatch {
 	b.Helper()
 	var backend int
 	var database string
 	if err := db.QueryRowContext(context.Background(), "SELECT pg_backend_pid(), current_database()").Scan(&backend, &database); err != nil {
 		b.Fatal(err)
 	}
-	return benchrun.WatchCPU(backend, database)
+	return procwatch.WatchCPU(backend, database)
 }
 
 // runBaseline does the run's database work with no HTTP: it claims batches with the

@@ -39,8 +39,8 @@ func (c GatewayConfig) Check() error {
 	if c.DestinationID == "" {
 		problems = append(problems, "the destination id is not set (CAS_DESTINATION_ID)")
 	}
-	if c.Timeout <= 0 {
-		problems = append(problems, fmt.Sprintf("the batch timeout %v must be positive", c.Timeout))
+	if err := CheckBatchTimeout(c.Timeout); err != nil {
+		problems = append(problems, "the "+err.Error())
 	}
 	if len(problems) > 0 {
 		return errors.New(strings.Join(problems, "; "))
@@ -48,7 +48,7 @@ func (c GatewayConfig) Check() error {
 	return nil
 }
 
-// Client speaks the CAS gateway's interface (../shared/cas-gateway-api.md).
+// Client speaks the CAS gateway's interface (docs/cas-gateway.md).
 type Client struct {
 	cfg     GatewayConfig
 	batches string

@@ -9,6 +9,7 @@ import (
 
 	"github.com/provisioner/provisioner/dispatcher"
 	"github.com/provisioner/provisioner/internal/pgtest"
+	"github.com/provisioner/provisioner/provisioning"
 	"github.com/provisioner/provisioner/simulator"
 	"github.com/provisioner/provisioner/store"
 )
@@ -170,7 +171,7 @@ func TestConcurrency(t *testing.T) {
 	}
 	for _, p := range procs {
 		s, ok := byProcess[p.ID]
-		if !ok || p.Name != dispatcher.ProcessName || p.PID != os.Getpid() || p.State != "SUCCEEDED" || !p.Finished || p.Error ||
+		if !ok || p.Name != provisioning.ProcessName || p.PID != os.Getpid() || p.State != "SUCCEEDED" || !p.Finished || p.Error ||
 			p.Claimed != s.Claimed || p.Completed != s.Completed || p.Rejected != s.Rejected || p.Retried != s.Retried || p.Batches != s.Batches {
 			t.Errorf("processes row %+v; the run's summary %+v (known: %v)", p, s, ok)
 		}

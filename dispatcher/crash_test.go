@@ -20,7 +20,6 @@ import (
 	"slices"
 	"sort"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -541,30 +540,23 @@ func accPick(r *rand.Rand, from []string, n int) []string {
 // accInsert inserts the workload's requests, request i with sequence number i+1, due.
 func accInsert(t *testing.T, db *store.DB, w accWorkload) {
 	t.Helper()
-	n := len(w.reqs)
-	seq := make(pq.Int64Array, n)
-	typ, prio, card, prods, stb, pin := make(pq.StringArray, n), make(pq.StringArray, n), make(pq.StringArray, n),
-		make(pq.StringArray, n), make(pq.StringArray, n), make(pq.StringArray, n)
+	reqs := make([]pgtest.RequestOpts, len(w.reqs))
 	for i, q := range w.reqs {
-		seq[i], typ[i], card[i], prods[i], stb[i], pin[i] = int64(i+1), q.typ, q.card, strings.Join(q.products, ","), q.stb, q.pin
-		prio[i] = "REGULAR"
+		reqs[i] = pgtest.RequestOpts{SequenceNumber: int64(i + 1), Type: q.typ, Smartcard: q.card}
 		if q.express {
-			prio[i] = "EXPRESS"
+			reqs[i].Priority = "EXPRESS"
+		}
+		if len(q.products) > 0 {
+			reqs[i].Services = q.products
+		}
+		if q.stb != "" {
+			reqs[i].STB = &q.stb
+		}
+		if q.pin != "" {
+			reqs[i].PIN = &q.pin
 		}
 	}
-	res, err := db.Exec(`
-		INSERT INTO provisioning_requests (sequence_number, type, priority, smartcard_ca_id, service_ca_ids, stb_ca_id, pin, scheduled_date)
-		SELECT u.seq, u.typ, u.prio, u.card, string_to_array(NULLIF(u.prods, ''), ','), NULLIF(u.stb, ''), NULLIF(u.pin, ''),
-		       now() - interval '1 second'
-		FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
-		     AS u (seq, typ, prio, card, prods, stb, pin)
-		ORDER BY u.seq`, seq, typ, prio, card, prods, stb, pin)
-	if err != nil {
-		t.Fatalf("insert requests: %v", err)
-	}
-	if got, _ := res.RowsAffected(); got != int64(n) {
-		t.Fatalf("inserted %d requests, want %d", got, n)
-	}
+	pgtest.Requests(t, db, reqs...)
 }
 
 // accInflight counts the requests the simulator is handling, so that a test can

@@ -22,6 +22,7 @@ import (
 	"github.com/provisioner/provisioner/casapi"
 	"github.com/provisioner/provisioner/dispatcher"
 	"github.com/provisioner/provisioner/internal/pgtest"
+	"github.com/provisioner/provisioner/provisioning"
 	"github.com/provisioner/provisioner/simulator"
 	"github.com/provisioner/provisioner/store"
 )
@@ -50,25 +51,17 @@ func insert(t *testing.T, db *store.DB, rs ...req) []int64 {
 	t.Helper()
 	ids := make([]int64, len(rs))
 	for i, r := range rs {
-		prio := "REGULAR"
+		o := pgtest.RequestOpts{Type: r.typ, Smartcard: r.card, Services: r.products, Number: r.number}
 		if r.express {
-			prio = "EXPRESS"
+			o.Priority = "EXPRESS"
 		}
-		var products any
-		if r.products != nil {
-			products = pq.StringArray(r.products)
+		if r.stb != "" {
+			o.STB = &r.stb
 		}
-		q := `INSERT INTO provisioning_requests (type, priority, smartcard_ca_id, service_ca_ids, stb_ca_id, pin, scheduled_date)
-		      VALUES ($1, $2, $3, $4, NULLIF($5, ''), NULLIF($6, ''), now() - interval '1 second') RETURNING id`
-		args := []any{r.typ, prio, r.card, products, r.stb, r.pin}
-		if r.number != 0 {
-			q = `INSERT INTO provisioning_requests (number, type, priority, smartcard_ca_id, service_ca_ids, stb_ca_id, pin, scheduled_date)
-			     VALUES ($7, $1, $2, $3, $4, NULLIF($5, ''), NULLIF($6, ''), now() - interval '1 second') RETURNING id`
-			args = append(args, r.number)
+		if r.pin != "" {
+			o.PIN = &r.pin
 		}
-		if err := db.Get(&ids[i], q, args...); err != nil {
-			t.Fatalf("insert %+v: %v", r, err)
-		}
+		ids[i] = pgtest.Request(t, db, o)
 	}
 	return ids
 }
@@ -203,7 +196,7 @@ func TestEveryCommandAndErrorCode(t *testing.T) {
 		if f.State != tc.want.state || f.Code != tc.want.code {
 			t.Errorf("%s %s: %s %s (%s), want %s %s", tc.r.typ, tc.r.card, f.State, f.Code, f.Desc, tc.want.state, tc.want.code)
 		}
-		if f.Process != dispatcher.ProcessName || f.ProcessID != sum.ProcessID || !f.Executed || f.Claimed || f.Attempts != 0 || f.Next != nil {
+		if f.Process != provisioning.ProcessName || f.ProcessID != sum.ProcessID || !f.Executed || f.Claimed || f.Attempts != 0 || f.Next != nil {
 			t.Errorf("%s %s: process %q/%d executed=%v claimed=%v attempts=%d next=%v", tc.r.typ, tc.r.card, f.Process, f.ProcessID, f.Executed, f.Claimed, f.Attempts, f.Next)
 		}
 		var sent casapi.Command
@@ -498,7 +491,7 @@ func TestRetryBackoffAndMaxAttempts(t *testing.T) {
 	}
 	sum := run(t, d)
 	f := finals(t, db)[0]
-	if sum.Rejected != 1 || f.State != "REJECTED" || f.Code != dispatcher.CodeMaxAttempts || f.Attempts != 3 ||
+	if sum.Rejected != 1 || f.State != "REJECTED" || f.Code != provisioning.CodeMaxAttempts || f.Attempts != 3 ||
 		!strings.Contains(f.Desc, "after 3 attempts") || !strings.Contains(f.Desc, "E_BUSY") {
 		t.Errorf("after 3 attempts: summary %+v, request %+v", sum, f)
 	}

@@ -1,26 +1,15 @@
 // Package dispatcher is the processing run: it claims due PENDING requests, sends
-// them to the CAS gateway in batches (client.go speaks ../shared/cas-gateway-api.md)
+// them to the CAS gateway in batches (client.go speaks docs/cas-gateway.md)
 // and writes back on each request what the gateway said.
 //
 // # Order
 //
-// Requests are claimed EXPRESS before REGULAR, then by sequence number. A request is
-// never sent while an earlier request (lower sequence number) for the same smartcard
-// is still pending, in flight, or waiting for a retry, or is scheduled for later:
-// only the head of each smartcard's queue can be claimed, so a card has at most one
-// request in flight and its requests reach the gateway in sequence order. When a
-// card's queue holds an EXPRESS request behind REGULAR ones, those REGULAR heads are
-// promoted: they go with the EXPRESS work, ahead of other REGULAR requests, so the
-// urgent request is not stuck behind the whole queue (sql/queries/claim_requests.sql).
-//
-// That is the order of each claim. A run claims ahead of its send slots and writes
-// back behind them (see Pipeline), so the batches already claimed when a request
-// becomes a head — those being sent, those waiting for a slot, and a claim running
-// at that moment — go before it: other smartcards' REGULAR work can pass a promoted
-// head by that much, never by the whole queue. A head becomes claimable for its
-// card's next request only once its outcome is written back; until then it is still
-// PENDING and claimed, and the card's next request is not a head. Batches leave in
-// the order they were claimed.
+// The ordering rule is stated once, in docs/processing-run.md ("Order"): EXPRESS
+// before REGULAR, then by sequence number; only the head of each smartcard's queue
+// is claimed, and stays claimed until its outcome is written back; REGULAR heads that
+// block an EXPRESS request are promoted. sql/queries/claim_requests.sql implements
+// each claim; the Pipeline below is why batches already claimed may pass a promoted
+// head. Batches leave in the order they were claimed.
 //
 // # Pipeline
 //
@@ -39,8 +28,8 @@
 // update, its new row version in the same page and no index touched. Runs on any
 // number of hosts claim with FOR UPDATE SKIP LOCKED and never take each other's
 // requests. A run that dies leaves its leases to expire; the requests are then
-// claimed again and resent with the same command_id (the request's number; see
-// CommandID for the operator's retries), which the gateway answers as a replay
+// claimed again and resent with the same command_id (provisioning.CommandID; the rule is in
+// docs/processing-run.md, "The command_id"), which the gateway answers as a replay
 // instead of applying twice. Write-backs are guarded on
 // the request still being PENDING and claimed by the writing run.
 //
@@ -75,4 +64,12 @@
 // refused batch is given back. A panic fails the run with what and where instead of
 // crashing the process, which may be the scheduler's; a batch caught in it keeps its
 // leases, which expire, and its requests are sent again as after a crash.
+//
+// # Files
+//
+// options.go: the settings, their defaults and ranges (the flags and the
+// configuration file take theirs from it). dispatcher.go: a run's start, record and
+// summary. pipeline.go: the run's state and the pipeline that joins the claim
+// (claim.go), the sends (send.go, through client.go) and the write-backs
+// (writeback.go).
 package dispatcher

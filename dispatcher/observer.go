@@ -19,22 +19,6 @@ type Observer interface {
 	Results(state, errorCode string, n int)
 }
 
-// CommandID is the command_id the gateway sees for request number at generation:
-// the number itself ("18573"), then "18573.1", "18573.2"... after each operator
-// retry of a request that the gateway had rejected. The gateway stores every
-// command_id's outcome forever and answers a resend with it, so a rejected request
-// sent again under its old id would only get its rejection back; every other resend
-// (timeouts, RETRY, expired leases, a retry after E_MAX_ATTEMPTS) keeps the id, so
-// that the gateway never applies a request twice. The generation is stored on the
-// request (command_generation) and raised only by `provisioner requests retry`.
-func CommandID(number int64, generation int) string {
-	id := strconv.FormatInt(number, 10)
-	if generation > 0 {
-		id += "." + strconv.Itoa(generation)
-	}
-	return id
-}
-
 // String names the kind for logs and metrics labels.
 func (k Kind) String() string {
 	switch k {

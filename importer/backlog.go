@@ -12,7 +12,8 @@ import (
 // Backlog is what an inbox holds for the operator's status: the files waiting to be
 // imported (the oldest's modification time), the files in processing/ (being
 // imported, or left by an importer that died: the next run takes them), and the
-// files refused whole in failed/.
+// files refused whole in failed/. Its fields are ops.InboxFiles's: status converts one
+// to the other, so that ops need not import the importer.
 type Backlog struct {
 	Waiting       int
 	OldestWaiting time.Time // zero when nothing waits

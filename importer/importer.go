@@ -142,21 +142,32 @@ func (im *Importer) importFile(ctx context.Context, f *os.File, name string, rej
 		in, done = im.opts.Progress(name, size, f)
 		defer done()
 	}
-
 	if im.opts.DryRun {
-		c, err := im.pipeline(ctx, in, size, nil, 0, rej)
-		var ref *refusal
-		switch {
-		case errors.As(err, &ref):
-			res.State, res.Reason = Refused, ref.reason // reported, not recorded
-			return res, nil
-		case err != nil:
-			return res, err
-		}
-		c.fill(&res, Validated)
-		return res, rej.flush()
+		return im.validateFile(ctx, res, in, size, rej)
 	}
+	return im.importRows(ctx, res, started, in, size, rej)
+}
 
+// validateFile is importFile's dry run: the rows go through the pipeline, checked
+// and counted, and nothing is written but the rejects.
+func (im *Importer) validateFile(ctx context.Context, res Result, in io.Reader, size int64, rej *rejects) (Result, error) {
+	c, err := im.pipeline(ctx, in, size, nil, 0, rej)
+	var ref *refusal
+	switch {
+	case errors.As(err, &ref):
+		res.State, res.Reason = Refused, ref.reason // reported, not recorded
+		return res, nil
+	case err != nil:
+		return res, err
+	}
+	c.fill(&res, Validated)
+	return res, rej.flush()
+}
+
+// importRows records the import and copies the file's requests in one transaction,
+// so that a file is imported whole or not at all; a file refused midway is recorded
+// as refused instead.
+func (im *Importer) importRows(ctx context.Context, res Result, started time.Time, in io.Reader, size int64, rej *rejects) (Result, error) {
 	// The transaction is not bound to ctx: on cancellation database/sql would roll it
 	// back from its own goroutine while lib/pq's COPY goroutine still reads the same
 	// connection (a data race). The stages stop on ctx instead, and the deferred
@@ -169,11 +180,11 @@ func (im *Importer) importFile(ctx context.Context, f *os.File, name string, rej
 	if _, err := tx.ExecContext(ctx, provsql.FileTimeout, fmt.Sprint(im.opts.FileTimeout.Milliseconds())); err != nil {
 		return res, fmt.Errorf("begin: %w", err)
 	}
-	if err := tx.GetContext(ctx, &res.FileID, provsql.InsertImportFile, name, sum, Imported, started, nil, nil); err != nil {
+	if err := tx.GetContext(ctx, &res.FileID, provsql.InsertImportFile, res.Name, res.SHA256, Imported, started, nil, nil); err != nil {
 		if store.IsUniqueViolation(err, "import_files_imported_sha256") {
 			// Another importer committed the same content while we hashed.
 			tx.Rollback()
-			prev, _, err := im.previousImport(ctx, sum)
+			prev, _, err := im.previousImport(ctx, res.SHA256)
 			if err != nil {
 				return res, err
 			}
@@ -185,12 +196,7 @@ func (im *Importer) importFile(ctx context.Context, f *os.File, name string, rej
 	if err != nil {
 		return res, fmt.Errorf("start copy: %w", err)
 	}
-	c, err := im.pipeline(ctx, in, size, stmt, res.FileID, rej)
-	if err == nil {
-		// Exec with no arguments ends the COPY and reports any error of the stream.
-		_, err = stmt.ExecContext(ctx)
-	}
-	stmt.Close()
+	c, err := im.copyRows(ctx, stmt, in, size, res.FileID, rej)
 	var ref *refusal
 	if errors.As(err, &ref) {
 		tx.Rollback()
@@ -214,6 +220,18 @@ func (im *Importer) importFile(ctx context.Context, f *os.File, name string, rej
 		im.refreshStats(ctx)
 	}
 	return res, nil
+}
+
+// copyRows runs the pipeline into the prepared COPY stmt and ends the COPY; stmt is
+// closed on return.
+func (im *Importer) copyRows(ctx context.Context, stmt *sql.Stmt, in io.Reader, size, fileID int64, rej *rejects) (counts, error) {
+	defer stmt.Close()
+	c, err := im.pipeline(ctx, in, size, stmt, fileID, rej)
+	if err == nil {
+		// Exec with no arguments ends the COPY and reports any error of the stream.
+		_, err = stmt.ExecContext(ctx)
+	}
+	return c, err
 }
 
 // refreshStats analyses the requests if this file's rows left the planner's
@@ -301,16 +319,5 @@ func asRefusal(err error) error {
 // fileID, in the column order of sql/queries/copy_requests.sql. Exported for the
 // benchmark's raw-COPY baseline, which must write exactly what the importer writes.
 func CopyValues(r *provisioning.Resolved, fileID int64, line int) []any {
-	return append(RequestValues(r), fileID, line)
-}
-
-// RequestValues are the values of a resolved request's own columns, in the order
-// that copy_requests.sql and the Web API's insert_request.sql share: a request
-// created through the API gets exactly the fields of one imported from a file.
-func RequestValues(r *provisioning.Resolved) []any {
-	return []any{
-		string(r.Type), string(r.Priority), r.ScheduledDate, r.ProcessImmediately,
-		nullInt(r.SubscriptionID), r.SmartcardCAID, nullArray(r.ServiceCAIDs),
-		nullString(r.STBCAID), nullString(r.PIN), nullString(r.Reference),
-	}
+	return append(store.RequestValues(r), fileID, line)
 }

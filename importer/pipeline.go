@@ -8,7 +8,6 @@ import (
 	"io"
 	"time"
 
-	"github.com/lib/pq"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/provisioner/provisioner/csvin"
@@ -225,25 +224,4 @@ func hasField(ps []provisioning.Problem, field string) bool {
 		}
 	}
 	return false
-}
-
-func nullInt(v int64) any {
-	if v == 0 {
-		return nil
-	}
-	return v
-}
-
-func nullString(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
-}
-
-func nullArray(a []string) any {
-	if len(a) == 0 {
-		return nil
-	}
-	return pq.StringArray(a)
 }

@@ -37,15 +37,41 @@ type Result struct {
 // safely can.
 type Job func(ctx context.Context, env Env) (Result, error)
 
-// All are the jobs by name.
-var All = map[string]Job{
-	"import":       Import,
-	"process":      Process,
-	"housekeeping": Housekeeping,
+// Spec is one job of the registry: its name (the ledger's job, `provisioner run
+// NAME`, the configuration's [jobs.NAME] table, config.Config.Jobs) and its function.
+type Spec struct {
+	Name string
+	Run  Job
 }
 
-// Names returns the jobs' names, sorted.
-func Names() []string { return []string{"housekeeping", "import", "process"} }
+// Registry is every job, in the order the commands and status list them (by
+// name). Names and All derive from it; config.Config.Jobs holds a table for each.
+// It is filled by init: Housekeeping sweeps the ledger of every job, Names, and a
+// variable initialised with Housekeeping would be a cycle.
+var Registry []Spec
+
+// All are the jobs by name, from Registry.
+var All = map[string]Job{}
+
+func init() {
+	Registry = []Spec{
+		{"housekeeping", Housekeeping},
+		{"import", Import},
+		{"process", Process},
+	}
+	for _, s := range Registry {
+		All[s.Name] = s.Run
+	}
+}
+
+// Names returns the jobs' names, in Registry's order.
+func Names() []string {
+	names := make([]string, len(Registry))
+	for i, s := range Registry {
+		names[i] = s.Name
+	}
+	return names
+}
 
 // ConfigError is a job that cannot run as configured (no inbox, no gateway token):
 // exit 2 for `provisioner run`, FAILED in the ledger.

@@ -41,12 +41,13 @@ func TestHousekeeping(t *testing.T) {
 	db, _ := pgtest.New(t)
 	e := env(t, db)
 	e.Config.Housekeeping.RequestsAfter = 30 * 24 * time.Hour
-	db.MustExec(`INSERT INTO provisioning_requests (type, smartcard_ca_id, life_cycle_state, executed_date) VALUES
-	    ('RESET_PIN', 'c1', 'COMPLETED', now() - interval '40 days'),
-	    ('RESET_PIN', 'c2', 'REJECTED',  now() - interval '31 days'),
-	    ('RESET_PIN', 'c3', 'COMPLETED', now() - interval '29 days'),
-	    ('RESET_PIN', 'c4', 'PENDING',   NULL)`)
-	db.MustExec(`UPDATE provisioning_requests SET updated_at = now() - interval '50 days' WHERE smartcard_ca_id = 'c4'`)
+	now := time.Now()
+	ago := func(days int) *time.Time { return pgtest.Ptr(now.AddDate(0, 0, -days)) }
+	pgtest.Requests(t, db,
+		pgtest.RequestOpts{Smartcard: "c1", State: "COMPLETED", ExecutedDate: ago(40)},
+		pgtest.RequestOpts{Smartcard: "c2", State: "REJECTED", ExecutedDate: ago(31)},
+		pgtest.RequestOpts{Smartcard: "c3", State: "COMPLETED", ExecutedDate: ago(29)},
+		pgtest.RequestOpts{Smartcard: "c4", UpdatedAt: ago(50)}) // pending, untouched for long
 	db.MustExec(`INSERT INTO job_runs (job, tick, trigger, instance, state, started_at, finished_at) VALUES
 	    ('import', now() - interval '100 days', 'SCHEDULE', 'h:1', 'SUCCEEDED', now() - interval '100 days', now() - interval '100 days'),
 	    ('import', now() - interval '95 days',  'SCHEDULE', 'h:1', 'FAILED',    now() - interval '95 days',  now() - interval '95 days'),
@@ -58,7 +59,7 @@ func TestHousekeeping(t *testing.T) {
 	db.Get(&live, `INSERT INTO processes (name, host, pid, started_at) VALUES ('P', 'h', 2, now() - interval '7 hours') RETURNING id`)
 	db.Get(&young, `INSERT INTO processes (name, host, pid, started_at) VALUES ('P', 'h', 3, now() - interval '1 hour') RETURNING id`)
 	db.Get(&old, `INSERT INTO processes (name, host, pid, state, started_at, finished_at) VALUES ('P', 'h', 4, 'SUCCEEDED', now() - interval '91 days', now() - interval '91 days') RETURNING id`)
-	db.MustExec(`INSERT INTO provisioning_requests (type, smartcard_ca_id, claimed_by, lease_expires_at) VALUES ('RESET_PIN', 'c5', $1, now() + interval '1 minute')`, live)
+	pgtest.Request(t, db, pgtest.RequestOpts{Smartcard: "c5", ClaimedBy: live, LeaseExpiresAt: pgtest.Ptr(time.Now().Add(time.Minute))})
 
 	res, err := jobs.Housekeeping(context.Background(), e)
 	if err != nil {
@@ -222,11 +223,11 @@ func TestLostLock(t *testing.T) {
 	}
 }
 
-// TestNames: Names is All's names, sorted (it cannot be computed from All, which
-// refers to Housekeeping, which calls Names), and the configuration schedules each.
+// TestNames: Names is the registry's, sorted by name (the order status and config
+// check list the jobs in), All has each, and the configuration has a table for each.
 func TestNames(t *testing.T) {
 	keys := slices.Sorted(maps.Keys(jobs.All))
-	if got := jobs.Names(); !slices.Equal(got, keys) {
+	if got := jobs.Names(); !slices.Equal(got, keys) || len(jobs.Registry) != len(keys) {
 		t.Errorf("Names() = %v, All has %v", got, keys)
 	}
 	if got := slices.Sorted(maps.Keys(config.Default().Jobs())); !slices.Equal(got, keys) {

@@ -14,6 +14,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/provisioner/provisioner/internal/recovered"
+	"github.com/provisioner/provisioner/provisioning"
 	provsql "github.com/provisioner/provisioner/sql"
 	"github.com/provisioner/provisioner/store"
 )
@@ -31,14 +32,15 @@ const (
 // State is how a run ended.
 type State string
 
-// The states of job_runs.
+// The states of job_runs: a processing run's four (provisioning.RunState), which
+// mean the same for any job, and the ledger's own.
 const (
-	Running     State = "RUNNING"
-	Succeeded   State = "SUCCEEDED"
+	Running           = State(provisioning.RunRunning)
+	Succeeded         = State(provisioning.RunSucceeded)
 	Rejected    State = "REJECTED"
-	Failed      State = "FAILED"
+	Failed            = State(provisioning.RunFailed)
 	Skipped     State = "SKIPPED"
-	Interrupted State = "INTERRUPTED"
+	Interrupted       = State(provisioning.RunInterrupted)
 	Abandoned   State = "ABANDONED"
 )
 

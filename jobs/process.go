@@ -25,8 +25,11 @@ func Process(ctx context.Context, env Env) (Result, error) {
 }
 
 // NewDispatcher builds a processing run on the gateway of gw; a bad setting is a
-// *ConfigError naming it. db may be nil to check the settings alone.
+// *ConfigError naming it (CheckDispatcher).
 func NewDispatcher(db *store.DB, log logrus.FieldLogger, gw dispatcher.GatewayConfig, opts dispatcher.Options) (*dispatcher.Dispatcher, error) {
+	if err := CheckDispatcher(gw, opts); err != nil {
+		return nil, err
+	}
 	client, err := dispatcher.NewClient(gw)
 	if err != nil {
 		return nil, configErrorf("gateway: %w", err)
@@ -38,6 +41,18 @@ func NewDispatcher(db *store.DB, log logrus.FieldLogger, gw dispatcher.GatewayCo
 	return d, nil
 }
 
+// CheckDispatcher names, as a *ConfigError, what NewDispatcher would refuse in the
+// settings, without a database: commands check them before they open it.
+func CheckDispatcher(gw dispatcher.GatewayConfig, opts dispatcher.Options) error {
+	if err := gw.Check(); err != nil {
+		return configErrorf("gateway: %w", err)
+	}
+	if err := dispatcher.Check(gw, opts); err != nil {
+		return &ConfigError{err}
+	}
+	return nil
+}
+
 // GatewayConfig is the gateway of the configuration (the environment's overrides
 // applied).
 func GatewayConfig(c *config.Config) dispatcher.GatewayConfig {
@@ -45,13 +60,7 @@ func GatewayConfig(c *config.Config) dispatcher.GatewayConfig {
 }
 
 // ProcessOptions are the processing run's settings of the configuration.
-func ProcessOptions(c *config.Config) dispatcher.Options {
-	p := c.Process
-	return dispatcher.Options{
-		BatchSize: p.BatchSize, Concurrency: p.Concurrency, Rate: p.Rate, MaxRequests: p.MaxRequests,
-		MaxDuration: p.MaxDuration, Lease: p.Lease, MaxAttempts: p.MaxAttempts,
-	}
-}
+func ProcessOptions(c *config.Config) dispatcher.Options { return c.Process.Options() }
 
 // ProcessResult is a processing run's summary as a job's result.
 func ProcessResult(sum dispatcher.Summary) Result {

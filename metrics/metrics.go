@@ -26,8 +26,8 @@ type Options struct {
 	QueryTimeout time.Duration
 	// MinInterval: the queue is read at most once per MinInterval, and scrapes in
 	// between get the figures of the last read, so that several scrapers (HA
-	// Prometheus, a curious operator) cost one scan of the requests (0.4-1.2 s per
-	// million rows measured) per interval. Default 10s; negative: every scrape.
+	// Prometheus, a curious operator) cost one scan of the requests per interval.
+	// Default 10s; negative: every scrape.
 	MinInterval time.Duration
 	// Now is the clock of the oldest pending age (default time.Now).
 	Now func() time.Time

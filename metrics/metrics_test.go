@@ -2,6 +2,7 @@ package metrics_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -108,17 +109,21 @@ func TestQueueDepth(t *testing.T) {
 	// 7 PENDING REGULAR (the oldest due since 11:00; one due only tomorrow, far older
 	// by creation), 3 PENDING EXPRESS, 5 COMPLETED REGULAR, 2 COMPLETED EXPRESS,
 	// 4 REJECTED REGULAR, none REJECTED EXPRESS.
+	var reqs []pgtest.RequestOpts
+	for _, g := range []struct {
+		state, priority string
+		n               int
+	}{{"PENDING", "REGULAR", 6}, {"PENDING", "EXPRESS", 3}, {"COMPLETED", "REGULAR", 5}, {"COMPLETED", "EXPRESS", 2}, {"REJECTED", "REGULAR", 4}} {
+		for i := 1; i <= g.n; i++ {
+			reqs = append(reqs, pgtest.RequestOpts{State: g.state, Priority: g.priority, Smartcard: fmt.Sprintf("C%d", i),
+				ScheduledDate: pgtest.Ptr(now.Add(-time.Duration(i) * time.Minute)), CreatedAt: pgtest.Ptr(now.Add(-2 * time.Hour))})
+		}
+	}
+	reqs = append(reqs, pgtest.RequestOpts{Smartcard: "LATER", ScheduledDate: pgtest.Ptr(now.Add(24 * time.Hour)), CreatedAt: pgtest.Ptr(now.Add(-30 * 24 * time.Hour))})
+	pgtest.Requests(t, db, reqs...)
 	for _, q := range []string{`
-	    INSERT INTO provisioning_requests (type, life_cycle_state, priority, smartcard_ca_id, scheduled_date, created_at)
-	    SELECT 'RESET_PIN', s, p, 'C' || i, $1::timestamptz - make_interval(mins => i), $1::timestamptz - interval '2 hours'
-	    FROM (VALUES ('PENDING', 'REGULAR', 6), ('PENDING', 'EXPRESS', 3), ('COMPLETED', 'REGULAR', 5),
-	                 ('COMPLETED', 'EXPRESS', 2), ('REJECTED', 'REGULAR', 4)) AS v (s, p, n),
-	         generate_series(1, 60) AS i
-	    WHERE i <= n`, `
 	    UPDATE provisioning_requests SET scheduled_date = $1::timestamptz - interval '1 hour', created_at = $1::timestamptz - interval '1 hour'
 	    WHERE id = (SELECT min(id) FROM provisioning_requests WHERE life_cycle_state = 'PENDING')`, `
-	    INSERT INTO provisioning_requests (type, priority, smartcard_ca_id, scheduled_date, created_at)
-	    VALUES ('RESET_PIN', 'REGULAR', 'LATER', $1::timestamptz + interval '1 day', $1::timestamptz - interval '30 days')`, `
 	    UPDATE provisioning_requests SET claimed_by = 1, lease_expires_at = $1::timestamptz + interval '5 minutes' WHERE smartcard_ca_id = 'C2'
 	        AND life_cycle_state = 'PENDING' AND priority = 'REGULAR'`, `
 	    UPDATE provisioning_requests SET next_attempt_at = $1::timestamptz + interval '1 minute' WHERE smartcard_ca_id = 'C3'
@@ -231,18 +236,16 @@ func TestDispatcherMetrics(t *testing.T) {
 	srv := httptest.NewServer(sim)
 	t.Cleanup(func() { sim.Close(); srv.Close() })
 	// 5 complete, 1 is rejected E_NOT_PAIRED, 1 E_UNKNOWN_SMARTCARD; 3 batches of at most 3.
-	_, err := db.Exec(`INSERT INTO provisioning_requests (type, priority, smartcard_ca_id, service_ca_ids, scheduled_date) VALUES
-	    ('ADD_PRODUCTS', 'REGULAR', '1000000001', '{P-1001}', now() - interval '1 minute'),
-	    ('RESET_PIN', 'REGULAR', '1000000002', NULL, now() - interval '1 minute'),
-	    ('RESET_PIN', 'EXPRESS', '1000000003', NULL, now() - interval '1 minute'),
-	    ('RESET_SMARTCARD', 'REGULAR', '1000000001', NULL, now() - interval '1 minute'),
-	    ('RESET_SMARTCARD', 'REGULAR', '1000000002', NULL, now() - interval '1 minute'),
-	    ('UNPAIR', 'REGULAR', '1000000003', NULL, now() - interval '1 minute'),
-	    ('RESET_PIN', 'REGULAR', '1000000099', NULL, now() - interval '1 minute'),
-	    ('RESET_PIN', 'REGULAR', '1000000001', NULL, now() + interval '1 day')`)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ago := pgtest.Ptr(time.Now().Add(-time.Minute))
+	pgtest.Requests(t, db,
+		pgtest.RequestOpts{Type: "ADD_PRODUCTS", Smartcard: "1000000001", Services: []string{"P-1001"}, ScheduledDate: ago},
+		pgtest.RequestOpts{Type: "RESET_PIN", Smartcard: "1000000002", ScheduledDate: ago},
+		pgtest.RequestOpts{Type: "RESET_PIN", Priority: "EXPRESS", Smartcard: "1000000003", ScheduledDate: ago},
+		pgtest.RequestOpts{Type: "RESET_SMARTCARD", Smartcard: "1000000001", ScheduledDate: ago},
+		pgtest.RequestOpts{Type: "RESET_SMARTCARD", Smartcard: "1000000002", ScheduledDate: ago},
+		pgtest.RequestOpts{Type: "UNPAIR", Smartcard: "1000000003", ScheduledDate: ago},
+		pgtest.RequestOpts{Type: "RESET_PIN", Smartcard: "1000000099", ScheduledDate: ago},
+		pgtest.RequestOpts{Type: "RESET_PIN", Smartcard: "1000000001", ScheduledDate: pgtest.Ptr(time.Now().Add(24 * time.Hour))})
 	m := metrics.New(db, metrics.Options{MinInterval: -1})
 	client, err := dispatcher.NewClient(dispatcher.GatewayConfig{URL: srv.URL, Token: "tok", DestinationID: "CRM01", Timeout: 5 * time.Second})
 	if err != nil {

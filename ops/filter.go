@@ -5,10 +5,10 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/provisioner/provisioner/internal/duration"
 	"github.com/provisioner/provisioner/provisioning"
 )
 
@@ -110,7 +110,8 @@ func parseEnum(s string, allowed []string) ([]string, error) {
 
 // ParseTime reads a point in time for the since/until filters: RFC 3339
 // (2026-11-29T02:15:00Z), a date and time read as UTC (2026-11-29 02:15:00), a date
-// (2026-11-29, midnight UTC), or an age before now: 90m, 36h, 7d.
+// (2026-11-29, midnight UTC), or an age before now as the configuration writes
+// durations (internal/duration: 90m, 36h, 7d, a day being 24 hours).
 func ParseTime(s string, now time.Time) (time.Time, error) {
 	s = strings.TrimSpace(s)
 	for _, layout := range []string{time.RFC3339Nano, "2006-01-02 15:04:05", "2006-01-02T15:04:05", "2006-01-02"} {
@@ -118,11 +119,7 @@ func ParseTime(s string, now time.Time) (time.Time, error) {
 			return t, nil
 		}
 	}
-	if days, ok := strings.CutSuffix(s, "d"); ok {
-		if n, err := strconv.Atoi(days); err == nil && n >= 0 {
-			return now.AddDate(0, 0, -n), nil
-		}
-	} else if d, err := time.ParseDuration(s); err == nil && d >= 0 {
+	if d, err := duration.Parse(s); err == nil {
 		return now.Add(-d), nil
 	}
 	return time.Time{}, fmt.Errorf("%q is not a time: give 2026-11-29T02:15:00Z, 2026-11-29 02:15:00 (UTC), 2026-11-29, or an age such as 90m, 36h, 7d", s)

@@ -12,7 +12,7 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/provisioner/provisioner/casapi"
-	"github.com/provisioner/provisioner/dispatcher"
+	"github.com/provisioner/provisioner/provisioning"
 	provsql "github.com/provisioner/provisioner/sql"
 	"github.com/provisioner/provisioner/store"
 )
@@ -99,14 +99,14 @@ func (d *dbRequest) request() Request {
 }
 
 // CommandID is the command_id the gateway sees (saw) for the request.
-func (r *Request) CommandID() string { return dispatcher.CommandID(r.Number, r.CommandGeneration) }
+func (r *Request) CommandID() string { return provisioning.CommandID(r.Number, r.CommandGeneration) }
 
 // RejectedByGateway reports whether the request is REJECTED with an answer the
 // gateway settled and stores: its response is a REJECTED result. E_MAX_ATTEMPTS
 // (the last answer was RETRY, or none), a command refused before sending and a batch
 // refused whole (400: nothing stored) are not.
 func (r *Request) RejectedByGateway() bool {
-	if r.State != "REJECTED" || r.ErrorCode == dispatcher.CodeMaxAttempts || r.Response == "" {
+	if r.State != "REJECTED" || r.ErrorCode == provisioning.CodeMaxAttempts || r.Response == "" {
 		return false
 	}
 	var res casapi.Result

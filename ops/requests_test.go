@@ -15,20 +15,19 @@ func TestListPagingAndNulls(t *testing.T) {
 	db, _ := pgtest.New(t)
 	// Six requests: 1-3 COMPLETED with references, 4 REJECTED after a send without an
 	// answer (response and error description ''), 5-6 PENDING, never sent (NULLs).
-	if _, err := db.Exec(`INSERT INTO provisioning_requests
-		(number, type, life_cycle_state, smartcard_ca_id, request, response, reference_number, error_code, error_description, process_name) VALUES
-		(1, 'PAIR', 'COMPLETED', 'C1', '{}', '{"status":"COMPLETED"}', 'R1', NULL, NULL, 'p'),
-		(2, 'UNPAIR', 'COMPLETED', 'C1', '{}', '{"status":"COMPLETED"}', 'R2', NULL, NULL, 'p'),
-		(3, 'PAIR', 'COMPLETED', 'C2', '{}', '{"status":"COMPLETED"}', 'R3', NULL, NULL, 'p'),
-		(4, 'PAIR', 'REJECTED', 'C2', '{}', '', NULL, 'E_MAX_ATTEMPTS', '', 'p'),
-		(5, 'PAIR', 'PENDING', 'C3', NULL, NULL, NULL, NULL, NULL, NULL),
-		(6, 'RESET_PIN', 'PENDING', 'C3', NULL, NULL, NULL, NULL, NULL, NULL)`); err != nil {
-		t.Fatal(err)
+	done := func(number int64, typ, card, ref string) pgtest.RequestOpts {
+		return pgtest.RequestOpts{Number: number, Type: typ, State: "COMPLETED", Smartcard: card, Request: pgtest.Ptr("{}"),
+			Response: pgtest.Ptr(`{"status":"COMPLETED"}`), ReferenceNumber: &ref, ProcessName: pgtest.Ptr("p")}
 	}
-	var id4 int64
-	if err := db.Get(&id4, `SELECT id FROM provisioning_requests WHERE number = 4`); err != nil {
-		t.Fatal(err)
-	}
+	ids := pgtest.Requests(t, db,
+		done(1, "PAIR", "C1", "R1"),
+		done(2, "UNPAIR", "C1", "R2"),
+		done(3, "PAIR", "C2", "R3"),
+		pgtest.RequestOpts{Number: 4, Type: "PAIR", State: "REJECTED", Smartcard: "C2", Request: pgtest.Ptr("{}"), Response: pgtest.Ptr(""),
+			ErrorCode: pgtest.Ptr("E_MAX_ATTEMPTS"), ErrorDescription: pgtest.Ptr(""), ProcessName: pgtest.Ptr("p")},
+		pgtest.RequestOpts{Number: 5, Type: "PAIR", Smartcard: "C3"},
+		pgtest.RequestOpts{Number: 6, Type: "RESET_PIN", Smartcard: "C3"})
+	id4 := ids[3]
 	ctx := context.Background()
 	cases := []struct {
 		name  string

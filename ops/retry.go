@@ -9,7 +9,6 @@ import (
 
 	"github.com/lib/pq"
 
-	"github.com/provisioner/provisioner/dispatcher"
 	"github.com/provisioner/provisioner/provisioning"
 	provsql "github.com/provisioner/provisioner/sql"
 	"github.com/provisioner/provisioner/store"
@@ -73,7 +72,7 @@ func Retry(ctx context.Context, db *store.DB, f Filter, opts RetryOptions) ([]Ca
 		if c.NewCommandID {
 			gen++
 		}
-		c.NextCommandID = dispatcher.CommandID(r.Number, gen)
+		c.NextCommandID = provisioning.CommandID(r.Number, gen)
 		cands[i] = c
 		ids[i], bumps[i], seen[i] = r.ID, c.NewCommandID, r.UpdatedAt.Format(time.RFC3339Nano)
 	}

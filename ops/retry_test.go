@@ -19,6 +19,7 @@ import (
 	"github.com/provisioner/provisioner/dispatcher"
 	"github.com/provisioner/provisioner/internal/pgtest"
 	"github.com/provisioner/provisioner/ops"
+	"github.com/provisioner/provisioner/provisioning"
 	"github.com/provisioner/provisioner/simulator"
 	"github.com/provisioner/provisioner/store"
 )
@@ -72,12 +73,11 @@ func rowOf(t *testing.T, db *store.DB, number int64) row {
 	return r
 }
 
-func insert(t *testing.T, db *store.DB, typ, card, products, pin string) int64 {
+// insert inserts a request, due, and returns its number: what an operator retries by.
+func insert(t *testing.T, db *store.DB, o pgtest.RequestOpts) int64 {
 	t.Helper()
 	var n int64
-	err := db.Get(&n, `INSERT INTO provisioning_requests (type, smartcard_ca_id, service_ca_ids, pin, scheduled_date)
-	    VALUES ($1, $2, NULLIF($3, '')::text[], NULLIF($4, ''), now() - interval '1 second') RETURNING number`, typ, card, products, pin)
-	if err != nil {
+	if err := db.Get(&n, `SELECT number FROM provisioning_requests WHERE id = $1`, pgtest.Request(t, db, o)); err != nil {
 		t.Fatal(err)
 	}
 	return n
@@ -109,19 +109,19 @@ func TestRetryEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	a := insert(t, db, "CANCEL_PRODUCTS", cardA, "{P-1001}", "")
-	b := insert(t, db, "SET_PIN", cardB, "", "4821")
+	a := insert(t, db, pgtest.RequestOpts{Type: "CANCEL_PRODUCTS", Smartcard: cardA, Services: []string{"P-1001"}})
+	b := insert(t, db, pgtest.RequestOpts{Type: "SET_PIN", Smartcard: cardB, PIN: pgtest.Ptr("4821")})
 	if sum, err := d.Run(context.Background()); err != nil || sum.Rejected != 2 {
 		t.Fatalf("first run: %+v %v", sum, err)
 	}
 	if r := rowOf(t, db, a); r.State != "REJECTED" || r.Code != casapi.ErrCodeNotEntitled {
 		t.Fatalf("A after the first run: %+v", r)
 	}
-	if r := rowOf(t, db, b); r.State != "REJECTED" || r.Code != dispatcher.CodeMaxAttempts {
+	if r := rowOf(t, db, b); r.State != "REJECTED" || r.Code != provisioning.CodeMaxAttempts {
 		t.Fatalf("B after the first run: %+v", r)
 	}
 	// Queued for card A after its rejection.
-	c := insert(t, db, "RESET_SMARTCARD", cardA, "", "")
+	c := insert(t, db, pgtest.RequestOpts{Type: "RESET_SMARTCARD", Smartcard: cardA})
 
 	// The operator fixes the cause on the gateway: card A gets P-1001.
 	fix := client.Send(context.Background(), casapi.Batch{BatchID: "ops-fix", Commands: []casapi.Command{
@@ -130,7 +130,7 @@ func TestRetryEndToEnd(t *testing.T) {
 		t.Fatalf("fix on the gateway: %+v", fix)
 	}
 
-	f := ops.Filter{ErrorCodes: []string{casapi.ErrCodeNotEntitled, dispatcher.CodeMaxAttempts}}
+	f := ops.Filter{ErrorCodes: []string{casapi.ErrCodeNotEntitled, provisioning.CodeMaxAttempts}}
 	cands, err := ops.Retry(context.Background(), db, f, ops.RetryOptions{Expect: 2, Now: time.Now()})
 	if err != nil {
 		t.Fatal(err)
@@ -188,7 +188,7 @@ func TestRetryOrder(t *testing.T) {
 	db, _ := pgtest.New(t)
 	var a, b, c int64
 	for _, p := range []*int64{&a, &b, &c} {
-		*p = insert(t, db, "RESET_PIN", cardA, "", "")
+		*p = insert(t, db, pgtest.RequestOpts{Type: "RESET_PIN", Smartcard: cardA})
 	}
 	// a and b rejected; b was (re)queued before a: its sequence number is lower.
 	if _, err := db.Exec(`UPDATE provisioning_requests SET life_cycle_state = 'REJECTED', error_code = 'E_X',

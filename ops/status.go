@@ -10,10 +10,6 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/robfig/cron/v3"
 
-	"github.com/provisioner/provisioner/config"
-	"github.com/provisioner/provisioner/dispatcher"
-	"github.com/provisioner/provisioner/importer"
-	"github.com/provisioner/provisioner/jobs"
 	"github.com/provisioner/provisioner/provisioning"
 	provsql "github.com/provisioner/provisioner/sql"
 	"github.com/provisioner/provisioner/store"
@@ -22,7 +18,7 @@ import (
 // Status is what `provisioner status` shows. Its JSON (--json) is a stable shape for
 // scripts: fields are added, never renamed or removed; times are RFC 3339 UTC, ages
 // whole seconds; a section with nothing to show is null (oldest_pending, inbox) or
-// [] (errors_last_day). Jobs has every job of package jobs, run or not.
+// [] (errors_last_day). Jobs has every job of StatusOptions.Jobs, run or not.
 type Status struct {
 	GeneratedAt   time.Time      `json:"generated_at"`
 	Requests      RequestTotals  `json:"requests"`
@@ -94,7 +90,7 @@ type OldestPending struct {
 	ErrorCode string `db:"error_code" json:"error_code"`
 }
 
-// Inbox is the inbox backlog (see importer.Backlog).
+// Inbox is the inbox backlog (InboxFiles, as StatusOptions.CountInbox counts them).
 type Inbox struct {
 	Dir     string `json:"dir"`
 	Waiting int    `json:"waiting"`
@@ -105,8 +101,19 @@ type Inbox struct {
 	Failed                  int    `json:"failed"`
 }
 
-// JobRun is a job of package jobs and its last run, from the run ledger (job_runs).
-// Every job is listed, in jobs.Names order: one that never ran has NeverRun set and
+// InboxFiles is what an inbox holds: the files waiting to be imported (and when the
+// oldest was last changed: zero when none waits), those in processing/ and those
+// refused whole in failed/. Its fields are importer.Backlog's, so that one converts
+// to the other.
+type InboxFiles struct {
+	Waiting       int
+	OldestWaiting time.Time
+	Processing    int
+	Failed        int
+}
+
+// JobRun is a job and its last run, from the run ledger (job_runs). Every job of
+// StatusOptions.Jobs is listed, in that order: one that never ran has NeverRun set and
 // its run's fields null (Error "").
 type JobRun struct {
 	Job             string          `db:"job" json:"job"`
@@ -121,7 +128,7 @@ type JobRun struct {
 	Counts          json.RawMessage `db:"counts" json:"counts"`
 	Error           string          `db:"error" json:"error"`
 
-	// With a configuration (StatusOptions.Config), else null:
+	// With a configuration (StatusOptions.Schedules), else null:
 	// Schedule is the job's cron spec as written, "" when it is not scheduled.
 	Schedule *string `db:"-" json:"schedule"`
 	// Overdue: the schedule had a tick more than OverdueGrace after the last run
@@ -165,7 +172,7 @@ type ImportedFile struct {
 // lastActivity fills st's LastProcessingRun and LastImport.
 func lastActivity(ctx context.Context, db *store.DB, st *Status) error {
 	var runs []ProcessingRun
-	if err := db.SelectContext(ctx, &runs, provsql.LastProcessingRun, dispatcher.ProcessName); err != nil {
+	if err := db.SelectContext(ctx, &runs, provsql.LastProcessingRun, provisioning.ProcessName); err != nil {
 		return fmt.Errorf("last processing run: %w", err)
 	}
 	if len(runs) == 1 {
@@ -192,7 +199,7 @@ func lastActivity(ctx context.Context, db *store.DB, st *Status) error {
 const OverdueGrace = time.Minute
 
 // jobRuns lists every job with its last run, schedule and lateness at now.
-func jobRuns(ctx context.Context, db *store.DB, now time.Time, cfg *config.Config) ([]JobRun, error) {
+func jobRuns(ctx context.Context, db *store.DB, now time.Time, jobNames []string, scheds map[string]Schedule) ([]JobRun, error) {
 	var ran []JobRun
 	if err := db.SelectContext(ctx, &ran, provsql.LastJobRuns); err != nil {
 		return nil, fmt.Errorf("last job runs: %w", err)
@@ -201,11 +208,7 @@ func jobRuns(ctx context.Context, db *store.DB, now time.Time, cfg *config.Confi
 	for _, j := range ran {
 		last[j.Job] = j
 	}
-	var scheds map[string]*config.Job
-	if cfg != nil {
-		scheds = cfg.Jobs()
-	}
-	names := jobs.Names()
+	names := slices.Clone(jobNames)
 	// A job in the ledger that this build no longer has still shows, after the others.
 	for _, j := range ran {
 		if !slices.Contains(names, j.Job) {
@@ -226,10 +229,10 @@ func jobRuns(ctx context.Context, db *store.DB, now time.Time, cfg *config.Confi
 				j.DurationSeconds = &d
 			}
 		}
-		if cfg != nil {
+		if scheds != nil {
 			spec := ""
-			if s := scheds[name]; s != nil && s.Cron != nil {
-				spec = s.Schedule
+			if s := scheds[name]; s.Cron != nil {
+				spec = s.Spec
 				j.Overdue, j.OverdueSince = overdue(j, s.Cron, now)
 			}
 			j.Schedule = &spec
@@ -245,7 +248,7 @@ func overdue(j JobRun, sched cron.Schedule, now time.Time) (*bool, *time.Time) {
 		return nil, nil // since when it has been scheduled, the ledger cannot tell
 	}
 	late := false
-	if j.State != nil && *j.State == string(jobs.Running) {
+	if j.State != nil && *j.State == string(provisioning.RunRunning) {
 		return &late, nil
 	}
 	from := *j.Tick
@@ -275,10 +278,24 @@ type ErrorCount struct {
 
 // StatusOptions say where and when to look.
 type StatusOptions struct {
-	Now   time.Time
+	Now time.Time
+	// Jobs are the names of the jobs, in the order to show them (jobs.Names): ops
+	// reads the run ledger and does not depend on the jobs themselves.
+	Jobs  []string
 	Inbox string // "" leaves the inbox out
-	// Config, when set, gives each job's schedule and whether it is overdue.
-	Config *config.Config
+	// CountInbox counts the files of the inbox by the importer's rules
+	// (importer.InboxBacklog): ops does not know the inbox's layout. Nil leaves the
+	// inbox out.
+	CountInbox func(dir string) (InboxFiles, error)
+	// Schedules, when set (from a configuration), give each job's schedule and
+	// whether it is overdue; a job it lacks is not scheduled.
+	Schedules map[string]Schedule
+}
+
+// Schedule is a job's schedule as configured (config.Job).
+type Schedule struct {
+	Spec string        // as written
+	Cron cron.Schedule // Spec parsed; nil: not scheduled
 }
 
 // CountRequests returns the requests by state, type and priority at now: one
@@ -327,8 +344,8 @@ func Snapshot(ctx context.Context, db *store.DB, opts StatusOptions) (Status, er
 		st.OldestPending = &o
 	}
 
-	if opts.Inbox != "" {
-		b, err := importer.InboxBacklog(opts.Inbox)
+	if opts.Inbox != "" && opts.CountInbox != nil {
+		b, err := opts.CountInbox(opts.Inbox)
 		if err != nil {
 			return st, fmt.Errorf("inbox backlog: %w", err)
 		}
@@ -340,7 +357,7 @@ func Snapshot(ctx context.Context, db *store.DB, opts StatusOptions) (Status, er
 		st.Inbox = in
 	}
 
-	if st.Jobs, err = jobRuns(ctx, db, now, opts.Config); err != nil {
+	if st.Jobs, err = jobRuns(ctx, db, now, opts.Jobs, opts.Schedules); err != nil {
 		return st, err
 	}
 	if err := lastActivity(ctx, db, &st); err != nil {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/provisioner/provisioner/config"
 	"github.com/provisioner/provisioner/internal/pgtest"
+	"github.com/provisioner/provisioner/jobs"
 )
 
 // TestSnapshotJobs: every job is listed, those that never ran too, and with a
@@ -97,19 +98,18 @@ func TestSnapshotJobs(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			var cfg *config.Config
+			var scheds map[string]Schedule
 			if c.specs != nil {
-				cfg = config.Default()
+				scheds = map[string]Schedule{}
 				for name, spec := range c.specs {
-					j := cfg.Jobs()[name]
 					sched, err := config.ParseSchedule(spec, time.UTC)
 					if err != nil {
 						t.Fatal(err)
 					}
-					j.Schedule, j.Cron = spec, sched
+					scheds[name] = Schedule{Spec: spec, Cron: sched}
 				}
 			}
-			st, err := Snapshot(context.Background(), db, StatusOptions{Now: now, Config: cfg})
+			st, err := Snapshot(context.Background(), db, StatusOptions{Now: now, Jobs: jobs.Names(), Schedules: scheds})
 			if err != nil {
 				t.Fatal(err)
 			}

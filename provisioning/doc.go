@@ -9,4 +9,8 @@
 // instruction on its own, Resolve checks it against a Lookup filled by the caller.
 // The Web API also names records by id and alternative code; Resolve asks a KeyLookup
 // for those.
+//
+// It also holds the rules of sending (run.go) that the dispatcher applies and the
+// operator's commands show: the command_id of a request (CommandID), the error codes
+// the processing run writes itself, the name and states of a processing run.
 package provisioning

@@ -173,20 +173,47 @@ func Parse(in Instruction, now time.Time) (Draft, []Problem) {
 		Reference:          strings.TrimSpace(in.Reference),
 	}
 
-	action := Action(strings.ToLower(strings.TrimSpace(in.Action)))
-	r, ok := rules[action]
+	action, r, ok := parseAction(&ps, in.Action)
+	subKeys, stbKeys := parseKeys(&ps, &d, &in)
+	if ok {
+		applyRule(&ps, &d, action, r, subKeys, stbKeys)
+	}
+	if r.pin == required && d.PIN != "" {
+		checkPIN(&ps, d.PIN)
+	}
+	if r.services != refused {
+		checkServices(&ps, &d)
+	}
+	parseWhen(&ps, &d, &in)
+	if utf8.RuneCountInString(d.Reference) > 64 {
+		ps.add(FieldReference, CodeInvalidReference, "is longer than 64 characters")
+	}
+	return d, ps.list
+}
+
+// parseAction finds the rule of the instruction's action; ok is false (and the
+// rule the zero one) when the action is missing or unknown.
+func parseAction(ps *problems, given string) (action Action, r rule, ok bool) {
+	action = Action(strings.ToLower(strings.TrimSpace(given)))
+	r, ok = rules[action]
 	switch {
 	case action == "":
 		ps.add(FieldAction, CodeMissingField, "is required")
 	case !ok:
-		ps.add(FieldAction, CodeUnknownAction, fmt.Sprintf("unknown action %q (expected one of %s)", in.Action, actionList()))
+		ps.add(FieldAction, CodeUnknownAction, fmt.Sprintf("unknown action %q (expected one of %s)", given, actionList()))
 	}
+	return action, r, ok
+}
 
-	d.SmartcardByID = parseID(&ps, FieldSmartcardID, in.SmartcardByID)
+// parseKeys reads the Web API's other keys into d and checks that the smartcard,
+// the STB, the subscription and the services are each named one way only. It
+// returns the names of the subscription's and the STB's keys given.
+func parseKeys(ps *problems, d *Draft, in *Instruction) (subKeys, stbKeys []string) {
+	d.SmartcardByID = parseID(ps, FieldSmartcardID, in.SmartcardByID)
 	d.SmartcardByAltCode = strings.TrimSpace(in.SmartcardByAltCode)
-	d.STBByID = parseID(&ps, FieldSTBID, in.STBByID)
+	d.STBByID = parseID(ps, FieldSTBID, in.STBByID)
 	d.STBByAltCode = strings.TrimSpace(in.STBByAltCode)
-	d.SubscriptionByID = parseID(&ps, FieldSubscriptionID, in.SubscriptionByID)
+	d.SubscriptionByID = parseID(ps, FieldSubscriptionID, in.SubscriptionByID)
 
 	cardKeys := given(FieldSmartcardSerial, d.SmartcardSerial, FieldSmartcardCAID, d.SmartcardCAID,
 		FieldSmartcardID, in.SmartcardByID, FieldSmartcardAltCode, d.SmartcardByAltCode)
@@ -198,60 +225,70 @@ func Parse(in Instruction, now time.Time) (Draft, []Problem) {
 	case len(cardKeys) > 1:
 		ps.add(cardKeys[1], CodeFieldNotAllowed, "give one key of the smartcard, not "+strings.Join(cardKeys, " and "))
 	}
-	stbKeys := given(FieldSTBSerial, d.STBSerial, FieldSTBID, in.STBByID, FieldSTBAltCode, d.STBByAltCode)
+	stbKeys = given(FieldSTBSerial, d.STBSerial, FieldSTBID, in.STBByID, FieldSTBAltCode, d.STBByAltCode)
 	if len(stbKeys) > 1 {
 		ps.add(stbKeys[1], CodeFieldNotAllowed, "give one key of the STB, not "+strings.Join(stbKeys, " and "))
 	}
-	subKeys := given(FieldSubscription, d.SubscriptionNumber, FieldSubscriptionID, in.SubscriptionByID)
+	subKeys = given(FieldSubscription, d.SubscriptionNumber, FieldSubscriptionID, in.SubscriptionByID)
 	if len(subKeys) > 1 {
 		ps.add(subKeys[1], CodeFieldNotAllowed, "give one key of the subscription, not "+strings.Join(subKeys, " and "))
 	}
-	d.ServicesByKey = parseServiceKeys(&ps, in.ServicesByKey)
+	d.ServicesByKey = parseServiceKeys(ps, in.ServicesByKey)
 	if len(d.ServiceCodes) > 0 && len(d.ServicesByKey) > 0 {
 		ps.add(FieldServices, CodeFieldNotAllowed, "give services by code or by key, not both")
 	}
+	return subKeys, stbKeys
+}
 
-	if ok {
-		d.Type = r.typ
-		checkNeed(&ps, first(subKeys, FieldSubscription), len(subKeys) > 0, r.subscription, action)
-		checkNeed(&ps, FieldServices, d.services() > 0, r.services, action)
-		checkNeed(&ps, first(stbKeys, FieldSTBSerial), len(stbKeys) > 0, r.stb, action)
-		checkNeed(&ps, FieldPIN, d.PIN != "", r.pin, action)
-		if action == ActionPair && len(stbKeys) == 0 {
-			d.Type = Unpair // pairing with no STB means unpairing the card
-		}
+// applyRule sets d's request type from the action's rule and checks that the fields
+// the rule needs are given and those it refuses are not.
+func applyRule(ps *problems, d *Draft, action Action, r rule, subKeys, stbKeys []string) {
+	d.Type = r.typ
+	checkNeed(ps, first(subKeys, FieldSubscription), len(subKeys) > 0, r.subscription, action)
+	checkNeed(ps, FieldServices, d.services() > 0, r.services, action)
+	checkNeed(ps, first(stbKeys, FieldSTBSerial), len(stbKeys) > 0, r.stb, action)
+	checkNeed(ps, FieldPIN, d.PIN != "", r.pin, action)
+	if action == ActionPair && len(stbKeys) == 0 {
+		d.Type = Unpair // pairing with no STB means unpairing the card
 	}
+}
 
-	if r.pin == required && d.PIN != "" {
-		switch {
-		case !isFourDigits(d.PIN):
-			ps.add(FieldPIN, CodeInvalidPIN, "must be exactly 4 digits")
-		case d.PIN == "0000":
-			ps.add(FieldPIN, CodeInvalidPIN, "0000 is the default PIN and cannot be set (use reset_pin)")
-		}
+// checkPIN checks a PIN to be set.
+func checkPIN(ps *problems, pin string) {
+	switch {
+	case !isFourDigits(pin):
+		ps.add(FieldPIN, CodeInvalidPIN, "must be exactly 4 digits")
+	case pin == "0000":
+		ps.add(FieldPIN, CodeInvalidPIN, "0000 is the default PIN and cannot be set (use reset_pin)")
 	}
+}
 
-	if r.services != refused {
-		if n := d.services(); n > MaxServices {
-			ps.add(FieldServices, CodeTooManyServices, fmt.Sprintf("%d services, at most %d in one instruction", n, MaxServices))
-		}
-		seen := make(map[string]bool, len(d.ServiceCodes))
-		for _, c := range d.ServiceCodes {
-			if seen[c] {
-				ps.add(FieldServices, CodeDuplicateService, fmt.Sprintf("service %s is listed twice", c))
-			}
-			seen[c] = true
-		}
-		// The same service named by two different keys is found by Resolve.
-		seenKey := make(map[ServiceKey]bool, len(d.ServicesByKey))
-		for _, k := range d.ServicesByKey {
-			if seenKey[k] {
-				ps.add(FieldServices, CodeDuplicateService, fmt.Sprintf("service %s is listed twice", k))
-			}
-			seenKey[k] = true
-		}
+// checkServices checks the number of services and that none is listed twice in
+// the same form.
+func checkServices(ps *problems, d *Draft) {
+	if n := d.services(); n > MaxServices {
+		ps.add(FieldServices, CodeTooManyServices, fmt.Sprintf("%d services, at most %d in one instruction", n, MaxServices))
 	}
+	seen := make(map[string]bool, len(d.ServiceCodes))
+	for _, c := range d.ServiceCodes {
+		if seen[c] {
+			ps.add(FieldServices, CodeDuplicateService, fmt.Sprintf("service %s is listed twice", c))
+		}
+		seen[c] = true
+	}
+	// The same service named by two different keys is found by Resolve.
+	seenKey := make(map[ServiceKey]bool, len(d.ServicesByKey))
+	for _, k := range d.ServicesByKey {
+		if seenKey[k] {
+			ps.add(FieldServices, CodeDuplicateService, fmt.Sprintf("service %s is listed twice", k))
+		}
+		seenKey[k] = true
+	}
+}
 
+// parseWhen reads when and how urgently the request is to be sent: its priority,
+// its scheduled date and whether it is processed immediately.
+func parseWhen(ps *problems, d *Draft, in *Instruction) {
 	if p := strings.ToUpper(strings.TrimSpace(in.Priority)); p != "" {
 		switch Priority(p) {
 		case Regular, Express:
@@ -276,11 +313,6 @@ func Parse(in Instruction, now time.Time) (Draft, []Problem) {
 	default:
 		ps.add(FieldProcessImmediately, CodeInvalidBoolean, fmt.Sprintf("%q is not true or false", in.ProcessImmediately))
 	}
-
-	if utf8.RuneCountInString(d.Reference) > 64 {
-		ps.add(FieldReference, CodeInvalidReference, "is longer than 64 characters")
-	}
-	return d, ps.list
 }
 
 // trimmed returns a copy of codes trimmed of spaces, without empty ones: the Web API

@@ -69,39 +69,68 @@ func keyLookup(look Lookup) KeyLookup {
 func Resolve(d Draft, look Lookup) (Resolved, []Problem) {
 	var ps problems
 	r := Resolved{Draft: d}
+	card := resolveSmartcard(&ps, &r, look)
+	resolveSubscription(&ps, &r, look, card)
+	resolveSTB(&ps, &r, look)
+	resolveServices(&ps, &r, look)
+	if d.Reference != "" && look.ReferenceUsed(d.Reference) {
+		ps.add(FieldReference, CodeDuplicateReference, fmt.Sprintf("reference %s is already used by another request", d.Reference))
+	}
+	if len(ps.list) > 0 {
+		return Resolved{}, ps.list
+	}
+	return r, nil
+}
 
-	var card Item
-	var found bool
-	field, key := FieldSmartcardSerial, d.SmartcardSerial
+// foundCard is the draft's smartcard as resolveSmartcard found it.
+type foundCard struct {
+	Item
+	key   string // how messages name it: by its serial number once found
+	found bool   // found, and a smartcard
+}
+
+// resolveSmartcard finds the draft's smartcard by whichever key the draft gives and
+// sets r's smartcard CA id and, from the card, its subscription.
+func resolveSmartcard(ps *problems, r *Resolved, look Lookup) foundCard {
+	d := &r.Draft
+	var card foundCard
+	field := FieldSmartcardSerial
+	card.key = d.SmartcardSerial
 	switch {
 	case d.SmartcardSerial != "":
-		card, found = look.ItemBySerial(key)
+		card.Item, card.found = look.ItemBySerial(card.key)
 	case d.SmartcardCAID != "":
-		field, key = FieldSmartcardCAID, d.SmartcardCAID
-		card, found = look.ItemByCAID(key)
+		field, card.key = FieldSmartcardCAID, d.SmartcardCAID
+		card.Item, card.found = look.ItemByCAID(card.key)
 	case d.SmartcardByID != 0:
-		field, key = FieldSmartcardID, fmt.Sprintf("with id %d", d.SmartcardByID)
-		card, found = keyLookup(look).ItemByID(d.SmartcardByID)
+		field, card.key = FieldSmartcardID, fmt.Sprintf("with id %d", d.SmartcardByID)
+		card.Item, card.found = keyLookup(look).ItemByID(d.SmartcardByID)
 	case d.SmartcardByAltCode != "":
-		field, key = FieldSmartcardAltCode, "with alternative code "+d.SmartcardByAltCode
-		card, found = keyLookup(look).ItemByAltCode(d.SmartcardByAltCode)
+		field, card.key = FieldSmartcardAltCode, "with alternative code "+d.SmartcardByAltCode
+		card.Item, card.found = keyLookup(look).ItemByAltCode(d.SmartcardByAltCode)
 	}
-	if found && field != FieldSmartcardSerial && field != FieldSmartcardCAID {
-		key = card.SerialNumber // messages about a card found name it by its serial number
+	if card.found && field != FieldSmartcardSerial && field != FieldSmartcardCAID {
+		card.key = card.SerialNumber // messages about a card found name it by its serial number
 	}
 	switch {
-	case field == FieldSmartcardSerial && key == "":
+	case field == FieldSmartcardSerial && card.key == "":
 		// No card given: Parse said so.
-	case !found:
-		ps.add(field, CodeUnknownSmartcard, fmt.Sprintf("no smartcard %s", key))
+	case !card.found:
+		ps.add(field, CodeUnknownSmartcard, fmt.Sprintf("no smartcard %s", card.key))
 	case card.Kind != KindSmartcard:
-		ps.add(field, CodeNotASmartcard, fmt.Sprintf("%s is %s, not a smartcard", key, kindName(card.Kind)))
-		found = false
+		ps.add(field, CodeNotASmartcard, fmt.Sprintf("%s is %s, not a smartcard", card.key, kindName(card.Kind)))
+		card.found = false
 	default:
 		r.SmartcardCAID = card.CAID
 		r.SubscriptionID = card.SubscriptionID
 	}
+	return card
+}
 
+// resolveSubscription checks the subscription the draft names, if any: it must
+// exist and, when the card was found, be the one the card is installed on.
+func resolveSubscription(ps *problems, r *Resolved, look Lookup, card foundCard) {
+	d := &r.Draft
 	sub, subField := d.SubscriptionNumber, FieldSubscription
 	var subID int64
 	if d.SubscriptionByID != 0 {
@@ -112,94 +141,99 @@ func Resolve(d Draft, look Lookup) (Resolved, []Problem) {
 			ps.add(subField, CodeUnknownSubscription, fmt.Sprintf("no subscription with id %d", d.SubscriptionByID))
 		}
 	}
-	if sub != "" {
-		switch {
-		case found && card.SubscriptionNumber == sub:
-			// The card's own subscription: it exists and the card is installed on it.
-		default:
-			id, ok := subID, subID != 0
-			if !ok {
-				id, ok = look.SubscriptionID(sub)
-			}
-			switch {
-			case !ok:
-				ps.add(subField, CodeUnknownSubscription, fmt.Sprintf("no subscription %s", sub))
-			case found && card.SubscriptionNumber == "":
-				ps.add(subField, CodeNotInstalled, fmt.Sprintf("smartcard %s is not installed on any subscription", key))
-			case found:
-				ps.add(subField, CodeNotInstalled, fmt.Sprintf("smartcard %s is installed on subscription %s, not %s", key, card.SubscriptionNumber, sub))
-			default:
-				r.SubscriptionID = id
-			}
-		}
+	if sub == "" || card.found && card.SubscriptionNumber == sub {
+		// None named, or the card's own subscription: it exists and the card is
+		// installed on it.
+		return
 	}
+	id, ok := subID, subID != 0
+	if !ok {
+		id, ok = look.SubscriptionID(sub)
+	}
+	switch {
+	case !ok:
+		ps.add(subField, CodeUnknownSubscription, fmt.Sprintf("no subscription %s", sub))
+	case card.found && card.SubscriptionNumber == "":
+		ps.add(subField, CodeNotInstalled, fmt.Sprintf("smartcard %s is not installed on any subscription", card.key))
+	case card.found:
+		ps.add(subField, CodeNotInstalled, fmt.Sprintf("smartcard %s is installed on subscription %s, not %s", card.key, card.SubscriptionNumber, sub))
+	default:
+		r.SubscriptionID = id
+	}
+}
 
-	if d.STBSerial != "" || d.STBByID != 0 || d.STBByAltCode != "" {
-		var stb Item
-		var ok bool
-		field, key := FieldSTBSerial, d.STBSerial
-		switch {
-		case d.STBSerial != "":
-			stb, ok = look.ItemBySerial(key)
-		case d.STBByID != 0:
-			field, key = FieldSTBID, fmt.Sprintf("with id %d", d.STBByID)
-			stb, ok = keyLookup(look).ItemByID(d.STBByID)
-		default:
-			field, key = FieldSTBAltCode, "with alternative code "+d.STBByAltCode
-			stb, ok = keyLookup(look).ItemByAltCode(d.STBByAltCode)
-		}
+// resolveSTB finds the draft's STB, if it names one, and sets r's STB CA id.
+func resolveSTB(ps *problems, r *Resolved, look Lookup) {
+	d := &r.Draft
+	if d.STBSerial == "" && d.STBByID == 0 && d.STBByAltCode == "" {
+		return
+	}
+	var stb Item
+	var ok bool
+	field, key := FieldSTBSerial, d.STBSerial
+	switch {
+	case d.STBSerial != "":
+		stb, ok = look.ItemBySerial(key)
+	case d.STBByID != 0:
+		field, key = FieldSTBID, fmt.Sprintf("with id %d", d.STBByID)
+		stb, ok = keyLookup(look).ItemByID(d.STBByID)
+	default:
+		field, key = FieldSTBAltCode, "with alternative code "+d.STBByAltCode
+		stb, ok = keyLookup(look).ItemByAltCode(d.STBByAltCode)
+	}
+	switch {
+	case !ok:
+		ps.add(field, CodeUnknownSTB, fmt.Sprintf("no STB %s", key))
+	case stb.Kind != KindSTB:
+		ps.add(field, CodeNotAnSTB, fmt.Sprintf("%s is %s, not an STB", stb.SerialNumber, kindName(stb.Kind)))
+	default:
+		r.STBCAID = stb.CAID
+	}
+}
+
+// resolveServices finds the draft's services, by code and then by key, and sets r's
+// service CA ids in that order.
+func resolveServices(ps *problems, r *Resolved, look Lookup) {
+	d := &r.Draft
+	n := d.services()
+	if n == 0 {
+		return
+	}
+	r.ServiceCAIDs = make([]string, 0, n)
+	service := func(label string, p Product, ok bool) {
 		switch {
 		case !ok:
-			ps.add(field, CodeUnknownSTB, fmt.Sprintf("no STB %s", key))
-		case stb.Kind != KindSTB:
-			ps.add(field, CodeNotAnSTB, fmt.Sprintf("%s is %s, not an STB", stb.SerialNumber, kindName(stb.Kind)))
+			ps.add(FieldServices, CodeUnknownService, fmt.Sprintf("no service %s", label))
+		case p.Classification != ClassificationService:
+			ps.add(FieldServices, CodeNotAService, fmt.Sprintf("product %s is classified %s, not SERVICE", p.Code, p.Classification))
+		case len(d.ServicesByKey) > 0 && slices.Contains(r.ServiceCAIDs, p.CAID):
+			// Two keys of the same service (its code and its id, say).
+			ps.add(FieldServices, CodeDuplicateService, fmt.Sprintf("service %s is listed twice", p.Code))
 		default:
-			r.STBCAID = stb.CAID
+			r.ServiceCAIDs = append(r.ServiceCAIDs, p.CAID)
 		}
 	}
+	for _, code := range d.ServiceCodes {
+		p, ok := look.Product(code)
+		service(code, p, ok)
+	}
+	for _, k := range d.ServicesByKey {
+		p, ok := productByKey(look, k)
+		service(k.String(), p, ok)
+	}
+}
 
-	if n := d.services(); n > 0 {
-		r.ServiceCAIDs = make([]string, 0, n)
-		service := func(label string, p Product, ok bool) {
-			switch {
-			case !ok:
-				ps.add(FieldServices, CodeUnknownService, fmt.Sprintf("no service %s", label))
-			case p.Classification != ClassificationService:
-				ps.add(FieldServices, CodeNotAService, fmt.Sprintf("product %s is classified %s, not SERVICE", p.Code, p.Classification))
-			case len(d.ServicesByKey) > 0 && slices.Contains(r.ServiceCAIDs, p.CAID):
-				// Two keys of the same service (its code and its id, say).
-				ps.add(FieldServices, CodeDuplicateService, fmt.Sprintf("service %s is listed twice", p.Code))
-			default:
-				r.ServiceCAIDs = append(r.ServiceCAIDs, p.CAID)
-			}
-		}
-		for _, code := range d.ServiceCodes {
-			p, ok := look.Product(code)
-			service(code, p, ok)
-		}
-		for _, k := range d.ServicesByKey {
-			var p Product
-			var ok bool
-			switch {
-			case k.Code != "":
-				p, ok = look.Product(k.Code)
-			case k.ID != "":
-				id, _ := strconv.ParseInt(k.ID, 10, 64) // Parse checked it
-				p, ok = keyLookup(look).ProductByID(id)
-			default:
-				p, ok = keyLookup(look).ProductByAltCode(k.AltCode)
-			}
-			service(k.String(), p, ok)
-		}
+// productByKey looks a service up by whichever of its keys k gives.
+func productByKey(look Lookup, k ServiceKey) (Product, bool) {
+	switch {
+	case k.Code != "":
+		return look.Product(k.Code)
+	case k.ID != "":
+		id, _ := strconv.ParseInt(k.ID, 10, 64) // Parse checked it
+		return keyLookup(look).ProductByID(id)
+	default:
+		return keyLookup(look).ProductByAltCode(k.AltCode)
 	}
-
-	if d.Reference != "" && look.ReferenceUsed(d.Reference) {
-		ps.add(FieldReference, CodeDuplicateReference, fmt.Sprintf("reference %s is already used by another request", d.Reference))
-	}
-	if len(ps.list) > 0 {
-		return Resolved{}, ps.list
-	}
-	return r, nil
 }
 
 func kindName(kind string) string {

@@ -3,7 +3,6 @@ package reference_test
 import (
 	"context"
 	"database/sql"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -15,11 +14,10 @@ import (
 	"time"
 
 	"github.com/provisioner/provisioner/internal/pgtest"
+	"github.com/provisioner/provisioner/internal/testutil"
 	"github.com/provisioner/provisioner/reference"
 	"github.com/provisioner/provisioner/store"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files of testdata/ with the current output")
 
 const samples = "../samples/reference"
 
@@ -108,23 +106,6 @@ func report(t *testing.T, db *store.DB, res []reference.FileResult, err error) s
 	return b.String()
 }
 
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs:\n--- got\n%s--- want\n%s", path, got, want)
-	}
-}
-
 func TestLoadSamples(t *testing.T) {
 	t.Parallel()
 	db, _ := pgtest.New(t)
@@ -201,7 +182,7 @@ func TestLoadSamples(t *testing.T) {
 		t.Errorf("states %v, want %v", states, want)
 	}
 
-	golden(t, "samples", report(t, db, res, err))
+	testutil.Golden(t, "samples.golden", []byte(report(t, db, res, err)))
 }
 
 // show renders a struct of pointers with the values pointed to.
@@ -300,7 +281,7 @@ func TestLoadUpsertChanges(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "upsert_changed", report(t, db, res, err))
+	testutil.Golden(t, "upsert_changed.golden", []byte(report(t, db, res, err)))
 
 	after := stamps(t, db)
 	// The rows whose values the files change (or add); every other row, named in the
@@ -426,7 +407,7 @@ func TestLoadBadFiles(t *testing.T) {
 					}
 				}
 			}
-			golden(t, tt.dir, report(t, db, res, err))
+			testutil.Golden(t, tt.dir+".golden", []byte(report(t, db, res, err)))
 		})
 	}
 }

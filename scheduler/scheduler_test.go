@@ -277,11 +277,11 @@ func TestShutdownReleases(t *testing.T) {
 		simulator.Known{Smartcards: cards})
 	srv := httptest.NewServer(sim)
 	t.Cleanup(func() { sim.Close(); srv.Close() })
-	for i := 0; i < 200; i++ {
-		if _, err := db.Exec(`INSERT INTO provisioning_requests (type, smartcard_ca_id, scheduled_date) VALUES ('RESET_PIN', $1, now() - interval '1 second')`, cards[i%len(cards)]); err != nil {
-			t.Fatal(err)
-		}
+	reqs := make([]pgtest.RequestOpts, 200)
+	for i := range reqs {
+		reqs[i].Smartcard = cards[i%len(cards)]
 	}
+	pgtest.Requests(t, db, reqs...)
 	c := config.Default()
 	c.Path = "test.toml"
 	c.Gateway.URL, c.Gateway.Token, c.Gateway.Destination, c.Gateway.BatchTimeout = srv.URL, "tok", "CRM01", 5*time.Second

@@ -1,5 +1,5 @@
 // Package simulator is a CAS gateway that behaves as the vendor's page
-// (shared/cas-gateway-api.md, interface version 1) describes, so that the
+// (docs/cas-gateway.md, interface version 1) describes, so that the
 // dispatcher's tests against it mean something for the real gateway. It is an
 // http.Handler: serve it with httptest.NewServer in tests or with
 // cmd/cas-simulator on a port.

@@ -61,6 +61,8 @@ var (
 	WriteBack string
 	//go:embed queries/release_requests.sql
 	ReleaseRequests string
+	//go:embed queries/release_leftovers.sql
+	ReleaseLeftovers string
 	//go:embed queries/start_process.sql
 	StartProcess string
 	//go:embed queries/finish_process.sql

@@ -2,5 +2,8 @@
 // applying the schema migrations embedded in package sql (with golang-migrate), and
 // checking that a database's schema is the one this binary was built for. The
 // packages that own a piece of work (importer, reference, dispatcher) run their own
-// statements from package sql through the *DB it returns. It holds no business rules.
+// statements from package sql through the *DB it returns; Open sizes its pool for
+// what the caller runs at once (Options.Conns). RequestValues encodes a resolved
+// request as the columns the importer and the Web API both write. It holds no
+// business rules.
 package store

@@ -31,7 +31,16 @@ type Options struct {
 	// a statement running longer is cancelled by the server. Zero: the default;
 	// negative: none. A statement_timeout in the connection string wins.
 	StatementTimeout time.Duration
+	// Conns is how many connections the caller uses at once (a processing run:
+	// dispatcher.Options.Conns): the pool keeps at least that many open and idle,
+	// so that none waits for a connection or reconnects. Zero: the default pool,
+	// DefaultConns open and half as many idle, enough for an import (its COPY and
+	// its lookups) and the commands.
+	Conns int
 }
+
+// DefaultConns is the size of the pool Open makes unless Options.Conns asks more.
+const DefaultConns = 8
 
 // Open connects to the database at dsn (a postgres:// URL or key=value string) and
 // checks that it answers.
@@ -50,9 +59,10 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("open database %s: %w", Redact(dsn), err)
 	}
 	db := sqlx.NewDb(sql.OpenDB(connector), "postgres")
-	// The importer holds one connection for its COPY and uses another for lookups.
-	db.SetMaxOpenConns(8)
-	db.SetMaxIdleConns(4)
+	// The pool is sized here alone: the code that uses it (the processing run, the
+	// scheduler's jobs) says how many it needs through opts.Conns.
+	db.SetMaxOpenConns(max(DefaultConns, opts.Conns))
+	db.SetMaxIdleConns(max(DefaultConns/2, opts.Conns))
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()

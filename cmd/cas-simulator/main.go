@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/provisioner/provisioner/internal/cmdline"
 	"github.com/provisioner/provisioner/reference"
 	"github.com/provisioner/provisioner/simulator"
 )
@@ -36,30 +36,11 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
-	var ue usageError
-	switch {
-	case err == nil, errors.Is(err, flag.ErrHelp):
-		os.Exit(0)
-	case errors.As(err, &ue):
-		if !ue.printed {
-			fmt.Fprintf(os.Stderr, "cas-simulator: %v\n", err)
-		}
-		os.Exit(2)
-	default:
-		fmt.Fprintf(os.Stderr, "cas-simulator: %v\n", err)
-		os.Exit(1)
-	}
+	os.Exit(cmdline.Exit("cas-simulator", err, os.Stderr))
 }
 
-// usageError is a bad flag: exit status 2.
-type usageError struct {
-	msg     string
-	printed bool // the flag package told the user already
-}
-
-func (e usageError) Error() string { return e.msg }
-
-func usagef(format string, args ...any) error { return usageError{msg: fmt.Sprintf(format, args...)} }
+// usagef is a bad flag or setting: exit status 2.
+var usagef = cmdline.Usagef
 
 type options struct {
 	addr, reference, token, destination, logLevel string
@@ -94,12 +75,8 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.Float64Var(&f.Busy, "busy", 0, "probability per command of RETRY with E_BUSY, not applied")
 	fs.StringVar(&o.disabled, "disabled", "", "comma-separated smartcard CA ids that are DISABLED")
 	fs.Float64Var(&f.DisabledFraction, "disabled-fraction", 0, "share of the smartcards that are DISABLED, chosen by -seed")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return o, err
-		}
-		// The flag package has printed the message and the usage already.
-		return o, usageError{msg: err.Error(), printed: true}
+	if err := cmdline.Parse(fs, args); err != nil {
+		return o, err // the flag package has printed the message and the usage already
 	}
 	if fs.NArg() > 0 {
 		return o, usagef("unexpected argument %q", fs.Arg(0))

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/provisioner/provisioner/casapi"
+	"github.com/provisioner/provisioner/internal/cmdline"
 )
 
 // referenceDir writes a small reference directory the way the provisioner
@@ -73,8 +74,7 @@ func TestBadFlags(t *testing.T) {
 			withEnv(t, tc.env)
 			var stdout, stderr bytes.Buffer
 			err := run(context.Background(), tc.args, &stdout, &stderr)
-			var ue usageError
-			if !errors.As(err, &ue) || err.Error() != tc.want {
+			if !cmdline.IsUsage(err) || err.Error() != tc.want {
 				t.Fatalf("run() = %v, want usage error %q", err, tc.want)
 			}
 			if stdout.Len() != 0 {

@@ -1,6 +1,8 @@
 // Command provisioner provisions smartcards on the conditional-access system: it
-// imports operators' instruction files and (soon) sends the requests to the CAS
-// gateway. Run `provisioner help` for its commands.
+// imports operators' instruction files, serves the CRM's Web API, sends the requests
+// to the CAS gateway and runs these jobs on schedules. It is a thin main: package cli
+// is the command line. Run `provisioner help` for its commands; README.md and docs/
+// are the manual.
 package main
 
 import (

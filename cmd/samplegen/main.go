@@ -9,7 +9,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -17,30 +16,15 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/provisioner/provisioner/internal/cmdline"
 	"github.com/provisioner/provisioner/internal/samplegen"
 	"github.com/provisioner/provisioner/provisioning"
 )
 
 func main() {
 	err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr)
-	var ue usageError
-	switch {
-	case err == nil:
-	case errors.Is(err, flag.ErrHelp):
-		os.Exit(2)
-	case errors.As(err, &ue):
-		fmt.Fprintln(os.Stderr, "samplegen:", err)
-		os.Exit(2)
-	default:
-		fmt.Fprintln(os.Stderr, "samplegen:", err)
-		os.Exit(1)
-	}
+	os.Exit(cmdline.Exit("samplegen", err, os.Stderr))
 }
-
-// usageError is a mistake on the command line: exit code 2, as for flag errors.
-type usageError struct{ msg string }
-
-func (e usageError) Error() string { return e.msg }
 
 func run(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("samplegen", flag.ContinueOnError)
@@ -49,15 +33,12 @@ func run(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	rows := fs.Int("rows", 1_000_000, "instruction rows")
 	seed := fs.Uint64("seed", 1, "the same seed gives the same files")
 	subs := fs.Int("subscriptions", 0, "subscriptions, each with a smartcard and an STB (default rows/4, at least 100)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usageError{err.Error()}
+	if err := cmdline.Parse(fs, args); err != nil {
+		return err
 	}
 	if *out == "" || fs.NArg() > 0 {
 		fs.Usage()
-		return usageError{"give -out DIR and no arguments"}
+		return cmdline.Usagef("give -out DIR and no arguments")
 	}
 	started := time.Now()
 	st, err := samplegen.Generate(*out, samplegen.Config{Rows: *rows, Seed: *seed, Subscriptions: *subs})

@@ -17,6 +17,7 @@ import (
 
 	"github.com/lib/pq"
 
+	"github.com/provisioner/provisioner/internal/procwatch"
 	"github.com/provisioner/provisioner/internal/samplegen"
 )
 
@@ -162,7 +163,7 @@ func (b *bench) setup(ctx context.Context, rep *report) error {
 	b.db.SetMaxOpenConns(1)
 	var backend int
 	if err := b.db.QueryRowContext(ctx, "SELECT pg_backend_pid()").Scan(&backend); err == nil {
-		b.pgPID = postmasterOf(backend)
+		b.pgPID = procwatch.PostmasterOf(backend)
 	}
 	// As autovacuum would have long since done on an operator's server: the importer's
 	// lookups are planned with statistics of the reference tables.
@@ -271,9 +272,9 @@ func (b *bench) importer(ctx context.Context) (m measurement, own time.Duration,
 	if err := b.reset(ctx); err != nil {
 		return m, 0, err
 	}
-	w := watchPostgres(b.pgPID, b.cfg.Database)
+	w := procwatch.WatchPostgres(b.pgPID, b.cfg.Database)
 	c, err := runChild(ctx, b.env, b.cfg.Provisioner, "import", b.file)
-	c.pgCPU = w.finish()
+	c.pgCPU = w.Finish()
 	if err != nil {
 		return m, 0, fmt.Errorf("importer: %w", err)
 	}
@@ -304,9 +305,9 @@ func (b *bench) psqlCopy(ctx context.Context, path string) (measurement, error) 
 		return measurement{}, err
 	}
 	cmd := fmt.Sprintf(`\copy %s (%s) FROM '%s'`, b.table, strings.Join(b.columns, ", "), path)
-	w := watchPostgres(b.pgPID, b.cfg.Database)
+	w := procwatch.WatchPostgres(b.pgPID, b.cfg.Database)
 	c, err := runChild(ctx, b.env, b.cfg.Psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", b.dbURL, "-c", cmd)
-	c.pgCPU = w.finish()
+	c.pgCPU = w.Finish()
 	if err != nil {
 		return measurement{}, fmt.Errorf("raw copy: %w", err)
 	}
@@ -321,13 +322,13 @@ func (b *bench) pqCopy(ctx context.Context, rows []resolvedRow) (measurement, er
 		return m, err
 	}
 	runtime.GC() // the rows were just read: their garbage is not the copy's to collect
-	cpu := selfCPU()
-	w := watchPostgres(b.pgPID, b.cfg.Database)
+	cpu := procwatch.SelfCPU()
+	w := procwatch.WatchPostgres(b.pgPID, b.cfg.Database)
 	t := time.Now()
 	err := copyIn(ctx, b.db, b.table, b.columns, rows)
 	m.wall = time.Since(t)
-	m.pgCPU = w.finish()
-	m.clientCPU = selfCPU() - cpu
+	m.pgCPU = w.Finish()
+	m.clientCPU = procwatch.SelfCPU() - cpu
 	if err != nil {
 		return m, fmt.Errorf("lib/pq copy: %w", err)
 	}

@@ -22,5 +22,6 @@
 //
 // The tables are truncated and a CHECKPOINT taken before every measurement, so that
 // each starts from the same empty table and none pays for an earlier one's dirty
-// pages. Medians over the rounds are reported beside the goals.
+// pages. Medians over the rounds are reported beside the goals. The CPU and memory
+// figures are read from /proc by package internal/procwatch.
 package benchrun

@@ -1,8 +1,3 @@
-// Package pgtest gives each test its own PostgreSQL database, migrated to the latest
-// schema, on a real server: TEST_DATABASE_URL, or the local server's postgres
-// database over TCP. Each database is a copy of a template migrated once per schema
-// (CREATE DATABASE ... TEMPLATE), which takes tens of milliseconds, and is dropped when
-// the test ends.
 package pgtest
 
 import (
@@ -39,7 +34,9 @@ func ServerURL() string {
 func New(t testing.TB) (*store.DB, string) {
 	t.Helper()
 	dsn := NewURL(t)
-	db, err := store.Open(context.Background(), dsn, store.Options{})
+	// Room for a processing run at concurrency 8 (the bench's), as the commands size
+	// their pools for their runs (dispatcher.Options.Conns).
+	db, err := store.Open(context.Background(), dsn, store.Options{Conns: 10})
 	if err != nil {
 		t.Fatalf("pgtest: %v", err)
 	}

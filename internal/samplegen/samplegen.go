@@ -306,86 +306,7 @@ func WriteInstructions(w io.Writer, cfg Config) (Stats, error) {
 	b := make([]byte, 0, 64<<10)
 	b = append(b, "\xEF\xBB\xBF"+header...)
 	for k := range cfg.Rows {
-		sub := 1 + rng.IntN(subs)
-		pick := rng.IntN(1000)
-		m := actionMix[0]
-		for _, m = range actionMix {
-			if pick < m.perMille {
-				break
-			}
-			pick -= m.perMille
-		}
-		typ := rowType(m.action, m.unpair)
-		st.Types[typ]++
-
-		b = append(b, m.action...)
-		b = append(b, ',')
-		// The subscription is required but for pairing, where some operators leave it out.
-		if m.action != provisioning.ActionPair || rng.IntN(10) < 7 {
-			b = appendSubscription(b, sub)
-		}
-		b = append(b, ',')
-		if rng.IntN(10) == 0 {
-			st.ByCAID++
-			b = append(b, ',')
-			b = smartcardIDs.caID(b, sub)
-		} else {
-			b = smartcardIDs.serial(b, sub)
-			b = append(b, ',')
-		}
-		b = append(b, ',')
-		if typ == provisioning.Pair {
-			b = stbIDs.serial(b, sub) // the subscription's own box
-		}
-		b = append(b, ',')
-		if m.action == provisioning.ActionAddServices || m.action == provisioning.ActionCancelServices {
-			b = appendServices(b, rng)
-		}
-		b = append(b, ',')
-		if m.action == provisioning.ActionSetPIN {
-			b = appendPadded(b, 1+rng.IntN(9999), 4) // never 0000, the default PIN
-		}
-		b = append(b, ',')
-		switch p := rng.IntN(200); {
-		case p < 3:
-			st.Express++
-			b = append(b, "EXPRESS"...)
-		case p < 4:
-			st.Express++
-			b = append(b, "express"...)
-		case p < 8:
-			b = append(b, "REGULAR"...)
-		}
-		b = append(b, ',')
-		if rng.IntN(10) == 0 {
-			st.Scheduled++
-			at := scheduleBase.Add(time.Duration(rng.IntN(30*24*4)) * 15 * time.Minute)
-			if rng.IntN(2) == 0 {
-				b = at.AppendFormat(b, time.RFC3339)
-			} else {
-				b = at.AppendFormat(b, "2006-01-02 15:04:05")
-			}
-		}
-		b = append(b, ',')
-		switch rng.IntN(100) {
-		case 0:
-			st.ProcessImmediately++
-			b = append(b, "true"...)
-		case 1, 2:
-			b = append(b, "false"...)
-		}
-		b = append(b, ',')
-		if rng.IntN(100) == 0 {
-			// Unique in the file by its row, and across files by the seed.
-			st.References++
-			b = append(b, "CRM-"...)
-			b = strconv.AppendUint(b, cfg.Seed, 10)
-			b = append(b, '-')
-			b = appendPadded(b, k+1, 8)
-		}
-		b = append(b, '\r', '\n')
-		st.Rows++
-
+		b = appendInstruction(b, rng, &st, cfg.Seed, subs, k)
 		if len(b) > 60<<10 {
 			if _, err := w.Write(b); err != nil {
 				return st, err
@@ -395,6 +316,106 @@ func WriteInstructions(w io.Writer, cfg Config) (Stats, error) {
 	}
 	_, err := w.Write(b)
 	return st, err
+}
+
+// appendInstruction appends row k (from 0) of the file, for one of subs
+// subscriptions, and counts it in st. Every random choice is drawn from rng in
+// the order of the columns, so that a seed gives the same file.
+func appendInstruction(b []byte, rng *rand.Rand, st *Stats, seed uint64, subs, k int) []byte {
+	sub := 1 + rng.IntN(subs)
+	pick := rng.IntN(1000)
+	m := actionMix[0]
+	for _, m = range actionMix {
+		if pick < m.perMille {
+			break
+		}
+		pick -= m.perMille
+	}
+	typ := rowType(m.action, m.unpair)
+	st.Types[typ]++
+
+	b = append(b, m.action...)
+	b = append(b, ',')
+	b = appendParties(b, rng, st, m.action, typ, sub)
+	b = append(b, ',')
+	if m.action == provisioning.ActionAddServices || m.action == provisioning.ActionCancelServices {
+		b = appendServices(b, rng)
+	}
+	b = append(b, ',')
+	if m.action == provisioning.ActionSetPIN {
+		b = appendPadded(b, 1+rng.IntN(9999), 4) // never 0000, the default PIN
+	}
+	b = append(b, ',')
+	b = appendWhen(b, rng, st)
+	b = append(b, ',')
+	if rng.IntN(100) == 0 {
+		// Unique in the file by its row, and across files by the seed.
+		st.References++
+		b = append(b, "CRM-"...)
+		b = strconv.AppendUint(b, seed, 10)
+		b = append(b, '-')
+		b = appendPadded(b, k+1, 8)
+	}
+	b = append(b, '\r', '\n')
+	st.Rows++
+	return b
+}
+
+// appendParties appends the subscription, smartcard (by serial number or CA id) and
+// STB columns of subscription sub.
+func appendParties(b []byte, rng *rand.Rand, st *Stats, action provisioning.Action, typ provisioning.Type, sub int) []byte {
+	// The subscription is required but for pairing, where some operators leave it out.
+	if action != provisioning.ActionPair || rng.IntN(10) < 7 {
+		b = appendSubscription(b, sub)
+	}
+	b = append(b, ',')
+	if rng.IntN(10) == 0 {
+		st.ByCAID++
+		b = append(b, ',')
+		b = smartcardIDs.caID(b, sub)
+	} else {
+		b = smartcardIDs.serial(b, sub)
+		b = append(b, ',')
+	}
+	b = append(b, ',')
+	if typ == provisioning.Pair {
+		b = stbIDs.serial(b, sub) // the subscription's own box
+	}
+	return b
+}
+
+// appendWhen appends the priority, scheduled_date and process_immediately columns,
+// each most often empty.
+func appendWhen(b []byte, rng *rand.Rand, st *Stats) []byte {
+	switch p := rng.IntN(200); {
+	case p < 3:
+		st.Express++
+		b = append(b, "EXPRESS"...)
+	case p < 4:
+		st.Express++
+		b = append(b, "express"...)
+	case p < 8:
+		b = append(b, "REGULAR"...)
+	}
+	b = append(b, ',')
+	if rng.IntN(10) == 0 {
+		st.Scheduled++
+		at := scheduleBase.Add(time.Duration(rng.IntN(30*24*4)) * 15 * time.Minute)
+		if rng.IntN(2) == 0 {
+			b = at.AppendFormat(b, time.RFC3339)
+		} else {
+			b = at.AppendFormat(b, "2006-01-02 15:04:05")
+		}
+	}
+	b = append(b, ',')
+	switch rng.IntN(100) {
+	case 0:
+		st.ProcessImmediately++
+		b = append(b, "true"...)
+	case 1, 2:
+		b = append(b, "false"...)
+	}
+	return b
 }
 
 func rowType(a provisioning.Action, unpair bool) provisioning.Type {

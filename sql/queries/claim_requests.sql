@@ -3,7 +3,7 @@
 -- how many candidates to weigh per request wanted: 1 usually, more after a claim came
 -- back short because other runs held the first candidates (see "locked" below).
 --
--- The rule (see dispatcher/doc.go): only the head of a smartcard's queue (its pending
+-- The rule (docs/processing-run.md, "Order"): only the head of a smartcard's queue (its pending
 -- request with the lowest sequence number) may be sent, so a card's requests go out
 -- one at a time in sequence order. Heads are taken EXPRESS first, then by sequence
 -- number; and a card with an EXPRESS request waiting behind REGULAR ones has its head

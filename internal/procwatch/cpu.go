@@ -1,14 +1,15 @@
-package benchrun
+package procwatch
 
 import (
+	"syscall"
 	"time"
 )
 
-// CPUWatch measures, for another package's benchmark, the CPU time that PostgreSQL
-// spends on behalf of one database while it runs (see pgWatch), beside this
+// CPUWatch measures, for a benchmark run in this process, the CPU time that PostgreSQL
+// spends on behalf of one database while it runs (see Postgres), beside this
 // process's own.
 type CPUWatch struct {
-	pg   *pgWatch
+	pg   *Postgres
 	self time.Duration
 }
 
@@ -17,11 +18,20 @@ type CPUWatch struct {
 // connection pool live through the run, and polling every 20 ms took a tenth of the
 // measured process's CPU time.
 func WatchCPU(backend int, database string) *CPUWatch {
-	return &CPUWatch{pg: watchPostgresEvery(postmasterOf(backend), database, 250*time.Millisecond), self: selfCPU()}
+	return &CPUWatch{pg: watchPostgresEvery(PostmasterOf(backend), database, 250*time.Millisecond), self: SelfCPU()}
 }
 
 // Finish stops watching and returns the CPU time this process and PostgreSQL spent
 // since WatchCPU; postgres is -1 when /proc could not tell (another machine).
 func (w *CPUWatch) Finish() (self, postgres time.Duration) {
-	return selfCPU() - w.self, w.pg.finish()
+	return SelfCPU() - w.self, w.pg.Finish()
+}
+
+// SelfCPU is this process's user+system time so far.
+func SelfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -1,0 +1,54 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/provisioner/provisioner/ops"
+)
+
+func runRequestsList(ctx context.Context, env Env, args []string) error {
+	fs := newFlagSet(env, "requests list", "requests list [filters] [--limit N] [--format table|csv|json]")
+	dbf := addDBFlags(fs)
+	ff := addFilterFlags(fs, true)
+	limit := fs.Int("limit", 100, "at most this many requests, oldest number first (0: all)")
+	format := fs.String("format", "table", "table, csv or json")
+	f, err := parseFiltered(env, fs, ff, args)
+	if err != nil {
+		return err
+	}
+	if *limit < 0 {
+		return usagef("--limit %d: must not be negative", *limit)
+	}
+	if *format != "table" && *format != "csv" && *format != "json" {
+		return usagef("--format %q: expected table, csv or json", *format)
+	}
+	env, _, db, err := dbf.setUp(ctx, env)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if *limit > 0 {
+		f.Limit = *limit + 1 // one more, to tell the operator that there are more
+	}
+	rows, err := ops.List(ctx, db, f)
+	if err != nil {
+		return err
+	}
+	more := *limit > 0 && len(rows) > *limit
+	if more {
+		rows = rows[:*limit]
+	}
+	switch *format {
+	case "csv":
+		err = writeRequestsCSV(env.Stdout, rows)
+	case "json":
+		err = writeJSON(env.Stdout, requestsJSON(rows))
+	default:
+		err = writeRequestsTable(env.Stdout, rows)
+	}
+	if more {
+		fmt.Fprintf(env.Stderr, "more than %d requests match: showing the first %d (--limit 0 for all)\n", *limit, *limit)
+	}
+	return err
+}

@@ -1,0 +1,97 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/provisioner/provisioner/ops"
+)
+
+func runRequestsShow(ctx context.Context, env Env, args []string) error {
+	fs := newFlagSet(env, "requests show", "requests show [--json] NUMBER")
+	dbf := addDBFlags(fs)
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usagef("requests show takes one request number, got %q", fs.Args())
+	}
+	number, err := strconv.ParseInt(fs.Arg(0), 10, 64)
+	if err != nil || number <= 0 {
+		return usagef("%q is not a request number", fs.Arg(0))
+	}
+	env, _, db, err := dbf.setUp(ctx, env)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	r, err := ops.Get(ctx, db, number)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return writeJSON(env.Stdout, requestJSON{r, r.CommandID()})
+	}
+	return writeRequest(env.Stdout, r)
+}
+
+// writeRequest prints every field of r, then its raw request and response.
+func writeRequest(w io.Writer, r ops.Request) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 1, ' ', 0)
+	field := func(name, value string) { fmt.Fprintf(tw, "%s:\t%s\n", name, orDash(value)) }
+	field("number", strconv.FormatInt(r.Number, 10))
+	field("state", r.State)
+	field("type", r.Type)
+	field("priority", r.Priority)
+	field("sequence number", strconv.FormatInt(r.SequenceNumber, 10))
+	field("scheduled", rfc3339(r.ScheduledDate))
+	field("executed", rfc3339Ptr(r.ExecutedDate))
+	field("process immediately", strconv.FormatBool(r.ProcessImmediately))
+	field("subscription", r.Subscription)
+	field("smartcard", joinName(r.SmartcardSerial, r.Smartcard))
+	field("services", strings.Join(r.Services, ", "))
+	field("stb", joinName(r.STBSerial, r.STB))
+	field("pin", r.PIN)
+	field("reference", r.Reference)
+	source := r.SourceFile
+	if r.SourceLine != nil {
+		source += ":" + strconv.FormatInt(*r.SourceLine, 10)
+	}
+	if r.SourceFileID != nil {
+		source += fmt.Sprintf(" (import file %d)", *r.SourceFileID)
+	}
+	field("source", strings.TrimSpace(source))
+	field("command id", r.CommandID())
+	field("attempts", strconv.Itoa(r.Attempts))
+	field("next attempt", rfc3339Ptr(r.NextAttemptAt))
+	claim := ""
+	if r.ClaimedBy != nil {
+		claim = fmt.Sprintf("run %d until %s", *r.ClaimedBy, rfc3339Ptr(r.LeaseExpiresAt))
+	}
+	field("claimed by", claim)
+	retries := strconv.Itoa(r.Retries)
+	if r.RetriedAt != nil {
+		retries += ", last " + rfc3339Ptr(r.RetriedAt) + ", which cleared " + r.RetriedError
+	}
+	field("operator retries", retries)
+	field("gateway reference", r.ReferenceNumber)
+	field("error code", r.ErrorCode)
+	field("error description", r.ErrorDescription)
+	process := r.ProcessName
+	if r.ProcessID != nil {
+		process += fmt.Sprintf(" (run %d)", *r.ProcessID)
+	}
+	field("process", strings.TrimSpace(process))
+	field("created", rfc3339(r.CreatedAt))
+	field("updated", rfc3339(r.UpdatedAt))
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\nrequest (as sent):\n%s\n\nresponse (as received):\n%s\n", orDash(r.Request), orDash(r.Response))
+	return nil
+}

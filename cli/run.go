@@ -1,0 +1,89 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/provisioner/provisioner/internal/cmdline"
+	"github.com/provisioner/provisioner/jobs"
+)
+
+const runUsage = `run JOB [--config FILE]
+
+Runs one job once (import, process or housekeeping), recorded in the run ledger as a
+MANUAL run: for system cron (see crontab.example) and for operators. Exit codes as
+the other commands: 0 done, 1 failed or interrupted, 2 configuration, 3 done with
+rejects. A run that finds the job still running elsewhere is SKIPPED (exit 0).`
+
+func runRun(ctx context.Context, env Env, args []string) error {
+	fs := newFlagSet(env, "run", runUsage)
+	path := configFlag(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		return usagef("run which job? one of %s", strings.Join(jobs.Names(), ", "))
+	}
+	name := fs.Arg(0)
+	if err := parseFlags(fs, fs.Args()[1:]); err != nil { // flags after the job's name
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("run takes one job, got %q", append([]string{name}, fs.Args()...))
+	}
+	fn, ok := jobs.All[name]
+	if !ok {
+		return usagef("no job %q: the jobs are %s", name, strings.Join(jobs.Names(), ", "))
+	}
+	c, err := loadConfig(env, *path)
+	if err != nil {
+		return err
+	}
+	env, log, err := configured(env, c)
+	if err != nil {
+		return err
+	}
+	switch {
+	case name == "process":
+		if err := jobs.CheckDispatcher(jobs.GatewayConfig(c), jobs.ProcessOptions(c)); err != nil {
+			return usagef("%v", err)
+		}
+	case name == "import" && c.Import.Inbox == "":
+		return usagef("jobs.import.inbox is not set in %s", c.Path)
+	}
+	db, err := openPool(ctx, env, "", poolSize(c))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	instance := c.Scheduler.Instance
+	if instance == "" {
+		instance = jobs.DefaultInstance()
+	}
+	ledger := &jobs.Ledger{DB: db, Log: log, Instance: instance}
+	run, err := ledger.Run(ctx, name, time.Now(), jobs.Manual, fn, jobs.Env{DB: db, Log: log.WithField("job", name), Config: c})
+	if err != nil {
+		return err
+	}
+	if run.Result.Summary != "" {
+		fmt.Fprintln(env.Stdout, run.Result.Summary)
+	}
+	fmt.Fprintf(env.Stdout, "%s run %d: %s in %s\n", name, run.ID, run.State, run.Took.Round(time.Millisecond))
+	switch run.State {
+	case jobs.Succeeded:
+		return nil
+	case jobs.Skipped:
+		fmt.Fprintf(env.Stdout, "skipped: %v\n", run.Err)
+		return nil
+	case jobs.Rejected:
+		return &rejectedError{fmt.Sprintf("%s: %d rejected", name, run.Result.Rejected)}
+	case jobs.Interrupted:
+		return fmt.Errorf("%s interrupted", name)
+	}
+	if jobs.IsConfig(run.Err) {
+		return &cmdline.UsageError{Msg: run.Err.Error()}
+	}
+	return run.Err
+}
