@@ -11,6 +11,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/jmoiron/sqlx"
 	"github.com/sirupsen/logrus"
 
 	"github.com/provisioner/provisioner/csvin"
@@ -212,13 +213,13 @@ func (im *Importer) importRows(ctx context.Context, res Result, started time.Tim
 	if err := rej.flush(); err != nil {
 		return res, err
 	}
+	if c.created > 0 {
+		im.refreshStats(ctx, tx)
+	}
 	if err := tx.Commit(); err != nil {
 		return res, fmt.Errorf("commit: %w", err)
 	}
 	c.fill(&res, Imported)
-	if res.Created > 0 {
-		im.refreshStats(ctx)
-	}
 	return res, nil
 }
 
@@ -234,14 +235,17 @@ func (im *Importer) copyRows(ctx context.Context, stmt *sql.Stmt, in io.Reader, 
 	return c, err
 }
 
-// refreshStats analyses the requests if this file's rows left the planner's
-// statistics far behind (store.RefreshRequestStats): operators' reads and the
-// processing run are planned on them. The file is committed: a failure is logged.
-func (im *Importer) refreshStats(ctx context.Context) {
-	c, err := store.RefreshRequestStats(ctx, im.db)
+// refreshStats analyses the requests, in the file's transaction, if its rows leave
+// the planner's statistics far behind (store.RefreshRequestStatsTx): the statistics
+// then commit with the rows, and the immediate send, the next run and operators'
+// reads never meet the rows without them. In a savepoint: a failure (a lock wait
+// cut by the statement timeout, a role that may not analyse) is logged and costs
+// the file nothing.
+func (im *Importer) refreshStats(ctx context.Context, tx *sqlx.Tx) {
+	c, err := store.RefreshRequestStatsTx(ctx, tx, "import_stats")
 	switch {
 	case err != nil:
-		im.log.WithError(err).Warn("planner statistics not checked after the import")
+		im.log.WithError(err).Warn("planner statistics not checked with the import")
 	case c.Analysed:
 		im.log.WithFields(logrus.Fields{"estimated_pending": c.Estimated, "pending_at_least": c.Counted,
 			"duration": c.Took.Round(time.Millisecond).String()}).Info("planner statistics were stale: provisioning_requests analysed")

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jmoiron/sqlx"
+
 	provsql "github.com/provisioner/provisioner/sql"
 )
 
@@ -49,18 +51,8 @@ func RefreshRequestStats(ctx context.Context, db *DB) (StatsCheck, error) {
 		return c, fmt.Errorf("analyze requests: %w", err)
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, provsql.StatsLock); err != nil {
-		return c, fmt.Errorf("analyze requests: wait for another refresh: %w", err)
-	}
-	// Another host may have analysed while this one waited.
-	if err := tx.QueryRowxContext(ctx, provsql.PendingEstimate).Scan(jsonRows{&c.Estimated}); err != nil {
-		return c, fmt.Errorf("analyze requests: estimate pending: %w", err)
-	}
-	if c.Counted > staleFactor*c.Estimated+staleSlack {
-		if _, err := tx.ExecContext(ctx, provsql.AnalyzeRequests); err != nil {
-			return c, fmt.Errorf("analyze requests: %w", err)
-		}
-		c.Analysed = true
+	if err := c.analyse(ctx, tx); err != nil {
+		return c, err
 	}
 	if err := tx.Commit(); err != nil {
 		return c, fmt.Errorf("analyze requests: %w", err)
@@ -69,8 +61,59 @@ func RefreshRequestStats(ctx context.Context, db *DB) (StatsCheck, error) {
 	return c, nil
 }
 
+// RefreshRequestStatsTx is RefreshRequestStats inside tx, for the transaction that
+// has just written many requests: ANALYZE samples the rows its own transaction
+// inserted, so the statistics commit with the rows and no statement ever sees the
+// rows without them (the importer's immediate send starts at the commit). It works
+// in the savepoint named savepoint, so that a failure leaves tx usable; the
+// advisory lock is held until tx ends.
+func RefreshRequestStatsTx(ctx context.Context, tx *sqlx.Tx, savepoint string) (StatsCheck, error) {
+	start := time.Now()
+	var c StatsCheck
+	if _, err := tx.ExecContext(ctx, "SAVEPOINT "+savepoint); err != nil {
+		return c, fmt.Errorf("analyze requests: %w", err)
+	}
+	stale, err := c.measure(ctx, tx)
+	if err == nil && stale {
+		err = c.analyse(ctx, tx)
+	}
+	c.Took = time.Since(start)
+	end := "RELEASE SAVEPOINT "
+	if err != nil {
+		end = "ROLLBACK TO SAVEPOINT "
+	}
+	if _, serr := tx.ExecContext(context.WithoutCancel(ctx), end+savepoint); serr != nil && err == nil {
+		err = fmt.Errorf("analyze requests: %w", serr)
+	}
+	return c, err
+}
+
+// queryer is a database or a transaction.
+type queryer interface {
+	sqlx.QueryerContext
+	sqlx.ExecerContext
+}
+
+// analyse takes the refresh's lock, then analyses unless another host has done it
+// meanwhile (the estimate is read again).
+func (c *StatsCheck) analyse(ctx context.Context, q queryer) error {
+	if _, err := q.ExecContext(ctx, provsql.StatsLock); err != nil {
+		return fmt.Errorf("analyze requests: wait for another refresh: %w", err)
+	}
+	if err := q.QueryRowxContext(ctx, provsql.PendingEstimate).Scan(jsonRows{&c.Estimated}); err != nil {
+		return fmt.Errorf("analyze requests: estimate pending: %w", err)
+	}
+	if c.Counted > staleFactor*c.Estimated+staleSlack {
+		if _, err := q.ExecContext(ctx, provsql.AnalyzeRequests); err != nil {
+			return fmt.Errorf("analyze requests: %w", err)
+		}
+		c.Analysed = true
+	}
+	return nil
+}
+
 // measure fills Estimated and Counted and says whether the statistics are stale.
-func (c *StatsCheck) measure(ctx context.Context, db *DB) (bool, error) {
+func (c *StatsCheck) measure(ctx context.Context, db queryer) (bool, error) {
 	if err := db.QueryRowxContext(ctx, provsql.PendingEstimate).Scan(jsonRows{&c.Estimated}); err != nil {
 		return false, fmt.Errorf("estimate pending requests: %w", err)
 	}

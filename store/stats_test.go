@@ -66,3 +66,47 @@ func TestRefreshRequestStats(t *testing.T) {
 		})
 	}
 }
+
+// TestRefreshRequestStatsTx: in the transaction that inserted the requests, the
+// refresh sees them, and the statistics commit with them; a failure inside leaves
+// the transaction usable.
+func TestRefreshRequestStatsTx(t *testing.T) {
+	db, _ := pgtest.New(t)
+	ctx := context.Background()
+	if _, err := db.Exec(`INSERT INTO provisioning_requests (type, life_cycle_state, smartcard_ca_id)
+	        SELECT 'RESET_PIN', 'COMPLETED', 'SC' || g FROM generate_series(1, 2000) g`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec("ANALYZE provisioning_requests"); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := db.BeginTxx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.Exec(`INSERT INTO provisioning_requests (type, smartcard_ca_id)
+	        SELECT 'RESET_PIN', 'SC' || g FROM generate_series(1, 6000) g`); err != nil {
+		t.Fatal(err)
+	}
+	got, err := store.RefreshRequestStatsTx(ctx, tx, "stats")
+	if err != nil || !got.Analysed {
+		t.Fatalf("in the inserting transaction: %+v, %v; want analysed", got, err)
+	}
+	// A failure inside the savepoint (here a cancelled context) leaves tx usable.
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := store.RefreshRequestStatsTx(cancelled, tx, "stats"); err == nil {
+		t.Error("a cancelled refresh reported no error")
+	}
+	if _, err := tx.Exec("SELECT 1"); err != nil {
+		t.Fatalf("the transaction after a failed refresh: %v", err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	after, err := store.RefreshRequestStats(ctx, db)
+	if err != nil || after.Analysed || after.Estimated < 3000 {
+		t.Errorf("after the commit: %+v, %v; want about 6000 pending estimated, no second ANALYZE", after, err)
+	}
+}
