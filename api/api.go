@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"reflect"
 	"strings"
 	"time"
 
@@ -43,9 +44,11 @@ const (
 
 // Options tune a Server. The zero value is usable.
 type Options struct {
-	// Sender sends the requests created with process_immediately during the call.
-	// nil: no gateway is configured, and they wait for the next processing run.
-	Sender Sender
+	// Dispatcher sends the requests created with process_immediately during the
+	// call: any Sender, usually a *dispatcher.Dispatcher. nil (or a nil pointer in
+	// the interface): no gateway is configured, and they wait for the next
+	// processing run.
+	Dispatcher Sender
 	// MaxBody is the largest request body, in bytes (default DefaultMaxBody).
 	MaxBody int64
 	// Now is the clock: the scheduled date of a request that gives none.
@@ -73,6 +76,10 @@ func New(db *store.DB, log logrus.FieldLogger, opts Options) *Server {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	// A nil *dispatcher.Dispatcher put in the interface is no sender at all.
+	if v := reflect.ValueOf(opts.Dispatcher); opts.Dispatcher != nil && v.Kind() == reflect.Pointer && v.IsNil() {
+		opts.Dispatcher = nil
 	}
 	return &Server{db: db, log: log, opts: opts}
 }

@@ -70,7 +70,7 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, c *call, res *pro
 	}
 	if res.ProcessImmediately {
 		log := s.log.WithField("request_id", id)
-		switch d := s.opts.Sender; {
+		switch d := s.opts.Dispatcher; {
 		case d == nil:
 			log.Warn("process_immediately: no CAS gateway configured; the request waits for the next processing run")
 		default:

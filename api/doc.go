@@ -8,7 +8,7 @@
 // the fields an imported one would have (store.RequestValues), and records the
 // token that created it as its source. A request created with process_immediately is
 // sent during the call through the processing run's own code path
-// (Options.Sender: dispatcher.RunRequest), and the answer shows where it stands.
+// (Options.Dispatcher, a Sender: dispatcher.RunRequest), and the answer shows where it stands.
 //
 // Every answer is the CRM's envelope: {"status": {"code": "OK"|"ERROR", "message",
 // "description"}, "data"}. On a failure, message is a stable error code and

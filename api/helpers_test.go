@@ -75,7 +75,7 @@ func setup(t *testing.T, gw gateway) *tenv {
 	log.SetFormatter(&logrus.JSONFormatter{})
 	log.SetLevel(logrus.TraceLevel) // everything that could ever be logged
 
-	var d api.Sender // nil: no gateway
+	var d *dispatcher.Dispatcher
 	if gw != noGateway {
 		var url string
 		switch gw {
@@ -102,7 +102,7 @@ func setup(t *testing.T, gw gateway) *tenv {
 			t.Fatal(err)
 		}
 	}
-	srv := httptest.NewServer(api.New(db, log, api.Options{Sender: d, Now: func() time.Time { return fixedNow }}).Handler())
+	srv := httptest.NewServer(api.New(db, log, api.Options{Dispatcher: d, Now: func() time.Time { return fixedNow }}).Handler())
 	t.Cleanup(srv.Close)
 	e.url = srv.URL
 	return e

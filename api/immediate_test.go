@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/provisioner/provisioner/api"
-	"github.com/provisioner/provisioner/provisioning"
+	"github.com/provisioner/provisioner/dispatcher"
 )
 
 // TestProcessImmediately sends a request of each method during the call, against
@@ -39,7 +39,7 @@ func TestProcessImmediately(t *testing.T) {
 				t.Errorf("reference_number %v: want the gateway's, new", v.ReferenceNumber)
 			case v.ExecutedDate == nil:
 				t.Errorf("no executed_date")
-			case v.ProcessName == nil || *v.ProcessName != provisioning.ProcessName || v.ProcessID == nil:
+			case v.ProcessName == nil || *v.ProcessName != dispatcher.ProcessName || v.ProcessID == nil:
 				t.Errorf("process %v %v: want the processing run's", v.ProcessName, v.ProcessID)
 			case v.Request == nil || !strings.Contains(*v.Request, `"type":"`+tt.typ+`"`):
 				t.Errorf("request %v: want the command sent", v.Request)

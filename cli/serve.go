@@ -77,7 +77,7 @@ func runServe(ctx context.Context, env Env, args []string) error {
 	}
 
 	srv := &http.Server{
-		Handler:           api.New(db, log, api.Options{Sender: sender, MaxBody: *maxBody}).Handler(),
+		Handler:           api.New(db, log, api.Options{Dispatcher: sender, MaxBody: *maxBody}).Handler(),
 		ReadHeaderTimeout: serveReadHeaderTimeout,
 		ReadTimeout:       serveReadTimeout,
 		WriteTimeout:      g.timeout + serveWriteMargin,

@@ -13,6 +13,10 @@ import (
 	"github.com/provisioner/provisioner/store"
 )
 
+// ProcessName is provisioning.ProcessName, for the dispatcher's callers: the
+// process_name of the requests a processing run finishes.
+const ProcessName = provisioning.ProcessName
+
 // Dispatcher runs processing runs: it claims due requests, sends them to the gateway
 // in batches and writes back what the gateway said.
 type Dispatcher struct {
