@@ -17,13 +17,15 @@
 -- the head test as a NOT EXISTS, planned as an anti join whose inner side scanned the
 -- whole card queue for every candidate; and the lock step as a join, planned with a
 -- scan of every pending row on the outer side. Here every step that follows a row
--- reaches the next one through an index lookup that the planner cannot turn into a
--- scan: the head test is a scalar min() over the card's queue (always an index probe
--- on the card), and the lock step looks each candidate up by its id, with its state
+-- reaches the next one through a correlated subquery or a lookup by id, which the
+-- planner cannot flatten into such a join: the head test is a scalar min() over the
+-- card's queue, and the lock step looks each candidate up by its id, with its state
 -- re-checked as "not settled" (NOT IN ('COMPLETED', 'REJECTED')) rather than
 -- "= 'PENDING'", which would let the planner choose a partial index scan over the
--- primary key. Statistics are also refreshed when they hide pending rows
--- (store.RefreshRequestStats, at the start of every run).
+-- primary key. What these shapes cannot choose is between the two partial indexes for
+-- the card probes, which look alike on statistics that count no pending row: the
+-- statistics are therefore refreshed when they hide pending rows
+-- (store.RefreshRequestStats: in the importer's transaction, and at every run's start).
 WITH promoted AS (
     -- Heads that block an EXPRESS request of the same card.
     SELECT h.id, 0 AS rank, e.sequence_number AS ord
