@@ -127,11 +127,13 @@ func printUsage(w io.Writer) {
 		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
 	}
 	fmt.Fprintln(w, "\nRun `provisioner COMMAND -h` for a command's flags.")
-	fmt.Fprintln(w, "Environment: DATABASE_URL (required); CAS_GATEWAY_URL, CAS_GATEWAY_TOKEN, CAS_DESTINATION_ID")
-	fmt.Fprintln(w, "(process, serve, and import of process_immediately rows); LOG_LEVEL (info); LOG_FORMAT (text on a")
-	fmt.Fprintln(w, "terminal, json otherwise); PROVISIONER_CONFIG or --config FILE (every command; required by scheduler and run):")
-	fmt.Fprintln(w, "the configuration file, whose settings stand in for the variables the environment does not set.")
-	fmt.Fprintln(w, "Exit codes: 0 ok, 1 failed, 2 bad usage or configuration, 3 done but rows or files were rejected.")
+	fmt.Fprintln(w, "Environment: DATABASE_URL (required); DATABASE_STATEMENT_TIMEOUT (30s); CAS_GATEWAY_URL,")
+	fmt.Fprintln(w, "CAS_GATEWAY_TOKEN, CAS_DESTINATION_ID (process, serve, scheduler, run, and import of process_immediately")
+	fmt.Fprintln(w, "rows); LOG_LEVEL (info); LOG_FORMAT (text on a terminal, json otherwise); PROVISIONER_CONFIG or --config")
+	fmt.Fprintln(w, "FILE (every command that uses the database; required by scheduler and run): the configuration file, whose")
+	fmt.Fprintln(w, "settings stand in for the variables the environment does not set.")
+	fmt.Fprintln(w, "Exit codes: 0 ok, 1 failed, 2 bad usage or configuration, 3 done but something was rejected (rows or")
+	fmt.Fprintln(w, "files by import, requests by process, bad rows by reference load; the same through run).")
 }
 
 // isHelp reports whether arg asks for the usage, where a command or subcommand is

@@ -407,7 +407,7 @@ func importRequests(b *testing.B, db *store.DB, bd benchData) {
 	if _, err := tx.ExecContext(ctx, benchSQL, bd.n, bd.cards, bd.express, bd.immediateEvery); err != nil {
 		b.Fatalf("insert requests: %v", err)
 	}
-	c, err := store.RefreshRequestStatsTx(ctx, tx, "bench")
+	c, err := store.RefreshRequestStatsTx(ctx, tx)
 	if err != nil || !c.Analysed {
 		b.Fatalf("the import's statistics refresh: %+v, %v; want it to analyse", c, err)
 	}

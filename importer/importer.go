@@ -242,7 +242,7 @@ func (im *Importer) copyRows(ctx context.Context, stmt *sql.Stmt, in io.Reader, 
 // cut by the statement timeout, a role that may not analyse) is logged and costs
 // the file nothing.
 func (im *Importer) refreshStats(ctx context.Context, tx *sqlx.Tx) {
-	c, err := store.RefreshRequestStatsTx(ctx, tx, "import_stats")
+	c, err := store.RefreshRequestStatsTx(ctx, tx)
 	switch {
 	case err != nil:
 		im.log.WithError(err).Warn("planner statistics not checked with the import")

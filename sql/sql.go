@@ -90,6 +90,12 @@ var (
 	StatsLock string
 	//go:embed queries/analyze_requests.sql
 	AnalyzeRequests string
+	//go:embed queries/savepoint.sql
+	Savepoint string
+	//go:embed queries/savepoint_release.sql
+	SavepointRelease string
+	//go:embed queries/savepoint_rollback.sql
+	SavepointRollback string
 )
 
 // The importer's preload of the installed items.

@@ -65,12 +65,12 @@ func RefreshRequestStats(ctx context.Context, db *DB) (StatsCheck, error) {
 // has just written many requests: ANALYZE samples the rows its own transaction
 // inserted, so the statistics commit with the rows and no statement ever sees the
 // rows without them (the importer's immediate send starts at the commit). It works
-// in the savepoint named savepoint, so that a failure leaves tx usable; the
-// advisory lock is held until tx ends.
-func RefreshRequestStatsTx(ctx context.Context, tx *sqlx.Tx, savepoint string) (StatsCheck, error) {
+// in a savepoint, so that a failure leaves tx usable; the advisory lock is held
+// until tx ends.
+func RefreshRequestStatsTx(ctx context.Context, tx *sqlx.Tx) (StatsCheck, error) {
 	start := time.Now()
 	var c StatsCheck
-	if _, err := tx.ExecContext(ctx, "SAVEPOINT "+savepoint); err != nil {
+	if _, err := tx.ExecContext(ctx, provsql.Savepoint); err != nil {
 		return c, fmt.Errorf("analyze requests: %w", err)
 	}
 	stale, err := c.measure(ctx, tx)
@@ -78,11 +78,11 @@ func RefreshRequestStatsTx(ctx context.Context, tx *sqlx.Tx, savepoint string) (
 		err = c.analyse(ctx, tx)
 	}
 	c.Took = time.Since(start)
-	end := "RELEASE SAVEPOINT "
+	end := provsql.SavepointRelease
 	if err != nil {
-		end = "ROLLBACK TO SAVEPOINT "
+		end = provsql.SavepointRollback
 	}
-	if _, serr := tx.ExecContext(context.WithoutCancel(ctx), end+savepoint); serr != nil && err == nil {
+	if _, serr := tx.ExecContext(context.WithoutCancel(ctx), end); serr != nil && err == nil {
 		err = fmt.Errorf("analyze requests: %w", serr)
 	}
 	return c, err

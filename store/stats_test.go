@@ -89,14 +89,14 @@ func TestRefreshRequestStatsTx(t *testing.T) {
 	        SELECT 'RESET_PIN', 'SC' || g FROM generate_series(1, 6000) g`); err != nil {
 		t.Fatal(err)
 	}
-	got, err := store.RefreshRequestStatsTx(ctx, tx, "stats")
+	got, err := store.RefreshRequestStatsTx(ctx, tx)
 	if err != nil || !got.Analysed {
 		t.Fatalf("in the inserting transaction: %+v, %v; want analysed", got, err)
 	}
 	// A failure inside the savepoint (here a cancelled context) leaves tx usable.
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
-	if _, err := store.RefreshRequestStatsTx(cancelled, tx, "stats"); err == nil {
+	if _, err := store.RefreshRequestStatsTx(cancelled, tx); err == nil {
 		t.Error("a cancelled refresh reported no error")
 	}
 	if _, err := tx.Exec("SELECT 1"); err != nil {
