@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"reflect"
 	"strings"
 	"time"
 
@@ -78,7 +77,7 @@ func New(db *store.DB, log logrus.FieldLogger, opts Options) *Server {
 		opts.Now = time.Now
 	}
 	// A nil *dispatcher.Dispatcher put in the interface is no sender at all.
-	if v := reflect.ValueOf(opts.Dispatcher); opts.Dispatcher != nil && v.Kind() == reflect.Pointer && v.IsNil() {
+	if d, ok := opts.Dispatcher.(*dispatcher.Dispatcher); ok && d == nil {
 		opts.Dispatcher = nil
 	}
 	return &Server{db: db, log: log, opts: opts}

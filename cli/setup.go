@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"strings"
-	"time"
 
 	"github.com/sirupsen/logrus"
 
@@ -114,14 +113,11 @@ func openPool(ctx context.Context, env Env, flagValue string, conns int) (*store
 func dbOptions(env Env) (store.Options, error) {
 	var o store.Options
 	if v := env.Getenv("DATABASE_STATEMENT_TIMEOUT"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d < 0 {
-			return o, usagef("DATABASE_STATEMENT_TIMEOUT=%q: not a duration such as 30s or 2m (0: no timeout)", v)
+		d, err := store.ParseStatementTimeout(v)
+		if err != nil {
+			return o, usagef("DATABASE_STATEMENT_TIMEOUT: %v", err)
 		}
 		o.StatementTimeout = d
-		if d == 0 {
-			o.StatementTimeout = -1 // none
-		}
 	}
 	return o, nil
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/provisioner/provisioner/dispatcher"
 	dur "github.com/provisioner/provisioner/internal/duration"
+	"github.com/provisioner/provisioner/store"
 )
 
 // setting is one key of the file: how to read its value into a Config.
@@ -28,7 +29,10 @@ var settings = []setting{
 	{"log.format", str(func(c *Config) *string { return &c.Log.Format }, checkFormat)},
 
 	{"database.url", str(func(c *Config) *string { return &c.Database.URL }, checkDatabaseURL)},
-	{"database.statement_timeout", str(func(c *Config) *string { return &c.Database.StatementTimeout }, checkStatementTimeout)},
+	{"database.statement_timeout", str(func(c *Config) *string { return &c.Database.StatementTimeout }, func(v string) error {
+		_, err := store.ParseStatementTimeout(v)
+		return err
+	})},
 
 	{"gateway.url", str(func(c *Config) *string { return &c.Gateway.URL }, checkHTTPURL)},
 	{"gateway.destination", str(func(c *Config) *string { return &c.Gateway.Destination }, nil)},
@@ -383,14 +387,4 @@ func duration(field func(*Config) *time.Duration, least time.Duration) func(*Con
 		*field(c) = d
 		return nil
 	}
-}
-
-// checkStatementTimeout takes what DATABASE_STATEMENT_TIMEOUT takes: a Go duration,
-// "0" for none.
-func checkStatementTimeout(v string) error {
-	d, err := time.ParseDuration(v)
-	if err != nil || d < 0 {
-		return fmt.Errorf("%q is not a duration such as 30s or 2m (0: no timeout)", v)
-	}
-	return nil
 }

@@ -361,12 +361,7 @@ func benchDB(b *testing.B, bd benchData) *store.DB {
 		b.Fatal(err)
 	}
 	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, "SELECT setseed(0.4242)"); err != nil {
-		b.Fatal(err)
-	}
-	if _, err := conn.ExecContext(ctx, benchSQL, bd.n, bd.cards, bd.express, bd.immediateEvery); err != nil {
-		b.Fatalf("insert requests: %v", err)
-	}
+	insertRequests(b, conn, bd)
 	if bd.notDue > 0 {
 		stmts := strings.SplitN(benchNotDueSQL, ";", 2)
 		if _, err := conn.ExecContext(ctx, stmts[0]); err != nil {
@@ -391,6 +386,21 @@ func benchDB(b *testing.B, bd benchData) *store.DB {
 	return db
 }
 
+// insertRequests inserts the n requests of bd (benchSQL) on one connection, with the
+// same random choices every time.
+func insertRequests(b *testing.B, q interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}, bd benchData) {
+	b.Helper()
+	ctx := context.Background()
+	if _, err := q.ExecContext(ctx, "SELECT setseed(0.4242)"); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := q.ExecContext(ctx, benchSQL, bd.n, bd.cards, bd.express, bd.immediateEvery); err != nil {
+		b.Fatalf("insert requests: %v", err)
+	}
+}
+
 // importRequests inserts the requests of bd as the importer writes a file: one
 // transaction, the statistics refreshed in it before the commit.
 func importRequests(b *testing.B, db *store.DB, bd benchData) {
@@ -401,12 +411,7 @@ func importRequests(b *testing.B, db *store.DB, bd benchData) {
 		b.Fatal(err)
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, "SELECT setseed(0.4242)"); err != nil {
-		b.Fatal(err)
-	}
-	if _, err := tx.ExecContext(ctx, benchSQL, bd.n, bd.cards, bd.express, bd.immediateEvery); err != nil {
-		b.Fatalf("insert requests: %v", err)
-	}
+	insertRequests(b, tx, bd)
 	c, err := store.RefreshRequestStatsTx(ctx, tx)
 	if err != nil || !c.Analysed {
 		b.Fatalf("the import's statistics refresh: %+v, %v; want it to analyse", c, err)

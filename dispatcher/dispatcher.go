@@ -80,8 +80,14 @@ func (d *Dispatcher) Run(ctx context.Context) (Summary, error) {
 		stop, cancel = context.WithDeadline(ctx, started.Add(d.opts.MaxDuration))
 	}
 	defer cancel()
-	if d.opts.RequestID == 0 && !d.noStatsRefresh {
-		d.refreshStats(stop, log)
+	// Not for the Web API's one request, nor for the importer's send at once: the
+	// file's transaction refreshed the statistics just before its commit.
+	if d.opts.RequestID == 0 && d.opts.FileID == 0 && !d.noStatsRefresh {
+		// The claim is planned on them. A failure is only logged: the run's
+		// statements keep usable plans on stale statistics too, and a database that
+		// is gone fails the run at its first claim.
+		c, err := store.RefreshRequestStats(stop, d.db)
+		c.Log(log, err)
 	}
 
 	r, err := d.newRun(stop, bg, &sum, log)
@@ -114,21 +120,6 @@ func (d *Dispatcher) Run(ctx context.Context) (Summary, error) {
 		"duration": sum.Duration.Round(time.Millisecond).String(),
 	}).Info("processing run finished")
 	return sum, err
-}
-
-// refreshStats analyses the requests when the statistics hide most of the pending
-// ones (store.RefreshRequestStats): the claim is planned on them. A failure is only
-// logged: the run's statements keep usable plans on stale statistics too, and a
-// database that is gone fails the run at its first claim.
-func (d *Dispatcher) refreshStats(ctx context.Context, log logrus.FieldLogger) {
-	c, err := store.RefreshRequestStats(ctx, d.db)
-	switch {
-	case err != nil:
-		log.WithError(err).Warn("planner statistics not checked; the run goes on")
-	case c.Analysed:
-		log.WithFields(logrus.Fields{"estimated_pending": c.Estimated, "pending_at_least": c.Counted,
-			"duration": c.Took.Round(time.Millisecond).String()}).Info("planner statistics were stale: provisioning_requests analysed")
-	}
 }
 
 // RunRequest is Run restricted to one request (Options.RequestID): what the Web API

@@ -243,13 +243,7 @@ func (im *Importer) copyRows(ctx context.Context, stmt *sql.Stmt, in io.Reader, 
 // the file nothing.
 func (im *Importer) refreshStats(ctx context.Context, tx *sqlx.Tx) {
 	c, err := store.RefreshRequestStatsTx(ctx, tx)
-	switch {
-	case err != nil:
-		im.log.WithError(err).Warn("planner statistics not checked with the import")
-	case c.Analysed:
-		im.log.WithFields(logrus.Fields{"estimated_pending": c.Estimated, "pending_at_least": c.Counted,
-			"duration": c.Took.Round(time.Millisecond).String()}).Info("planner statistics were stale: provisioning_requests analysed")
-	}
+	c.Log(im.log, err)
 }
 
 // fill puts the counts of a finished pipeline into res.

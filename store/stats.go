@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/sirupsen/logrus"
 
 	provsql "github.com/provisioner/provisioner/sql"
 )
@@ -125,6 +126,18 @@ func (c *StatsCheck) measure(ctx context.Context, db queryer) (bool, error) {
 		return false, fmt.Errorf("count pending requests: %w", err)
 	}
 	return c.Counted > bound, nil
+}
+
+// Log reports the check on log: the ANALYZE it ran (info: "planner statistics were
+// stale"), or err, what stopped it (warn). Nothing when the statistics were fresh.
+func (c StatsCheck) Log(log logrus.FieldLogger, err error) {
+	switch {
+	case err != nil:
+		log.WithError(err).Warn("planner statistics not checked; going on with them as they are")
+	case c.Analysed:
+		log.WithFields(logrus.Fields{"estimated_pending": c.Estimated, "pending_at_least": c.Counted,
+			"duration": c.Took.Round(time.Millisecond).String()}).Info("planner statistics were stale: provisioning_requests analysed")
+	}
 }
 
 // jsonRows scans the "Plan Rows" of EXPLAIN (FORMAT JSON)'s top node.

@@ -73,6 +73,20 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	return &DB{db}, nil
 }
 
+// ParseStatementTimeout reads the statement-timeout setting as DATABASE_STATEMENT_TIMEOUT
+// and database.statement_timeout give it: a Go duration, "0" for none. It returns
+// Options.StatementTimeout's value (negative: none).
+func ParseStatementTimeout(s string) (time.Duration, error) {
+	d, err := time.ParseDuration(s)
+	switch {
+	case err != nil || d < 0:
+		return 0, fmt.Errorf("%q is not a duration such as 30s or 2m (0: no timeout)", s)
+	case d == 0:
+		return -1, nil
+	}
+	return d, nil
+}
+
 // setStatementTimeout sends statement_timeout as a run-time parameter of every
 // connection (in the start-up message: no extra round trip, and no SET that a pooler
 // in transaction mode would leak to other clients), unless dsn set it already.

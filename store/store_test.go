@@ -59,3 +59,26 @@ func TestStatementTimeout(t *testing.T) {
 		t.Errorf("pg_sleep(5) with a 100ms timeout: %v", err)
 	}
 }
+
+// TestParseStatementTimeout: the setting as DATABASE_STATEMENT_TIMEOUT and
+// database.statement_timeout give it.
+func TestParseStatementTimeout(t *testing.T) {
+	cases := []struct {
+		in   string
+		want time.Duration
+		ok   bool
+	}{
+		{"30s", 30 * time.Second, true},
+		{"1m30s", 90 * time.Second, true},
+		{"0", -1, true}, // none
+		{"-5s", 0, false},
+		{"30", 0, false},
+		{"soon", 0, false},
+	}
+	for _, c := range cases {
+		got, err := store.ParseStatementTimeout(c.in)
+		if (err == nil) != c.ok || (c.ok && got != c.want) {
+			t.Errorf("ParseStatementTimeout(%q) = %v, %v; want %v, ok %v", c.in, got, err, c.want, c.ok)
+		}
+	}
+}

@@ -25,7 +25,7 @@
 -- primary key. What these shapes cannot choose is between the two partial indexes for
 -- the card probes, which look alike on statistics that count no pending row: the
 -- statistics are therefore refreshed when they hide pending rows
--- (store.RefreshRequestStats: in the importer's transaction, and at every run's start).
+-- (store.RefreshRequestStats: in the importer's transaction, and at a run's start).
 WITH promoted AS (
     -- Heads that block an EXPRESS request of the same card.
     SELECT h.id, 0 AS rank, e.sequence_number AS ord
