@@ -39,6 +39,8 @@ const (
 	CodeNotFound         = "E_NOT_FOUND"
 	CodeMethodNotAllowed = "E_METHOD_NOT_ALLOWED"
 	CodeInternal         = "E_INTERNAL"
+	CodeRequestTimeout   = "E_REQUEST_TIMEOUT"
+	CodeTooManyFailures  = "E_TOO_MANY_FAILURES"
 )
 
 // Options tune a Server. The zero value is usable.
@@ -52,6 +54,11 @@ type Options struct {
 	MaxBody int64
 	// Now is the clock: the scheduled date of a request that gives none.
 	Now func() time.Time
+	// AuthFailures failed tokens from one address within AuthWindow block it for
+	// AuthWindow: its calls answer 429 without touching the database (defaults
+	// DefaultAuthFailures, DefaultAuthWindow).
+	AuthFailures int
+	AuthWindow   time.Duration
 }
 
 // Sender sends one request now, through the processing run's own code path: a
@@ -63,9 +70,10 @@ type Sender interface {
 
 // Server answers the Web API's calls.
 type Server struct {
-	db   *store.DB
-	log  logrus.FieldLogger
-	opts Options
+	db    *store.DB
+	log   logrus.FieldLogger
+	opts  Options
+	guard *limiter
 }
 
 // New returns a Server.
@@ -76,40 +84,67 @@ func New(db *store.DB, log logrus.FieldLogger, opts Options) *Server {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.AuthFailures <= 0 {
+		opts.AuthFailures = DefaultAuthFailures
+	}
+	if opts.AuthWindow <= 0 {
+		opts.AuthWindow = DefaultAuthWindow
+	}
 	// A nil *dispatcher.Dispatcher put in the interface is no sender at all.
 	if d, ok := opts.Dispatcher.(*dispatcher.Dispatcher); ok && d == nil {
 		opts.Dispatcher = nil
 	}
-	return &Server{db: db, log: log, opts: opts}
+	return &Server{db: db, log: log, opts: opts, guard: newLimiter(opts.AuthFailures, opts.AuthWindow, log)}
 }
 
-// Handler routes the API's paths.
+// Handler routes the API's paths. Every answer, ServeMux's own included, carries
+// an X-Request-Id.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	for _, m := range methods {
-		mux.Handle("POST "+CreatePrefix+m.name, s.handle(s.create(m)))
+		mux.Handle("POST "+CreatePrefix+m.name, s.handle(s.limited(s.create(m))))
 	}
-	mux.Handle("GET "+PathShow, s.handle(s.show))
-	mux.Handle("GET "+PathList, s.handle(s.list))
+	mux.Handle("GET "+PathShow, s.handle(s.limited(s.show)))
+	mux.Handle("GET "+PathList, s.handle(s.limited(s.list)))
 	mux.Handle("GET "+PathHealth, s.handle(s.health))
 	mux.Handle("/", s.handle(func(w http.ResponseWriter, r *http.Request, c *call) *failure {
 		// ServeMux answers a known path with the wrong method by 405 on its own, in
-		// plain text; keep the envelope.
+		// plain text; keep the envelope, and say in Allow what the path takes (GET
+		// patterns take HEAD too).
 		for _, p := range []string{PathShow, PathList, PathHealth} {
 			if r.URL.Path == p {
+				w.Header().Set("Allow", "GET, HEAD")
 				return &failure{status: http.StatusMethodNotAllowed, code: CodeMethodNotAllowed, desc: r.Method + " " + p + ": use GET"}
 			}
 		}
 		if name, ok := strings.CutPrefix(r.URL.Path, CreatePrefix); ok && methodByName(name) != nil {
+			w.Header().Set("Allow", "POST")
 			return &failure{status: http.StatusMethodNotAllowed, code: CodeMethodNotAllowed, desc: r.Method + " " + r.URL.Path + ": use POST"}
 		}
 		return &failure{status: http.StatusNotFound, code: CodeNotFound, desc: "no such method: " + r.URL.Path}
 	}))
-	return mux
+	return withRequestID(mux)
+}
+
+// limited refuses the calls of an address that presented too many failed tokens,
+// before h reads anything, and counts the failed tokens of h's calls.
+func (s *Server) limited(h handlerFunc) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, c *call) *failure {
+		key := clientKey(r.RemoteAddr)
+		if left := s.guard.blocked(key); left > 0 {
+			return tooMany(w, left)
+		}
+		f := h(w, r, c)
+		if f == errUnauthorized {
+			s.guard.failed(key)
+		}
+		return f
+	}
 }
 
 // call is what one call's handler learns, for its log line.
 type call struct {
+	xid       string // the X-Request-Id
 	tokenID   int64
 	tokenName string
 	number    int64 // the request created or shown
@@ -122,6 +157,7 @@ type failure struct {
 	desc   string
 	data   any
 	err    error // an internal error: logged, not shown
+	quiet  bool  // no line of its own in the log: the limiter's window has one
 }
 
 type handlerFunc func(w http.ResponseWriter, r *http.Request, c *call) *failure
@@ -132,7 +168,7 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request, c *call) *failure
 func (s *Server) handle(h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		started := time.Now()
-		c := &call{}
+		c := &call{xid: requestID(r.Context())}
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		f := func() (f *failure) {
 			defer func() {
@@ -151,6 +187,7 @@ func (s *Server) handle(h handlerFunc) http.Handler {
 		fields := logrus.Fields{
 			"method": r.Method, "path": r.URL.Path, "status": rec.status,
 			"duration_ms": time.Since(started).Milliseconds(), "remote": r.RemoteAddr,
+			"x_request_id": c.xid,
 		}
 		if c.tokenName != "" {
 			fields["token_name"] = c.tokenName
@@ -160,6 +197,7 @@ func (s *Server) handle(h handlerFunc) http.Handler {
 		}
 		entry := s.log.WithFields(fields)
 		switch {
+		case f != nil && f.quiet:
 		case f != nil && f.err != nil:
 			entry.WithError(f.err).Error("api call failed")
 		case f != nil:

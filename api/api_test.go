@@ -18,7 +18,7 @@ import (
 // crmFields are the fields of a request in the CRM's documentation: data has
 // exactly these.
 var crmFields = []string{
-	"id", "number", "type", "life_cycle_state", "priority", "sequence_number", "scheduled_date", "executed_date",
+	"id", "number", "name", "type", "life_cycle_state", "priority", "sequence_number", "scheduled_date", "executed_date",
 	"process_immediately", "request", "response", "reference_number", "error_code", "error_description",
 	"process_name", "process_id", "parameters_set", "log_information",
 }
@@ -44,8 +44,8 @@ func checkFields(t *testing.T, data json.RawMessage) {
 		t.Errorf("data fields:\n got %v\nwant %v", keys, want)
 	}
 	var v struct {
-		Params []map[string]any  `json:"parameters_set"`
-		Log    map[string]string `json:"log_information"`
+		Params []map[string]any            `json:"parameters_set"`
+		Log    map[string]json.RawMessage `json:"log_information"`
 	}
 	if err := json.Unmarshal(data, &v); err != nil {
 		t.Fatal(err)
@@ -55,13 +55,21 @@ func checkFields(t *testing.T, data json.RawMessage) {
 			t.Errorf("parameters_set item %v: want smartcard_ca_id, service_ca_id, stb_ca_id", p)
 		}
 	}
-	if len(v.Log) != 2 {
-		t.Errorf("log_information %v: want created_date, updated_date", v.Log)
+	if len(v.Log) != 4 {
+		t.Errorf("log_information %s: want created_date, created_by_user, updated_date, updated_by_user", js(data))
 	}
 	for _, k := range []string{"created_date", "updated_date"} {
-		d, err := time.Parse(api.DateLayout, v.Log[k])
+		var s string
+		json.Unmarshal(v.Log[k], &s)
+		d, err := time.Parse(api.DateLayout, s)
 		if err != nil || time.Since(d) > time.Minute || time.Until(d) > time.Second {
-			t.Errorf("log_information.%s = %q: want now as YYYY-MM-DDTHH:MM:SS", k, v.Log[k])
+			t.Errorf("log_information.%s = %s: want now as YYYY-MM-DDTHH:MM:SS", k, v.Log[k])
+		}
+	}
+	// The API's requests are made by the test's token, crm.
+	for _, k := range []string{"created_by_user", "updated_by_user"} {
+		if got := js(v.Log[k]); got != `{"username":"crm"}` {
+			t.Errorf("log_information.%s = %s: want {\"username\":\"crm\"}", k, got)
 		}
 	}
 }
@@ -147,7 +155,7 @@ func TestMethods(t *testing.T) {
 			v := a.view(t)
 			n := int64(i + 1)
 			want := api.View{
-				ID: n, Number: n, Type: tt.typ, LifeCycleState: "PENDING", Priority: tt.priority, SequenceNumber: n,
+				ID: fmt.Sprint(n), Number: fmt.Sprint(n), Type: tt.typ, LifeCycleState: "PENDING", Priority: tt.priority, SequenceNumber: n,
 				ScheduledDate: tt.scheduled, ParametersSet: tt.params, LogInformation: v.LogInformation,
 			}
 			if !reflect.DeepEqual(v, want) {
@@ -157,7 +165,7 @@ func TestMethods(t *testing.T) {
 			// The source: the API and the token, not a file.
 			if n := e.count(`SELECT count(*) FROM provisioning_requests r JOIN api_tokens t ON t.id = r.source_token_id
 			    WHERE r.id = $1 AND t.name = 'crm' AND r.source_file_id IS NULL AND r.source_line IS NULL`, v.ID); n != 1 {
-				t.Errorf("request %d does not record the token crm as its source", v.ID)
+				t.Errorf("request %s does not record the token crm as its source", v.ID)
 			}
 		})
 	}

@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/sirupsen/logrus"
+
 	"github.com/provisioner/provisioner/provisioning"
 	provsql "github.com/provisioner/provisioner/sql"
 	"github.com/provisioner/provisioner/store"
@@ -60,7 +62,7 @@ func (s *Server) create(m method) handlerFunc {
 func (s *Server) write(w http.ResponseWriter, r *http.Request, c *call, res *provisioning.Resolved) *failure {
 	ctx := r.Context()
 	var id int64
-	err := s.db.GetContext(ctx, &id, provsql.InsertRequest, append(store.RequestValues(res), c.tokenID)...)
+	err := s.db.GetContext(ctx, &id, provsql.InsertRequest, append(store.RequestValues(res), c.tokenID, c.tokenName)...)
 	switch {
 	case store.IsUniqueViolation(err, "provisioning_requests_reference"):
 		// Another call with the same reference won the race since the lookup.
@@ -69,7 +71,7 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, c *call, res *pro
 		return &failure{err: err}
 	}
 	if res.ProcessImmediately {
-		log := s.log.WithField("request_id", id)
+		log := s.log.WithFields(logrus.Fields{"request_id": id, "x_request_id": c.xid})
 		switch d := s.opts.Dispatcher; {
 		case d == nil:
 			log.Warn("process_immediately: no CAS gateway configured; the request waits for the next processing run")
@@ -87,7 +89,7 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, c *call, res *pro
 		return &failure{err: errVanished}
 	}
 	c.number = v.Number
-	ok(w, v)
+	ok(w, view(v))
 	return nil
 }
 

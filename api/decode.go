@@ -6,11 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"os"
 	"slices"
 	"sort"
 	"strings"
 
+	"github.com/provisioner/provisioner/csvin"
 	"github.com/provisioner/provisioner/provisioning"
 )
 
@@ -36,26 +39,163 @@ func refused(ps []apiProblem) *failure {
 	return &failure{status: httpStatus, code: ps[0].Code, desc: strings.Join(desc, "; "), data: map[string]any{"errors": ps}}
 }
 
-// readBody reads a call's JSON object into its members, undecoded.
+// readBody reads a call's JSON object into its members, undecoded. Before anything
+// is decoded it walks the whole body once (checkBody): a key given twice at any
+// depth, or a NUL in any string, refuses the call, since the standard decoder keeps
+// the last of repeated keys (a second "token" would win) and PostgreSQL refuses a
+// NUL in text (a 500 otherwise).
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) (map[string]json.RawMessage, *failure) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig):
 		return nil, &failure{status: http.StatusRequestEntityTooLarge, code: CodeBodyTooLarge, desc: fmt.Sprintf("body: larger than %d bytes", limit)}
+	case isTimeout(err):
+		// The error names both ends of the connection: say what happened instead.
+		return nil, &failure{status: http.StatusRequestTimeout, code: CodeRequestTimeout, desc: "body: not received in time; send it whole, at once"}
 	case err != nil:
-		return nil, &failure{status: http.StatusBadRequest, code: CodeMalformedRequest, desc: "body: " + err.Error()}
+		return nil, &failure{status: http.StatusBadRequest, code: CodeMalformedRequest, desc: "body: could not be read whole"}
+	}
+	if f := checkBody(body); f != nil {
+		return nil, f
+	}
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(body, &members); err != nil {
+		// checkBody found one JSON object: this cannot happen.
+		return nil, &failure{err: fmt.Errorf("decode body: %w", err)}
+	}
+	return members, nil
+}
+
+// isTimeout reports whether err is a read deadline passing: the server's read
+// timeout ended a body sent too slowly.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
+}
+
+// checkBody walks body's tokens: it must be one JSON object, with no key twice in
+// any object and no NUL in any key or string. Its messages are the API's words,
+// never the decoder's (which name Go types).
+func checkBody(body []byte) *failure {
+	malformed := func(desc string) *failure {
+		return &failure{status: http.StatusBadRequest, code: CodeMalformedRequest, desc: "body: " + desc}
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
-	var members map[string]json.RawMessage
-	if err := dec.Decode(&members); err != nil {
-		return nil, &failure{status: http.StatusBadRequest, code: CodeMalformedRequest, desc: "body: not a JSON object: " + err.Error()}
+	first, err := dec.Token()
+	if err != nil {
+		return malformed(syntaxError(err, "not a JSON object"))
+	}
+	if d, ok := first.(json.Delim); !ok || d != '{' {
+		return malformed("not a JSON object but " + kind(first))
+	}
+	// A frame per open object or array: its path, its keys (objects), its next
+	// index (arrays), and the key whose value comes next.
+	type frame struct {
+		path  string
+		keys  map[string]bool
+		index int
+		key   string
+		inObj bool
+		atKey bool
+	}
+	stack := []*frame{{keys: map[string]bool{}, inObj: true, atKey: true}}
+	var ps []apiProblem
+	dups := 0
+	for len(stack) > 0 {
+		tok, err := dec.Token()
+		if err != nil {
+			return malformed(syntaxError(err, "not one JSON object"))
+		}
+		top := stack[len(stack)-1]
+		if d, ok := tok.(json.Delim); ok && (d == '}' || d == ']') {
+			stack = stack[:len(stack)-1]
+			continue
+		}
+		if top.inObj && top.atKey {
+			k := tok.(string) // the decoder allows only strings here
+			top.key, top.atKey = k, false
+			name := keyPath(top.path, k)
+			switch {
+			case strings.ContainsRune(k, 0):
+				ps = append(ps, apiProblem{printable(name), csvin.CodeEncoding, "a key holds a NUL character"})
+			case top.keys[k]:
+				dups++
+				ps = append(ps, apiProblem{name, CodeMalformedRequest, "is given more than once"})
+			}
+			top.keys[k] = true
+			continue
+		}
+		// A value: of the key just read, or the next item of an array.
+		var path string
+		if top.inObj {
+			path, top.atKey = keyPath(top.path, top.key), true
+		} else {
+			path = fmt.Sprintf("%s[%d]", top.path, top.index)
+			top.index++
+		}
+		switch v := tok.(type) {
+		case json.Delim: // '{' or '['
+			stack = append(stack, &frame{path: path, keys: map[string]bool{}, inObj: v == '{', atKey: v == '{'})
+		case string:
+			if strings.ContainsRune(v, 0) {
+				ps = append(ps, apiProblem{printable(path), csvin.CodeEncoding, "holds a NUL character (\\u0000)"})
+			}
+		}
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return nil, &failure{status: http.StatusBadRequest, code: CodeMalformedRequest, desc: "body: more after the JSON object"}
+		return malformed("more after the JSON object")
 	}
-	return members, nil
+	if ps == nil {
+		return nil
+	}
+	f := refused(ps)
+	if dups > 0 {
+		f.code = CodeMalformedRequest // a key twice is a malformed body, whatever else is wrong
+	}
+	return f
+}
+
+// keyPath is the path of key k in the object at path.
+func keyPath(path, k string) string {
+	if path == "" {
+		return k
+	}
+	return path + "." + k
+}
+
+// printable is a path with its NULs shown as \u0000.
+func printable(path string) string { return strings.ReplaceAll(path, "\x00", `\u0000`) }
+
+// kind names the JSON kind of a first token that is not '{'.
+func kind(tok json.Token) string {
+	switch v := tok.(type) {
+	case json.Delim:
+		return "an array"
+	case string:
+		return "a string"
+	case json.Number:
+		return "a number"
+	case bool:
+		return fmt.Sprint(v)
+	default:
+		return "null"
+	}
+}
+
+// syntaxError describes a decoding error in the API's words: where the JSON is
+// wrong, or that it ends too soon.
+func syntaxError(err error, what string) string {
+	var se *json.SyntaxError
+	switch {
+	case errors.As(err, &se):
+		return what + ": " + se.Error()
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return what + ": the JSON ends too soon"
+	default:
+		return what
+	}
 }
 
 // tokenOf is the token member of a body: "" when it is missing or not a string.
@@ -157,17 +297,32 @@ func (ps *shapes) scalar(raw json.RawMessage, param string, numbers bool) string
 	return ""
 }
 
-// boolean is a true/false member as Parse reads it; a string is passed on for Parse
-// to judge, as a file's cell would be.
+// boolean is a flag member as Parse reads it: true/false, or 0/1 as the CRM's
+// answers write it (and so may its calls). A string is passed on for Parse to judge,
+// as a file's cell would be.
 func (ps *shapes) boolean(raw json.RawMessage, param string) string {
-	var b bool
 	if isNull(raw) {
 		return ""
 	}
-	if json.Unmarshal(raw, &b) == nil {
-		return fmt.Sprint(b)
+	var v any
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	dec.Decode(&v) // raw is one JSON value: readBody decoded it
+	switch v := v.(type) {
+	case bool:
+		return fmt.Sprint(v)
+	case string:
+		return v
+	case json.Number:
+		switch v {
+		case "0":
+			return "false"
+		case "1":
+			return "true"
+		}
 	}
-	return ps.scalar(raw, param, false)
+	ps.add(param, "must be true, false, 0 or 1")
+	return ""
 }
 
 // identifier is an identifier object's keys; nil when it is absent or null, or not

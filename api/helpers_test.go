@@ -50,9 +50,19 @@ type tenv struct {
 	token string
 	sim   *simulator.Simulator
 	logs  *testutil.Buffer
+	log   *logrus.Logger
+	api   *api.Server
 }
 
 func setup(t *testing.T, gw gateway) *tenv {
+	t.Helper()
+	return setupWith(t, gw, nil)
+}
+
+// setupWith is setup with the API's options changed by opt. The tests of tokens
+// present hundreds of bad ones from one address: the limiter of failed tokens is
+// set out of their way unless opt sets it.
+func setupWith(t *testing.T, gw gateway, opt func(*api.Options)) *tenv {
 	t.Helper()
 	ctx := context.Background()
 	db, _ := pgtest.New(t)
@@ -102,7 +112,13 @@ func setup(t *testing.T, gw gateway) *tenv {
 			t.Fatal(err)
 		}
 	}
-	srv := httptest.NewServer(api.New(db, log, api.Options{Dispatcher: d, Now: func() time.Time { return fixedNow }}).Handler())
+	opts := api.Options{Dispatcher: d, Now: func() time.Time { return fixedNow }, AuthFailures: 1 << 20}
+	if opt != nil {
+		opt(&opts)
+	}
+	e.log = log
+	e.api = api.New(db, log, opts)
+	srv := httptest.NewServer(e.api.Handler())
 	t.Cleanup(srv.Close)
 	e.url = srv.URL
 	return e
@@ -116,8 +132,9 @@ type answer struct {
 		Message     string `json:"message"`
 		Description string `json:"description"`
 	} `json:"status"`
-	Data json.RawMessage `json:"data"`
-	Raw  []byte          `json:"-"`
+	Data   json.RawMessage `json:"data"`
+	Raw    []byte          `json:"-"`
+	Header http.Header     `json:"-"`
 }
 
 // errors is the data of a refusal.
@@ -179,7 +196,7 @@ func (e *tenv) do(method, url, body string) answer {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	a := answer{HTTP: resp.StatusCode, Raw: raw}
+	a := answer{HTTP: resp.StatusCode, Raw: raw, Header: resp.Header}
 	if ct := resp.Header.Get("Content-Type"); ct != "application/json; charset=utf-8" {
 		e.t.Errorf("%s %s: Content-Type %q", method, url, ct)
 	}

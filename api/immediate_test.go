@@ -31,7 +31,7 @@ func TestProcessImmediately(t *testing.T) {
 			a := e.post(tt.method, tt.body)
 			checkFields(t, a.Data)
 			v := a.view(t)
-			if v.Type != tt.typ || v.LifeCycleState != "COMPLETED" || !v.ProcessImmediately {
+			if v.Type != tt.typ || v.LifeCycleState != "COMPLETED" || v.ProcessImmediately != 1 {
 				t.Fatalf("request %s %s (process_immediately %v), want %s COMPLETED:\n%s", v.Type, v.LifeCycleState, v.ProcessImmediately, tt.typ, a.Raw)
 			}
 			switch {
@@ -94,7 +94,7 @@ func TestProcessImmediatelyPending(t *testing.T) {
 	t.Run("no gateway configured", func(t *testing.T) {
 		e := setup(t, noGateway)
 		v := e.post("reset_pin", body).view(t)
-		if v.LifeCycleState != "PENDING" || !v.ProcessImmediately {
+		if v.LifeCycleState != "PENDING" || v.ProcessImmediately != 1 {
 			t.Errorf("request %+v, want PENDING", v)
 		}
 		if !strings.Contains(e.logs.String(), "no CAS gateway configured") {

@@ -3,12 +3,14 @@ package api_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -38,11 +40,11 @@ func TestListAndShow(t *testing.T) {
 		// Behind the card's pending add_services: not sent.
 		{"cancel_services", `"subscription_identifier": {"number": "S1001"}, "smartcard_identifier": {"serial_number": "SC0000000001"}, "services_set": [{"service_identifier": {"code": "KIDS"}}], "process_immediately": true`, "PENDING"},
 	}
-	refs := map[int64]string{}
+	refs := map[string]string{}
 	for i, c := range calls {
 		v := e.post(c.method, `{"token": "$TOKEN", `+c.body+`}`).view(t)
-		if v.Number != int64(i+1) || v.LifeCycleState != c.state {
-			t.Fatalf("call %d: request %d %s, want %d %s", i, v.Number, v.LifeCycleState, i+1, c.state)
+		if v.Number != fmt.Sprint(i+1) || v.LifeCycleState != c.state {
+			t.Fatalf("call %d: request %s %s, want %d %s", i, v.Number, v.LifeCycleState, i+1, c.state)
 		}
 		if v.ReferenceNumber != nil {
 			refs[v.Number] = *v.ReferenceNumber
@@ -82,9 +84,9 @@ func TestListAndShow(t *testing.T) {
 		{"life_cycle_state=REJECTED", 0, 0, []int64{}},
 		{"type=RESET_PIN&life_cycle_state=COMPLETED", 3, 0, []int64{5, 6, 7}},
 		{"type=RESET_PIN&life_cycle_state=COMPLETED&number_of_results=1&offset=2", 3, 2, []int64{7}},
-		{"reference_number=" + refs[6], 1, 0, []int64{6}},
-		{"reference_number=" + refs[9] + "&type=PAIR", 1, 0, []int64{9}},
-		{"reference_number=" + refs[9] + "&type=RESET_PIN", 0, 0, []int64{}},
+		{"reference_number=" + refs["6"], 1, 0, []int64{6}},
+		{"reference_number=" + refs["9"] + "&type=PAIR", 1, 0, []int64{9}},
+		{"reference_number=" + refs["9"] + "&type=RESET_PIN", 0, 0, []int64{}},
 		{"reference_number=GW-NOPE", 0, 0, []int64{}},
 	}
 	for _, tt := range tests {
@@ -92,7 +94,8 @@ func TestListAndShow(t *testing.T) {
 			l := list(t, tt.query)
 			var numbers []int64
 			for _, v := range l.Requests {
-				numbers = append(numbers, v.Number)
+				n, _ := strconv.ParseInt(v.Number, 10, 64)
+				numbers = append(numbers, n)
 			}
 			if numbers == nil {
 				numbers = []int64{}
@@ -127,7 +130,7 @@ func TestListAndShow(t *testing.T) {
 	byID := e.get(api.PathShow, "token=$TOKEN&id=6")
 	byNumber := e.get(api.PathShow, "token=$TOKEN&number=6")
 	checkFields(t, byID.Data)
-	if v := byID.view(t); v.ID != 6 || v.Number != 6 || v.Type != "RESET_PIN" || v.LifeCycleState != "COMPLETED" || *v.ReferenceNumber != refs[6] {
+	if v := byID.view(t); v.ID != "6" || v.Number != "6" || v.Type != "RESET_PIN" || v.LifeCycleState != "COMPLETED" || *v.ReferenceNumber != refs["6"] {
 		t.Errorf("show id=6: %s", byID.Raw)
 	}
 	if !reflect.DeepEqual(byID.view(t), byNumber.view(t)) {
@@ -198,7 +201,7 @@ func TestSameAsImport(t *testing.T) {
 		e.post(r.method, `{"token": "$TOKEN", `+r.body+`}`).view(t)
 	}
 	var fields []string
-	err = e.db.Select(&fields, `SELECT (to_jsonb(r) - '{id,number,sequence_number,source_file_id,source_line,source_token_id,created_at,updated_at}'::text[])::text
+	err = e.db.Select(&fields, `SELECT (to_jsonb(r) - '{id,number,sequence_number,source_file_id,source_line,source_token_id,created_by_token,updated_by_token,created_at,updated_at}'::text[])::text
 	    FROM provisioning_requests r ORDER BY id`)
 	if err != nil {
 		t.Fatal(err)
@@ -215,7 +218,11 @@ func TestSameAsImport(t *testing.T) {
 	if n := e.count(`SELECT count(*) FROM provisioning_requests WHERE source_file_id = $1 AND source_token_id IS NULL`, res.FileID); n != len(rows) {
 		t.Errorf("%d requests from the file, want %d", n, len(rows))
 	}
-	if n := e.count(`SELECT count(*) FROM provisioning_requests WHERE source_token_id IS NOT NULL AND source_file_id IS NULL`); n != len(rows) {
+	if n := e.count(`SELECT count(*) FROM provisioning_requests WHERE source_file_id = $1 AND created_by_token IS NULL AND updated_by_token IS NULL`, res.FileID); n != len(rows) {
+		t.Errorf("%d requests from the file without a token's name, want %d", n, len(rows))
+	}
+	if n := e.count(`SELECT count(*) FROM provisioning_requests WHERE source_token_id IS NOT NULL AND source_file_id IS NULL
+	    AND created_by_token = 'crm' AND updated_by_token = 'crm'`); n != len(rows) {
 		t.Errorf("%d requests from the API, want %d", n, len(rows))
 	}
 }

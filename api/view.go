@@ -28,17 +28,21 @@ const (
 
 var errVanished = errors.New("the request just created is not found")
 
-// View is a request with the CRM's field names: the data of an answer.
+// View is a request with the CRM's field names and JSON types: the data of an
+// answer. A CRM client parses it as the CRM's documentation gives it (the example
+// in docs/web-api.md): id and number are strings, process_immediately is 0 or 1,
+// and name, which the provisioner has no use for, is there as null.
 type View struct {
-	ID                 int64       `json:"id"`
-	Number             int64       `json:"number"`
+	ID                 string      `json:"id"`
+	Number             string      `json:"number"`
+	Name               *string     `json:"name"`
 	Type               string      `json:"type"`
 	LifeCycleState     string      `json:"life_cycle_state"`
 	Priority           string      `json:"priority"`
 	SequenceNumber     int64       `json:"sequence_number"`
 	ScheduledDate      string      `json:"scheduled_date"`
 	ExecutedDate       *string     `json:"executed_date"`
-	ProcessImmediately bool        `json:"process_immediately"`
+	ProcessImmediately int         `json:"process_immediately"`
 	Request            *string     `json:"request"`
 	Response           *string     `json:"response"`
 	ReferenceNumber    *string     `json:"reference_number"`
@@ -58,10 +62,25 @@ type Parameter struct {
 	STBCAID       *string `json:"stb_ca_id"`
 }
 
-// LogInfo is when the request was created and last changed.
+// LogInfo is when the request was created and last changed, and by which token.
 type LogInfo struct {
-	CreatedDate string `json:"created_date"`
-	UpdatedDate string `json:"updated_date"`
+	CreatedDate   string `json:"created_date"`
+	CreatedByUser *User  `json:"created_by_user"`
+	UpdatedDate   string `json:"updated_date"`
+	UpdatedByUser *User  `json:"updated_by_user"`
+}
+
+// User is the CRM's user of a call: here the name of the token
+// (`provisioner tokens create NAME`). null for a request no token made (a file's).
+type User struct {
+	Username string `json:"username"`
+}
+
+func user(token string) *User {
+	if token == "" {
+		return nil
+	}
+	return &User{Username: token}
 }
 
 // view is a request as the CRM sees it: a text field NULL in the database is null,
@@ -69,12 +88,15 @@ type LogInfo struct {
 func view(r ops.Request) View {
 	n := r.Null
 	v := View{
-		ID: r.ID, Number: r.Number, Type: r.Type, LifeCycleState: r.State, Priority: r.Priority,
-		SequenceNumber: r.SequenceNumber, ScheduledDate: date(r.ScheduledDate), ProcessImmediately: r.ProcessImmediately,
+		ID: strconv.FormatInt(r.ID, 10), Number: strconv.FormatInt(r.Number, 10), Type: r.Type, LifeCycleState: r.State, Priority: r.Priority,
+		SequenceNumber: r.SequenceNumber, ScheduledDate: date(r.ScheduledDate), ProcessImmediately: zeroOne(r.ProcessImmediately),
 		Request: maskPIN(r.Request, n.Request), Response: str(r.Response, n.Response), ReferenceNumber: str(r.ReferenceNumber, n.ReferenceNumber),
 		ErrorCode: str(r.ErrorCode, n.ErrorCode), ErrorDescription: str(r.ErrorDescription, n.ErrorDescription), ProcessName: str(r.ProcessName, n.ProcessName),
-		ProcessID:      r.ProcessID,
-		LogInformation: LogInfo{CreatedDate: date(r.CreatedAt), UpdatedDate: date(r.UpdatedAt)},
+		ProcessID: r.ProcessID,
+		LogInformation: LogInfo{
+			CreatedDate: date(r.CreatedAt), CreatedByUser: user(r.CreatedByToken),
+			UpdatedDate: date(r.UpdatedAt), UpdatedByUser: user(r.UpdatedByToken),
+		},
 	}
 	if r.ExecutedDate != nil {
 		d := date(*r.ExecutedDate)
@@ -91,6 +113,14 @@ func view(r ops.Request) View {
 		v.ParametersSet = []Parameter{p}
 	}
 	return v
+}
+
+// zeroOne is a flag as the CRM writes it.
+func zeroOne(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func date(t time.Time) string { return t.UTC().Format(DateLayout) }
@@ -120,15 +150,15 @@ func maskPIN(s string, null bool) *string {
 }
 
 // request reads one request by id or number (the other 0).
-func (s *Server) request(ctx context.Context, id, number int64) (View, bool, error) {
+func (s *Server) request(ctx context.Context, id, number int64) (ops.Request, bool, error) {
 	rows, err := ops.List(ctx, s.db, ops.Filter{ID: id, Number: number, Limit: 1, NoNames: true})
 	if err != nil {
-		return View{}, false, fmt.Errorf("read request: %w", err)
+		return ops.Request{}, false, fmt.Errorf("read request: %w", err)
 	}
 	if len(rows) == 0 {
-		return View{}, false, nil
+		return ops.Request{}, false, nil
 	}
-	return view(rows[0]), true, nil
+	return rows[0], true, nil
 }
 
 // query reads the query parameters of show and list: each at most once, none that
@@ -199,7 +229,7 @@ func (s *Server) show(w http.ResponseWriter, r *http.Request, c *call) *failure 
 		return &failure{status: http.StatusNotFound, code: CodeNotFound, desc: fmt.Sprintf("number: no provisioning request with number %d", num)}
 	}
 	c.number = v.Number
-	ok(w, v)
+	ok(w, view(v))
 	return nil
 }
 

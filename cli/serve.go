@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	stdlog "log"
@@ -20,7 +21,11 @@ Serves the CRM's Web API (see README.md, "Web API") until SIGINT or SIGTERM, the
 finishes the calls in progress and exits. Requests created with process_immediately
 are sent to the CAS gateway during the call (CAS_GATEWAY_URL, CAS_GATEWAY_TOKEN,
 CAS_DESTINATION_ID; without them they wait for the next processing run). Callers need
-a token: provisioner tokens create NAME.`
+a token: provisioner tokens create NAME.
+
+show and list carry the token in the URL: plain HTTP is for loopback only. Give
+--tls-cert and --tls-key to serve HTTPS, or listen on loopback behind a reverse proxy
+that terminates TLS (docs/web-api.md).`
 
 // Timeouts of the server. A call with process_immediately waits for the gateway, up
 // to --batch-timeout: the write timeout allows for it.
@@ -36,6 +41,10 @@ func runServe(ctx context.Context, env Env, args []string) error {
 	dbf := addDBFlags(fs)
 	listen := fs.String("listen", "127.0.0.1:8080", "address to listen on (host:port)")
 	maxBody := fs.Int64("max-body", api.DefaultMaxBody, "largest request body taken, in bytes (larger: 413)")
+	tlsCert := fs.String("tls-cert", "", "serve HTTPS with this certificate file (PEM; with --tls-key)")
+	tlsKey := fs.String("tls-key", "", "the private key file of --tls-cert (PEM)")
+	authFailures := fs.Int("auth-failures", api.DefaultAuthFailures, "failed tokens from one address that block it (429) for --auth-window")
+	authWindow := fs.Duration("auth-window", api.DefaultAuthWindow, "the window of --auth-failures, and how long a block lasts")
 	g := addGatewayFlags(fs) // for process_immediately
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -45,6 +54,22 @@ func runServe(ctx context.Context, env Env, args []string) error {
 		return usagef("serve takes no arguments, got %q", fs.Args())
 	case *maxBody < 1024:
 		return usagef("--max-body %d: must be at least 1024", *maxBody)
+	case (*tlsCert == "") != (*tlsKey == ""):
+		return usagef("--tls-cert and --tls-key go together: give both or neither")
+	case *authFailures < 1:
+		return usagef("--auth-failures %d: must be at least 1", *authFailures)
+	case *authWindow < time.Second:
+		return usagef("--auth-window %s: must be at least 1s", *authWindow)
+	}
+	var tlsConfig *tls.Config
+	if *tlsCert != "" {
+		// Read now, so that a wrong file is a configuration error (exit 2) before
+		// anything is served.
+		cert, err := tls.LoadX509KeyPair(*tlsCert, *tlsKey)
+		if err != nil {
+			return usagef("--tls-cert %s, --tls-key %s: %v", *tlsCert, *tlsKey, err)
+		}
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
 	env, log, err := dbf.configure(env)
 	if err != nil {
@@ -77,7 +102,10 @@ func runServe(ctx context.Context, env Env, args []string) error {
 	}
 
 	srv := &http.Server{
-		Handler:           api.New(db, log, api.Options{Dispatcher: sender, MaxBody: *maxBody}).Handler(),
+		Handler: api.New(db, log, api.Options{
+			Dispatcher: sender, MaxBody: *maxBody, AuthFailures: *authFailures, AuthWindow: *authWindow,
+		}).Handler(),
+		TLSConfig:         tlsConfig,
 		ReadHeaderTimeout: serveReadHeaderTimeout,
 		ReadTimeout:       serveReadTimeout,
 		WriteTimeout:      g.timeout + serveWriteMargin,
@@ -88,9 +116,18 @@ func runServe(ctx context.Context, env Env, args []string) error {
 	if err != nil {
 		return usagef("--listen %s: %v", *listen, err)
 	}
-	log.WithField("addr", ln.Addr().String()).Info("serving the Web API")
+	if tlsConfig == nil && !isLoopback(ln.Addr()) {
+		log.WithField("addr", ln.Addr().String()).Warn("plain HTTP on an address other than loopback: show and list carry the token in the URL; give --tls-cert and --tls-key, or listen on loopback behind a reverse proxy")
+	}
+	log.WithFields(logrus.Fields{"addr": ln.Addr().String(), "tls": tlsConfig != nil}).Info("serving the Web API")
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	go func() {
+		if tlsConfig != nil {
+			served <- srv.ServeTLS(ln, "", "") // the certificate is in TLSConfig
+			return
+		}
+		served <- srv.Serve(ln)
+	}()
 	select {
 	case err := <-served:
 		return fmt.Errorf("serve: %w", err)
@@ -107,6 +144,13 @@ func runServe(ctx context.Context, env Env, args []string) error {
 	}
 	log.Info("Web API stopped")
 	return nil
+}
+
+// isLoopback reports whether addr is a loopback address: the only one where plain
+// HTTP keeps the tokens in show's and list's URLs on the host.
+func isLoopback(addr net.Addr) bool {
+	ta, ok := addr.(*net.TCPAddr)
+	return ok && ta.IP.IsLoopback()
 }
 
 // newStdLogger routes net/http's own messages (a broken connection, a bad TLS

@@ -123,8 +123,20 @@ func (d *Dispatcher) Run(ctx context.Context) (Summary, error) {
 }
 
 // RunRequest is Run restricted to one request (Options.RequestID): what the Web API
-// calls for a request created with process_immediately.
+// calls for a request created with process_immediately. When the request may not be
+// sent now (scheduled later, behind an earlier request of its card, leased, waiting
+// for a retry), it records no run and returns an empty Summary: a run is recorded
+// only to send something. (A run that starts anyway, when another run took the
+// request in between, claims nothing and says so.)
 func (d *Dispatcher) RunRequest(ctx context.Context, id int64) (Summary, error) {
+	var sendable bool
+	if err := d.db.GetContext(ctx, &sendable, provsql.RequestSendable, id); err != nil {
+		return Summary{}, fmt.Errorf("check request %d: %w", id, err)
+	}
+	if !sendable {
+		d.log.WithField("request_id", id).Debug("process_immediately: the request may not be sent now; it waits for a processing run")
+		return Summary{}, nil
+	}
 	one := *d
 	one.opts.RequestID = id
 	return one.Run(ctx)

@@ -58,6 +58,10 @@ type Request struct {
 	RetriedError       string         `db:"retried_error" json:"retried_error"`
 	CreatedAt          time.Time      `db:"created_at" json:"created_at"`
 	UpdatedAt          time.Time      `db:"updated_at" json:"updated_at"`
+	// The name of the Web API token that created the request, and of the one that
+	// last changed it: "" for a request from a file.
+	CreatedByToken string `db:"created_by_token" json:"created_by_token"`
+	UpdatedByToken string `db:"updated_by_token" json:"updated_by_token"`
 
 	// Null says which of the fields above are NULL in the database, not '' (both are
 	// "" above): the Web API shows the one as null, the other as "".

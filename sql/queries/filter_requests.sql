@@ -12,7 +12,8 @@
 -- does not show them, and the joins tripled the time of a page of 1,000.
 -- request, response, reference_number, error_code, error_description and
 -- process_name are as stored, NULL included: the Web API tells NULL (never set) from
--- '' (a send without an answer writes an empty response).
+-- '' (a send without an answer writes an empty response). created_by_token and
+-- updated_by_token are '' for a request no token created (an import file's).
 -- The WHERE clause is count_requests.sql's, word for word (sql's tests check it).
 -- The page is taken from provisioning_requests alone, and only its rows are joined:
 -- joined before the limit, every row skipped by the offset was joined too (an
@@ -29,7 +30,8 @@ SELECT r.id, r.number, r.type, r.life_cycle_state, r.priority, r.sequence_number
        r.source_file_id, coalesce(f.name, '') AS source_file, r.source_line,
        r.attempts, r.next_attempt_at, r.claimed_by, r.lease_expires_at,
        r.command_generation, r.retries, r.retried_at, coalesce(r.retried_error, '') AS retried_error,
-       r.created_at, r.updated_at
+       r.created_at, r.updated_at,
+       coalesce(r.created_by_token, '') AS created_by_token, coalesce(r.updated_by_token, '') AS updated_by_token
 FROM (
     SELECT *
     FROM provisioning_requests r
