@@ -44,7 +44,7 @@ func checkFields(t *testing.T, data json.RawMessage) {
 		t.Errorf("data fields:\n got %v\nwant %v", keys, want)
 	}
 	var v struct {
-		Params []map[string]any            `json:"parameters_set"`
+		Params []map[string]any           `json:"parameters_set"`
 		Log    map[string]json.RawMessage `json:"log_information"`
 	}
 	if err := json.Unmarshal(data, &v); err != nil {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -187,7 +188,13 @@ func (e *tenv) do(method, url, body string) answer {
 		e.t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	return e.send(http.DefaultClient, req)
+}
+
+// send sends req with client and decodes the envelope of the answer.
+func (e *tenv) send(client *http.Client, req *http.Request) answer {
+	e.t.Helper()
+	resp, err := client.Do(req)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -198,12 +205,21 @@ func (e *tenv) do(method, url, body string) answer {
 	}
 	a := answer{HTTP: resp.StatusCode, Raw: raw, Header: resp.Header}
 	if ct := resp.Header.Get("Content-Type"); ct != "application/json; charset=utf-8" {
-		e.t.Errorf("%s %s: Content-Type %q", method, url, ct)
+		e.t.Errorf("%s %s: Content-Type %q", req.Method, req.URL, ct)
 	}
 	if err := json.Unmarshal(raw, &a); err != nil {
-		e.t.Fatalf("%s %s: not an envelope: %v\n%s", method, url, err, raw)
+		e.t.Fatalf("%s %s: not an envelope: %v\n%s", req.Method, req.URL, err, raw)
 	}
 	return a
+}
+
+// from is a client whose connections come from the loopback address ip
+// (127.0.0.2, say): another client address, for the limiter of failed tokens.
+func from(t *testing.T, ip string) *http.Client {
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+	tr := &http.Transport{DialContext: d.DialContext}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Transport: tr}
 }
 
 func replaceToken(s, token string) string {

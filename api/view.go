@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/provisioner/provisioner/casapi"
+	"github.com/provisioner/provisioner/csvin"
 	"github.com/provisioner/provisioner/ops"
 	"github.com/provisioner/provisioner/provisioning"
 )
@@ -182,6 +183,9 @@ func (s *Server) query(r *http.Request, c *call, names ...string) (url.Values, *
 			ps = append(ps, apiProblem{param, CodeUnknownField, "unknown parameter (expected " + strings.Join(names, ", ") + ")"})
 		case len(q[k]) > 1:
 			ps = append(ps, apiProblem{k, CodeInvalidParameter, "is given more than once"})
+		case strings.ContainsRune(q.Get(k), 0):
+			// PostgreSQL refuses a NUL in text: without this, a 500.
+			ps = append(ps, apiProblem{k, csvin.CodeEncoding, "holds a NUL character (%00)"})
 		}
 	}
 	if ps != nil {
