@@ -311,14 +311,16 @@ func (ps *shapes) boolean(raw json.RawMessage, param string) string {
 	switch v := v.(type) {
 	case bool:
 		return fmt.Sprint(v)
-	case string:
-		return v
-	case json.Number:
-		switch v {
+	case string, json.Number:
+		switch s := fmt.Sprint(v); strings.TrimSpace(s) {
 		case "0":
 			return "false"
 		case "1":
 			return "true"
+		default:
+			if _, isString := v.(string); isString {
+				return s
+			}
 		}
 	}
 	ps.add(param, "must be true, false, 0 or 1")

@@ -18,7 +18,7 @@ func FuzzBody(f *testing.F) {
 		`{"token": "t", "subscription_identifier": {"id": 7}, "smartcard_ca_id": 100, "pin": "0000", "process_immediately": "yes"}`,
 		`{"smartcard_identifier": {"id": 1, "alternative_code": "A"}, "stb_identifier": {"id": "x"}, "services_set": [{}, {"service_identifier": null}, 3]}`,
 		`{"services_set": {"a": 1}, "priority": 1, "scheduled_date": "2026-12-01T10:00:00", "x": []}`,
-		`[]`, `null`, `{"a":`, `{} {}`, `{"token": "` + strings.Repeat("x", 100) + `"}`,
+		`[]`, `null`, `{"a":`, `{} {}`, `{"token": "a", "token": "b"}`, `{"pin": "1\u00002"}`, `{"x": [{"y": 1, "y": 2}]}`, `{"token": "` + strings.Repeat("x", 100) + `"}`,
 	} {
 		f.Add(s)
 	}
@@ -29,6 +29,9 @@ func FuzzBody(f *testing.F) {
 			if fail != nil {
 				if fail.code == "" || fail.desc == "" || fail.status < 400 {
 					t.Fatalf("%s: failure without code or description: %+v", m.name, fail)
+				}
+				if strings.Contains(fail.desc, "Go ") || strings.Contains(fail.desc, "map[") || strings.Contains(fail.desc, "json.") {
+					t.Fatalf("%s: a description names Go types: %q", m.name, fail.desc)
 				}
 				continue
 			}

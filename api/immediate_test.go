@@ -236,3 +236,31 @@ func TestNoSecretsInLogs(t *testing.T) {
 		}
 	}
 }
+
+// TestProcessImmediatelyRuns: a processing run is recorded only when the call's
+// request may be sent: not for one behind an earlier request of its card, nor for
+// one scheduled later, however many calls come.
+func TestProcessImmediatelyRuns(t *testing.T) {
+	e := setup(t, simGateway)
+	runs := func() int { return e.count(`SELECT count(*) FROM processes`) }
+	e.post("add_services", `{"token": "$TOKEN", "subscription_identifier": {"number": "S1004"}, "smartcard_identifier": {"serial_number": "SC0000000004"},
+	    "services_set": [{"service_identifier": {"code": "KIDS"}}], "scheduled_date": "2099-01-01T00:00:00"}`).view(t)
+	for i := range 20 {
+		v := e.post("reset_smartcard", `{"token": "$TOKEN", "subscription_identifier": {"number": "S1004"}, "smartcard_ca_id": "1000000004", "process_immediately": 1}`).view(t)
+		if v.LifeCycleState != "PENDING" {
+			t.Fatalf("call %d: %s, want PENDING behind the card's first request", i, v.LifeCycleState)
+		}
+	}
+	later := e.post("add_services", `{"token": "$TOKEN", "subscription_identifier": {"number": "S1005"}, "smartcard_identifier": {"serial_number": "SC0000000005"},
+	    "services_set": [{"service_identifier": {"code": "KIDS"}}], "scheduled_date": "2099-01-01T00:00:00", "process_immediately": true}`).view(t)
+	if n := runs(); n != 0 || later.LifeCycleState != "PENDING" {
+		t.Errorf("%d processing runs recorded (%s), want none: nothing was sent", n, later.LifeCycleState)
+	}
+	v := e.post("reset_pin", `{"token": "$TOKEN", "subscription_identifier": {"number": "S1006"}, "smartcard_ca_id": "1000000006", "process_immediately": true}`).view(t)
+	if n := runs(); n != 1 || v.LifeCycleState != "COMPLETED" || v.ProcessID == nil {
+		t.Errorf("%d processing runs recorded for one send (%s), want 1", n, v.LifeCycleState)
+	}
+	if n := e.count(`SELECT count(*) FROM processes WHERE claimed = 1 AND completed = 1 AND state = 'SUCCEEDED'`); n != 1 {
+		t.Errorf("the run does not record its send")
+	}
+}

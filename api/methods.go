@@ -116,10 +116,15 @@ func (m *method) param(p provisioning.Problem) string {
 }
 
 // message is the problem's message as the API shows it: the instruction file's
-// "is required (or smartcard_ca_id)" names a choice the CRM's methods do not have.
+// "is required (or smartcard_ca_id)" names a choice the CRM's methods do not have,
+// and its "is not true or false" leaves out the API's 0 and 1.
 func (m *method) message(p provisioning.Problem) string {
-	if p.Code == provisioning.CodeMissingField && p.Field == provisioning.FieldSmartcardSerial {
+	switch {
+	case p.Code == provisioning.CodeMissingField && p.Field == provisioning.FieldSmartcardSerial:
 		return "is required for " + m.name
+	case p.Code == provisioning.CodeInvalidBoolean && p.Field == provisioning.FieldProcessImmediately:
+		// The API takes 0 and 1 too, as its answers write the flag.
+		return strings.Replace(p.Message, "is not true or false", "is not true, false, 0 or 1", 1)
 	}
 	return p.Message
 }

@@ -46,7 +46,7 @@ func TestRefusals(t *testing.T) {
 			`{"token": "$TOKEN", "subscription_identifier": {"number": "S1001"}, "smartcard_ca_id": "1000000001", "pin": "0000", "process_immediately": "maybe"}`,
 			[]problem{
 				{"pin", "E_INVALID_PIN", "0000 is the default PIN and cannot be set (use reset_pin)"},
-				{"process_immediately", "E_INVALID_BOOLEAN", `"maybe" is not true or false`},
+				{"process_immediately", "E_INVALID_BOOLEAN", `"maybe" is not true, false, 0 or 1`},
 			}},
 		{"bad priority and date", "add_services",
 			`{"token": "$TOKEN", "subscription_identifier": {"number": "S1001"}, "smartcard_identifier": {"serial_number": "SC0000000001"}, "services_set": [{"service_identifier": {"code": "KIDS"}}], "priority": "URGENT", "scheduled_date": "2026-12-32T10:00:00"}`,
