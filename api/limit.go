@@ -44,7 +44,6 @@ type tally struct {
 	start        time.Time // the window's first failure
 	failures     int
 	blockedUntil time.Time
-	refused      int // calls refused during the block
 }
 
 func newLimiter(failures int, window time.Duration, log logrus.FieldLogger) *limiter {
@@ -76,12 +75,7 @@ func (l *limiter) blocked(key string) time.Duration {
 	if t == nil {
 		return 0
 	}
-	left := t.blockedUntil.Sub(l.now())
-	if left <= 0 {
-		return 0
-	}
-	t.refused++
-	return left
+	return max(0, t.blockedUntil.Sub(l.now()))
 }
 
 // failed counts a failed token of the address key. The failure that reaches the
@@ -105,11 +99,11 @@ func (l *limiter) failed(key string) {
 			l.addrs[key] = t
 		}
 	}
-	if now.Sub(t.start) >= l.window && now.After(t.blockedUntil) {
-		*t = tally{start: now}
+	if now.Sub(t.start) >= l.window && !now.Before(t.blockedUntil) {
+		*t = tally{start: now} // a new window
 	}
 	t.failures++
-	if t.failures == l.failures {
+	if t.failures >= l.failures && !now.Before(t.blockedUntil) {
 		t.blockedUntil = now.Add(l.window)
 		l.log.WithFields(logrus.Fields{
 			"remote": key, "failures": t.failures, "window": l.window.String(),
