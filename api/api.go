@@ -163,7 +163,7 @@ type failure struct {
 type handlerFunc func(w http.ResponseWriter, r *http.Request, c *call) *failure
 
 // handle wraps a handler: it answers its failure in the envelope and logs one line
-// per call. The line has the path but never the query (the token is a query
+// per call (but for the calls the limiter refuses: its window has one line). The line has the path but never the query (the token is a query
 // parameter of show and list) and never the body (tokens, PINs).
 func (s *Server) handle(h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

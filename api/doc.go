@@ -14,5 +14,11 @@
 // "description"}, "data"}. On a failure, message is a stable error code and
 // description names the parameter. Callers authenticate with a token (tokens.go),
 // issued by `provisioner tokens create`; only its SHA-256 is stored, and neither it
-// nor a PIN is ever logged.
+// nor a PIN is ever logged. An address that presents too many failed tokens is
+// refused (429) for a window before its tokens reach the database (limit.go).
+//
+// A body is walked whole before it is decoded (decode.go): a key given twice at any
+// depth or a NUL in any string refuses it, since the decoder would keep the last
+// key and PostgreSQL refuses a NUL. Every answer carries an X-Request-Id, also in
+// the call's log line (requestid.go).
 package api
