@@ -44,7 +44,7 @@ func writeRequestsTable(w io.Writer, rows []ops.Request) error {
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", r.Number, r.State, r.Type, r.Priority,
 			orDash(smartcardName(r)), orDash(r.Subscription), stamp(r.CreatedAt), stampPtr(r.ExecutedDate), r.Attempts, orDash(r.ErrorCode))
 	}
-	fmt.Fprintf(tw, "(%d requests)\n", len(rows))
+	fmt.Fprintf(tw, "(%s)\n", ops.Plural(len(rows), "request", "requests"))
 	return tw.Flush()
 }
 

@@ -34,6 +34,7 @@ func runRequestsShow(ctx context.Context, env Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	r = r.Masked()
 	if *asJSON {
 		return writeJSON(env.Stdout, requestJSON{r, r.CommandID()})
 	}
@@ -64,6 +65,9 @@ func writeRequest(w io.Writer, r ops.Request) error {
 	}
 	if r.SourceFileID != nil {
 		source += fmt.Sprintf(" (import file %d)", *r.SourceFileID)
+	}
+	if r.SourceToken != "" {
+		source += "Web API, token " + r.SourceToken
 	}
 	field("source", strings.TrimSpace(source))
 	field("command id", r.CommandID())

@@ -1,6 +1,7 @@
 package cli_test
 
 import (
+	"database/sql"
 	"os"
 	"path/filepath"
 	"strings"
@@ -49,4 +50,38 @@ func TestNoPasswordInOutput(t *testing.T) {
 
 func tomlString(s string) string {
 	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
+}
+
+// TestPINsMasked: no operator output shows a PIN, whether in the field or in the
+// raw command sent (request 11 is a SET_PIN in flight with PIN 1234), and a
+// settled SET_PIN keeps none (request 4's was erased when it was settled).
+func TestPINsMasked(t *testing.T) {
+	db, vars := opsDB(t)
+	if _, err := db.Exec(`UPDATE provisioning_requests SET request = '{"command_id":"11","type":"SET_PIN","smartcard":"1000000001","pin":"1234"}' WHERE number = 11`); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"requests", "show", "11"}, {"requests", "show", "--json", "11"},
+		{"requests", "list", "--limit", "0"}, {"requests", "list", "--format", "csv", "--limit", "0"}, {"requests", "list", "--format", "json", "--limit", "0"},
+		{"status"}, {"status", "--json"},
+	} {
+		r := runAt(t, vars, args...)
+		if r.code != 0 {
+			t.Fatalf("%v: exit %d %s", args, r.code, r.stderr)
+		}
+		if strings.Contains(r.stdout+r.stderr, "1234") {
+			t.Errorf("%v shows the PIN:\n%s", args, r.stdout)
+		}
+	}
+	if r := runAt(t, vars, "requests", "show", "11"); !strings.Contains(r.stdout, "pin:                 ****\n") || !strings.Contains(r.stdout, `"pin":"****"`) {
+		t.Errorf("show 11:\n%s", r.stdout)
+	}
+	var pin sql.NullString
+	var raw string
+	if err := db.QueryRow("SELECT pin, request FROM provisioning_requests WHERE number = 4").Scan(&pin, &raw); err != nil {
+		t.Fatal(err)
+	}
+	if pin.Valid || strings.Contains(raw, "4821") {
+		t.Errorf("settled SET_PIN 4 keeps its PIN: %v %s", pin, raw)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -48,16 +49,19 @@ type Request struct {
 	SourceFileID       *int64         `db:"source_file_id" json:"source_file_id"`
 	SourceFile         string         `db:"source_file" json:"source_file"`
 	SourceLine         *int64         `db:"source_line" json:"source_line"`
-	Attempts           int            `db:"attempts" json:"attempts"`
-	NextAttemptAt      *time.Time     `db:"next_attempt_at" json:"next_attempt_at"`
-	ClaimedBy          *int64         `db:"claimed_by" json:"claimed_by"`
-	LeaseExpiresAt     *time.Time     `db:"lease_expires_at" json:"lease_expires_at"`
-	CommandGeneration  int            `db:"command_generation" json:"command_generation"`
-	Retries            int            `db:"retries" json:"retries"`
-	RetriedAt          *time.Time     `db:"retried_at" json:"retried_at"`
-	RetriedError       string         `db:"retried_error" json:"retried_error"`
-	CreatedAt          time.Time      `db:"created_at" json:"created_at"`
-	UpdatedAt          time.Time      `db:"updated_at" json:"updated_at"`
+	// SourceToken is the name of the Web API token that created the request ('' for
+	// an imported one).
+	SourceToken       string     `db:"source_token" json:"source_token"`
+	Attempts          int        `db:"attempts" json:"attempts"`
+	NextAttemptAt     *time.Time `db:"next_attempt_at" json:"next_attempt_at"`
+	ClaimedBy         *int64     `db:"claimed_by" json:"claimed_by"`
+	LeaseExpiresAt    *time.Time `db:"lease_expires_at" json:"lease_expires_at"`
+	CommandGeneration int        `db:"command_generation" json:"command_generation"`
+	Retries           int        `db:"retries" json:"retries"`
+	RetriedAt         *time.Time `db:"retried_at" json:"retried_at"`
+	RetriedError      string     `db:"retried_error" json:"retried_error"`
+	CreatedAt         time.Time  `db:"created_at" json:"created_at"`
+	UpdatedAt         time.Time  `db:"updated_at" json:"updated_at"`
 
 	// Null says which of the fields above are NULL in the database, not '' (both are
 	// "" above): the Web API shows the one as null, the other as "".
@@ -111,6 +115,41 @@ func (r *Request) RejectedByGateway() bool {
 	}
 	var res casapi.Result
 	return json.Unmarshal([]byte(r.Response), &res) == nil && res.Status == casapi.StatusRejected
+}
+
+// MaskedPIN stands in for a PIN in every output for people: the gateway needs the
+// PIN, the operator reading a request does not.
+const MaskedPIN = "****"
+
+// Masked returns r with its PIN hidden, in its field and in the raw command sent,
+// for printing.
+func (r Request) Masked() Request {
+	if r.PIN != "" {
+		r.PIN = MaskedPIN
+	}
+	r.Request = MaskCommandPIN(r.Request)
+	return r
+}
+
+// MaskCommandPIN hides the PIN of a raw SET_PIN command as sent to the gateway. A
+// command that holds "pin" but cannot be read is hidden whole.
+func MaskCommandPIN(s string) string {
+	if !strings.Contains(s, `"pin"`) {
+		return s
+	}
+	var cmd casapi.Command
+	if err := json.Unmarshal([]byte(s), &cmd); err != nil {
+		return "(not shown: holds a PIN)"
+	}
+	if cmd.PIN == "" || cmd.PIN == MaskedPIN {
+		return s
+	}
+	cmd.PIN = MaskedPIN
+	b, err := json.Marshal(cmd)
+	if err != nil {
+		return "(not shown: holds a PIN)"
+	}
+	return string(b)
 }
 
 // ErrNotFound is Get's error for a number no request has.
@@ -197,4 +236,13 @@ func nullTime(t time.Time) any {
 		return nil
 	}
 	return t
+}
+
+// Plural is "1 request", "2 requests": the count and the word that goes with it,
+// for the operator's messages.
+func Plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }

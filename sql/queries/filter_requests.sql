@@ -8,7 +8,7 @@
 -- since/until, $11/$12 executed since/until (timestamptz; since inclusive, until
 -- exclusive); $13 number; $14 the gateway's reference number; $15 id; $16 the most
 -- rows to return (NULL: all), from offset $17; $18 false leaves the names ''
--- (subscription number, serial numbers, file name) and joins nothing: the Web API
+-- (subscription number, serial numbers, file name, the Web API token's name) and joins nothing: the Web API
 -- does not show them, and the joins tripled the time of a page of 1,000.
 -- request, response, reference_number, error_code, error_description and
 -- process_name are as stored, NULL included: the Web API tells NULL (never set) from
@@ -27,6 +27,7 @@ SELECT r.id, r.number, r.type, r.life_cycle_state, r.priority, r.sequence_number
        coalesce(r.stb_ca_id, '') AS stb_ca_id, coalesce(stb.serial_number, '') AS stb_serial_number,
        coalesce(r.pin, '') AS pin, coalesce(r.reference, '') AS reference,
        r.source_file_id, coalesce(f.name, '') AS source_file, r.source_line,
+       coalesce(tok.name, '') AS source_token,
        r.attempts, r.next_attempt_at, r.claimed_by, r.lease_expires_at,
        r.command_generation, r.retries, r.retried_at, coalesce(r.retried_error, '') AS retried_error,
        r.created_at, r.updated_at
@@ -57,4 +58,5 @@ LEFT JOIN subscriptions s ON $18::boolean AND s.id = r.subscription_id
 LEFT JOIN installed_items sc ON $18::boolean AND sc.ca_id = r.smartcard_ca_id
 LEFT JOIN installed_items stb ON $18::boolean AND stb.ca_id = r.stb_ca_id
 LEFT JOIN import_files f ON $18::boolean AND f.id = r.source_file_id
+LEFT JOIN api_tokens tok ON $18::boolean AND tok.id = r.source_token_id
 ORDER BY r.number
