@@ -52,7 +52,12 @@ func (r *rejects) write(fields []string, line int, reason string) error {
 	if r.w == nil {
 		out := r.dst
 		if out == nil {
-			f, err := os.Create(r.final + ".tmp")
+			// 0600: rejected rows hold what the files hold, a set_pin's PIN
+			// included. Chmod too: a .tmp left by a crash keeps its old mode.
+			f, err := os.OpenFile(r.final+".tmp", os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+			if err == nil {
+				err = f.Chmod(0o600)
+			}
 			if err != nil {
 				return fmt.Errorf("rejects: %w", err)
 			}
