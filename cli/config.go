@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/provisioner/provisioner/config"
+	"github.com/provisioner/provisioner/internal/escape"
 	"github.com/provisioner/provisioner/jobs"
 )
 
@@ -41,14 +42,14 @@ func runConfig(_ context.Context, env Env, args []string) error {
 	c, err := config.Load(*path, env.Getenv)
 	var ps *config.Problems
 	if errors.As(err, &ps) {
-		fmt.Fprintln(env.Stdout, err)
+		fmt.Fprintln(env.Stdout, escape.Lines(err.Error()))
 		return usagef("%d mistakes in %s", len(ps.List), ps.File)
 	}
 	if err != nil {
 		return usagef("%v", err)
 	}
 	for _, w := range c.Warnings {
-		fmt.Fprintln(env.Stdout, "warning: "+w)
+		fmt.Fprintln(env.Stdout, "warning: "+esc(w))
 	}
 	fmt.Fprintf(env.Stdout, "%s: ok\n", c.Path)
 	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)

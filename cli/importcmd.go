@@ -112,7 +112,7 @@ func printResults(w io.Writer, results []importer.Result, dryRun bool) {
 		if r.Rejects != "" {
 			note = "rejects: " + r.Rejects
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\n", r.Name, r.State, r.Rows, r.Created, r.Rejected, note)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\n", esc(r.Name), r.State, r.Rows, r.Created, r.Rejected, esc(note))
 	}
 	tw.Flush()
 }

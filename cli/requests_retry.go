@@ -98,7 +98,7 @@ func writeRetryTable(w io.Writer, cands []ops.Candidate) {
 		} else if c.ErrorCode != provisioning.CodeMaxAttempts {
 			why = "kept: the gateway holds no answer for it"
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", c.Number, c.Type, orDash(smartcardName(c.Request)), c.ErrorCode, c.NextCommandID, why)
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", c.Number, c.Type, orDash(esc(smartcardName(c.Request))), esc(c.ErrorCode), c.NextCommandID, why)
 	}
 	tw.Flush()
 }

@@ -75,7 +75,7 @@ func runRun(ctx context.Context, env Env, args []string) error {
 	case jobs.Succeeded:
 		return nil
 	case jobs.Skipped:
-		fmt.Fprintf(env.Stdout, "skipped: %v\n", run.Err)
+		fmt.Fprintf(env.Stdout, "skipped: %s\n", esc(run.Err.Error()))
 		return nil
 	case jobs.Rejected:
 		return &rejectedError{fmt.Sprintf("%s: %d rejected", name, run.Result.Rejected)}

@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"strconv"
+
+	"github.com/provisioner/provisioner/internal/escape"
 )
 
 // rejects writes the rejected rows of one file as CSV: the file's own columns, then
@@ -78,6 +80,14 @@ func (r *rejects) write(fields []string, line int, reason string) error {
 	if len(fields) > r.width {
 		// A row with more fields than the header: keep them all, after ours.
 		rec = append(rec, fields[r.width:]...)
+	}
+	if r.dst != nil {
+		// Printed (a dry run), not filed: the operator's terminal must not obey
+		// an ESC in a field. A rejects file keeps the rows as given, to be fixed
+		// and dropped again.
+		for i := range rec {
+			rec[i] = escape.Control(rec[i])
+		}
 	}
 	r.n++
 	if err := r.w.Write(rec); err != nil {
