@@ -87,4 +87,3 @@ func TestControlCharactersEscaped(t *testing.T) {
 		t.Errorf("show 2 (from the file):\n%s", out)
 	}
 }
-
