@@ -11,6 +11,7 @@ import (
 	"github.com/provisioner/provisioner/config"
 	"github.com/provisioner/provisioner/internal/escape"
 	"github.com/provisioner/provisioner/jobs"
+	"github.com/provisioner/provisioner/ops"
 )
 
 const configUsage = `config check [FILE]
@@ -43,7 +44,7 @@ func runConfig(_ context.Context, env Env, args []string) error {
 	var ps *config.Problems
 	if errors.As(err, &ps) {
 		fmt.Fprintln(env.Stdout, escape.Lines(err.Error()))
-		return usagef("%d mistakes in %s", len(ps.List), ps.File)
+		return usagef("%s in %s", ops.Plural(len(ps.List), "mistake", "mistakes"), ps.File)
 	}
 	if err != nil {
 		return usagef("%v", err)

@@ -85,3 +85,24 @@ func TestPINsMasked(t *testing.T) {
 		t.Errorf("settled SET_PIN 4 keeps its PIN: %v %s", pin, raw)
 	}
 }
+
+// TestStatusWording: the processing run's line names its state as the run ledger
+// does (a run that rejected requests is REJECTED in both), and counts of one are
+// singular (issue 11, part 5).
+func TestStatusWording(t *testing.T) {
+	db, vars := opsDB(t)
+	if _, err := db.Exec(`UPDATE processes SET state = 'SUCCEEDED', rejected = 1, finished_at = '2026-11-30T11:59:40Z' WHERE id = 12`); err != nil {
+		t.Fatal(err)
+	}
+	r := runAt(t, vars, "status")
+	if r.code != 0 || !strings.Contains(r.stdout, "Last processing run: 12 REJECTED, started") {
+		t.Errorf("status: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	cfg := filepath.Join(t.TempDir(), "one.toml")
+	if err := os.WriteFile(cfg, []byte("[log]\nlevel = \"loud\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r := runCLI(t, nil, "config", "check", cfg); r.code != 2 || !strings.Contains(r.stderr, "1 mistake in ") {
+		t.Errorf("config check of one mistake: exit %d %s", r.code, r.stderr)
+	}
+}

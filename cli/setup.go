@@ -11,6 +11,7 @@ import (
 	"github.com/provisioner/provisioner/config"
 	"github.com/provisioner/provisioner/internal/cmdline"
 	"github.com/provisioner/provisioner/internal/escape"
+	"github.com/provisioner/provisioner/ops"
 	"github.com/provisioner/provisioner/store"
 )
 
@@ -134,7 +135,7 @@ func loadConfig(env Env, path string) (*config.Config, error) {
 	var ps *config.Problems
 	switch {
 	case errors.As(err, &ps):
-		return nil, usagef("%d mistakes in the configuration:\n%v", len(ps.List), err)
+		return nil, usagef("%s in the configuration:\n%v", ops.Plural(len(ps.List), "mistake", "mistakes"), err)
 	case errors.Is(err, config.ErrNoFile):
 		return nil, usagef("%v", err)
 	case err != nil:

@@ -125,7 +125,7 @@ func writeStatus(w io.Writer, st ops.Status) error {
 			batches = "batch"
 		}
 		fmt.Fprintf(w, "Last processing run: %d %s, started %s (%s) on %s:%d: %d claimed, %d completed, %d rejected, %d to send again, in %d %s",
-			p.ID, p.State, stamp(p.StartedAt), took, esc(p.Host), p.PID, p.Claimed, p.Completed, p.Rejected, p.Retried, p.Batches, batches)
+			p.ID, runState(p), stamp(p.StartedAt), took, esc(p.Host), p.PID, p.Claimed, p.Completed, p.Rejected, p.Retried, p.Batches, batches)
 		if p.Error != "" {
 			fmt.Fprintf(w, "; %s", oneLine(p.Error))
 		}
@@ -155,6 +155,16 @@ func writeStatus(w io.Writer, st ops.Status) error {
 		tw.Flush()
 	}
 	return nil
+}
+
+// runState is a processing run's state as the run ledger (and the exit code) name
+// it: a run that finished but rejected requests is REJECTED there, not SUCCEEDED,
+// and the two lines of status must not disagree about the same run.
+func runState(p *ops.ProcessingRun) string {
+	if p.State == string(jobs.Succeeded) && p.Rejected > 0 {
+		return string(jobs.Rejected)
+	}
+	return p.State
 }
 
 // due says whether a job's schedule is kept: "overdue since TICK", "ok", or "-" when
