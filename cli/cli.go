@@ -13,6 +13,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/provisioner/provisioner/internal/cmdline"
+	"github.com/provisioner/provisioner/internal/escape"
 )
 
 // Exit codes: those every command of the module shares (package cmdline), and 3.
@@ -104,13 +105,13 @@ func Main(ctx context.Context, env Env, args []string) int {
 	case cmdline.IsUsage(err):
 		// Printed or not by the flag package, the command's name and the problem
 		// end the output: what scripts and the tests read.
-		fmt.Fprintf(env.Stderr, "provisioner %s: %v\n", args[0], err)
+		fmt.Fprintf(env.Stderr, "provisioner %s: %s\n", args[0], escape.Lines(err.Error()))
 		return ExitUsage
 	case errors.As(err, &re):
-		fmt.Fprintf(env.Stderr, "provisioner %s: %v\n", args[0], err)
+		fmt.Fprintf(env.Stderr, "provisioner %s: %s\n", args[0], escape.Lines(err.Error()))
 		return ExitRejected
 	default:
-		fmt.Fprintf(env.Stderr, "provisioner %s: %v\n", args[0], err)
+		fmt.Fprintf(env.Stderr, "provisioner %s: %s\n", args[0], escape.Lines(err.Error()))
 		return ExitFailed
 	}
 }

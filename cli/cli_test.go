@@ -119,7 +119,7 @@ func TestExitCodes(t *testing.T) {
 	}
 	mixed := filepath.Join(dir, "mixed.csv")
 	os.WriteFile(mixed, []byte("action,subscription_number,smartcard_serial_number,stb_serial_number\npair_smartcard_decoder,,SC0000000004,\nreset_pin,S1005,SC0000000005,STB-0001\n"), 0o644)
-	if r := runCLI(t, vars, "import", "--rejects", dir, mixed); r.code != cli.ExitRejected || !strings.Contains(r.stderr, "1 rows and 0 files rejected") {
+	if r := runCLI(t, vars, "import", "--rejects", dir, mixed); r.code != cli.ExitRejected || !strings.Contains(r.stderr, "1 row and 0 files rejected") {
 		t.Errorf("file with a bad row: exit %d\n%s", r.code, r.stderr)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "mixed.rejects.csv")); err != nil {

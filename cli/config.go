@@ -9,7 +9,9 @@ import (
 	"time"
 
 	"github.com/provisioner/provisioner/config"
+	"github.com/provisioner/provisioner/internal/escape"
 	"github.com/provisioner/provisioner/jobs"
+	"github.com/provisioner/provisioner/ops"
 )
 
 const configUsage = `config check [FILE]
@@ -41,14 +43,14 @@ func runConfig(_ context.Context, env Env, args []string) error {
 	c, err := config.Load(*path, env.Getenv)
 	var ps *config.Problems
 	if errors.As(err, &ps) {
-		fmt.Fprintln(env.Stdout, err)
-		return usagef("%d mistakes in %s", len(ps.List), ps.File)
+		fmt.Fprintln(env.Stdout, escape.Lines(err.Error()))
+		return usagef("%s in %s", ops.Plural(len(ps.List), "mistake", "mistakes"), ps.File)
 	}
 	if err != nil {
 		return usagef("%v", err)
 	}
 	for _, w := range c.Warnings {
-		fmt.Fprintln(env.Stdout, "warning: "+w)
+		fmt.Fprintln(env.Stdout, "warning: "+esc(w))
 	}
 	fmt.Fprintf(env.Stdout, "%s: ok\n", c.Path)
 	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)

@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/provisioner/provisioner/internal/escape"
 	"github.com/provisioner/provisioner/ops"
 )
 
@@ -42,9 +43,9 @@ func writeRequestsTable(w io.Writer, rows []ops.Request) error {
 	fmt.Fprintln(tw, "NUMBER\tSTATE\tTYPE\tPRIORITY\tSMARTCARD\tSUBSCRIPTION\tCREATED\tEXECUTED\tATTEMPTS\tERROR")
 	for _, r := range rows {
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", r.Number, r.State, r.Type, r.Priority,
-			orDash(smartcardName(r)), orDash(r.Subscription), stamp(r.CreatedAt), stampPtr(r.ExecutedDate), r.Attempts, orDash(r.ErrorCode))
+			orDash(esc(smartcardName(r))), orDash(esc(r.Subscription)), stamp(r.CreatedAt), stampPtr(r.ExecutedDate), r.Attempts, orDash(esc(r.ErrorCode)))
 	}
-	fmt.Fprintf(tw, "(%d requests)\n", len(rows))
+	fmt.Fprintf(tw, "(%s)\n", ops.Plural(len(rows), "request", "requests"))
 	return tw.Flush()
 }
 
@@ -60,7 +61,7 @@ func writeRequestsCSV(w io.Writer, rows []ops.Request) error {
 	cw := csv.NewWriter(w)
 	cw.Write(requestCSVHeader)
 	for _, r := range rows {
-		cw.Write([]string{strconv.FormatInt(r.Number, 10), r.State, r.Type, r.Priority, strconv.FormatInt(r.SequenceNumber, 10),
+		writeEscaped(cw, []string{strconv.FormatInt(r.Number, 10), r.State, r.Type, r.Priority, strconv.FormatInt(r.SequenceNumber, 10),
 			rfc3339(r.ScheduledDate), rfc3339Ptr(r.ExecutedDate), r.Subscription, r.SmartcardSerial, r.Smartcard,
 			strings.Join(r.Services, ";"), r.STBSerial, r.STB, r.Reference, r.SourceFile, intPtr(r.SourceLine),
 			strconv.Itoa(r.Attempts), rfc3339Ptr(r.NextAttemptAt), r.CommandID(), strconv.Itoa(r.Retries), rfc3339Ptr(r.RetriedAt), r.RetriedError,
@@ -70,6 +71,20 @@ func writeRequestsCSV(w io.Writer, rows []ops.Request) error {
 	cw.Flush()
 	return cw.Error()
 }
+
+// writeEscaped writes a CSV record with every field's control characters escaped:
+// CSV quoting keeps a CR or LF inside its field, but a terminal or a spreadsheet
+// shown on one still obeys an ESC.
+func writeEscaped(cw *csv.Writer, rec []string) error {
+	for i := range rec {
+		rec[i] = esc(rec[i])
+	}
+	return cw.Write(rec)
+}
+
+// esc escapes the control characters of a string from a file, a call or the
+// gateway, for an operator's screen.
+func esc(s string) string { return escape.Control(s) }
 
 func smartcardName(r ops.Request) string {
 	if r.SmartcardSerial != "" {

@@ -15,6 +15,7 @@ import (
 	"github.com/provisioner/provisioner/importer"
 	"github.com/provisioner/provisioner/internal/cmdline"
 	"github.com/provisioner/provisioner/jobs"
+	"github.com/provisioner/provisioner/ops"
 )
 
 const importUsage = `import [flags] --inbox DIR
@@ -89,7 +90,7 @@ func runImport(ctx context.Context, env Env, args []string) error {
 	}
 	jobs.SendImmediately(ctx, db, log, g.config(env), g.opts, results)
 	if r := jobs.ImportResult(results); r.Rejected > 0 {
-		return &rejectedError{fmt.Sprintf("%d rows and %d files rejected", r.Counts["rejected_rows"], r.Counts["refused_files"])}
+		return &rejectedError{fmt.Sprintf("%s and %s rejected", ops.Plural(r.Counts["rejected_rows"], "row", "rows"), ops.Plural(r.Counts["refused_files"], "file", "files"))}
 	}
 	return nil
 }
@@ -112,7 +113,7 @@ func printResults(w io.Writer, results []importer.Result, dryRun bool) {
 		if r.Rejects != "" {
 			note = "rejects: " + r.Rejects
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\n", r.Name, r.State, r.Rows, r.Created, r.Rejected, note)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\n", esc(r.Name), r.State, r.Rows, r.Created, r.Rejected, esc(note))
 	}
 	tw.Flush()
 }

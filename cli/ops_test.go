@@ -12,6 +12,7 @@ import (
 
 	"github.com/provisioner/provisioner/internal/pgtest"
 	"github.com/provisioner/provisioner/internal/testutil"
+	"github.com/provisioner/provisioner/ops"
 	"github.com/provisioner/provisioner/store"
 )
 
@@ -205,7 +206,7 @@ func TestRequestsList(t *testing.T) {
 			if got := numbers(t, r.stdout); !slices.Equal(got, tc.want) {
 				t.Errorf("got %v, want %v\n%s", got, tc.want, r.stdout)
 			}
-			if want := strconv.Itoa(len(tc.want)) + " requests)"; !strings.Contains(r.stdout, want) {
+			if want := "(" + ops.Plural(len(tc.want), "request", "requests") + ")"; !strings.Contains(r.stdout, want) {
 				t.Errorf("no %q in\n%s", want, r.stdout)
 			}
 			more := strings.Contains(r.stderr, "more than 3 requests match")
@@ -344,8 +345,10 @@ func TestRequestsRetry(t *testing.T) {
 	db, vars := opsDB(t)
 	before := retryRows(t, db)
 
+	// Request 4, a SET_PIN, lost its PIN when it was settled: a retry that takes it
+	// without --pin is refused whole, dry run included, and shows what it matched.
 	r := runAt(t, vars, "requests", "retry", "--error-code", "E_NOT_ENTITLED,E_MAX_ATTEMPTS", "--dry-run")
-	if r.code != 0 {
+	if r.code != 2 || !strings.Contains(r.stderr, "request 4 is a SET_PIN whose PIN was erased when it was settled: retry it alone with the PIN (requests retry --number 4 --pin NNNN --yes); nothing retried") {
 		t.Fatalf("dry run: exit %d %s", r.code, r.stderr)
 	}
 	golden(t, "retry_dry_run.txt", r.stdout)
@@ -357,13 +360,30 @@ func TestRequestsRetry(t *testing.T) {
 	if r.code != 1 || !strings.Contains(r.stderr, "3 requests match, but 2 were expected: nothing retried") {
 		t.Fatalf("wrong --expect: exit %d %s", r.code, r.stderr)
 	}
+	for _, args := range [][]string{
+		{"--error-code", "E_NOT_ENTITLED,E_MAX_ATTEMPTS", "--expect", "3"},
+		{"--error-code", "E_NOT_ENTITLED,E_MAX_ATTEMPTS", "--expect", "3", "--pin", "4821"},
+		{"--number", "2", "--pin", "4821", "--yes"},
+	} {
+		if r := runAt(t, vars, append([]string{"requests", "retry"}, args...)...); r.code != 2 {
+			t.Fatalf("%v: exit %d %s", args, r.code, r.stderr)
+		}
+	}
 	if after := retryRows(t, db); !mapsEqual(before, after) {
 		t.Fatalf("a refused retry changed requests")
 	}
 
-	r = runAt(t, vars, "requests", "retry", "--error-code", "E_NOT_ENTITLED,E_MAX_ATTEMPTS", "--expect", "3")
-	if r.code != 0 || !strings.Contains(r.stdout, "3 requests retried: PENDING again") {
+	r = runAt(t, vars, "requests", "retry", "--error-code", "E_NOT_ENTITLED", "--expect", "2")
+	if r.code != 0 || !strings.Contains(r.stdout, "2 requests retried: PENDING again") {
 		t.Fatalf("retry: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = runAt(t, vars, "requests", "retry", "--number", "4", "--pin", "4821", "--yes")
+	if r.code != 0 || !strings.Contains(r.stdout, "1 request retried: PENDING again") {
+		t.Fatalf("retry with --pin: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	var pin string
+	if err := db.Get(&pin, "SELECT pin FROM provisioning_requests WHERE number = 4"); err != nil || pin != "4821" {
+		t.Errorf("request 4's PIN after the retry: %q %v", pin, err)
 	}
 	after := retryRows(t, db)
 	var maxSeq int64
@@ -380,9 +400,9 @@ func TestRequestsRetry(t *testing.T) {
 			t.Errorf("request %d after the retry: %+v", n, a)
 		}
 	}
-	// New sequence numbers behind everything, in the old order.
-	if !(maxSeq < after[2].Seq && after[2].Seq < after[4].Seq && after[4].Seq < after[10].Seq) {
-		t.Errorf("sequence numbers: before max %d; after 2: %d, 4: %d, 10: %d", maxSeq, after[2].Seq, after[4].Seq, after[10].Seq)
+	// New sequence numbers behind everything, in the old order within a retry.
+	if !(maxSeq < after[2].Seq && after[2].Seq < after[10].Seq && after[10].Seq < after[4].Seq) {
+		t.Errorf("sequence numbers: before max %d; after 2: %d, 10: %d, 4: %d", maxSeq, after[2].Seq, after[10].Seq, after[4].Seq)
 	}
 	if g := []int{after[2].Generation, after[4].Generation, after[10].Generation}; !slices.Equal(g, []int{1, 0, 1}) {
 		t.Errorf("command generations of 2, 4, 10: %v, want [1 0 1]", g)
@@ -391,7 +411,7 @@ func TestRequestsRetry(t *testing.T) {
 		!strings.Contains(r.stdout, "operator retries:    1, last 2026-11-30T12:00:00Z, which cleared E_NOT_ENTITLED: smartcard 1000000001 is not entitled to P-1002\n") {
 		t.Errorf("show after the retry:\n%s", r.stdout)
 	}
-	if r := runAt(t, vars, "requests", "show", "4"); !strings.Contains(r.stdout, "command id:          4\n") {
+	if r := runAt(t, vars, "requests", "show", "4"); !strings.Contains(r.stdout, "command id:          4\n") || !strings.Contains(r.stdout, "pin:                 ****\n") {
 		t.Errorf("show after the retry:\n%s", r.stdout)
 	}
 	// Nothing left to retry for these codes; the other REJECTED ones are still there.
@@ -401,7 +421,7 @@ func TestRequestsRetry(t *testing.T) {
 	if r := runAt(t, vars, "requests", "retry", "--all", "--dry-run"); !strings.Contains(r.stdout, "2 requests would be retried") {
 		t.Errorf("--all --dry-run:\n%s", r.stdout)
 	}
-	if r := runAt(t, vars, "requests", "retry", "--smartcard", "SC0000000002", "--yes"); r.code != 0 || !strings.Contains(r.stdout, "1 requests retried") {
+	if r := runAt(t, vars, "requests", "retry", "--smartcard", "SC0000000002", "--yes"); r.code != 0 || !strings.Contains(r.stdout, "1 request retried") {
 		t.Errorf("--yes: exit %d\n%s", r.code, r.stdout)
 	}
 	if a := retryRows(t, db)[3]; a.State != "PENDING" || a.Generation != 1 {

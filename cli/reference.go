@@ -43,7 +43,7 @@ func runReference(ctx context.Context, env Env, args []string) error {
 		}
 		entry.Warn("reference file not loaded: it has bad rows")
 		for _, b := range r.Bad {
-			fmt.Fprintln(env.Stdout, b.Error())
+			fmt.Fprintln(env.Stdout, esc(b.Error()))
 		}
 		bad += len(r.Bad)
 	}

@@ -13,6 +13,7 @@ import (
 type filterFlags struct {
 	state, typ, priority, errorCode, smartcard, subscription, file string
 	createdSince, createdUntil, executedSince, executedUntil       string
+	number                                                         int64
 }
 
 func addFilterFlags(fs *flag.FlagSet, withState bool) *filterFlags {
@@ -25,6 +26,7 @@ func addFilterFlags(fs *flag.FlagSet, withState bool) *filterFlags {
 	fs.StringVar(&f.errorCode, "error-code", "", "error codes, such as E_NOT_PAIRED,E_MAX_ATTEMPTS")
 	fs.StringVar(&f.smartcard, "smartcard", "", "smartcard CA id or serial number")
 	fs.StringVar(&f.subscription, "subscription", "", "subscription number")
+	fs.Int64Var(&f.number, "number", 0, "one request, by its number")
 	fs.StringVar(&f.file, "file", "", "import file: its id, or its name as dropped or as recorded")
 	fs.StringVar(&f.createdSince, "created-since", "", "created at or after this time")
 	fs.StringVar(&f.createdUntil, "created-until", "", "created before this time")
@@ -82,6 +84,10 @@ func (f *filterFlags) filter(now time.Time) (ops.Filter, error) {
 		*t.dst = v
 	}
 	out.Smartcard, out.Subscription, out.File = strings.TrimSpace(f.smartcard), strings.TrimSpace(f.subscription), strings.TrimSpace(f.file)
+	if f.number < 0 {
+		bad = append(bad, fmt.Sprintf("--number %d: not a request number", f.number))
+	}
+	out.Number = f.number
 	if len(bad) > 0 {
 		return out, usagef("%s", strings.Join(bad, "; "))
 	}

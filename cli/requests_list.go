@@ -39,6 +39,9 @@ func runRequestsList(ctx context.Context, env Env, args []string) error {
 	if more {
 		rows = rows[:*limit]
 	}
+	for i := range rows {
+		rows[i] = rows[i].Masked()
+	}
 	switch *format {
 	case "csv":
 		err = writeRequestsCSV(env.Stdout, rows)

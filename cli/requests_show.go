@@ -34,6 +34,7 @@ func runRequestsShow(ctx context.Context, env Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	r = r.Masked()
 	if *asJSON {
 		return writeJSON(env.Stdout, requestJSON{r, r.CommandID()})
 	}
@@ -43,7 +44,7 @@ func runRequestsShow(ctx context.Context, env Env, args []string) error {
 // writeRequest prints every field of r, then its raw request and response.
 func writeRequest(w io.Writer, r ops.Request) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 1, ' ', 0)
-	field := func(name, value string) { fmt.Fprintf(tw, "%s:\t%s\n", name, orDash(value)) }
+	field := func(name, value string) { fmt.Fprintf(tw, "%s:\t%s\n", name, orDash(esc(value))) }
 	field("number", strconv.FormatInt(r.Number, 10))
 	field("state", r.State)
 	field("type", r.Type)
@@ -64,6 +65,9 @@ func writeRequest(w io.Writer, r ops.Request) error {
 	}
 	if r.SourceFileID != nil {
 		source += fmt.Sprintf(" (import file %d)", *r.SourceFileID)
+	}
+	if r.CreatedByToken != "" {
+		source += "Web API, token " + r.CreatedByToken
 	}
 	field("source", strings.TrimSpace(source))
 	field("command id", r.CommandID())
@@ -92,6 +96,6 @@ func writeRequest(w io.Writer, r ops.Request) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "\nrequest (as sent):\n%s\n\nresponse (as received):\n%s\n", orDash(r.Request), orDash(r.Response))
+	fmt.Fprintf(w, "\nrequest (as sent):\n%s\n\nresponse (as received):\n%s\n", orDash(esc(r.Request)), orDash(esc(r.Response)))
 	return nil
 }

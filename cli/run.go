@@ -62,8 +62,10 @@ func runRun(ctx context.Context, env Env, args []string) error {
 	if instance == "" {
 		instance = jobs.DefaultInstance()
 	}
-	ledger := &jobs.Ledger{DB: db, Log: log, Instance: instance}
-	run, err := ledger.Run(ctx, name, time.Now(), jobs.Manual, fn, jobs.Env{DB: db, Log: log.WithField("job", name), Config: c})
+	// The instance in every line, as the scheduler's: the ledger records it too.
+	ilog := log.WithField("instance", instance)
+	ledger := &jobs.Ledger{DB: db, Log: ilog, Instance: instance}
+	run, err := ledger.Run(ctx, name, time.Now(), jobs.Manual, fn, jobs.Env{DB: db, Log: ilog.WithField("job", name), Config: c})
 	if err != nil {
 		return err
 	}
@@ -75,7 +77,7 @@ func runRun(ctx context.Context, env Env, args []string) error {
 	case jobs.Succeeded:
 		return nil
 	case jobs.Skipped:
-		fmt.Fprintf(env.Stdout, "skipped: %v\n", run.Err)
+		fmt.Fprintf(env.Stdout, "skipped: %s\n", esc(run.Err.Error()))
 		return nil
 	case jobs.Rejected:
 		return &rejectedError{fmt.Sprintf("%s: %d rejected", name, run.Result.Rejected)}

@@ -3,6 +3,7 @@ package cli_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
@@ -99,7 +100,7 @@ settle = "0"
 
 	os.WriteFile(filepath.Join(inbox, "mixed.csv"), []byte("action,subscription_number,smartcard_serial_number,stb_serial_number\npair_smartcard_decoder,,SC0000000004,\nreset_pin,S1005,SC0000000005,STB-0001\n"), 0o644)
 	r := runCLI(t, vars, "run", "import")
-	if r.code != cli.ExitRejected || !strings.Contains(r.stdout, "1 files: 2 rows, 1 requests created, 1 rows and 0 files rejected") || !strings.Contains(r.stdout, "import run 1: REJECTED") {
+	if r.code != cli.ExitRejected || !strings.Contains(r.stdout, "1 file: 2 rows, 1 request created, 1 row and 0 files rejected") || !strings.Contains(r.stdout, "import run 1: REJECTED") {
 		t.Errorf("run import: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	// The flags may come after the job's name, as in crontab.example.
@@ -107,8 +108,18 @@ settle = "0"
 	if r.code != cli.ExitRejected || !strings.Contains(r.stdout, "claimed 1, completed 0, rejected 1") {
 		t.Errorf("run process: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	if r := runCLI(t, vars, "run", "housekeeping"); r.code != 0 || !strings.Contains(r.stdout, "housekeeping run 3: SUCCEEDED") {
+	r = runCLI(t, vars, "run", "housekeeping")
+	if r.code != 0 || !strings.Contains(r.stdout, "housekeeping run 3: SUCCEEDED") {
 		t.Errorf("run housekeeping: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	// Every line says which instance ran it, as the scheduler's do, and when to the
+	// millisecond (issue 11, part 5).
+	stamp := regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}(Z|[+-]\d\d:\d\d)$`)
+	for _, line := range strings.Split(strings.TrimSpace(r.stderr), "\n") {
+		var entry struct{ Instance, Time string }
+		if err := json.Unmarshal([]byte(line), &entry); err != nil || entry.Instance == "" || !stamp.MatchString(entry.Time) {
+			t.Errorf("run's log line without instance or a millisecond time: %s", line)
+		}
 	}
 	if r := runCLI(t, map[string]string{"PROVISIONER_CONFIG": file}, "run", "process"); r.code != cli.ExitUsage || !strings.Contains(r.stderr, "the gateway token is not set (CAS_GATEWAY_TOKEN)") {
 		t.Errorf("no token: exit %d %s", r.code, r.stderr)

@@ -10,6 +10,8 @@ import (
 
 	"github.com/provisioner/provisioner/config"
 	"github.com/provisioner/provisioner/internal/cmdline"
+	"github.com/provisioner/provisioner/internal/escape"
+	"github.com/provisioner/provisioner/ops"
 	"github.com/provisioner/provisioner/store"
 )
 
@@ -133,7 +135,7 @@ func loadConfig(env Env, path string) (*config.Config, error) {
 	var ps *config.Problems
 	switch {
 	case errors.As(err, &ps):
-		return nil, usagef("%d mistakes in the configuration:\n%v", len(ps.List), err)
+		return nil, usagef("%s in the configuration:\n%v", ops.Plural(len(ps.List), "mistake", "mistakes"), err)
 	case errors.Is(err, config.ErrNoFile):
 		return nil, usagef("%v", err)
 	case err != nil:
@@ -156,6 +158,32 @@ func configured(env Env, c *config.Config) (Env, *logrus.Logger, error) {
 	return env, log, nil
 }
 
+// LogTimeLayout is the logs' time: RFC 3339 with milliseconds (logrus's default has
+// whole seconds, too coarse to order a run's lines or match them with the database's).
+const LogTimeLayout = "2006-01-02T15:04:05.000Z07:00"
+
+// escapingFormatter escapes the control characters of a text log line's message and
+// string fields: logrus quotes a field that needs it, but not the message of a
+// coloured line (a terminal's), nor an error's text. JSON escapes them itself.
+type escapingFormatter struct{ logrus.Formatter }
+
+func (f escapingFormatter) Format(e *logrus.Entry) ([]byte, error) {
+	c := *e
+	c.Message = escape.Control(e.Message)
+	c.Data = make(logrus.Fields, len(e.Data))
+	for k, v := range e.Data {
+		switch v := v.(type) {
+		case string:
+			c.Data[k] = escape.Control(v)
+		case error:
+			c.Data[k] = escape.Control(v.Error())
+		default:
+			c.Data[k] = v
+		}
+	}
+	return f.Formatter.Format(&c)
+}
+
 // newLogger sets up logrus: text on a terminal, JSON otherwise (for log collectors),
 // unless LOG_FORMAT says; LOG_LEVEL sets the level.
 func newLogger(env Env) (*logrus.Logger, error) {
@@ -164,9 +192,9 @@ func newLogger(env Env) (*logrus.Logger, error) {
 	format := strings.ToLower(env.Getenv("LOG_FORMAT"))
 	switch {
 	case format == "json", format == "" && !env.StderrIsTerminal:
-		log.SetFormatter(&logrus.JSONFormatter{})
+		log.SetFormatter(&logrus.JSONFormatter{TimestampFormat: LogTimeLayout})
 	case format == "text", format == "":
-		log.SetFormatter(&logrus.TextFormatter{FullTimestamp: true})
+		log.SetFormatter(escapingFormatter{&logrus.TextFormatter{FullTimestamp: true, TimestampFormat: LogTimeLayout}})
 	default:
 		return nil, usagef("LOG_FORMAT=%q: expected text or json", format)
 	}

@@ -66,7 +66,7 @@ func writeStatus(w io.Writer, st ops.Status) error {
 	if o := st.OldestPending; o != nil {
 		last := ""
 		if o.ErrorCode != "" {
-			last = ", last " + o.ErrorCode
+			last = ", last " + esc(o.ErrorCode)
 		}
 		fmt.Fprintf(w, "\nOldest pending: request %d, due since %s (%s), %d attempts%s\n",
 			o.Number, rfc3339(o.DueSince), age(o.AgeSeconds), o.Attempts, last)
@@ -79,7 +79,7 @@ func writeStatus(w io.Writer, st ops.Status) error {
 		if in.OldestWaitingAgeSeconds != nil {
 			oldest = fmt.Sprintf(" (oldest %s)", age(*in.OldestWaitingAgeSeconds))
 		}
-		fmt.Fprintf(w, "Inbox %s: %d waiting%s, %d in processing/, %d in failed/\n", in.Dir, in.Waiting, oldest, in.Processing, in.Failed)
+		fmt.Fprintf(w, "Inbox %s: %d waiting%s, %d in processing/, %d in failed/\n", esc(in.Dir), in.Waiting, oldest, in.Processing, in.Failed)
 	} else {
 		fmt.Fprintln(w, "Inbox: not given (--inbox or PROVISIONER_INBOX)")
 	}
@@ -109,7 +109,7 @@ func writeStatus(w io.Writer, st ops.Status) error {
 		if j.Error != "" {
 			detail = j.Error
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", *j.State, *j.Trigger, stamp(*j.StartedAt), took, *j.Instance, oneLine(detail))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", *j.State, *j.Trigger, stamp(*j.StartedAt), took, esc(*j.Instance), oneLine(detail))
 	}
 	tw.Flush()
 	// The ledger records the scheduler's runs and `provisioner run`; these two say
@@ -125,7 +125,7 @@ func writeStatus(w io.Writer, st ops.Status) error {
 			batches = "batch"
 		}
 		fmt.Fprintf(w, "Last processing run: %d %s, started %s (%s) on %s:%d: %d claimed, %d completed, %d rejected, %d to send again, in %d %s",
-			p.ID, p.State, stamp(p.StartedAt), took, p.Host, p.PID, p.Claimed, p.Completed, p.Rejected, p.Retried, p.Batches, batches)
+			p.ID, runState(p), stamp(p.StartedAt), took, esc(p.Host), p.PID, p.Claimed, p.Completed, p.Rejected, p.Retried, p.Batches, batches)
 		if p.Error != "" {
 			fmt.Fprintf(w, "; %s", oneLine(p.Error))
 		}
@@ -135,7 +135,7 @@ func writeStatus(w io.Writer, st ops.Status) error {
 	}
 	if f := st.LastImport; f != nil {
 		fmt.Fprintf(w, "Last import: file %d %s %s, finished %s: %d rows read, %d created, %d rejected",
-			f.ID, f.Name, f.State, stamp(f.FinishedAt), f.RowsRead, f.RowsCreated, f.RowsRejected)
+			f.ID, esc(f.Name), f.State, stamp(f.FinishedAt), f.RowsRead, f.RowsCreated, f.RowsRejected)
 		if f.Error != "" {
 			fmt.Fprintf(w, "; %s", oneLine(f.Error))
 		}
@@ -150,11 +150,21 @@ func writeStatus(w io.Writer, st ops.Status) error {
 	} else {
 		fmt.Fprintln(tw, "  CODE\tREJECTED")
 		for _, e := range st.ErrorsLastDay {
-			fmt.Fprintf(tw, "  %s\t%d\n", e.Code, e.Count)
+			fmt.Fprintf(tw, "  %s\t%d\n", esc(e.Code), e.Count)
 		}
 		tw.Flush()
 	}
 	return nil
+}
+
+// runState is a processing run's state as the run ledger (and the exit code) name
+// it: a run that finished but rejected requests is REJECTED there, not SUCCEEDED,
+// and the two lines of status must not disagree about the same run.
+func runState(p *ops.ProcessingRun) string {
+	if p.State == string(jobs.Succeeded) && p.Rejected > 0 {
+		return string(jobs.Rejected)
+	}
+	return p.State
 }
 
 // due says whether a job's schedule is kept: "overdue since TICK", "ok", or "-" when
@@ -183,8 +193,10 @@ func age(sec int64) string {
 	return fmt.Sprintf("%ds", s)
 }
 
+// oneLine is s on one line (runs of white space made one space), at most 100
+// characters, its control characters escaped.
 func oneLine(s string) string {
-	r := []rune(strings.Join(strings.Fields(s), " "))
+	r := []rune(esc(strings.Join(strings.Fields(s), " ")))
 	if len(r) > 100 {
 		r = append(r[:97], []rune("...")...)
 	}

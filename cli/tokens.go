@@ -77,7 +77,7 @@ func runTokens(ctx context.Context, env Env, args []string) error {
 			if t.RevokedAt != nil {
 				state, revoked = "revoked", t.RevokedAt.UTC().Format(time.RFC3339)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\n", t.Name, state, t.CreatedAt.UTC().Format(time.RFC3339), revoked, t.Requests)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\n", esc(t.Name), state, t.CreatedAt.UTC().Format(time.RFC3339), revoked, t.Requests)
 		}
 		tw.Flush()
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/provisioner/provisioner/dispatcher"
+	"github.com/provisioner/provisioner/store"
 )
 
 // Job is the schedule of one job.
@@ -208,11 +209,9 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 	}
 	c.Path = path
 	c.applyEnv(getenv)
-	if u, err := url.Parse(c.Database.URL); err == nil && u.User != nil {
-		if _, ok := u.User.Password(); ok && getenv("DATABASE_URL") == "" {
-			if st, err := os.Stat(path); err == nil && st.Mode().Perm()&0o007 != 0 {
-				c.Warnings = append(c.Warnings, fmt.Sprintf("%s holds the database password and is readable by others (mode %v): chmod 600 it, or set DATABASE_URL in the environment instead", path, st.Mode().Perm()))
-			}
+	if store.HasPassword(c.Database.URL) && getenv("DATABASE_URL") == "" {
+		if st, err := os.Stat(path); err == nil && st.Mode().Perm()&0o007 != 0 {
+			c.Warnings = append(c.Warnings, fmt.Sprintf("%s holds the database password and is readable by others (mode %v): chmod 600 it, or set DATABASE_URL in the environment instead", path, st.Mode().Perm()))
 		}
 	}
 	return c, nil
@@ -308,13 +307,15 @@ func checkHTTPURL(s string) error {
 
 func checkDatabaseURL(s string) error {
 	if strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://") {
+		// The parser's error quotes the URL, password included: name the
+		// usual cause instead.
 		if _, err := url.Parse(s); err != nil {
-			return fmt.Errorf("not a URL: %v", err)
+			return fmt.Errorf("%q is not a URL (a %% in the password must be written %%25)", store.Redact(s))
 		}
 		return nil
 	}
 	if s != "" && !strings.Contains(s, "=") {
-		return fmt.Errorf("%q: expected a postgres:// URL or key=value settings", s)
+		return fmt.Errorf("%q: expected a postgres:// URL or key=value settings", store.Redact(s))
 	}
 	return nil
 }

@@ -83,17 +83,28 @@ func TestEnvOverrides(t *testing.T) {
 	}
 }
 
-// TestPasswordWarning: a password in a file others can read is worth a warning.
+// TestPasswordWarning: a password in a file others can read is worth a warning,
+// whatever the form of the setting (a key=value one was missed).
 func TestPasswordWarning(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "p.toml")
-	os.WriteFile(path, []byte("[database]\nurl = \"postgres://u:pw@db/x\"\n"), 0o644)
-	c, err := config.Load(path, noEnv)
-	if err != nil || len(c.Warnings) != 1 || !strings.Contains(c.Warnings[0], "readable by others (mode -rw-r--r--)") {
-		t.Fatalf("%v %q", err, c.Warnings)
+	for _, url := range []string{`postgres://u:pw@db/x`, `host=db password=pw`, `host=db password='p w'`} {
+		path := filepath.Join(t.TempDir(), "p.toml")
+		os.WriteFile(path, []byte("[database]\nurl = \""+url+"\"\n"), 0o644)
+		os.Chmod(path, 0o644)
+		c, err := config.Load(path, noEnv)
+		if err != nil || len(c.Warnings) != 1 || !strings.Contains(c.Warnings[0], "readable by others (mode -rw-r--r--)") {
+			t.Fatalf("%s: %v %q", url, err, c.Warnings)
+		}
+		os.Chmod(path, 0o600)
+		if c, _ = config.Load(path, noEnv); len(c.Warnings) != 0 {
+			t.Errorf("%s: mode 600: %q", url, c.Warnings)
+		}
 	}
-	os.Chmod(path, 0o600)
-	if c, _ = config.Load(path, noEnv); len(c.Warnings) != 0 {
-		t.Errorf("mode 600: %q", c.Warnings)
+	// No password, no warning.
+	path := filepath.Join(t.TempDir(), "p.toml")
+	os.WriteFile(path, []byte("[database]\nurl = \"host=db user=u\"\n"), 0o644)
+	os.Chmod(path, 0o644)
+	if c, _ := config.Load(path, noEnv); len(c.Warnings) != 0 {
+		t.Errorf("no password: %q", c.Warnings)
 	}
 }
 

@@ -124,7 +124,7 @@ func (im *Importer) importClaimed(ctx context.Context, dir, path string, recover
 	switch res.State {
 	case Refused:
 		dst := filepath.Join(dir, FailedDir, name)
-		if err := os.WriteFile(dst+".error.txt", []byte(res.Reason+"\n"), 0o644); err != nil {
+		if err := writePrivate(dst+".error.txt", []byte(res.Reason+"\n")); err != nil {
 			return res, true, fmt.Errorf("write %s.error.txt: %w", dst, err)
 		}
 		err = os.Rename(path, dst)
@@ -222,7 +222,8 @@ func prepareInbox(dir string) error {
 		return fmt.Errorf("%w: %s is not a directory", ErrInbox, dir)
 	}
 	for _, sub := range []string{ProcessingDir, ArchiveDir, FailedDir, RejectsDir} {
-		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
+		// 0700: what the folders hold (files, rejects) is the operators' alone.
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o700); err != nil {
 			return fmt.Errorf("%w: %w", ErrInbox, err)
 		}
 	}
@@ -274,4 +275,22 @@ func listCSV(dir string, settle time.Duration, now time.Time) ([]string, error) 
 func stamped(name string) string {
 	ext := filepath.Ext(name)
 	return strings.TrimSuffix(name, ext) + "." + time.Now().UTC().Format("20060102T150405.000000Z") + ext
+}
+
+// writePrivate writes a file only its owner reads (0600), as every file the
+// importer creates: even one that was there already.
+func writePrivate(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"strconv"
+
+	"github.com/provisioner/provisioner/internal/escape"
 )
 
 // rejects writes the rejected rows of one file as CSV: the file's own columns, then
@@ -52,7 +54,12 @@ func (r *rejects) write(fields []string, line int, reason string) error {
 	if r.w == nil {
 		out := r.dst
 		if out == nil {
-			f, err := os.Create(r.final + ".tmp")
+			// 0600: rejected rows hold what the files hold, a set_pin's PIN
+			// included. Chmod too: a .tmp left by a crash keeps its old mode.
+			f, err := os.OpenFile(r.final+".tmp", os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+			if err == nil {
+				err = f.Chmod(0o600)
+			}
 			if err != nil {
 				return fmt.Errorf("rejects: %w", err)
 			}
@@ -73,6 +80,14 @@ func (r *rejects) write(fields []string, line int, reason string) error {
 	if len(fields) > r.width {
 		// A row with more fields than the header: keep them all, after ours.
 		rec = append(rec, fields[r.width:]...)
+	}
+	if r.dst != nil {
+		// Printed (a dry run), not filed: the operator's terminal must not obey
+		// an ESC in a field. A rejects file keeps the rows as given, to be fixed
+		// and dropped again.
+		for i := range rec {
+			rec[i] = escape.Control(rec[i])
+		}
 	}
 	r.n++
 	if err := r.w.Write(rec); err != nil {

@@ -133,7 +133,9 @@ func changedBefore(info fs.FileInfo, cutoff time.Time) bool {
 // moveFile renames src to dst, or copies and removes it when dst is on another file
 // system. A file already at dst is not overwritten.
 func moveFile(src, dst string) error {
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+	// 0700 and 0600: the archive holds the inbox's files, PINs of set_pin rows
+	// included, for the operators alone.
+	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
 		return err
 	}
 	if _, err := os.Lstat(dst); err == nil {
@@ -148,7 +150,7 @@ func moveFile(src, dst string) error {
 		return err
 	}
 	defer in.Close()
-	out, err := os.OpenFile(dst+".part", os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	out, err := os.OpenFile(dst+".part", os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return err
 	}

@@ -50,6 +50,12 @@ func TestRetireFiles(t *testing.T) {
 			if b, err := os.ReadFile(filepath.Join(moveTo, "failed", "b.csv.error.txt")); err != nil || string(b) != "failed/b.csv.error.txt" {
 				t.Errorf("moved file: %q %v", b, err)
 			}
+			// The folders it creates are the operators' alone.
+			if st, err := os.Stat(filepath.Join(moveTo, "failed")); err != nil {
+				t.Error(err)
+			} else if st.Mode().Perm() != 0o700 {
+				t.Errorf("folder made under move_to: mode %v, want 0700", st.Mode().Perm())
+			}
 		}
 	}
 }

@@ -53,12 +53,21 @@ func ImportResult(results []importer.Result) Result {
 	r.Counts = counts
 	r.Rejected = counts["rejected_rows"] + refused
 	if len(results) == 0 {
-		r.Summary = "nothing to import"
+		r.Summary, r.Idle = "nothing to import", true
 		return r
 	}
-	r.Summary = fmt.Sprintf("%d files: %d rows, %d requests created, %d rows and %d files rejected, %d duplicates",
-		len(results), counts["rows"], counts["created"], counts["rejected_rows"], refused, counts["duplicates"])
+	r.Summary = fmt.Sprintf("%s: %s, %s created, %s and %s rejected, %s",
+		plural(len(results), "file"), plural(counts["rows"], "row"), plural(counts["created"], "request"),
+		plural(counts["rejected_rows"], "row"), plural(refused, "file"), plural(counts["duplicates"], "duplicate"))
 	return r
+}
+
+// plural is "1 file", "2 files".
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
 }
 
 // SendImmediately sends the process_immediately requests of each imported file

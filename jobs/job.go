@@ -30,6 +30,9 @@ type Result struct {
 	Rejected int
 	// Summary is one line for the operator.
 	Summary string
+	// Idle: there was nothing to do (an empty inbox). The run is recorded as any
+	// other, but its end is logged at debug: a quiet tick every minute is not news.
+	Idle bool
 }
 
 // Job is one job: it does its work once and says what it did. The error is for a run

@@ -145,7 +145,8 @@ func (l *Ledger) Run(ctx context.Context, job string, tick time.Time, trig Trigg
 		log.WithField("runs", ids).Warn("runs left RUNNING by an instance that died marked ABANDONED")
 	}
 
-	log.Info("job started")
+	// Debug: the end's line says when it started (duration) and what it did.
+	log.Debug("job started")
 	runCtx, stopRun := context.WithCancelCause(ctx)
 	defer stopRun(nil)
 	stopWatch := l.watchLock(runCtx, conn, stopRun, log)
@@ -242,14 +243,27 @@ func (l *Ledger) finish(ctx context.Context, run *Run, state State, err error, l
 	}
 	switch state {
 	case Succeeded:
+		if run.Result.Idle {
+			entry.Debug("job finished: nothing to do")
+			break
+		}
 		entry.Info("job finished")
 	case Rejected:
 		entry.Warn("job finished, with rejects")
 	case Skipped:
 		// A slow run outlasting its interval is normal: not worth a mail from cron.
 		entry.WithField("reason", msg).Info("skipped: the job is still running")
+	case Interrupted:
+		// A shutdown asked for it: a warning, and an error field only if there is one.
+		if err != nil {
+			entry = entry.WithError(err)
+		}
+		entry.Warn("job interrupted by shutdown")
 	default:
-		entry.WithError(err).Error("job did not finish")
+		if err != nil {
+			entry = entry.WithError(err)
+		}
+		entry.Error("job did not finish")
 	}
 }
 

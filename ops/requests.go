@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -117,6 +118,41 @@ func (r *Request) RejectedByGateway() bool {
 	return json.Unmarshal([]byte(r.Response), &res) == nil && res.Status == casapi.StatusRejected
 }
 
+// MaskedPIN stands in for a PIN in every output for people: the gateway needs the
+// PIN, the operator reading a request does not.
+const MaskedPIN = "****"
+
+// Masked returns r with its PIN hidden, in its field and in the raw command sent,
+// for printing.
+func (r Request) Masked() Request {
+	if r.PIN != "" {
+		r.PIN = MaskedPIN
+	}
+	r.Request = MaskCommandPIN(r.Request)
+	return r
+}
+
+// MaskCommandPIN hides the PIN of a raw SET_PIN command as sent to the gateway. A
+// command that holds "pin" but cannot be read is hidden whole.
+func MaskCommandPIN(s string) string {
+	if !strings.Contains(s, `"pin"`) {
+		return s
+	}
+	var cmd casapi.Command
+	if err := json.Unmarshal([]byte(s), &cmd); err != nil {
+		return "(not shown: holds a PIN)"
+	}
+	if cmd.PIN == "" || cmd.PIN == MaskedPIN {
+		return s
+	}
+	cmd.PIN = MaskedPIN
+	b, err := json.Marshal(cmd)
+	if err != nil {
+		return "(not shown: holds a PIN)"
+	}
+	return string(b)
+}
+
 // ErrNotFound is Get's error for a number no request has.
 var ErrNotFound = errors.New("no such request")
 
@@ -201,4 +237,13 @@ func nullTime(t time.Time) any {
 		return nil
 	}
 	return t
+}
+
+// Plural is "1 request", "2 requests": the count and the word that goes with it,
+// for the operator's messages.
+func Plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }

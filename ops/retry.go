@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/lib/pq"
@@ -23,7 +24,26 @@ type RetryOptions struct {
 	Expect int
 	// Now is the retry's time (retried_at, updated_at).
 	Now time.Time
+	// PIN is the PIN of a SET_PIN to retry: its own was erased when it was settled.
+	// Given, the retry must match that one SET_PIN request alone.
+	PIN string
 }
+
+// PINNeededError refuses a retry that matches SET_PIN requests whose PIN was erased
+// when they were settled (the PIN is a customer secret, kept only until then):
+// each must be retried alone, with the PIN again.
+type PINNeededError struct{ Numbers []int64 }
+
+func (e *PINNeededError) Error() string {
+	what := "request %s is a SET_PIN whose PIN was erased when it was settled: retry it alone with the PIN"
+	if len(e.Numbers) > 1 {
+		what = "requests %s are SET_PIN requests whose PINs were erased when they were settled: retry each alone with its PIN"
+	}
+	return fmt.Sprintf(what+" (requests retry --number %d --pin NNNN --yes); nothing retried", joinNumbers(e.Numbers), e.Numbers[0])
+}
+
+// ErrPINUse refuses a --pin that does not go with exactly one SET_PIN request.
+var ErrPINUse = errors.New("a PIN is given with the retry of exactly one SET_PIN request")
 
 // Candidate is a REJECTED request a retry puts (or would put) back to PENDING.
 type Candidate struct {
@@ -38,7 +58,7 @@ type Candidate struct {
 type CountMismatchError struct{ Matched, Expected int }
 
 func (e *CountMismatchError) Error() string {
-	return fmt.Sprintf("%d requests match, but %d were expected: nothing retried (run with --dry-run to see them)", e.Matched, e.Expected)
+	return fmt.Sprintf("%s, but %d were expected: nothing retried (run with --dry-run to see them)", matchCount(e.Matched), e.Expected)
 }
 
 // ErrChanged: a candidate changed between the selection and the update (another
@@ -79,11 +99,31 @@ func Retry(ctx context.Context, db *store.DB, f Filter, opts RetryOptions) ([]Ca
 	if opts.Expect >= 0 && len(cands) != opts.Expect {
 		return cands, &CountMismatchError{Matched: len(cands), Expected: opts.Expect}
 	}
+	pins := make(pq.StringArray, len(cands)) // '': keep the row's
+	if opts.PIN != "" {
+		if len(cands) != 1 || cands[0].Type != string(provisioning.SetPIN) {
+			return cands, fmt.Errorf("retry: --pin: %w, but %s", ErrPINUse, matchedTypes(cands))
+		}
+		if why := provisioning.PINProblem(opts.PIN); why != "" {
+			return cands, fmt.Errorf("retry: --pin: %s", why)
+		}
+		pins[0] = opts.PIN
+	} else {
+		var need []int64
+		for _, c := range cands {
+			if c.Type == string(provisioning.SetPIN) && c.PIN == "" {
+				need = append(need, c.Number)
+			}
+		}
+		if len(need) > 0 {
+			return cands, &PINNeededError{Numbers: need}
+		}
+	}
 	if opts.DryRun || len(cands) == 0 {
 		return cands, nil
 	}
 	var done []int64
-	if err := tx.SelectContext(ctx, &done, provsql.RetryRequests, ids, bumps, opts.Now, seen); err != nil {
+	if err := tx.SelectContext(ctx, &done, provsql.RetryRequests, ids, bumps, opts.Now, seen, pins); err != nil {
 		return nil, fmt.Errorf("retry: %w", err)
 	}
 	if len(done) != len(cands) {
@@ -93,4 +133,33 @@ func Retry(ctx context.Context, db *store.DB, f Filter, opts RetryOptions) ([]Ca
 		return nil, fmt.Errorf("retry: commit: %w", err)
 	}
 	return cands, nil
+}
+
+func matchedTypes(cands []Candidate) string {
+	switch len(cands) {
+	case 0:
+		return "no request matches"
+	case 1:
+		return "request " + fmt.Sprint(cands[0].Number) + " is " + cands[0].Type
+	}
+	return matchCount(len(cands))
+}
+
+func joinNumbers(ns []int64) string {
+	const most = 10
+	parts := make([]string, 0, min(len(ns), most))
+	for _, n := range ns[:min(len(ns), most)] {
+		parts = append(parts, fmt.Sprint(n))
+	}
+	if len(ns) > most {
+		parts = append(parts, "...")
+	}
+	return strings.Join(parts, ", ")
+}
+
+func matchCount(n int) string {
+	if n == 1 {
+		return "1 request matches"
+	}
+	return fmt.Sprintf("%d requests match", n)
 }

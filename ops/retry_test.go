@@ -3,12 +3,15 @@ package ops_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -120,6 +123,15 @@ func TestRetryEndToEnd(t *testing.T) {
 	if r := rowOf(t, db, b); r.State != "REJECTED" || r.Code != provisioning.CodeMaxAttempts {
 		t.Fatalf("B after the first run: %+v", r)
 	}
+	// Settled, B keeps no PIN: neither in its row nor in the command it recorded.
+	var pin sql.NullString
+	var raw string
+	if err := db.QueryRow("SELECT pin, request FROM provisioning_requests WHERE number = $1", b).Scan(&pin, &raw); err != nil {
+		t.Fatal(err)
+	}
+	if pin.Valid || strings.Contains(raw, "4821") || !strings.Contains(raw, `"pin":"****"`) {
+		t.Fatalf("B settled: pin %v, request %s; want both erased", pin, raw)
+	}
 	// Queued for card A after its rejection.
 	c := insert(t, db, pgtest.RequestOpts{Type: "RESET_SMARTCARD", Smartcard: cardA})
 
@@ -130,11 +142,26 @@ func TestRetryEndToEnd(t *testing.T) {
 		t.Fatalf("fix on the gateway: %+v", fix)
 	}
 
+	// B's PIN was erased when it was settled: retried with the others, it is
+	// refused (nothing retried); alone, with its PIN again, it is taken.
 	f := ops.Filter{ErrorCodes: []string{casapi.ErrCodeNotEntitled, provisioning.CodeMaxAttempts}}
-	cands, err := ops.Retry(context.Background(), db, f, ops.RetryOptions{Expect: 2, Now: time.Now()})
+	_, err = ops.Retry(context.Background(), db, f, ops.RetryOptions{Expect: 2, Now: time.Now()})
+	var needPIN *ops.PINNeededError
+	if !errors.As(err, &needPIN) || !slices.Equal(needPIN.Numbers, []int64{b}) {
+		t.Fatalf("retry of a SET_PIN without its PIN: %v", err)
+	}
+	if _, err := ops.Retry(context.Background(), db, f, ops.RetryOptions{Expect: 2, Now: time.Now(), PIN: "4821"}); !errors.Is(err, ops.ErrPINUse) {
+		t.Fatalf("a PIN for two requests: %v", err)
+	}
+	cands, err := ops.Retry(context.Background(), db, ops.Filter{ErrorCodes: []string{casapi.ErrCodeNotEntitled}}, ops.RetryOptions{Expect: 1, Now: time.Now()})
 	if err != nil {
 		t.Fatal(err)
 	}
+	more, err := ops.Retry(context.Background(), db, ops.Filter{Number: b}, ops.RetryOptions{Expect: 1, Now: time.Now(), PIN: "4821"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cands = append(cands, more...)
 	got := []string{cands[0].NextCommandID, cands[1].NextCommandID}
 	if want := []string{strconv.FormatInt(a, 10) + ".1", strconv.FormatInt(b, 10)}; !slices.Equal(got, want) || !cands[0].NewCommandID || cands[1].NewCommandID {
 		t.Fatalf("retry: command ids %v, want %v", got, want)

@@ -255,12 +255,21 @@ func applyRule(ps *problems, d *Draft, action Action, r rule, subKeys, stbKeys [
 
 // checkPIN checks a PIN to be set.
 func checkPIN(ps *problems, pin string) {
+	if why := PINProblem(pin); why != "" {
+		ps.add(FieldPIN, CodeInvalidPIN, why)
+	}
+}
+
+// PINProblem says why pin cannot be set by a SET_PIN, or "" when it can: the rule
+// of every way a PIN comes in (files, the Web API, a retry's --pin).
+func PINProblem(pin string) string {
 	switch {
 	case !isFourDigits(pin):
-		ps.add(FieldPIN, CodeInvalidPIN, "must be exactly 4 digits")
+		return "must be exactly 4 digits"
 	case pin == "0000":
-		ps.add(FieldPIN, CodeInvalidPIN, "0000 is the default PIN and cannot be set (use reset_pin)")
+		return "0000 is the default PIN and cannot be set (use reset_pin)"
 	}
+	return ""
 }
 
 // checkServices checks the number of services and that none is listed twice in

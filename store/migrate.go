@@ -42,11 +42,11 @@ func LatestVersion() uint {
 func Migrate(ctx context.Context, dsn string) (from, to uint, err error) {
 	db, err := sql.Open("postgres", dsn)
 	if err != nil {
-		return 0, 0, fmt.Errorf("open database %s: %w", Redact(dsn), err)
+		return 0, 0, fmt.Errorf("open database %s: %w", Redact(dsn), redactErr(dsn, err))
 	}
 	defer db.Close()
 	if err := db.PingContext(ctx); err != nil {
-		return 0, 0, fmt.Errorf("connect to database %s: %w", Redact(dsn), err)
+		return 0, 0, fmt.Errorf("connect to database %s: %w", Redact(dsn), redactErr(dsn, err))
 	}
 	src, err := iofs.New(provsql.Migrations(), ".")
 	if err != nil {

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -47,7 +46,7 @@ const DefaultConns = 8
 func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	cfg, err := pq.NewConfig(dsn)
 	if err != nil {
-		return nil, fmt.Errorf("open database %s: %w", Redact(dsn), err)
+		return nil, fmt.Errorf("open database %s: %w", Redact(dsn), redactErr(dsn, err))
 	}
 	if cfg.ApplicationName == "" {
 		cfg.ApplicationName = "provisioner" // pg_stat_activity names who runs what
@@ -56,7 +55,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	setRuntime(&cfg, "jit", "off")
 	connector, err := pq.NewConnectorConfig(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("open database %s: %w", Redact(dsn), err)
+		return nil, fmt.Errorf("open database %s: %w", Redact(dsn), redactErr(dsn, err))
 	}
 	db := sqlx.NewDb(sql.OpenDB(connector), "postgres")
 	// The pool is sized here alone: the code that uses it (the processing run, the
@@ -68,7 +67,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	defer cancel()
 	if err := db.PingContext(pingCtx); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("connect to database %s: %w", Redact(dsn), err)
+		return nil, fmt.Errorf("connect to database %s: %w", Redact(dsn), redactErr(dsn, err))
 	}
 	return &DB{db}, nil
 }
@@ -115,18 +114,6 @@ func setRuntime(cfg *pq.Config, name, value string) {
 		cfg.Runtime = map[string]string{}
 	}
 	cfg.Runtime[name] = value
-}
-
-// Redact hides the password of a postgres:// URL so that it can be logged.
-func Redact(dsn string) string {
-	u, err := url.Parse(dsn)
-	if err != nil || u.User == nil {
-		return dsn
-	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
-	}
-	return u.String()
 }
 
 // IsUniqueViolation reports whether err is PostgreSQL's unique_violation on the named
