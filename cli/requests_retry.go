@@ -22,6 +22,7 @@ func runRequestsRetry(ctx context.Context, env Env, args []string) error {
 	dryRun := fs.Bool("dry-run", false, "list what would be retried, change nothing")
 	yes := fs.Bool("yes", false, "retry whatever matches")
 	expect := fs.Int("expect", -1, "retry only if exactly this many match (the dry run's count)")
+	as := addAsFlag(fs)
 	f, err := parseFiltered(env, fs, ff, args)
 	if err != nil {
 		return err
@@ -45,7 +46,8 @@ func runRequestsRetry(ctx context.Context, env Env, args []string) error {
 		return err
 	}
 	defer db.Close()
-	opts := ops.RetryOptions{DryRun: *dryRun, Expect: -1, Now: env.now()}
+	opts := ops.RetryOptions{DryRun: *dryRun, Expect: -1, Now: env.now(),
+		Actor: ops.Actor{Operator: *as, Command: commandLine("requests retry", args)}}
 	if expectSet {
 		opts.Expect = *expect
 	}

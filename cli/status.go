@@ -52,8 +52,8 @@ func writeStatus(w io.Writer, st ops.Status) error {
 	r := st.Requests
 	fmt.Fprintf(w, "Status at %s\n\n", rfc3339(st.GeneratedAt))
 	fmt.Fprintf(w, "Requests: %d (PENDING %d, COMPLETED %d, REJECTED %d)\n", r.Total, r.ByState["PENDING"], r.ByState["COMPLETED"], r.ByState["REJECTED"])
-	fmt.Fprintf(w, "Pending: %d due, %d in flight, %d waiting to be sent again, %d scheduled later\n",
-		r.Pending.Due, r.Pending.InFlight, r.Pending.RetryWait, r.Pending.Scheduled)
+	fmt.Fprintf(w, "Pending: %d due, %d in flight, %d waiting to be sent again, %d held, %d scheduled later\n",
+		r.Pending.Due, r.Pending.InFlight, r.Pending.RetryWait, r.Pending.Held, r.Pending.Scheduled)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	if len(r.Groups) > 0 {
 		fmt.Fprintln(tw, "  STATE\tTYPE\tPRIORITY\tCOUNT")
@@ -63,15 +63,25 @@ func writeStatus(w io.Writer, st ops.Status) error {
 		tw.Flush()
 	}
 
+	if len(st.Paused) == 0 {
+		fmt.Fprintln(w, "\nPaused: nothing")
+	} else {
+		fmt.Fprintln(w, "\nPaused (provisioner resume JOB|queue ends it):")
+		for _, p := range st.Paused {
+			fmt.Fprintf(tw, "  %s\t%s\n", p.Target, p.Why())
+		}
+		tw.Flush()
+	}
+
 	if o := st.OldestPending; o != nil {
 		last := ""
 		if o.ErrorCode != "" {
 			last = ", last " + o.ErrorCode
 		}
-		fmt.Fprintf(w, "\nOldest pending: request %d, due since %s (%s), %d attempts%s\n",
+		fmt.Fprintf(w, "Oldest pending: request %d, due since %s (%s), %d attempts%s\n",
 			o.Number, rfc3339(o.DueSince), age(o.AgeSeconds), o.Attempts, last)
 	} else {
-		fmt.Fprintln(w, "\nOldest pending: none due")
+		fmt.Fprintln(w, "Oldest pending: none due")
 	}
 
 	if in := st.Inbox; in != nil {

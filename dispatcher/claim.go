@@ -9,6 +9,7 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/provisioner/provisioner/casapi"
+	"github.com/provisioner/provisioner/ops"
 	"github.com/provisioner/provisioner/provisioning"
 	provsql "github.com/provisioner/provisioner/sql"
 )
@@ -117,6 +118,21 @@ func (r *run) claimInto(ctx context.Context, p *pipeline, want int64) (n int64, 
 	// The end of a pause the gateway asked for first, so that claims are not held
 	// through it.
 	if err := r.waitPause(ctx); err != nil {
+		return 0, true, nil
+	}
+	// A paused queue (`provisioner pause queue`) claims nothing new: checked before
+	// every claim, so a pause reaches a running run at its next claim, and the
+	// batches it holds are still sent and written back.
+	if pause, err := ops.PauseOf(ctx, r.d.db, provisioning.PauseQueue); err != nil {
+		if ctx.Err() != nil {
+			return 0, true, nil
+		}
+		return 0, false, fmt.Errorf("claim batch: %w", err)
+	} else if pause != nil {
+		r.mu.Lock()
+		r.sum.Paused = pause.Why()
+		r.mu.Unlock()
+		r.log.WithField("pause", pause.Why()).Info("the queue is paused: claiming nothing more")
 		return 0, true, nil
 	}
 	claimedRows, failed, err := r.claimGated(ctx, limit)

@@ -23,6 +23,9 @@ type RetryOptions struct {
 	Expect int
 	// Now is the retry's time (retried_at, updated_at).
 	Now time.Time
+	// Actor is recorded in the audit trail with Filters (the Filter as read if nil).
+	Actor   Actor
+	Filters any
 }
 
 // Candidate is a REJECTED request a retry puts (or would put) back to PENDING.
@@ -88,6 +91,17 @@ func Retry(ctx context.Context, db *store.DB, f Filter, opts RetryOptions) ([]Ca
 	}
 	if len(done) != len(cands) {
 		return nil, fmt.Errorf("retry: %w: %d of %d could be retried; nothing retried, run it again", ErrChanged, len(done), len(cands))
+	}
+	filters := opts.Filters
+	if filters == nil {
+		filters = f.Given()
+	}
+	nums := make([]int64, len(cands))
+	for i, c := range cands {
+		nums[i] = c.Number
+	}
+	if err := Audit(ctx, tx, opts.Actor, ActionRetry, map[string]any{"filters": filters}, nums, opts.Now); err != nil {
+		return nil, err
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("retry: commit: %w", err)
