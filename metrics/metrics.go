@@ -186,7 +186,7 @@ func (c *queueCollector) read() []prometheus.Metric {
 	ctx, cancel := context.WithTimeout(context.Background(), c.opts.QueryTimeout)
 	defer cancel()
 	now := c.opts.Now()
-groups, err := ops.CountRequests(ctx, c.db, now)
+	groups, err := ops.CountRequests(ctx, c.db, now)
 	var pauses []ops.Pause
 	if err == nil {
 		pauses, err = ops.Paused(ctx, c.db)
