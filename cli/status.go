@@ -63,25 +63,15 @@ func writeStatus(w io.Writer, st ops.Status) error {
 		tw.Flush()
 	}
 
-	if len(st.Paused) == 0 {
-		fmt.Fprintln(w, "\nPaused: nothing")
-	} else {
-		fmt.Fprintln(w, "\nPaused (provisioner resume JOB|queue ends it):")
-		for _, p := range st.Paused {
-			fmt.Fprintf(tw, "  %s\t%s\n", p.Target, p.Why())
-		}
-		tw.Flush()
-	}
-
 	if o := st.OldestPending; o != nil {
 		last := ""
 		if o.ErrorCode != "" {
 			last = ", last " + o.ErrorCode
 		}
-		fmt.Fprintf(w, "Oldest pending: request %d, due since %s (%s), %d attempts%s\n",
+		fmt.Fprintf(w, "\nOldest pending: request %d, due since %s (%s), %d attempts%s\n",
 			o.Number, rfc3339(o.DueSince), age(o.AgeSeconds), o.Attempts, last)
 	} else {
-		fmt.Fprintln(w, "Oldest pending: none due")
+		fmt.Fprintln(w, "\nOldest pending: none due")
 	}
 
 	if in := st.Inbox; in != nil {
@@ -92,6 +82,15 @@ func writeStatus(w io.Writer, st ops.Status) error {
 		fmt.Fprintf(w, "Inbox %s: %d waiting%s, %d in processing/, %d in failed/\n", in.Dir, in.Waiting, oldest, in.Processing, in.Failed)
 	} else {
 		fmt.Fprintln(w, "Inbox: not given (--inbox or PROVISIONER_INBOX)")
+	}
+	if len(st.Paused) == 0 {
+		fmt.Fprintln(w, "Paused: nothing")
+	} else {
+		fmt.Fprintln(w, "Paused (provisioner resume JOB|queue ends it):")
+		for _, p := range st.Paused {
+			fmt.Fprintf(tw, "  %s\t%s\n", p.Target, p.Why())
+		}
+		tw.Flush()
 	}
 
 	fmt.Fprintln(w, "\nLast job runs (the scheduler's and provisioner run's, from the run ledger):")

@@ -98,7 +98,7 @@ func Audit(ctx context.Context, q sqlx.ExtContext, a Actor, action string, filte
 		}
 		f = b
 	}
-	nums := slices.Clone(numbers)
+	nums := append([]int64{}, numbers...) // never NULL: '{}' for none
 	slices.Sort(nums)
 	if len(nums) > MaxAuditNumbers {
 		nums = nums[:MaxAuditNumbers]
