@@ -238,7 +238,9 @@ func Pull(ctx context.Context, db *store.DB, f Filter, l Lever, opts LeverOption
 		o := &res.Outcomes[i]
 		o.Changed = done[o.Number]
 		o.Skipped = ""
-		if !o.Changed {
+		if o.Changed {
+			l.apply(&o.Request, now, opts.Actor)
+		} else {
 			o.Skipped = why[o.ID]
 			if o.Skipped == "" {
 				o.Skipped = "changed meanwhile"
@@ -299,6 +301,24 @@ func (l Lever) refuses(held bool, priority string) string {
 		return "already " + priority
 	}
 	return ""
+}
+
+// apply makes r what the lever made its row, for the caller to show.
+func (l Lever) apply(r *Request, now time.Time, a Actor) {
+	switch l.Action {
+	case ActionHold:
+		t := now.UTC()
+		r.HeldAt, r.HeldBy, r.HeldReason = &t, a.operator(), l.Reason
+	case ActionRelease:
+		r.HeldAt, r.HeldBy, r.HeldReason = nil, "", ""
+	case ActionCancel:
+		r.State, r.ErrorCode = string(provisioning.Rejected), provisioning.CodeCancelled
+		r.HeldAt, r.HeldBy, r.HeldReason = nil, "", ""
+	case ActionReschedule:
+		r.ScheduledDate, r.NextAttemptAt = l.At.UTC(), nil
+	case ActionPriority:
+		r.Priority = l.Priority
+	}
 }
 
 // statement is the lever's UPDATE and its parameters for the locked ids.
