@@ -120,21 +120,6 @@ func (r *run) claimInto(ctx context.Context, p *pipeline, want int64) (n int64, 
 	if err := r.waitPause(ctx); err != nil {
 		return 0, true, nil
 	}
-	// A paused queue (`provisioner pause queue`) claims nothing new: checked before
-	// every claim, so a pause reaches a running run at its next claim, and the
-	// batches it holds are still sent and written back.
-	if pause, err := ops.PauseOf(ctx, r.d.db, provisioning.PauseQueue); err != nil {
-		if ctx.Err() != nil {
-			return 0, true, nil
-		}
-		return 0, false, fmt.Errorf("claim batch: %w", err)
-	} else if pause != nil {
-		r.mu.Lock()
-		r.sum.Paused = pause.Why()
-		r.mu.Unlock()
-		r.log.WithField("pause", pause.Why()).Info("the queue is paused: claiming nothing more")
-		return 0, true, nil
-	}
 	claimedRows, failed, err := r.claimGated(ctx, limit)
 	switch {
 	case failed:
@@ -147,6 +132,25 @@ func (r *run) claimInto(ctx context.Context, p *pipeline, want int64) (n int64, 
 		return 0, true, nil
 	case err != nil:
 		return 0, false, err
+	}
+	if len(claimedRows) == 0 {
+		// A paused queue (`provisioner pause queue`) claims nothing: the claim tests
+		// the pause itself (claim_requests.sql). Whether that is why it came back
+		// empty is read only then: the run stops claiming, and sends and writes back
+		// the batches it holds.
+		pause, err := ops.PauseOf(ctx, r.d.db, provisioning.PauseQueue)
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return 0, true, nil
+		case err != nil:
+			return 0, false, fmt.Errorf("claim batch: %w", err)
+		case pause != nil:
+			r.mu.Lock()
+			r.sum.Paused = pause.Why()
+			r.mu.Unlock()
+			r.log.WithField("pause", pause.Why()).Info("the queue is paused: claiming nothing more")
+			return 0, true, nil
+		}
 	}
 	// Rows claimed are queued even when ctx is done by now: the senders release
 	// them unsent.

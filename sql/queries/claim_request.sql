@@ -23,6 +23,8 @@ WITH locked AS (
       AND r.sequence_number = (
           SELECT min(p.sequence_number) FROM provisioning_requests p
           WHERE p.smartcard_ca_id = r.smartcard_ca_id AND p.life_cycle_state = 'PENDING')
+      -- A paused queue claims nothing (see claim_requests.sql).
+      AND NOT EXISTS (SELECT FROM pauses q WHERE q.target = 'queue')
     FOR UPDATE OF r SKIP LOCKED
 )
 UPDATE provisioning_requests r

@@ -94,6 +94,10 @@ locked AS (
           AND r.held_at IS NULL AND r.scheduled_date <= now()
         FOR UPDATE SKIP LOCKED
     ) l
+    -- A paused queue (`provisioner pause queue`) claims nothing: a one-time filter,
+    -- tested before any row is read or locked, in the claim itself so that it costs
+    -- no round trip and no claim passes a pause committed before it began.
+    WHERE NOT EXISTS (SELECT FROM pauses q WHERE q.target = 'queue')
     LIMIT $2
 )
 UPDATE provisioning_requests r
