@@ -17,7 +17,7 @@ Pauses a job (` + "housekeeping, import, process" + `) or the queue, on every ho
 the database. A paused job's ticks are recorded SKIPPED with the reason (the
 scheduler's and ` + "`provisioner run JOB`" + `'s alike), from its next tick. A paused queue
 lets running processing runs send and write back the batches they hold, and claim
-nothing new (checked before every claim); ` + "`process`" + ` then claims nothing. ` + "`resume`" + `
+nothing new (every claim tests it); ` + "`process`" + ` then claims nothing. ` + "`resume`" + `
 ends it. Recorded in the audit trail under --as NAME (default: the login name).`
 
 const resumeUsage = `resume JOB|queue [--as NAME]
