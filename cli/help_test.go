@@ -31,7 +31,8 @@ func TestHelpExitsZero(t *testing.T) {
 		}
 	}
 	for _, sub := range [][]string{{"requests", "list"}, {"requests", "show"}, {"requests", "retry"},
-		{"tokens", "create"}, {"reference", "load"}, {"config", "check"}, {"run", "process"}} {
+		{"requests", "hold"}, {"requests", "release"}, {"requests", "cancel"}, {"requests", "reschedule"}, {"requests", "priority"},
+		{"audit", "list"}, {"tokens", "create"}, {"reference", "load"}, {"config", "check"}, {"run", "process"}} {
 		cases = append(cases, append(sub, "-h"))
 	}
 	cases = append(cases, []string{"requests", "help"}, []string{"config", "help"}, []string{"--help"}, []string{"-h"})

@@ -273,7 +273,7 @@ func TestRequestsUsage(t *testing.T) {
 		want []string
 	}{
 		{[]string{"requests"}, []string{"usage: provisioner requests list"}},
-		{[]string{"requests", "lst"}, []string{`unknown subcommand "lst": expected list, show or retry`}},
+		{[]string{"requests", "lst"}, []string{`unknown subcommand "lst": expected list, show, retry, hold, release, cancel, reschedule or priority`}},
 		{[]string{"requests", "list", "--state", "DONE"}, []string{`--state "DONE" is not one of PENDING, COMPLETED, REJECTED`}},
 		{[]string{"requests", "list", "--state", ","}, []string{`--state ",": give at least one of PENDING, COMPLETED, REJECTED`}},
 		{[]string{"requests", "list", "--type", "ADD", "--priority", "HIGH", "--error-code", "not a code", "--created-since", "yesterday", "--executed-until", "-5m"},

@@ -5,11 +5,12 @@ import (
 	"flag"
 	"fmt"
 
+	"github.com/provisioner/provisioner/ops"
 	"github.com/provisioner/provisioner/reference"
 )
 
 func runReference(ctx context.Context, env Env, args []string) error {
-	fs := newFlagSet(env, "reference load", "reference load [--database-url URL] DIR")
+	fs := newFlagSet(env, "reference load", "reference load [--database-url URL] [--as NAME] DIR\n\nRecorded in the audit trail under --as NAME (default: the login name).")
 	if len(args) > 0 && isHelp(args[0]) {
 		fs.Usage()
 		return flag.ErrHelp
@@ -18,6 +19,7 @@ func runReference(ctx context.Context, env Env, args []string) error {
 		return usagef("usage: provisioner reference load [--database-url URL] DIR")
 	}
 	dbf := addDBFlags(fs)
+	as := addAsFlag(fs)
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
@@ -35,6 +37,14 @@ func runReference(ctx context.Context, env Env, args []string) error {
 		return err
 	}
 	bad := 0
+	files := map[string]any{}
+	for _, r := range results {
+		files[r.File] = map[string]any{"rows": r.Rows, "loaded": r.Loaded, "bad_rows": len(r.Bad)}
+	}
+	if err := ops.Audit(ctx, db, ops.Actor{Operator: *as, Command: commandLine("reference", args)}, ops.ActionReferenceLoad,
+		map[string]any{"dir": fs.Arg(0), "files": files}, nil, env.now()); err != nil {
+		return fmt.Errorf("reference data loaded, but: %w", err)
+	}
 	for _, r := range results {
 		entry := log.WithFields(map[string]any{"file": r.File, "rows": r.Rows, "bad_rows": len(r.Bad)})
 		if r.Loaded {

@@ -4,11 +4,22 @@ import (
 	"context"
 	"flag"
 	"fmt"
+
+	"github.com/provisioner/provisioner/ops"
 )
 
 const requestsUsage = `requests list [filters] [--limit N] [--format table|csv|json]
        provisioner requests show [--json] NUMBER
-       provisioner requests retry [filters | --all] (--dry-run | --yes | --expect N)
+       provisioner requests retry [filters | --all] (--dry-run | --yes | --expect N) [--as NAME]
+       provisioner requests hold [--reason TEXT] (NUMBER | filters | --all) [confirmation]
+       provisioner requests release (NUMBER | filters | --all) [confirmation]
+       provisioner requests cancel --reason TEXT (NUMBER | filters | --all) [confirmation]
+       provisioner requests reschedule --at TIME (NUMBER | filters | --all) [confirmation]
+       provisioner requests priority EXPRESS|REGULAR (NUMBER | filters | --all) [confirmation]
+
+The levers (hold ... priority) change PENDING requests only, never one in flight.
+With filters or --all, confirm with --dry-run | --yes | --expect N, as retry does.
+Every change is recorded in the audit trail, under --as NAME (default: the login name).
 
 Filters (combined with AND; a comma-separated list matches any of its values):
   --state, --type, --priority, --error-code, --smartcard (CA id or serial number),
@@ -31,6 +42,8 @@ func runRequests(ctx context.Context, env Env, args []string) error {
 		return runRequestsShow(ctx, env, args[1:])
 	case "retry":
 		return runRequestsRetry(ctx, env, args[1:])
+	case ops.ActionHold, ops.ActionRelease, ops.ActionCancel, ops.ActionReschedule, ops.ActionPriority:
+		return runRequestsLever(ctx, env, args[0], args[1:])
 	}
-	return usagef("unknown subcommand %q: expected list, show or retry", args[0])
+	return usagef("unknown subcommand %q: expected list, show, retry, hold, release, cancel, reschedule or priority", args[0])
 }

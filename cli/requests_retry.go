@@ -24,6 +24,7 @@ func runRequestsRetry(ctx context.Context, env Env, args []string) error {
 	yes := fs.Bool("yes", false, "retry whatever matches")
 	expect := fs.Int("expect", -1, "retry only if exactly this many match (the dry run's count)")
 	pin := fs.String("pin", "", "the PIN of the one SET_PIN request retried (its own was erased when it was settled)")
+	as := addAsFlag(fs)
 	f, err := parseFiltered(env, fs, ff, args)
 	if err != nil {
 		return err
@@ -49,7 +50,8 @@ func runRequestsRetry(ctx context.Context, env Env, args []string) error {
 		return err
 	}
 	defer db.Close()
-	opts := ops.RetryOptions{DryRun: *dryRun, Expect: -1, Now: env.now(), PIN: *pin}
+	opts := ops.RetryOptions{DryRun: *dryRun, Expect: -1, Now: env.now(), PIN: *pin,
+		Actor: ops.Actor{Operator: *as, Command: commandLine("requests retry", args)}}
 	if expectSet {
 		opts.Expect = *expect
 	}

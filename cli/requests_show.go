@@ -78,6 +78,14 @@ func writeRequest(w io.Writer, r ops.Request) error {
 		claim = fmt.Sprintf("run %d until %s", *r.ClaimedBy, rfc3339Ptr(r.LeaseExpiresAt))
 	}
 	field("claimed by", claim)
+	held := ""
+	if r.HeldAt != nil {
+		held = fmt.Sprintf("since %s by %s", rfc3339Ptr(r.HeldAt), r.HeldBy)
+		if r.HeldReason != "" {
+			held += ": " + r.HeldReason
+		}
+	}
+	field("held", held)
 	retries := strconv.Itoa(r.Retries)
 	if r.RetriedAt != nil {
 		retries += ", last " + rfc3339Ptr(r.RetriedAt) + ", which cleared " + r.RetriedError

@@ -234,12 +234,21 @@ func TestSchedulerServesMetrics(t *testing.T) {
 		t.Fatalf("no metrics address in the log:\n%s", stderr.String())
 	}
 	addr := m[1] + m[2]
-	resp, err := http.Get("http://" + addr + "/metrics")
-	if err != nil {
-		t.Fatal(err)
+	// The run is counted after its "job finished" line is logged (the ledger logs,
+	// then the scheduler tells the metrics): scrape until it is, not once.
+	var body []byte
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		resp, err := http.Get("http://" + addr + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if strings.Contains(string(body), `provisioner_job_runs_total{job="housekeeping",outcome="SUCCEEDED"}`) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
 	for _, want := range []string{
 		`provisioner_requests{priority="REGULAR",state="PENDING"} 3`,
 		`provisioner_requests{priority="EXPRESS",state="PENDING"} 2`,

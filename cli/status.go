@@ -52,8 +52,8 @@ func writeStatus(w io.Writer, st ops.Status) error {
 	r := st.Requests
 	fmt.Fprintf(w, "Status at %s\n\n", rfc3339(st.GeneratedAt))
 	fmt.Fprintf(w, "Requests: %d (PENDING %d, COMPLETED %d, REJECTED %d)\n", r.Total, r.ByState["PENDING"], r.ByState["COMPLETED"], r.ByState["REJECTED"])
-	fmt.Fprintf(w, "Pending: %d due, %d in flight, %d waiting to be sent again, %d scheduled later\n",
-		r.Pending.Due, r.Pending.InFlight, r.Pending.RetryWait, r.Pending.Scheduled)
+	fmt.Fprintf(w, "Pending: %d due, %d in flight, %d waiting to be sent again, %d held, %d scheduled later\n",
+		r.Pending.Due, r.Pending.InFlight, r.Pending.RetryWait, r.Pending.Held, r.Pending.Scheduled)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	if len(r.Groups) > 0 {
 		fmt.Fprintln(tw, "  STATE\tTYPE\tPRIORITY\tCOUNT")
@@ -82,6 +82,15 @@ func writeStatus(w io.Writer, st ops.Status) error {
 		fmt.Fprintf(w, "Inbox %s: %d waiting%s, %d in processing/, %d in failed/\n", esc(in.Dir), in.Waiting, oldest, in.Processing, in.Failed)
 	} else {
 		fmt.Fprintln(w, "Inbox: not given (--inbox or PROVISIONER_INBOX)")
+	}
+	if len(st.Paused) == 0 {
+		fmt.Fprintln(w, "Paused: nothing")
+	} else {
+		fmt.Fprintln(w, "Paused (provisioner resume JOB|queue ends it):")
+		for _, p := range st.Paused {
+			fmt.Fprintf(tw, "  %s\t%s\n", p.Target, p.Why())
+		}
+		tw.Flush()
 	}
 
 	fmt.Fprintln(w, "\nLast job runs (the scheduler's and provisioner run's, from the run ledger):")

@@ -9,6 +9,7 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/provisioner/provisioner/casapi"
+	"github.com/provisioner/provisioner/ops"
 	"github.com/provisioner/provisioner/provisioning"
 	provsql "github.com/provisioner/provisioner/sql"
 )
@@ -131,6 +132,25 @@ func (r *run) claimInto(ctx context.Context, p *pipeline, want int64) (n int64, 
 		return 0, true, nil
 	case err != nil:
 		return 0, false, err
+	}
+	if len(claimedRows) == 0 {
+		// A paused queue (`provisioner pause queue`) claims nothing: the claim tests
+		// the pause itself (claim_requests.sql). Whether that is why it came back
+		// empty is read only then: the run stops claiming, and sends and writes back
+		// the batches it holds.
+		pause, err := ops.PauseOf(ctx, r.d.db, provisioning.PauseQueue)
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return 0, true, nil
+		case err != nil:
+			return 0, false, fmt.Errorf("claim batch: %w", err)
+		case pause != nil:
+			r.mu.Lock()
+			r.sum.Paused = pause.Why()
+			r.mu.Unlock()
+			r.log.WithField("pause", pause.Why()).Info("the queue is paused: claiming nothing more")
+			return 0, true, nil
+		}
 	}
 	// Rows claimed are queued even when ctx is done by now: the senders release
 	// them unsent.

@@ -55,6 +55,8 @@ type Summary struct {
 	Lost      int // written back by nobody: another run took them over (expired lease)
 	Batches   int
 	Duration  time.Duration
+	// Paused: the queue's pause that stopped the run's claims ("" if none did).
+	Paused string
 }
 
 // Run performs one processing run until nothing is left to claim, a bound is reached,

@@ -15,6 +15,7 @@ import (
 	"github.com/provisioner/provisioner/config"
 	"github.com/provisioner/provisioner/internal/pgtest"
 	"github.com/provisioner/provisioner/jobs"
+	"github.com/provisioner/provisioner/ops"
 	"github.com/provisioner/provisioner/store"
 )
 
@@ -232,5 +233,38 @@ func TestNames(t *testing.T) {
 	}
 	if got := slices.Sorted(maps.Keys(config.Default().Jobs())); !slices.Equal(got, keys) {
 		t.Errorf("config's jobs %v, All has %v", got, keys)
+	}
+}
+
+// TestPausedJob: a paused job's run (`provisioner run JOB` as a tick) is recorded
+// SKIPPED with the pause, without running; other jobs run; after the resume it runs.
+func TestPausedJob(t *testing.T) {
+	db, _ := pgtest.New(t)
+	ctx := context.Background()
+	e := env(t, db)
+	l := &jobs.Ledger{DB: db, Log: e.Log, Instance: "test:1"}
+	ran := 0
+	fn := func(context.Context, jobs.Env) (jobs.Result, error) { ran++; return jobs.Result{}, nil }
+	if _, err := ops.SetPause(ctx, db, "import", "inbox move", ops.Actor{Operator: "alice"}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	run, err := l.Run(ctx, "import", time.Time{}, jobs.Manual, fn, e)
+	var paused *jobs.PausedError
+	if err != nil || run.State != jobs.Skipped || !errors.As(run.Err, &paused) || paused.Pause.Reason != "inbox move" || ran != 0 {
+		t.Fatalf("paused job: %+v %v, ran %d", run, err, ran)
+	}
+	var msg string
+	db.QueryRow(`SELECT coalesce(error, '') FROM job_runs WHERE id = $1`, run.ID).Scan(&msg)
+	if !strings.HasPrefix(msg, "paused by alice since ") || !strings.HasSuffix(msg, ": inbox move") {
+		t.Errorf("ledger error %q", msg)
+	}
+	if run, err := l.Run(ctx, "process", time.Time{}, jobs.Manual, fn, e); err != nil || run.State != jobs.Succeeded || ran != 1 {
+		t.Errorf("another job while import is paused: %+v %v", run, err)
+	}
+	if _, err := ops.Resume(ctx, db, "import", ops.Actor{Operator: "alice"}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if run, err := l.Run(ctx, "import", time.Time{}, jobs.Manual, fn, e); err != nil || run.State != jobs.Succeeded || ran != 2 {
+		t.Errorf("after the resume: %+v %v", run, err)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/provisioner/provisioner/internal/recovered"
+	"github.com/provisioner/provisioner/ops"
 	"github.com/provisioner/provisioner/provisioning"
 	provsql "github.com/provisioner/provisioner/sql"
 	"github.com/provisioner/provisioner/store"
@@ -76,6 +77,11 @@ func DefaultInstance() string {
 	return fmt.Sprintf("%s:%d", host, os.Getpid())
 }
 
+// PausedError is why a paused job's run was SKIPPED (Run.Err): the pause.
+type PausedError struct{ Pause ops.Pause }
+
+func (e *PausedError) Error() string { return e.Pause.Why() }
+
 // ErrTaken is Run's answer when another instance claimed the tick first.
 var ErrTaken = errors.New("tick already claimed by another instance")
 
@@ -100,6 +106,18 @@ func (l *Ledger) Run(ctx context.Context, job string, tick time.Time, trig Trigg
 		return run, fmt.Errorf("record run of %s: %w", job, err)
 	}
 	log = log.WithField("run", run.ID)
+
+	// A paused job (`provisioner pause JOB`) skips its ticks, on every instance:
+	// read at each tick, so a pause reaches every scheduler by its next one.
+	pause, err := ops.PauseOf(bg, l.DB, job)
+	if err != nil {
+		l.finish(bg, &run, Failed, err, log)
+		return run, fmt.Errorf("run of %s: %w", job, err)
+	}
+	if pause != nil {
+		l.finish(bg, &run, Skipped, &PausedError{Pause: *pause}, log)
+		return run, nil
+	}
 
 	// The lock lives on this connection's session: it goes when the run ends, or
 	// when the connection does (the instance died).
@@ -251,8 +269,14 @@ func (l *Ledger) finish(ctx context.Context, run *Run, state State, err error, l
 	case Rejected:
 		entry.Warn("job finished, with rejects")
 	case Skipped:
-		// A slow run outlasting its interval is normal: not worth a mail from cron.
-		entry.WithField("reason", msg).Info("skipped: the job is still running")
+		// A slow run outlasting its interval, or a pause, is normal: not worth a
+		// mail from cron.
+		var paused *PausedError
+		if errors.As(err, &paused) {
+			entry.WithField("reason", msg).Info("skipped: the job is paused")
+		} else {
+			entry.WithField("reason", msg).Info("skipped: the job is still running")
+		}
 	case Interrupted:
 		// A shutdown asked for it: a warning, and an error field only if there is one.
 		if err != nil {

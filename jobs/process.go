@@ -64,13 +64,17 @@ func ProcessOptions(c *config.Config) dispatcher.Options { return c.Process.Opti
 
 // ProcessResult is a processing run's summary as a job's result.
 func ProcessResult(sum dispatcher.Summary) Result {
+	paused := ""
+	if sum.Paused != "" {
+		paused = "; stopped claiming: the queue is " + sum.Paused
+	}
 	return Result{
 		Counts: map[string]int{
 			"process_id": int(sum.ProcessID), "claimed": sum.Claimed, "completed": sum.Completed, "rejected": sum.Rejected,
 			"retried": sum.Retried, "released": sum.Released, "batches": sum.Batches,
 		},
 		Rejected: sum.Rejected,
-		Summary: fmt.Sprintf("run %d: claimed %d, completed %d, rejected %d, retry later %d, released %d, in %s",
-			sum.ProcessID, sum.Claimed, sum.Completed, sum.Rejected, sum.Retried, sum.Released, sum.Duration.Round(time.Millisecond)),
+		Summary: fmt.Sprintf("run %d: claimed %d, completed %d, rejected %d, retry later %d, released %d, in %s%s",
+			sum.ProcessID, sum.Claimed, sum.Completed, sum.Rejected, sum.Retried, sum.Released, sum.Duration.Round(time.Millisecond), paused),
 	}
 }

@@ -144,7 +144,7 @@ var (
 		"Provisioning requests in the database, by life cycle state (PENDING is the queue) and priority.",
 		[]string{"state", "priority"}, nil)
 	pendingDesc = prometheus.NewDesc("provisioner_pending_requests",
-		"PENDING requests by priority and what they wait for: due (claimable now, or behind an earlier request of their smartcard), in_flight (claimed, lease holding), retry_wait (backing off after an unsettled send), scheduled (not due yet).",
+		"PENDING requests by priority and what they wait for: due (claimable now, or behind an earlier request of their smartcard), in_flight (claimed, lease holding), retry_wait (backing off after an unsettled send), held (by an operator, until released), scheduled (not due yet).",
 		[]string{"priority", "wait"}, nil)
 	oldestDesc = prometheus.NewDesc("provisioner_oldest_pending_seconds",
 		"How long the due PENDING request that has waited longest has waited (since its scheduled date, or its creation if later); 0 when none is due.",
@@ -152,6 +152,9 @@ var (
 	upDesc = prometheus.NewDesc("provisioner_queue_up",
 		"1 if the queue figures of this scrape were read from the database, 0 if that failed (they are then left out).",
 		nil, nil)
+	pausedDesc = prometheus.NewDesc("provisioner_paused_since_seconds",
+		"What is paused (provisioner pause): one series per paused job or the queue (target), by whom and why, its value the pause's start as a Unix time. No series: nothing paused.",
+		[]string{"target", "by", "reason"}, nil)
 	scrapeDesc = prometheus.NewDesc("provisioner_queue_scrape_duration_seconds",
 		"How long reading the queue figures took.", nil, nil)
 )
@@ -161,6 +164,7 @@ func (c *queueCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- pendingDesc
 	ch <- oldestDesc
 	ch <- upDesc
+	ch <- pausedDesc
 	ch <- scrapeDesc
 }
 
@@ -183,6 +187,10 @@ func (c *queueCollector) read() []prometheus.Metric {
 	defer cancel()
 	now := c.opts.Now()
 	groups, err := ops.CountRequests(ctx, c.db, now)
+	var pauses []ops.Pause
+	if err == nil {
+		pauses, err = ops.Paused(ctx, c.db)
+	}
 	out := []prometheus.Metric{prometheus.MustNewConstMetric(scrapeDesc, prometheus.GaugeValue, time.Since(start).Seconds())}
 	if err != nil {
 		c.opts.Log.WithError(err).Warn("metrics: the queue figures could not be read")
@@ -201,7 +209,7 @@ func (c *queueCollector) read() []prometheus.Metric {
 	type wait struct{ priority, wait string }
 	waits := map[wait]int64{}
 	for _, p := range []provisioning.Priority{provisioning.Regular, provisioning.Express} {
-		for _, w := range []string{"due", "in_flight", "retry_wait", "scheduled"} {
+		for _, w := range []string{"due", "in_flight", "retry_wait", "held", "scheduled"} {
 			waits[wait{string(p), w}] = 0
 		}
 	}
@@ -211,6 +219,7 @@ func (c *queueCollector) read() []prometheus.Metric {
 		waits[wait{g.Priority, "due"}] += g.Due()
 		waits[wait{g.Priority, "in_flight"}] += g.InFlight
 		waits[wait{g.Priority, "retry_wait"}] += g.RetryWait
+		waits[wait{g.Priority, "held"}] += g.Held
 		waits[wait{g.Priority, "scheduled"}] += g.Scheduled
 		if g.OldestDue != nil && (oldest.IsZero() || g.OldestDue.Before(oldest)) {
 			oldest = *g.OldestDue
@@ -221,6 +230,9 @@ func (c *queueCollector) read() []prometheus.Metric {
 	}
 	for k, n := range waits {
 		out = append(out, prometheus.MustNewConstMetric(pendingDesc, prometheus.GaugeValue, float64(n), k.priority, k.wait))
+	}
+	for _, p := range pauses {
+		out = append(out, prometheus.MustNewConstMetric(pausedDesc, prometheus.GaugeValue, float64(p.PausedAt.Unix()), p.Target, p.PausedBy, p.Reason))
 	}
 	age := 0.0
 	if !oldest.IsZero() {

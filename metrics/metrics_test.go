@@ -19,6 +19,7 @@ import (
 	"github.com/provisioner/provisioner/dispatcher"
 	"github.com/provisioner/provisioner/internal/pgtest"
 	"github.com/provisioner/provisioner/metrics"
+	"github.com/provisioner/provisioner/ops"
 	"github.com/provisioner/provisioner/simulator"
 	"github.com/provisioner/provisioner/store"
 )
@@ -324,5 +325,36 @@ func TestServe(t *testing.T) {
 	}
 	if _, err := http.Get(base + "/metrics"); err == nil {
 		t.Error("still serving after the context ended")
+	}
+}
+
+// TestHeldAndPaused: held requests are their own wait, not due; a pause is a series
+// with its target, operator and reason, its value its start; none when resumed.
+func TestHeldAndPaused(t *testing.T) {
+	db, _ := pgtest.New(t)
+	ctx := context.Background()
+	pgtest.Requests(t, db, pgtest.RequestOpts{Smartcard: "C1"}, pgtest.RequestOpts{Smartcard: "C2"})
+	if _, err := ops.Pull(ctx, db, ops.Filter{Smartcard: "C1"}, ops.Lever{Action: ops.ActionHold}, ops.LeverOptions{Expect: 1}); err != nil {
+		t.Fatal(err)
+	}
+	since := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	if _, err := ops.SetPause(ctx, db, "queue", "upgrade", ops.Actor{Operator: "alice"}, since); err != nil {
+		t.Fatal(err)
+	}
+	m := metrics.New(db, metrics.Options{MinInterval: -1})
+	fams := scrape(t, m.Handler())
+	for wait, want := range map[string]float64{"held": 1, "due": 1} {
+		if got := must(t, fams, "provisioner_pending_requests", map[string]string{"priority": "REGULAR", "wait": wait}); got != want {
+			t.Errorf("pending %s: %v, want %v", wait, got, want)
+		}
+	}
+	if got := must(t, fams, "provisioner_paused_since_seconds", map[string]string{"target": "queue", "by": "alice", "reason": "upgrade"}); got != float64(since.Unix()) {
+		t.Errorf("paused since %v, want %v", got, since.Unix())
+	}
+	if _, err := ops.Resume(ctx, db, "queue", ops.Actor{Operator: "alice"}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := scrape(t, m.Handler())["provisioner_paused_since_seconds"]; ok {
+		t.Errorf("a pause served after the resume")
 	}
 }

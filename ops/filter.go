@@ -132,3 +132,34 @@ func stampedPattern(name string) string {
 	ext := filepath.Ext(name)
 	return esc.Replace(strings.TrimSuffix(name, ext)) + ".________T______.______Z" + esc.Replace(ext)
 }
+
+// Given is the filter's non-zero fields by name, for the audit trail.
+func (f Filter) Given() map[string]any {
+	m := map[string]any{}
+	lists := map[string][]string{"states": f.States, "types": f.Types, "priorities": f.Priorities, "error_codes": f.ErrorCodes}
+	for k, v := range lists {
+		if len(v) > 0 {
+			m[k] = v
+		}
+	}
+	strs := map[string]string{"smartcard": f.Smartcard, "subscription": f.Subscription, "file": f.File, "reference_number": f.ReferenceNumber}
+	for k, v := range strs {
+		if v != "" {
+			m[k] = v
+		}
+	}
+	times := map[string]time.Time{"created_since": f.CreatedSince, "created_until": f.CreatedUntil,
+		"executed_since": f.ExecutedSince, "executed_until": f.ExecutedUntil}
+	for k, v := range times {
+		if !v.IsZero() {
+			m[k] = v.UTC()
+		}
+	}
+	if f.Number != 0 {
+		m["number"] = f.Number
+	}
+	if f.ID != 0 {
+		m["id"] = f.ID
+	}
+	return m
+}

@@ -57,8 +57,13 @@ type Request struct {
 	Retries            int            `db:"retries" json:"retries"`
 	RetriedAt          *time.Time     `db:"retried_at" json:"retried_at"`
 	RetriedError       string         `db:"retried_error" json:"retried_error"`
-	CreatedAt          time.Time      `db:"created_at" json:"created_at"`
-	UpdatedAt          time.Time      `db:"updated_at" json:"updated_at"`
+	// HeldAt: held by an operator (`requests hold`) since then, not claimed until
+	// released; null when not held. HeldBy and HeldReason: who, and why.
+	HeldAt     *time.Time `db:"held_at" json:"held_at"`
+	HeldBy     string     `db:"held_by" json:"held_by"`
+	HeldReason string     `db:"held_reason" json:"held_reason"`
+	CreatedAt  time.Time  `db:"created_at" json:"created_at"`
+	UpdatedAt  time.Time  `db:"updated_at" json:"updated_at"`
 	// The name of the Web API token that created the request, and of the one that
 	// last changed it: "" for a request from a file.
 	CreatedByToken string `db:"created_by_token" json:"created_by_token"`
@@ -205,7 +210,7 @@ func (r *Request) utc() {
 	for _, t := range []*time.Time{&r.ScheduledDate, &r.CreatedAt, &r.UpdatedAt} {
 		*t = t.UTC()
 	}
-	for _, t := range []**time.Time{&r.ExecutedDate, &r.NextAttemptAt, &r.LeaseExpiresAt, &r.RetriedAt} {
+	for _, t := range []**time.Time{&r.ExecutedDate, &r.NextAttemptAt, &r.LeaseExpiresAt, &r.RetriedAt, &r.HeldAt} {
 		if *t != nil {
 			u := (**t).UTC()
 			*t = &u

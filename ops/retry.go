@@ -27,6 +27,9 @@ type RetryOptions struct {
 	// PIN is the PIN of a SET_PIN to retry: its own was erased when it was settled.
 	// Given, the retry must match that one SET_PIN request alone.
 	PIN string
+	// Actor is recorded in the audit trail with Filters (the Filter as read if nil).
+	Actor   Actor
+	Filters any
 }
 
 // PINNeededError refuses a retry that matches SET_PIN requests whose PIN was erased
@@ -128,6 +131,17 @@ func Retry(ctx context.Context, db *store.DB, f Filter, opts RetryOptions) ([]Ca
 	}
 	if len(done) != len(cands) {
 		return nil, fmt.Errorf("retry: %w: %d of %d could be retried; nothing retried, run it again", ErrChanged, len(done), len(cands))
+	}
+	filters := opts.Filters
+	if filters == nil {
+		filters = f.Given()
+	}
+	nums := make([]int64, len(cands))
+	for i, c := range cands {
+		nums[i] = c.Number
+	}
+	if err := Audit(ctx, tx, opts.Actor, ActionRetry, map[string]any{"filters": filters}, nums, opts.Now); err != nil {
+		return nil, err
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("retry: commit: %w", err)

@@ -33,6 +33,9 @@ type Status struct {
 	// ErrorsLastDay: the error codes of the requests rejected in the 24 hours before
 	// GeneratedAt, most frequent first (at most 10).
 	ErrorsLastDay []ErrorCount `json:"errors_last_day"`
+	// Paused: the jobs and the queue paused (`provisioner pause`), since when, by
+	// whom and why; [] when nothing is.
+	Paused []Pause `json:"paused"`
 }
 
 // RequestTotals counts the requests.
@@ -54,6 +57,8 @@ type PendingTotals struct {
 	InFlight int64 `json:"in_flight"`
 	// RetryWait: backing off after a send that did not settle them.
 	RetryWait int64 `json:"retry_wait"`
+	// Held: held by an operator (`requests hold`) until released.
+	Held int64 `json:"held"`
 	// Scheduled: their scheduled date is still to come.
 	Scheduled int64 `json:"scheduled"`
 }
@@ -67,6 +72,7 @@ type Group struct {
 	// Of the PENDING ones: see PendingTotals.
 	InFlight  int64 `db:"in_flight" json:"-"`
 	RetryWait int64 `db:"retry_wait" json:"-"`
+	Held      int64 `db:"held" json:"-"`
 	Scheduled int64 `db:"scheduled" json:"-"`
 	// OldestDue: of its due PENDING requests, the earliest time one became due.
 	OldestDue *time.Time `db:"oldest_due" json:"-"`
@@ -77,7 +83,7 @@ func (g Group) Due() int64 {
 	if g.State != string(provisioning.Pending) {
 		return 0
 	}
-	return g.Count - g.InFlight - g.RetryWait - g.Scheduled
+	return g.Count - g.InFlight - g.Held - g.RetryWait - g.Scheduled
 }
 
 // OldestPending is the due PENDING request that has waited longest.
@@ -311,7 +317,7 @@ func CountRequests(ctx context.Context, q sqlx.QueryerContext, now time.Time) ([
 // Snapshot gathers the status at opts.Now.
 func Snapshot(ctx context.Context, db *store.DB, opts StatusOptions) (Status, error) {
 	now := opts.Now.UTC()
-	st := Status{GeneratedAt: now, Jobs: []JobRun{}, ErrorsLastDay: []ErrorCount{}}
+	st := Status{GeneratedAt: now, Jobs: []JobRun{}, ErrorsLastDay: []ErrorCount{}, Paused: []Pause{}}
 	groups, err := CountRequests(ctx, db, now)
 	if err != nil {
 		return st, err
@@ -330,6 +336,7 @@ func Snapshot(ctx context.Context, db *store.DB, opts StatusOptions) (Status, er
 		p.Due += g.Due()
 		p.InFlight += g.InFlight
 		p.RetryWait += g.RetryWait
+		p.Held += g.Held
 		p.Scheduled += g.Scheduled
 	}
 
@@ -366,6 +373,9 @@ func Snapshot(ctx context.Context, db *store.DB, opts StatusOptions) (Status, er
 
 	if err := db.SelectContext(ctx, &st.ErrorsLastDay, provsql.TopErrors, now.Add(-24*time.Hour), 10); err != nil {
 		return st, fmt.Errorf("top error codes: %w", err)
+	}
+	if st.Paused, err = Paused(ctx, db); err != nil {
+		return st, err
 	}
 	return st, nil
 }

@@ -1,4 +1,4 @@
-package ops
+package ops_test
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"github.com/provisioner/provisioner/config"
 	"github.com/provisioner/provisioner/internal/pgtest"
 	"github.com/provisioner/provisioner/jobs"
+	"github.com/provisioner/provisioner/ops"
 )
 
 // TestSnapshotJobs: every job is listed, those that never ran too, and with a
@@ -98,18 +99,18 @@ func TestSnapshotJobs(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			var scheds map[string]Schedule
+			var scheds map[string]ops.Schedule
 			if c.specs != nil {
-				scheds = map[string]Schedule{}
+				scheds = map[string]ops.Schedule{}
 				for name, spec := range c.specs {
 					sched, err := config.ParseSchedule(spec, time.UTC)
 					if err != nil {
 						t.Fatal(err)
 					}
-					scheds[name] = Schedule{Spec: spec, Cron: sched}
+					scheds[name] = ops.Schedule{Spec: spec, Cron: sched}
 				}
 			}
-			st, err := Snapshot(context.Background(), db, StatusOptions{Now: now, Jobs: jobs.Names(), Schedules: scheds})
+			st, err := ops.Snapshot(context.Background(), db, ops.StatusOptions{Now: time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC), Jobs: jobs.Names(), Schedules: scheds})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -30,6 +30,9 @@ const (
 	// CodeOutcomeUnknown: the batch's answer never came (timeout, broken
 	// connection, another 5xx); the request is sent again with the same command_id.
 	CodeOutcomeUnknown = "E_OUTCOME_UNKNOWN"
+	// CodeCancelled: an operator cancelled the request before it was sent
+	// (`requests cancel`); the description holds their reason. It can be retried.
+	CodeCancelled = "E_CANCELLED"
 )
 
 // CodeHTTP is the error code of a send the gateway answered with an HTTP status
@@ -48,3 +51,7 @@ func CommandID(number int64, generation int) string {
 	}
 	return id
 }
+
+// PauseQueue is the pause target that stops every processing run's claims
+// (`provisioner pause queue`); the other targets are the jobs' names.
+const PauseQueue = "queue"

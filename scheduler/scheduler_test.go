@@ -17,6 +17,7 @@ import (
 	"github.com/provisioner/provisioner/config"
 	"github.com/provisioner/provisioner/internal/pgtest"
 	"github.com/provisioner/provisioner/jobs"
+	"github.com/provisioner/provisioner/ops"
 	"github.com/provisioner/provisioner/scheduler"
 	"github.com/provisioner/provisioner/simulator"
 	"github.com/provisioner/provisioner/store"
@@ -500,5 +501,72 @@ func TestCancelJobs(t *testing.T) {
 	}
 	if interrupted != 1 {
 		t.Errorf("%d runs INTERRUPTED, want 1", interrupted)
+	}
+}
+
+// TestPauseReachesEveryInstance: a job paused in the database is skipped by both
+// schedulers on it from the next tick on (every tick a second or more after the
+// pause is SKIPPED with the pause's reason, whichever instance claimed it), and
+// runs again once resumed.
+func TestPauseReachesEveryInstance(t *testing.T) {
+	t.Parallel()
+	db, _ := pgtest.New(t)
+	ctx := context.Background()
+	var calls atomic.Int64
+	job := func(ctx context.Context, env jobs.Env) (jobs.Result, error) {
+		calls.Add(1)
+		return jobs.Result{}, nil
+	}
+	runs := make(finished, 200)
+	for _, name := range []string{"a", "b"} {
+		start(t, scheduler.Options{DB: db, Config: perSecond(t, false), Instance: name,
+			Jobs: map[string]jobs.Job{"import": job}, Observer: runs})
+	}
+	runs.await(t, 2, 20*time.Second)
+	if _, err := ops.SetPause(ctx, db, "import", "card migration", ops.Actor{Operator: "alice"}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	p, err := ops.PauseOf(ctx, db, "import")
+	if err != nil || p == nil {
+		t.Fatalf("pause: %+v %v", p, err)
+	}
+	// Wait, run by run, until each instance has skipped a tick.
+	skippedBy := func() map[string]int {
+		by := map[string]int{}
+		for _, r := range ledger(t, db, "import") {
+			if r.State == "SKIPPED" {
+				by[r.Instance]++
+			}
+		}
+		return by
+	}
+	deadline := time.After(60 * time.Second)
+	for by := skippedBy(); by["a"] == 0 || by["b"] == 0; by = skippedBy() {
+		select {
+		case <-runs:
+		case <-deadline:
+			t.Fatalf("not both instances skipped a tick within 60s of the pause: %v", by)
+		}
+	}
+	callsPaused := calls.Load()
+	for _, r := range ledger(t, db, "import") {
+		if !r.Tick.Before(p.PausedAt.Add(time.Second)) && (r.State != "SKIPPED" || !strings.Contains(r.Error, "paused by alice since ") || !strings.HasSuffix(r.Error, ": card migration")) {
+			t.Errorf("tick %v, a second or more after the pause at %v: %s %q on %s", r.Tick, p.PausedAt, r.State, r.Error, r.Instance)
+		}
+	}
+	if ended, err := ops.Resume(ctx, db, "import", ops.Actor{Operator: "alice"}, time.Now()); err != nil || ended == nil {
+		t.Fatalf("resume: %+v %v", ended, err)
+	}
+	deadline = time.After(30 * time.Second)
+	for calls.Load() == callsPaused {
+		select {
+		case <-runs:
+		case <-deadline:
+			t.Fatal("the job did not run within 30s of the resume")
+		}
+	}
+	es, err := ops.ListAudit(ctx, db, ops.AuditFilter{Operator: "alice"})
+	if err != nil || len(es) != 2 || es[0].Action != ops.ActionResume || es[1].Action != ops.ActionPause {
+		t.Errorf("audit: %+v %v", es, err)
 	}
 }

@@ -176,3 +176,34 @@ var (
 	//go:embed queries/top_errors.sql
 	TopErrors string
 )
+
+// The operator's levers on requests (ops/levers.go), pauses (ops/pause.go) and the
+// audit trail (ops/audit.go).
+var (
+	//go:embed queries/lever_lock.sql
+	LeverLock string
+	//go:embed queries/lever_skipped.sql
+	LeverSkipped string
+	//go:embed queries/lever_hold.sql
+	LeverHold string
+	//go:embed queries/lever_release.sql
+	LeverRelease string
+	//go:embed queries/lever_cancel.sql
+	LeverCancel string
+	//go:embed queries/lever_reschedule.sql
+	LeverReschedule string
+	//go:embed queries/lever_priority.sql
+	LeverPriority string
+	//go:embed queries/pause.sql
+	Pause string
+	//go:embed queries/resume.sql
+	Resume string
+	//go:embed queries/paused.sql
+	Paused string
+	//go:embed queries/pause_of.sql
+	PauseOf string
+	//go:embed queries/insert_audit.sql
+	InsertAudit string
+	//go:embed queries/list_audit.sql
+	ListAudit string
+)

@@ -1,8 +1,10 @@
 -- Claims request $3 for run $1 with a lease of $2 seconds if it may be sent now: the
 -- Web API's process_immediately (dispatcher Options.RequestID). The rule of
 -- claim_requests.sql for one request: it is pending, due, not leased, not waiting
--- for a retry, and the head of its smartcard's queue (no earlier pending request of
--- the card). A statement of its own, not a filter added to claim_requests.sql: an
+-- for a retry, not held, and the head of its smartcard's queue (no earlier pending
+-- request of the card). One statement locking one row: PostgreSQL re-checks all of
+-- this on the row's latest version once locked, so a lever committed meanwhile is
+-- obeyed. A statement of its own, not a filter added to claim_requests.sql: an
 -- extra "$n = 0 OR ..." there made the planner's estimates of the generic plan so
 -- small that the processing run's claim became several times slower.
 --
@@ -15,11 +17,14 @@ WITH locked AS (
     WHERE r.id = $3
       AND r.life_cycle_state NOT IN ('COMPLETED', 'REJECTED')
       AND r.scheduled_date <= now()
+      AND r.held_at IS NULL
       AND (r.next_attempt_at IS NULL OR r.next_attempt_at <= now())
       AND (r.lease_expires_at IS NULL OR r.lease_expires_at < now())
       AND r.sequence_number = (
           SELECT min(p.sequence_number) FROM provisioning_requests p
           WHERE p.smartcard_ca_id = r.smartcard_ca_id AND p.life_cycle_state = 'PENDING')
+      -- A paused queue claims nothing (see claim_requests.sql).
+      AND NOT EXISTS (SELECT FROM pauses q WHERE q.target = 'queue')
     FOR UPDATE OF r SKIP LOCKED
 )
 UPDATE provisioning_requests r

@@ -10,6 +10,14 @@
 -- promoted, ahead of other REGULAR work. SKIP LOCKED lets any number of runs claim at
 -- once without waiting for or taking each other's requests.
 --
+-- A held head (held_at set: `requests hold`) is not claimed, and being still the
+-- head it keeps its card's later requests waiting: the card's order holds. The lock
+-- step re-checks held_at and the scheduled date on the row it locks: a lever that
+-- committed after this statement's snapshot (hold, cancel, reschedule) is seen there
+-- (PostgreSQL re-reads a row locked FOR UPDATE at its latest version), and one that
+-- has not committed holds the row's lock, which SKIP LOCKED passes over. So a request
+-- is either claimed or changed by a lever, never both (ops/levers.go).
+--
 -- Plans that hold when the statistics are stale. A bulk import into a table of
 -- settled history leaves the statistics saying "no PENDING rows" until the next
 -- ANALYZE, so the planner costs a scan of any partial index on PENDING rows at about
@@ -31,7 +39,7 @@ WITH promoted AS (
     SELECT h.id, 0 AS rank, e.sequence_number AS ord
     FROM provisioning_requests e
     CROSS JOIN LATERAL (
-        SELECT p.id, p.scheduled_date, p.next_attempt_at, p.lease_expires_at, p.source_file_id, p.process_immediately
+        SELECT p.id, p.scheduled_date, p.next_attempt_at, p.lease_expires_at, p.source_file_id, p.process_immediately, p.held_at
         FROM provisioning_requests p
         WHERE p.smartcard_ca_id = e.smartcard_ca_id AND p.life_cycle_state = 'PENDING'
         ORDER BY p.sequence_number
@@ -41,6 +49,7 @@ WITH promoted AS (
       AND e.scheduled_date <= now()
       AND h.id <> e.id
       AND h.scheduled_date <= now()
+      AND h.held_at IS NULL
       AND (h.next_attempt_at IS NULL OR h.next_attempt_at <= now())
       AND (h.lease_expires_at IS NULL OR h.lease_expires_at < now())
       AND ($4 = 0 OR (h.source_file_id = $4 AND h.process_immediately))
@@ -52,6 +61,7 @@ heads AS (
     FROM provisioning_requests r
     WHERE r.life_cycle_state = 'PENDING'
       AND r.scheduled_date <= now()
+      AND r.held_at IS NULL
       AND (r.next_attempt_at IS NULL OR r.next_attempt_at <= now())
       AND (r.lease_expires_at IS NULL OR r.lease_expires_at < now())
       AND ($4 = 0 OR (r.source_file_id = $4 AND r.process_immediately))
@@ -81,8 +91,13 @@ locked AS (
         WHERE r.id = c.id
           AND r.life_cycle_state NOT IN ('COMPLETED', 'REJECTED')
           AND (r.lease_expires_at IS NULL OR r.lease_expires_at < now())
+          AND r.held_at IS NULL AND r.scheduled_date <= now()
         FOR UPDATE SKIP LOCKED
     ) l
+    -- A paused queue (`provisioner pause queue`) claims nothing: a one-time filter,
+    -- tested before any row is read or locked, in the claim itself so that it costs
+    -- no round trip and no claim passes a pause committed before it began.
+    WHERE NOT EXISTS (SELECT FROM pauses q WHERE q.target = 'queue')
     LIMIT $2
 )
 UPDATE provisioning_requests r

@@ -30,6 +30,7 @@ SELECT r.id, r.number, r.type, r.life_cycle_state, r.priority, r.sequence_number
        r.source_file_id, coalesce(f.name, '') AS source_file, r.source_line,
        r.attempts, r.next_attempt_at, r.claimed_by, r.lease_expires_at,
        r.command_generation, r.retries, r.retried_at, coalesce(r.retried_error, '') AS retried_error,
+       r.held_at, coalesce(r.held_by, '') AS held_by, coalesce(r.held_reason, '') AS held_reason,
        r.created_at, r.updated_at,
        coalesce(r.created_by_token, '') AS created_by_token, coalesce(r.updated_by_token, '') AS updated_by_token
 FROM (
