@@ -116,7 +116,7 @@ func (r *run) claimInto(ctx context.Context, p *pipeline, want int64) (n int64, 
 	}
 	// The end of a pause the gateway asked for first, so that claims are not held
 	// through it.
-	if err := r.waitPause(ctx); err != nil {
+	if _, err := r.waitPause(ctx); err != nil {
 		return 0, true, nil
 	}
 	claimedRows, failed, err := r.claimGated(ctx, limit)
