@@ -134,6 +134,10 @@ var (
 	JobLock string
 	//go:embed queries/job_unlock.sql
 	JobUnlock string
+	//go:embed queries/job_lock_renew.sql
+	JobLockRenew string
+	//go:embed queries/job_lock_holders.sql
+	JobLockHolders string
 	//go:embed queries/job_run_holder.sql
 	JobRunHolder string
 	//go:embed queries/job_run_finish.sql
