@@ -172,7 +172,7 @@ func (r *run) claim(ctx context.Context, limit int) ([]claimed, error) {
 	if id := r.d.opts.RequestID; id != 0 {
 		args = []any{r.sum.ProcessID, r.d.opts.Lease.Seconds(), id} // claim_request.sql
 	}
-	err := r.claimStmt.SelectContext(ctx, &batch, args...)
+	err := r.d.db.SelectContext(ctx, &batch, r.claimSQL, args...)
 	if err != nil {
 		return nil, fmt.Errorf("claim batch: %w", err)
 	}

@@ -90,14 +90,8 @@ func (d *Dispatcher) Run(ctx context.Context) (Summary, error) {
 		c.Log(log, err)
 	}
 
-	r, err := d.newRun(stop, bg, &sum, log)
-	switch {
-	case err == nil:
-		err = r.loop(stop)
-		r.close()
-	case stop.Err() != nil:
-		err = nil // stopped before the first claim
-	}
+	r := d.newRun(bg, &sum, log)
+	err := r.loop(stop)
 	sum.Duration = time.Since(started)
 
 	state := provisioning.RunSucceeded

@@ -52,6 +52,13 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	if cfg.ApplicationName == "" {
 		cfg.ApplicationName = "provisioner" // pg_stat_activity names who runs what
 	}
+	// One round trip per query with arguments: Parse, Bind and Execute of the unnamed
+	// statement sent together. Without it lib/pq parses first and binds in a second
+	// exchange, and a pooler in transaction mode (PgBouncer) may hand the server
+	// connection to another client in between: "bind message supplies 11 parameters,
+	// but prepared statement "" requires 5" (issue 16). []byte arguments then go in
+	// binary form; the provisioner passes none but bytea.
+	cfg.BinaryParameters = true
 	setStatementTimeout(&cfg, opts.StatementTimeout)
 	setRuntime(&cfg, "jit", "off")
 	connector, err := pq.NewConnectorConfig(cfg)
