@@ -2,6 +2,7 @@ package dispatcher
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -127,7 +128,11 @@ func (r *run) claimInto(ctx context.Context, p *pipeline, want int64) (n int64, 
 		// Cancelled by the shutdown or MaxDuration. The claim most likely rolled
 		// back; but the cancel may have come after its commit, and then it holds
 		// rows this run never saw: releaseLeftovers gives them back at the end.
-		r.claimInterrupted = true
+		// Not when the server says it cancelled the statement (57014): then it
+		// surely took nothing, and releaseLeftovers would wait on the very lock the
+		// claim was stuck behind.
+		var pe *pq.Error
+		r.claimInterrupted = !errors.As(err, &pe) || pe.Code != "57014"
 		return 0, true, nil
 	case err != nil:
 		return 0, false, err

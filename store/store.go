@@ -65,7 +65,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", Redact(dsn), err)
 	}
-	db := sqlx.NewDb(sql.OpenDB(connector), "postgres")
+	db := sqlx.NewDb(sql.OpenDB(dropReadOnly{connector}), "postgres")
 	// The pool is sized here alone: the code that uses it (the processing run, the
 	// scheduler's jobs) says how many it needs through opts.Conns.
 	db.SetMaxOpenConns(max(DefaultConns, opts.Conns))
