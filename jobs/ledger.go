@@ -288,8 +288,21 @@ func (l *Ledger) finish(ctx context.Context, run *Run, state State, err error, l
 		counts = map[string]int{}
 	}
 	b, _ := json.Marshal(counts)
-	if _, dbErr := l.DB.ExecContext(ctx, provsql.JobRunFinish, run.ID, string(state), string(b), msg); dbErr != nil {
-		log.WithError(dbErr).Error("could not record the run's end: it stays RUNNING until found abandoned")
+	// The database may be away (the job failed because it went): try again with
+	// backoff for a minute rather than leave the run RUNNING (issue 16).
+	deadline, wait := time.Now().Add(time.Minute), 100*time.Millisecond
+	for {
+		_, dbErr := l.DB.ExecContext(ctx, provsql.JobRunFinish, run.ID, string(state), string(b), msg)
+		if dbErr == nil {
+			break
+		}
+		if time.Now().Add(wait).After(deadline) {
+			log.WithError(dbErr).Error("could not record the run's end: it stays RUNNING until found abandoned")
+			break
+		}
+		log.WithError(dbErr).WithField("retry_in", wait.String()).Warn("could not record the run's end; trying again")
+		time.Sleep(wait) // a bounded backoff while the database is away
+		wait = min(2*wait, 5*time.Second)
 	}
 	entry := log.WithFields(logrus.Fields{"state": string(state), "duration": run.Took.Round(time.Millisecond).String()})
 	for k, v := range run.Result.Counts {

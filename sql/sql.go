@@ -67,6 +67,10 @@ var (
 	StartProcess string
 	//go:embed queries/finish_process.sql
 	FinishProcess string
+	//go:embed queries/running_processes_on_host.sql
+	RunningProcessesOnHost string
+	//go:embed queries/mark_dead_processes.sql
+	MarkDeadProcesses string
 )
 
 // The reference loader's checks before an upsert.
