@@ -17,6 +17,7 @@ import (
 	"github.com/provisioner/provisioner/internal/pgtest"
 	"github.com/provisioner/provisioner/internal/testutil"
 	"github.com/provisioner/provisioner/simulator"
+	"github.com/provisioner/provisioner/store"
 )
 
 // TestUnderPgBouncer runs the commands end to end through a real PgBouncer in
@@ -75,6 +76,49 @@ func TestUnderPgBouncer(t *testing.T) {
 			t.Errorf("run %s was skipped: its lock was not released through the pooler\n%s", job, r.stderr)
 		}
 	}
+	// The scheduler: each job every second, through the pooler, until each has
+	// finished twice; none may fail (a lock left on a server connection would have
+	// every later run SKIPPED).
+	schedCfg := filepath.Join(t.TempDir(), "s.toml")
+	os.WriteFile(schedCfg, []byte(fmt.Sprintf("[database]\nurl = %q\n[gateway]\nurl = %q\ndestination = \"CRM01\"\n"+
+		"[jobs.import]\ninbox = %q\nsettle = \"0\"\nschedule = \"* * * * * *\"\n[jobs.process]\nschedule = \"* * * * * *\"\n"+
+		"[jobs.housekeeping]\nschedule = \"* * * * * *\"\n", dsn, srv.URL, inbox)), 0o600)
+	sctx, scancel := context.WithCancel(context.Background())
+	serr := &testutil.Buffer{}
+	senv := cli.Env{Stdout: io.Discard, Stderr: serr, Getenv: func(k string) string { return vars[k] }}
+	sexit := make(chan int, 1)
+	go func() { sexit <- cli.Main(sctx, senv, []string{"scheduler", "--config", schedCfg}) }()
+	db := mustOpen(t, direct)
+	for deadline := time.Now().Add(60 * time.Second); ; {
+		var jobsDone int
+		if err := db.Get(&jobsDone, `SELECT count(*) FROM (SELECT job FROM job_runs WHERE trigger = 'SCHEDULE'
+		        AND state IN ('SUCCEEDED', 'REJECTED') GROUP BY job HAVING count(*) >= 2) j`); err != nil {
+			t.Fatal(err)
+		}
+		if jobsDone == 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the scheduler's jobs did not each finish twice in 60s:\n%s", serr)
+		}
+		time.Sleep(50 * time.Millisecond) // polling a condition
+	}
+	scancel()
+	if code := <-sexit; code != 0 {
+		t.Errorf("scheduler exited %d:\n%s", code, serr)
+	}
+	var failed []string
+	db.Select(&failed, `SELECT job || ': ' || coalesce(error, '') FROM job_runs WHERE state = 'FAILED'`)
+	if len(failed) > 0 {
+		t.Errorf("runs FAILED through the pooler: %q", failed)
+	}
+	// No lock left behind on the pooler's server connections, nor lost by a run.
+	var held int
+	db.Get(&held, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`)
+	if held > 0 || strings.Contains(serr.String(), "lock was lost") {
+		t.Errorf("%d advisory locks left on server connections; log:\n%s", held, serr)
+	}
+
 	must([]int{0}, "status")
 	must([]int{0}, "status", "--json")
 	must([]int{0}, "requests", "list")
@@ -120,4 +164,14 @@ func TestUnderPgBouncer(t *testing.T) {
 	if code := <-exited; code != 0 {
 		t.Errorf("serve exited %d:\n%s", code, stderr)
 	}
+}
+
+func mustOpen(t *testing.T, dsn string) *store.DB {
+	t.Helper()
+	db, err := store.Open(context.Background(), dsn, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
 }
