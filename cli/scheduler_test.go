@@ -223,12 +223,21 @@ func TestSchedulerServesMetrics(t *testing.T) {
 		t.Fatalf("no metrics address in the log:\n%s", stderr.String())
 	}
 	addr := m[1] + m[2]
-	resp, err := http.Get("http://" + addr + "/metrics")
-	if err != nil {
-		t.Fatal(err)
+	// The run is counted once the ledger has let go of it, after its "job finished"
+	// line: scrape until it is (waiting on the state, not on the log line).
+	var body []byte
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		resp, err := http.Get("http://" + addr + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if strings.Contains(string(body), `provisioner_job_runs_total{job="housekeeping",outcome="SUCCEEDED"}`) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond) // polling a condition
 	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
 	for _, want := range []string{
 		`provisioner_requests{priority="REGULAR",state="PENDING"} 3`,
 		`provisioner_requests{priority="EXPRESS",state="PENDING"} 2`,
