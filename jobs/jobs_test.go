@@ -292,3 +292,35 @@ func TestDeadHolderLockFree(t *testing.T) {
 		})
 	}
 }
+
+// TestRunWaitsForSweep: a run that finds its job's lock held by a sweep of abandoned
+// runs (another instance starting) waits for the sweep's end instead of skipping its
+// tick.
+func TestRunWaitsForSweep(t *testing.T) {
+	db, _ := pgtest.New(t)
+	e := env(t, db)
+	if _, err := db.Exec(`INSERT INTO job_locks VALUES ('import', 0, 'other:1', now() + interval '1 hour')`); err != nil {
+		t.Fatal(err)
+	}
+	l := &jobs.Ledger{DB: db, Log: e.Log, Instance: "test:1"}
+	done := make(chan jobs.Run, 1)
+	go func() {
+		run, _ := l.Run(context.Background(), "import", time.Time{}, jobs.Manual, func(context.Context, jobs.Env) (jobs.Result, error) {
+			return jobs.Result{}, nil
+		}, e)
+		done <- run
+	}()
+	// The run has begun (its row is RUNNING) and finds the sweep's lock: end the sweep.
+	for deadline := time.Now().Add(10 * time.Second); count(t, db, `SELECT count(*) FROM job_runs WHERE state = 'RUNNING'`) == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the run never began")
+		}
+		time.Sleep(5 * time.Millisecond) // polling a condition
+	}
+	if _, err := db.Exec(`DELETE FROM job_locks WHERE run_id = 0`); err != nil {
+		t.Fatal(err)
+	}
+	if run := <-done; run.State != jobs.Succeeded {
+		t.Errorf("run %s (%v), want SUCCEEDED once the sweep ended", run.State, run.Err)
+	}
+}

@@ -114,6 +114,27 @@ func (l *Ledger) lock(ctx context.Context, job string, id int64) (bool, error) {
 	return err == nil, err
 }
 
+// lockWaitingForSweep is lock, waiting up to sweepWait for a sweep of abandoned runs
+// (another instance starting, or housekeeping) that holds the lock for a few
+// statements: the tick is not the sweep's to skip.
+func (l *Ledger) lockWaitingForSweep(ctx context.Context, job string, id int64) (bool, error) {
+	deadline := time.Now().Add(sweepWait)
+	for {
+		locked, err := l.lock(ctx, job, id)
+		if locked || err != nil || time.Now().After(deadline) {
+			return locked, err
+		}
+		var sweeping bool
+		if err := l.DB.QueryRowContext(ctx, provsql.JobLockSweeping, job).Scan(&sweeping); err != nil || !sweeping {
+			return false, err
+		}
+		time.Sleep(20 * time.Millisecond) // the sweep's few statements
+	}
+}
+
+// sweepWait bounds a run's wait for a sweep holding its job's lock.
+const sweepWait = 5 * time.Second
+
 // unlock releases run id's lock of job; false when it no longer held it.
 func (l *Ledger) unlock(ctx context.Context, job string, id int64) (bool, error) {
 	var got int64
@@ -158,7 +179,7 @@ func (l *Ledger) Run(ctx context.Context, job string, tick time.Time, trig Trigg
 	// The lock is a lease the run renews (watchLock): it goes when the run ends, when
 	// the lease runs out (the instance died elsewhere), or at once when the instance
 	// was on this host and its process is gone.
-	locked, err := l.lock(bg, job, run.ID)
+	locked, err := l.lockWaitingForSweep(bg, job, run.ID)
 	if err != nil {
 		l.finish(bg, &run, Failed, fmt.Errorf("take the job's lock: %w", err), log)
 		return run, fmt.Errorf("lock %s: %w", job, err)

@@ -142,6 +142,8 @@ var (
 	JobLockRenew string
 	//go:embed queries/job_lock_holders.sql
 	JobLockHolders string
+	//go:embed queries/job_lock_sweeping.sql
+	JobLockSweeping string
 	//go:embed queries/job_run_holder.sql
 	JobRunHolder string
 	//go:embed queries/job_run_finish.sql
