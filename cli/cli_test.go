@@ -52,6 +52,8 @@ func TestUsageErrors(t *testing.T) {
 		{"no command", noDB, nil, "usage: provisioner COMMAND"},
 		{"unknown command", noDB, []string{"imprt"}, `unknown command "imprt"`},
 		{"unknown flag", noDB, []string{"import", "--inbx", "x"}, "flag provided but not defined: -inbx"},
+		{"unknown flag after a file", noDB, []string{"import", "f.csv", "--inbx", "x"}, "flag provided but not defined: -inbx"},
+		{"run: two jobs", noDB, []string{"run", "import", "--config", "x.toml", "process"}, `run takes one job, got ["import" "process"]`},
 		{"no input", withDB, []string{"import"}, "give --inbox DIR or at least one FILE"},
 		{"both inputs", withDB, []string{"import", "--inbox", "x", "f.csv"}, "not both"},
 		{"bad settle", withDB, []string{"import", "--settle", "-1s", "--inbox", "x"}, "--settle -1s: must not be negative"},
@@ -125,13 +127,22 @@ func TestExitCodes(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "mixed.rejects.csv")); err != nil {
 		t.Errorf("no rejects file: %v", err)
 	}
+	// Flags after the file (issue 16, item 7): --rejects is read as a flag, not a file.
+	after, rejectsDir := filepath.Join(dir, "after.csv"), t.TempDir()
+	os.WriteFile(after, []byte("action,subscription_number,smartcard_serial_number\nreset_pin,S1006,SC0000000006\nreset_pin,,SC0000000004\n"), 0o644)
+	if r := runCLI(t, vars, "import", after, "--rejects", rejectsDir); r.code != cli.ExitRejected || !strings.Contains(r.stderr, "1 rows and 0 files rejected") {
+		t.Errorf("file, then --rejects: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(rejectsDir, "after.rejects.csv")); err != nil {
+		t.Errorf("--rejects after the file: no rejects file there: %v", err)
+	}
 	refused := filepath.Join(dir, "refused.csv")
 	os.WriteFile(refused, []byte("acton,pin\n"), 0o644)
 	if r := runCLI(t, vars, "import", refused); r.code != cli.ExitRejected || !strings.Contains(r.stdout, `unknown column "acton" (did you mean "action"?)`) {
 		t.Errorf("refused file: exit %d\n%s", r.code, r.stdout)
 	}
 	// The UNPAIR of a card that is not paired is rejected by the gateway: exit 3.
-	if r := runCLI(t, vars, "process"); r.code != cli.ExitRejected || !strings.Contains(r.stdout, "claimed 1, completed 0, rejected 1") {
+	if r := runCLI(t, vars, "process"); r.code != cli.ExitRejected || !strings.Contains(r.stdout, "claimed 2, completed 1, rejected 1") {
 		t.Errorf("process: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	if r := runCLI(t, vars, "process"); r.code != 0 || !strings.Contains(r.stdout, "claimed 0") {

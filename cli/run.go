@@ -26,12 +26,9 @@ func runRun(ctx context.Context, env Env, args []string) error {
 	if fs.NArg() == 0 {
 		return usagef("run which job? one of %s", strings.Join(jobs.Names(), ", "))
 	}
-	name := fs.Arg(0)
-	if err := parseFlags(fs, fs.Args()[1:]); err != nil { // flags after the job's name
-		return err
-	}
-	if fs.NArg() > 0 {
-		return usagef("run takes one job, got %q", append([]string{name}, fs.Args()...))
+	name := fs.Arg(0) // flags may come before or after it (cmdline.Parse)
+	if fs.NArg() > 1 {
+		return usagef("run takes one job, got %q", fs.Args())
 	}
 	fn, ok := jobs.All[name]
 	if !ok {

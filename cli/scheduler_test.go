@@ -234,10 +234,10 @@ func TestSchedulerServesMetrics(t *testing.T) {
 		t.Fatalf("no metrics address in the log:\n%s", stderr.String())
 	}
 	addr := m[1] + m[2]
-	// The run is counted after its "job finished" line is logged (the ledger logs,
-	// then the scheduler tells the metrics): scrape until it is, not once.
+	// The run is counted once the ledger has let go of it, after its "job finished"
+	// line: scrape until it is (waiting on the state, not on the log line).
 	var body []byte
-	for deadline := time.Now().Add(30 * time.Second); ; {
+	for deadline := time.Now().Add(20 * time.Second); ; {
 		resp, err := http.Get("http://" + addr + "/metrics")
 		if err != nil {
 			t.Fatal(err)
@@ -247,7 +247,7 @@ func TestSchedulerServesMetrics(t *testing.T) {
 		if strings.Contains(string(body), `provisioner_job_runs_total{job="housekeeping",outcome="SUCCEEDED"}`) || time.Now().After(deadline) {
 			break
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond) // polling a condition
 	}
 	for _, want := range []string{
 		`provisioner_requests{priority="REGULAR",state="PENDING"} 3`,

@@ -738,11 +738,7 @@ func sqlRun(b *testing.B, bd benchData, batch, workers int) (*store.DB, *run, *S
 	if err := db.GetContext(ctx, &sum.ProcessID, provsql.StartProcess, provisioning.ProcessName, "bench", os.Getpid()); err != nil {
 		b.Fatal(err)
 	}
-	r, err := d.newRun(ctx, ctx, sum, log)
-	if err != nil {
-		b.Fatal(err)
-	}
-	return db, r, sum
+	return db, d.newRun(ctx, sum, log), sum
 }
 
 // completedOutcomes is what a run writes back for got when the gateway completes
@@ -784,7 +780,6 @@ func runBaseline(b *testing.B, bd benchData, batch, workers int, pipelined bool)
 	b.Helper()
 	b.StopTimer()
 	db, r, sum := sqlRun(b, bd, batch, workers)
-	defer r.close()
 	var (
 		settled             atomic.Int64
 		claimNs, writeNs    atomic.Int64
@@ -889,7 +884,6 @@ func runFloor(b *testing.B, bd benchData, batch, workers int) benchResult {
 	b.Helper()
 	b.StopTimer()
 	db, r, sum := sqlRun(b, bd, batch, workers)
-	defer r.close()
 	ctx := context.Background()
 	var all []claimed
 	if err := db.SelectContext(ctx, &all, `UPDATE provisioning_requests

@@ -2,6 +2,7 @@ package dispatcher
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -117,7 +118,7 @@ func (r *run) claimInto(ctx context.Context, p *pipeline, want int64) (n int64, 
 	}
 	// The end of a pause the gateway asked for first, so that claims are not held
 	// through it.
-	if err := r.waitPause(ctx); err != nil {
+	if _, err := r.waitPause(ctx); err != nil {
 		return 0, true, nil
 	}
 	claimedRows, failed, err := r.claimGated(ctx, limit)
@@ -128,7 +129,11 @@ func (r *run) claimInto(ctx context.Context, p *pipeline, want int64) (n int64, 
 		// Cancelled by the shutdown or MaxDuration. The claim most likely rolled
 		// back; but the cancel may have come after its commit, and then it holds
 		// rows this run never saw: releaseLeftovers gives them back at the end.
-		r.claimInterrupted = true
+		// Not when the server says it cancelled the statement (57014): then it
+		// surely took nothing, and releaseLeftovers would wait on the very lock the
+		// claim was stuck behind.
+		var pe *pq.Error
+		r.claimInterrupted = !errors.As(err, &pe) || pe.Code != "57014"
 		return 0, true, nil
 	case err != nil:
 		return 0, false, err
@@ -192,7 +197,7 @@ func (r *run) claim(ctx context.Context, limit int) ([]claimed, error) {
 	if id := r.d.opts.RequestID; id != 0 {
 		args = []any{r.sum.ProcessID, r.d.opts.Lease.Seconds(), id} // claim_request.sql
 	}
-	err := r.claimStmt.SelectContext(ctx, &batch, args...)
+	err := r.d.db.SelectContext(ctx, &batch, r.claimSQL, args...)
 	if err != nil {
 		return nil, fmt.Errorf("claim batch: %w", err)
 	}

@@ -20,6 +20,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -27,6 +28,7 @@ import (
 
 	"github.com/lib/pq"
 	"github.com/sirupsen/logrus"
+	logtest "github.com/sirupsen/logrus/hooks/test"
 
 	"github.com/provisioner/provisioner/casapi"
 	"github.com/provisioner/provisioner/dispatcher"
@@ -783,4 +785,108 @@ func accCheck(t *testing.T, db *store.DB, sim *simulator.Simulator, w accWorkloa
 		t.Errorf("… and %d more problems", bad-20)
 	}
 	return fig
+}
+
+// TestRunEndRecordedAfterOutage: a run that fails because PostgreSQL went away (here a
+// proxy cut while a batch is at the gateway) records its end and counts once the
+// database is back, instead of staying RUNNING with zero counts until housekeeping
+// (issue 16, item 3).
+func TestRunEndRecordedAfterOutage(t *testing.T) {
+	db, direct := pgtest.New(t)
+	insert(t, db, req{typ: "RESET_PIN", card: "1000000001"})
+	proxy, through := pgtest.NewProxy(t, direct)
+	viaProxy, err := store.Open(context.Background(), through, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer viaProxy.Close()
+
+	sim := simulator.New(simulator.Config{Token: token, DestinationID: dest, Seed: 1}, known)
+	atGateway, answer := make(chan struct{}), make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == casapi.PathBatches {
+			close(atGateway)
+			<-answer
+		}
+		sim.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	defer sim.Close()
+	client, err := dispatcher.NewClient(dispatcher.GatewayConfig{URL: srv.URL, Token: token, DestinationID: dest, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log, hook := logtest.NewNullLogger()
+	d, err := dispatcher.New(viaProxy, client, log, dispatcher.Options{Concurrency: 1, BatchSize: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		sum dispatcher.Summary
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		sum, err := d.Run(context.Background())
+		done <- result{sum, err}
+	}()
+	<-atGateway
+	proxy.Cut() // PostgreSQL goes away while the batch is out
+	close(answer)
+	// Back once the run has failed its write-back and is trying to record its end.
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		retrying := false
+		for _, e := range hook.AllEntries() {
+			retrying = retrying || strings.Contains(e.Message, "could not record the run's end")
+		}
+		if retrying {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the run never tried to record its end")
+		}
+		time.Sleep(10 * time.Millisecond) // polling a condition
+	}
+	proxy.Restore()
+	res := <-done
+	if res.err == nil {
+		t.Fatal("the run succeeded with its database gone")
+	}
+	var p struct {
+		State   string `db:"state"`
+		Claimed int    `db:"claimed"`
+		Ended   bool   `db:"ended"`
+	}
+	if err := db.Get(&p, `SELECT state, claimed, finished_at IS NOT NULL AS ended FROM processes WHERE id = $1`, res.sum.ProcessID); err != nil {
+		t.Fatal(err)
+	}
+	if p.State != "FAILED" || p.Claimed != 1 || !p.Ended {
+		t.Errorf("run recorded %+v; want FAILED, claimed 1, ended", p)
+	}
+}
+
+// TestDeadRunMarked: a run recorded RUNNING by a process of this host that is gone
+// is marked FAILED by the next run at once; one of another host is left to
+// housekeeping (issue 16, item 3).
+func TestDeadRunMarked(t *testing.T) {
+	db, _ := pgtest.New(t)
+	gone := exec.Command("true")
+	if err := gone.Run(); err != nil {
+		t.Fatal(err)
+	}
+	host, _ := os.Hostname()
+	var mine, other int64
+	db.QueryRow(`INSERT INTO processes (name, host, pid) VALUES ('provisioner', $1, $2) RETURNING id`, host, gone.Process.Pid).Scan(&mine)
+	db.QueryRow(`INSERT INTO processes (name, host, pid) VALUES ('provisioner', 'elsewhere', $1) RETURNING id`, gone.Process.Pid).Scan(&other)
+	_, srv := newSim(t, simulator.Faults{})
+	run(t, newDispatcher(t, db, srv.URL, 5*time.Second, dispatcher.Options{}))
+	states := map[int64]string{}
+	for _, id := range []int64{mine, other} {
+		var s string
+		db.Get(&s, `SELECT state FROM processes WHERE id = $1`, id)
+		states[id] = s
+	}
+	if states[mine] != "FAILED" || states[other] != "RUNNING" {
+		t.Errorf("dead run of this host %s, of another host %s; want FAILED and RUNNING", states[mine], states[other])
+	}
 }

@@ -73,6 +73,9 @@ func (d *Dispatcher) Run(ctx context.Context) (Summary, error) {
 		return sum, fmt.Errorf("record run: %w", err)
 	}
 	log := d.log.WithField("process_id", sum.ProcessID)
+	if d.opts.RequestID == 0 && d.opts.FileID == 0 { // not on the Web API's or the importer's path
+		d.markDead(bg, host, sum.ProcessID, log)
+	}
 	// stop ends the claiming: SIGTERM, or MaxDuration, which ends the run as a
 	// shutdown does. Every statement before a batch is sent takes it, so that one
 	// stuck in the database (waiting for a lock, or on a plan gone wrong) is
@@ -92,14 +95,8 @@ func (d *Dispatcher) Run(ctx context.Context) (Summary, error) {
 		c.Log(log, err)
 	}
 
-	r, err := d.newRun(stop, bg, &sum, log)
-	switch {
-	case err == nil:
-		err = r.loop(stop)
-		r.close()
-	case stop.Err() != nil:
-		err = nil // stopped before the first claim
-	}
+	r := d.newRun(bg, &sum, log)
+	err := r.loop(stop)
 	sum.Duration = time.Since(started)
 
 	state := provisioning.RunSucceeded
@@ -113,8 +110,8 @@ func (d *Dispatcher) Run(ctx context.Context) (Summary, error) {
 	if err != nil {
 		msg = err.Error()
 	}
-	if _, ferr := d.db.ExecContext(bg, provsql.FinishProcess, sum.ProcessID, state, sum.Claimed, sum.Completed, sum.Rejected, sum.Retried, sum.Batches, msg); ferr != nil && err == nil {
-		err = fmt.Errorf("record run: %w", ferr)
+	if ferr := d.recordEnd(bg, &sum, state, msg, log); ferr != nil && err == nil {
+		err = ferr
 	}
 	log.WithFields(logrus.Fields{
 		"state": state, "claimed": sum.Claimed, "completed": sum.Completed, "rejected": sum.Rejected,

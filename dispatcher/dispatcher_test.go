@@ -18,6 +18,7 @@ import (
 
 	"github.com/lib/pq"
 	"github.com/sirupsen/logrus"
+	logtest "github.com/sirupsen/logrus/hooks/test"
 
 	"github.com/provisioner/provisioner/casapi"
 	"github.com/provisioner/provisioner/dispatcher"
@@ -825,5 +826,41 @@ func TestPanicFailsTheRun(t *testing.T) {
 				t.Errorf("the gateway applied %d commands, want %d", len(applied), len(rs))
 			}
 		})
+	}
+}
+
+// TestWaitNamedRetryAfter: a batch claimed before the gateway's 503 and held past its
+// lease by the Retry-After is released with a warning that names the Retry-After,
+// not a rate limit the run does not have (no Rate set; issue 16, item 4).
+func TestWaitNamedRetryAfter(t *testing.T) {
+	db, _ := pgtest.New(t)
+	_, srv := newSim(t, simulator.Faults{Unavailable: 1, RetryAfter: 2 * time.Second})
+	insert(t, db, req{typ: "RESET_PIN", card: "1000000001"}, req{typ: "RESET_PIN", card: "1000000002"})
+	client, err := dispatcher.NewClient(dispatcher.GatewayConfig{URL: srv.URL, Token: token, DestinationID: dest, Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log, hook := logtest.NewNullLogger()
+	// Concurrency 1 claims two batches of one: the second waits in the queue while
+	// the first is answered 503, then waits out the Retry-After, past its lease.
+	d, err := dispatcher.New(db, client, log, dispatcher.Options{Concurrency: 1, BatchSize: 1, Lease: 2 * time.Second, MaxRequests: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := run(t, d)
+	if sum.Released == 0 {
+		t.Fatalf("summary %+v: want the second batch released", sum)
+	}
+	var found bool
+	for _, e := range hook.AllEntries() {
+		if strings.Contains(e.Message, "waited too long") {
+			found = true
+			if !strings.Contains(e.Message, "Retry-After") || strings.Contains(e.Message, "rate limit") {
+				t.Errorf("logged %q: want the wait named as the gateway's Retry-After", e.Message)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("no \"waited too long\" warning among %d entries", len(hook.AllEntries()))
 	}
 }

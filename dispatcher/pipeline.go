@@ -2,14 +2,12 @@ package dispatcher
 
 import (
 	"context"
-	"fmt"
 	"math"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/jmoiron/sqlx"
 	"github.com/sirupsen/logrus"
 	"golang.org/x/time/rate"
 
@@ -26,8 +24,8 @@ type run struct {
 	bg      context.Context
 	limiter *rate.Limiter
 
-	claimStmt, writeStmt *sqlx.Stmt
-	short                bool // the last claim returned fewer than asked (claim's goroutine only)
+	claimSQL string // claim_requests.sql, or claim_request.sql for one request
+	short    bool   // the last claim returned fewer than asked (claim's goroutine only)
 	// claimInterrupted: a claim was cancelled by the shutdown or MaxDuration, and may
 	// have committed just before (claim's goroutine only): see releaseLeftovers.
 	claimInterrupted bool
@@ -43,32 +41,22 @@ type run struct {
 	claimGate sync.Mutex
 }
 
-// newRun prepares a run's statements (planning the claim cost as much as running
-// it) and its rate limiter; close releases them. Preparing the claim waits for the
-// lock its UPDATE takes: stop cancels that wait.
-func (d *Dispatcher) newRun(stop, bg context.Context, sum *Summary, log logrus.FieldLogger) (*run, error) {
-	r := &run{d: d, sum: sum, log: log, bg: bg}
-	var err error
-	claim := provsql.ClaimRequests
+// newRun sets up a run's claim statement and its rate limiter. The claim and the
+// write-back are not prepared (named server-side statements): behind a pooler in
+// transaction mode (PgBouncer pool_mode=transaction) a named statement lives on a
+// server connection other clients then get ("prepared statement "1" already
+// exists", issue 16). lib/pq sends a query with arguments as the unnamed statement,
+// parsed and planned with each execution; the planning is measured in
+// docs/benchmarks.md.
+func (d *Dispatcher) newRun(bg context.Context, sum *Summary, log logrus.FieldLogger) *run {
+	r := &run{d: d, sum: sum, log: log, bg: bg, claimSQL: provsql.ClaimRequests}
 	if d.opts.RequestID != 0 {
-		claim = provsql.ClaimRequest
-	}
-	if r.claimStmt, err = d.db.PreparexContext(stop, claim); err != nil {
-		return nil, fmt.Errorf("prepare claim: %w", err)
-	}
-	if r.writeStmt, err = d.db.PreparexContext(stop, provsql.WriteBack); err != nil {
-		r.claimStmt.Close()
-		return nil, fmt.Errorf("prepare write-back: %w", err)
+		r.claimSQL = provsql.ClaimRequest
 	}
 	if d.opts.Rate > 0 {
 		r.limiter = rate.NewLimiter(rate.Limit(d.opts.Rate), max(d.opts.BatchSize, int(math.Ceil(d.opts.Rate))))
 	}
-	return r, nil
-}
-
-func (r *run) close() {
-	r.claimStmt.Close()
-	r.writeStmt.Close()
+	return r
 }
 
 // The run is a pipeline (doc.go, "Pipeline"): loop claims batches into toSend, in

@@ -26,14 +26,21 @@ func (r *run) process(ctx context.Context, job sendJob, p *pipeline) {
 		r.release(batch)
 		return
 	}
-	if err := r.waitToSend(ctx, len(batch)); err != nil {
+	paused, err := r.waitToSend(ctx, len(batch))
+	if err != nil {
 		r.release(batch)
 		return
 	}
-	// The answer must come back while the lease holds; if the wait for the rate limit
-	// ate too much of it, give the batch back rather than race another run.
+	// The answer must come back while the lease holds; if the wait (the gateway's
+	// Retry-After or the rate limit) ate too much of it, give the batch back rather
+	// than race another run. The log names the wait: with no --rate, "rate limit"
+	// sent operators looking for a setting they never made (issue 16).
 	if time.Since(job.claimedAt)+r.d.client.cfg.Timeout >= r.d.opts.Lease {
-		r.log.Warn("batch waited too long for the rate limit to be sent within its lease: released")
+		msg := "batch waited too long for the rate limit to be sent within its lease: released"
+		if paused > 0 {
+			msg = "batch waited too long for the gateway's Retry-After (429/503 busy) to be sent within its lease: released"
+		}
+		r.log.WithField("retry_after_wait", paused.Round(time.Millisecond).String()).Warn(msg)
 		r.release(batch)
 		return
 	}
@@ -127,20 +134,24 @@ func (r *run) send(batchID string, batch []claimed, cmds []casapi.Command, idx [
 }
 
 // waitToSend waits for a pause the gateway asked for (one may have begun since the
-// claim) and for the rate limit. It gives up only when ctx is cancelled: the batch
-// is then released unsent.
-func (r *run) waitToSend(ctx context.Context, n int) error {
-	if err := r.waitPause(ctx); err != nil {
-		return err
+// claim) and for the rate limit, and returns how long the pause held it. It gives up
+// only when ctx is cancelled: the batch is then released unsent.
+func (r *run) waitToSend(ctx context.Context, n int) (paused time.Duration, err error) {
+	paused, err = r.waitPause(ctx)
+	if err != nil {
+		return paused, err
 	}
 	if r.limiter != nil {
-		return r.limiter.WaitN(ctx, n)
+		return paused, r.limiter.WaitN(ctx, n)
 	}
-	return ctx.Err()
+	return paused, ctx.Err()
 }
 
-// waitPause waits until the end of a pause the gateway asked for with 429 or 503.
-func (r *run) waitPause(ctx context.Context) error {
+// waitPause waits until the end of a pause the gateway asked for with 429 or 503,
+// and returns how long it waited (0: no pause).
+func (r *run) waitPause(ctx context.Context) (time.Duration, error) {
+	start := time.Now()
+	var paused time.Duration
 	for {
 		r.mu.Lock()
 		wait := time.Until(r.pausedUntil)
@@ -150,11 +161,12 @@ func (r *run) waitPause(ctx context.Context) error {
 		}
 		select {
 		case <-time.After(wait):
+			paused = time.Since(start)
 		case <-ctx.Done():
-			return ctx.Err()
+			return time.Since(start), ctx.Err()
 		}
 	}
-	return ctx.Err()
+	return paused, ctx.Err()
 }
 
 func (r *run) pause(d time.Duration) {

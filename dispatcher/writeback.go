@@ -8,6 +8,7 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/provisioner/provisioner/provisioning"
+	provsql "github.com/provisioner/provisioner/sql"
 )
 
 // writer writes back the answers the senders hand over, merging those that queue up
@@ -77,7 +78,7 @@ func (r *run) writeBack(batch []claimed, outs []outcome) {
 		refs[i], codes[i], descs[i] = o.reference, o.code, o.desc
 	}
 	var written []int64
-	err := r.writeStmt.SelectContext(r.bg, &written, r.sum.ProcessID, provisioning.ProcessName,
+	err := r.d.db.SelectContext(r.bg, &written, provsql.WriteBack, r.sum.ProcessID, provisioning.ProcessName,
 		ids, states, attempts, next, requests, responses, refs, codes, descs)
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -130,7 +130,10 @@ func (im *Importer) importFile(ctx context.Context, f *os.File, name string, rej
 		if found {
 			if recovering && prev.Name == name {
 				// The very file, imported before a crash kept it from being moved on.
+				// It reports what that import did, as recorded at its commit: 0 rows and
+				// exit 0 hid the rows it had rejected (issue 16, item 5).
 				res.State, res.FileID = Recovered, prev.ID
+				res.Rows, res.Created, res.Rejected = prev.Rows, prev.Created, prev.Rejected
 				return res, nil
 			}
 			return im.duplicate(ctx, res, started, prev)
@@ -252,8 +255,11 @@ func (c counts) fill(res *Result, state State) {
 }
 
 type previous struct {
-	ID   int64  `db:"id"`
-	Name string `db:"name"`
+	ID       int64  `db:"id"`
+	Name     string `db:"name"`
+	Rows     int    `db:"rows_read"`
+	Created  int    `db:"rows_created"`
+	Rejected int    `db:"rows_rejected"`
 }
 
 // previousImport finds the import that already brought in the content sum.

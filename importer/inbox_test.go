@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/provisioner/provisioner/importer"
+	"github.com/provisioner/provisioner/jobs"
 	"github.com/provisioner/provisioner/store"
 )
 
@@ -205,6 +206,13 @@ func TestRecoveredAfterCommit(t *testing.T) {
 	results, err = im.ImportInbox(context.Background(), inbox, importer.DefaultSettle)
 	if err != nil || len(results) != 1 || results[0].State != importer.Recovered {
 		t.Fatalf("recovery: %+v %v, want RECOVERED", results, err)
+	}
+	// The counts of the import that committed: 2 rows, 1 created, 1 rejected.
+	if r := results[0]; r.Rows != 2 || r.Created != 1 || r.Rejected != 1 {
+		t.Errorf("recovered file reports %d rows, %d created, %d rejected; want 2, 1, 1", r.Rows, r.Created, r.Rejected)
+	}
+	if r := jobs.ImportResult(results); r.Rejected != 1 {
+		t.Errorf("the run counts %d rejects (exit 3 when > 0); want 1", r.Rejected)
 	}
 	if n := count(t, db, "SELECT count(*) FROM provisioning_requests"); n != 1 {
 		t.Errorf("%d requests, want 1", n)

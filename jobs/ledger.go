@@ -13,6 +13,7 @@ import (
 	"github.com/lib/pq"
 	"github.com/sirupsen/logrus"
 
+	"github.com/provisioner/provisioner/internal/liveness"
 	"github.com/provisioner/provisioner/internal/recovered"
 	"github.com/provisioner/provisioner/ops"
 	"github.com/provisioner/provisioner/provisioning"
@@ -62,14 +63,88 @@ type Ledger struct {
 	DB       *store.DB
 	Log      logrus.FieldLogger
 	Instance string // host:pid unless set
-	// LockCheck is how often a run checks that the connection holding its lock is
-	// alive (default 10s): if it is gone, so is the lock, and the run is stopped
-	// before another instance's run of the job can overlap it.
+	// LockCheck is how often a run renews its lock's lease (default 10s). The lease
+	// is 6 x LockCheck: a run that could not renew it for that long (the database
+	// away), or finds it taken, is stopped before another instance's run of the job
+	// can overlap it.
 	LockCheck time.Duration
 }
 
-// errLostLock stops a run whose lock went with its connection.
-var errLostLock = errors.New("lost the job's lock: its connection to the database dropped; stopped so as not to overlap another run")
+// The job's lock is a row of job_locks with a lease, not a session's advisory lock:
+// sessions do not last under a pooler in transaction mode (docs/high-availability.md).
+
+// errLostLock stops a run whose lock's lease ran out or was taken.
+var errLostLock = errors.New("lost the job's lock: its lease could not be renewed (the database away?) or was taken; stopped so as not to overlap another run")
+
+func (l *Ledger) lockCheck() time.Duration {
+	if l.LockCheck <= 0 {
+		return 10 * time.Second
+	}
+	return l.LockCheck
+}
+
+func (l *Ledger) lease() time.Duration { return 6 * l.lockCheck() }
+
+// lock takes job's lock for run id, if free. Locks of instances of this host whose
+// process is gone are free at once.
+func (l *Ledger) lock(ctx context.Context, job string, id int64) (bool, error) {
+	var dead pq.StringArray
+	rows, err := l.DB.QueryContext(ctx, provsql.JobLockHolders)
+	if err != nil {
+		return false, err
+	}
+	for rows.Next() {
+		var inst string
+		if err := rows.Scan(&inst); err != nil {
+			rows.Close()
+			return false, err
+		}
+		if liveness.DeadInstance(inst) {
+			dead = append(dead, inst)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return false, err
+	}
+	var got int64
+	err = l.DB.QueryRowContext(ctx, provsql.JobLock, job, id, l.Instance, l.lease().Seconds(), dead).Scan(&got)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// lockWaitingForSweep is lock, waiting up to sweepWait for a sweep of abandoned runs
+// (another instance starting, or housekeeping) that holds the lock for a few
+// statements: the tick is not the sweep's to skip.
+func (l *Ledger) lockWaitingForSweep(ctx context.Context, job string, id int64) (bool, error) {
+	deadline := time.Now().Add(sweepWait)
+	for {
+		locked, err := l.lock(ctx, job, id)
+		if locked || err != nil || time.Now().After(deadline) {
+			return locked, err
+		}
+		var sweeping bool
+		if err := l.DB.QueryRowContext(ctx, provsql.JobLockSweeping, job).Scan(&sweeping); err != nil || !sweeping {
+			return false, err
+		}
+		time.Sleep(20 * time.Millisecond) // the sweep's few statements
+	}
+}
+
+// sweepWait bounds a run's wait for a sweep holding its job's lock.
+const sweepWait = 5 * time.Second
+
+// unlock releases run id's lock of job; false when it no longer held it.
+func (l *Ledger) unlock(ctx context.Context, job string, id int64) (bool, error) {
+	var got int64
+	err := l.DB.QueryRowContext(ctx, provsql.JobUnlock, job, id).Scan(&got)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
 
 // DefaultInstance names this process: host:pid.
 func DefaultInstance() string {
@@ -119,16 +194,11 @@ func (l *Ledger) Run(ctx context.Context, job string, tick time.Time, trig Trigg
 		return run, nil
 	}
 
-	// The lock lives on this connection's session: it goes when the run ends, or
-	// when the connection does (the instance died).
-	conn, err := l.DB.Conn(bg)
+	// The lock is a lease the run renews (watchLock): it goes when the run ends, when
+	// the lease runs out (the instance died elsewhere), or at once when the instance
+	// was on this host and its process is gone.
+	locked, err := l.lockWaitingForSweep(bg, job, run.ID)
 	if err != nil {
-		l.finish(bg, &run, Failed, fmt.Errorf("connect for the job's lock: %w", err), log)
-		return run, fmt.Errorf("lock %s: %w", job, err)
-	}
-	defer conn.Close()
-	var locked bool
-	if err := conn.QueryRowContext(bg, provsql.JobLock, job).Scan(&locked); err != nil {
 		l.finish(bg, &run, Failed, fmt.Errorf("take the job's lock: %w", err), log)
 		return run, fmt.Errorf("lock %s: %w", job, err)
 	}
@@ -150,11 +220,10 @@ func (l *Ledger) Run(ctx context.Context, job string, tick time.Time, trig Trigg
 		return run, nil
 	}
 	defer func() {
-		var held bool
-		if err := conn.QueryRowContext(bg, provsql.JobUnlock, job).Scan(&held); err != nil || !held {
-			// The session ended under the run (the connection dropped): another
-			// instance could have started the job meanwhile.
-			log.WithError(err).Error("the job's lock was lost during the run: its connection to the database dropped")
+		if held, err := l.unlock(bg, job, run.ID); err != nil || !held {
+			// The lease ran out under the run: another instance could have started
+			// the job meanwhile.
+			log.WithError(err).Error("the job's lock was lost during the run: its lease ran out or was taken")
 		}
 	}()
 	if ids, err := l.abandon(bg, job, run.ID); err != nil {
@@ -167,7 +236,7 @@ func (l *Ledger) Run(ctx context.Context, job string, tick time.Time, trig Trigg
 	log.Debug("job started")
 	runCtx, stopRun := context.WithCancelCause(ctx)
 	defer stopRun(nil)
-	stopWatch := l.watchLock(runCtx, conn, stopRun, log)
+	stopWatch := l.watchLock(runCtx, job, run.ID, stopRun, log)
 	started := time.Now()
 	res, jobErr := call(runCtx, fn, env)
 	stopWatch()
@@ -189,20 +258,19 @@ func (l *Ledger) Run(ctx context.Context, job string, tick time.Time, trig Trigg
 	return run, nil
 }
 
-// watchLock checks every LockCheck that conn, which holds the run's lock, is alive,
-// and stops the run when it is not. The returned func ends the watch (and waits for
-// it, so that conn is free again).
-func (l *Ledger) watchLock(ctx context.Context, conn *sql.Conn, stopRun context.CancelCauseFunc, log logrus.FieldLogger) func() {
-	every := l.LockCheck
-	if every <= 0 {
-		every = 10 * time.Second
-	}
+// watchLock renews the run's lock every LockCheck, and stops the run when the lock
+// was taken from it, or when it could not be renewed for most of its lease (the
+// database away): by the time the lease runs out the run must have stopped. The
+// returned func ends the watch, and waits for it.
+func (l *Ledger) watchLock(ctx context.Context, job string, id int64, stopRun context.CancelCauseFunc, log logrus.FieldLogger) func() {
+	every, lease := l.lockCheck(), l.lease()
 	stop := make(chan struct{})
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		t := time.NewTicker(every)
 		defer t.Stop()
+		renewed := time.Now()
 		for {
 			select {
 			case <-stop:
@@ -211,16 +279,24 @@ func (l *Ledger) watchLock(ctx context.Context, conn *sql.Conn, stopRun context.
 				return
 			case <-t.C:
 			}
-			// Generous: a database slow to answer still holds the lock; one that has
-			// not answered for a minute is as good as gone.
-			check, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-			err := conn.PingContext(check) // lib/pq sends a query: a dead session fails it
+			check, cancel := context.WithTimeout(context.WithoutCancel(ctx), every)
+			var got int64
+			err := l.DB.QueryRowContext(check, provsql.JobLockRenew, job, id, lease.Seconds()).Scan(&got)
 			cancel()
-			if err != nil {
-				log.WithError(err).Error("the job's lock was lost: stopping the run")
-				stopRun(errLostLock)
-				return
+			switch {
+			case err == nil:
+				renewed = time.Now()
+				continue
+			case errors.Is(err, sql.ErrNoRows):
+				log.Error("the job's lock was taken: stopping the run")
+			case time.Since(renewed)+2*every < lease:
+				log.WithError(err).Warn("could not renew the job's lock; trying again")
+				continue
+			default:
+				log.WithError(err).Error("could not renew the job's lock before its lease runs out: stopping the run")
 			}
+			stopRun(errLostLock)
+			return
 		}
 	}()
 	return func() {
@@ -252,8 +328,21 @@ func (l *Ledger) finish(ctx context.Context, run *Run, state State, err error, l
 		counts = map[string]int{}
 	}
 	b, _ := json.Marshal(counts)
-	if _, dbErr := l.DB.ExecContext(ctx, provsql.JobRunFinish, run.ID, string(state), string(b), msg); dbErr != nil {
-		log.WithError(dbErr).Error("could not record the run's end: it stays RUNNING until found abandoned")
+	// The database may be away (the job failed because it went): try again with
+	// backoff for a minute rather than leave the run RUNNING (issue 16).
+	deadline, wait := time.Now().Add(time.Minute), 100*time.Millisecond
+	for {
+		_, dbErr := l.DB.ExecContext(ctx, provsql.JobRunFinish, run.ID, string(state), string(b), msg)
+		if dbErr == nil {
+			break
+		}
+		if time.Now().Add(wait).After(deadline) {
+			log.WithError(dbErr).Error("could not record the run's end: it stays RUNNING until found abandoned")
+			break
+		}
+		log.WithError(dbErr).WithField("retry_in", wait.String()).Warn("could not record the run's end; trying again")
+		time.Sleep(wait) // a bounded backoff while the database is away
+		wait = min(2*wait, 5*time.Second)
 	}
 	entry := log.WithFields(logrus.Fields{"state": string(state), "duration": run.Took.Round(time.Millisecond).String()})
 	for k, v := range run.Result.Counts {
@@ -311,25 +400,23 @@ func (l *Ledger) abandon(ctx context.Context, job string, except int64) ([]int64
 }
 
 // Sweep marks ABANDONED the runs of the named jobs left RUNNING by instances that are
-// gone: those of each job whose lock is free. A job whose lock is held is running
-// somewhere; its next run sweeps it. It returns how many runs it marked.
+// gone: those of each job whose lock is free (taken for the sweep, as run 0). A job
+// whose lock is held is running somewhere; its next run sweeps it. It returns how
+// many runs it marked.
 func (l *Ledger) Sweep(ctx context.Context, jobs []string) (int, error) {
-	conn, err := l.DB.Conn(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("sweep abandoned runs: %w", err)
-	}
-	defer conn.Close()
 	n := 0
 	for _, job := range jobs {
-		var locked bool
-		if err := conn.QueryRowContext(ctx, provsql.JobLock, job).Scan(&locked); err != nil {
+		locked, err := l.lock(ctx, job, 0)
+		if err != nil {
 			return n, fmt.Errorf("sweep abandoned runs: %w", err)
 		}
 		if !locked {
 			continue
 		}
 		ids, err := l.abandon(ctx, job, 0)
-		conn.ExecContext(ctx, provsql.JobUnlock, job)
+		if _, uerr := l.unlock(context.WithoutCancel(ctx), job, 0); uerr != nil && err == nil {
+			err = uerr
+		}
 		if err != nil {
 			return n, fmt.Errorf("sweep abandoned runs of %s: %w", job, err)
 		}

@@ -69,6 +69,10 @@ var (
 	StartProcess string
 	//go:embed queries/finish_process.sql
 	FinishProcess string
+	//go:embed queries/running_processes_on_host.sql
+	RunningProcessesOnHost string
+	//go:embed queries/mark_dead_processes.sql
+	MarkDeadProcesses string
 )
 
 // The reference loader's checks before an upsert.
@@ -136,6 +140,12 @@ var (
 	JobLock string
 	//go:embed queries/job_unlock.sql
 	JobUnlock string
+	//go:embed queries/job_lock_renew.sql
+	JobLockRenew string
+	//go:embed queries/job_lock_holders.sql
+	JobLockHolders string
+	//go:embed queries/job_lock_sweeping.sql
+	JobLockSweeping string
 	//go:embed queries/job_run_holder.sql
 	JobRunHolder string
 	//go:embed queries/job_run_finish.sql

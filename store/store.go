@@ -51,13 +51,20 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	if cfg.ApplicationName == "" {
 		cfg.ApplicationName = "provisioner" // pg_stat_activity names who runs what
 	}
+	// One round trip per query with arguments: Parse, Bind and Execute of the unnamed
+	// statement sent together. Without it lib/pq parses first and binds in a second
+	// exchange, and a pooler in transaction mode (PgBouncer) may hand the server
+	// connection to another client in between: "bind message supplies 11 parameters,
+	// but prepared statement "" requires 5" (issue 16). []byte arguments then go in
+	// binary form; the provisioner passes none but bytea.
+	cfg.BinaryParameters = true
 	setStatementTimeout(&cfg, opts.StatementTimeout)
 	setRuntime(&cfg, "jit", "off")
 	connector, err := pq.NewConnectorConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", Redact(dsn), redactErr(dsn, err))
 	}
-	db := sqlx.NewDb(sql.OpenDB(connector), "postgres")
+	db := sqlx.NewDb(sql.OpenDB(dropReadOnly{connector}), "postgres")
 	// The pool is sized here alone: the code that uses it (the processing run, the
 	// scheduler's jobs) says how many it needs through opts.Conns.
 	db.SetMaxOpenConns(max(DefaultConns, opts.Conns))

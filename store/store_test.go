@@ -2,9 +2,15 @@ package store_test
 
 import (
 	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lib/pq"
 
 	"github.com/provisioner/provisioner/internal/pgtest"
 	"github.com/provisioner/provisioner/store"
@@ -81,4 +87,69 @@ func TestParseStatementTimeout(t *testing.T) {
 			t.Errorf("ParseStatementTimeout(%q) = %v, %v; want %v, ok %v", c.in, got, err, c.want, c.ok)
 		}
 	}
+}
+
+// TestReadOnlyConnectionDropped: after a failover the pool's connections reach a
+// server that only reads; a statement refused with 25006 drops its connection, so
+// that once a writable server is back the next statements succeed, without a
+// restart (issue 16). Here the database itself turns read-only for new sessions,
+// then writable again.
+func TestReadOnlyConnectionDropped(t *testing.T) {
+	_, dsn := pgtest.New(t)
+	ctx := context.Background()
+	admin, err := sql.Open("postgres", pgtest.ServerURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	name := strings.TrimPrefix(must(url.Parse(dsn)).Path, "/")
+	readOnly := func(on bool) {
+		t.Helper()
+		if _, err := admin.Exec(fmt.Sprintf("ALTER DATABASE %s SET default_transaction_read_only = %v", pq.QuoteIdentifier(name), on)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	readOnly(true)
+	db, err := store.Open(ctx, dsn, store.Options{}) // its connections begin read-only
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	insert := func() error {
+		_, err := db.ExecContext(ctx, `INSERT INTO api_tokens (name, token_sha256) VALUES ('t' || clock_timestamp(), md5(random()::text))`)
+		return err
+	}
+	tx := func() error {
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback()
+		if _, err := tx.ExecContext(ctx, `INSERT INTO api_tokens (name, token_sha256) VALUES ('x' || clock_timestamp(), md5(random()::text))`); err != nil {
+			return err
+		}
+		return tx.Commit()
+	}
+	// Two writes, each refused (the second on a new connection, read-only too). A
+	// transaction is not tried here: lib/pq begins READ WRITE, which overrides the
+	// database's default (on a standby that BEGIN is what fails).
+	for i, f := range []func() error{insert, insert} {
+		var pe *pq.Error
+		if err := f(); !errors.As(err, &pe) || pe.Code != "25006" {
+			t.Fatalf("on a read-only server, statement %d: %v, want 25006", i+1, err)
+		}
+	}
+	readOnly(false) // the new primary
+	for i, f := range []func() error{insert, tx, insert} {
+		if err := f(); err != nil {
+			t.Errorf("statement %d once the server is writable again: %v", i+1, err)
+		}
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 )
 
 // Exit codes shared by every command. provisioner adds 3: done, but some input
@@ -35,10 +36,39 @@ func IsUsage(err error) bool {
 	return errors.As(err, &ue)
 }
 
-// Parse parses args. -h (flag.ErrHelp) is returned as it is; any other flag error
-// becomes a usage error marked Printed, the flag package having printed it with the
-// usage.
+// Parse parses args, flags anywhere among the positional arguments: `import FILE
+// --rejects DIR` sets --rejects as `import --rejects DIR FILE` does (the flag
+// package alone stops at the first positional argument, and took "--rejects" for a
+// file). "--" ends the flags: whatever follows is positional, "-x" included; a lone
+// "-" is positional. fs.Args() is the positional arguments, in their order. -h
+// (flag.ErrHelp) is returned as it is; any other flag error becomes a usage error
+// marked Printed, the flag package having printed it with the usage.
 func Parse(fs *flag.FlagSet, args []string) error {
+	var positional []string
+	for {
+		if err := parse(fs, args); err != nil {
+			return err
+		}
+		rest := fs.Args()
+		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" && !takesValue(fs, args, n-1) {
+			positional = append(positional, rest...) // stopped at "--"
+			break
+		}
+		i := 0
+		for i < len(rest) && !isFlag(rest[i]) {
+			i++
+		}
+		positional = append(positional, rest[:i]...)
+		if i == len(rest) {
+			break
+		}
+		args = rest[i:]
+	}
+	// Leave fs.Args() as the positional arguments alone; the flags are set already.
+	return parse(fs, append([]string{"--"}, positional...))
+}
+
+func parse(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -46,6 +76,25 @@ func Parse(fs *flag.FlagSet, args []string) error {
 		return &UsageError{Msg: err.Error(), Printed: true}
 	}
 	return nil
+}
+
+// isFlag: what the flag package would read as a flag.
+func isFlag(arg string) bool { return len(arg) > 1 && arg[0] == '-' }
+
+// takesValue reports whether args[i] is the value of the flag before it ("--name
+// --" sets name to "--"), rather than the end of the flags.
+func takesValue(fs *flag.FlagSet, args []string, i int) bool {
+	if i == 0 || !isFlag(args[i-1]) || strings.Contains(args[i-1], "=") {
+		return false
+	}
+	f := fs.Lookup(strings.TrimLeft(args[i-1], "-"))
+	if f == nil {
+		return false
+	}
+	if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+		return false
+	}
+	return true
 }
 
 // Exit returns the exit code of a command's outcome and says on stderr what went

@@ -41,3 +41,41 @@ func TestExit(t *testing.T) {
 		t.Error("a bad flag value is not a usage error")
 	}
 }
+
+// TestParseInterleaved: flags are read wherever they stand among the positional
+// arguments (issue 16, item 7: `import FILE --rejects DIR` took --rejects for a file).
+func TestParseInterleaved(t *testing.T) {
+	cases := []struct {
+		args    []string
+		rejects string
+		dry     bool
+		pos     []string
+	}{
+		{[]string{"a.csv", "--rejects", "out"}, "out", false, []string{"a.csv"}},
+		{[]string{"--rejects", "out", "a.csv"}, "out", false, []string{"a.csv"}},
+		{[]string{"a.csv", "--dry-run", "b.csv", "-rejects=out", "c.csv"}, "out", true, []string{"a.csv", "b.csv", "c.csv"}},
+		{[]string{"a.csv", "--", "--rejects", "b"}, "", false, []string{"a.csv", "--rejects", "b"}},
+		{[]string{"--rejects", "--", "a.csv", "--dry-run"}, "--", true, []string{"a.csv"}},
+		{[]string{"-", "--dry-run"}, "", true, []string{"-"}},
+		{nil, "", false, nil},
+	}
+	for _, tc := range cases {
+		t.Run(fmt.Sprint(tc.args), func(t *testing.T) {
+			fs := flag.NewFlagSet("import", flag.ContinueOnError)
+			fs.SetOutput(io.Discard)
+			rejects := fs.String("rejects", "", "")
+			dry := fs.Bool("dry-run", false, "")
+			if err := cmdline.Parse(fs, tc.args); err != nil {
+				t.Fatal(err)
+			}
+			if *rejects != tc.rejects || *dry != tc.dry || fmt.Sprint(fs.Args()) != fmt.Sprint(tc.pos) {
+				t.Errorf("rejects %q, dry-run %v, args %q; want %q, %v, %q", *rejects, *dry, fs.Args(), tc.rejects, tc.dry, tc.pos)
+			}
+		})
+	}
+	fs := flag.NewFlagSet("import", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	if err := cmdline.Parse(fs, []string{"a.csv", "--nope"}); !cmdline.IsUsage(err) {
+		t.Errorf("an unknown flag after a file: %v, want a usage error", err)
+	}
+}
