@@ -37,13 +37,13 @@ func Housekeeping(ctx context.Context, env Env) (Result, error) {
 	}
 	if h.RequestsAfter > 0 {
 		for ctx.Err() == nil {
-			r, err := env.DB.ExecContext(ctx, provsql.HousekeepingDeleteRequests, h.RequestsAfter.Seconds(), requestSlice)
+			var n int
+			err := env.DB.GetContext(ctx, &n, provsql.HousekeepingDeleteRequests, h.RequestsAfter.Seconds(), requestSlice)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("delete finished requests: %w", err))
 				break
 			}
-			n, _ := r.RowsAffected()
-			counts["requests_deleted"] += int(n)
+			counts["requests_deleted"] += n
 			if n < requestSlice {
 				break
 			}

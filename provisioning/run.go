@@ -30,6 +30,9 @@ const (
 	// CodeOutcomeUnknown: the batch's answer never came (timeout, broken
 	// connection, another 5xx); the request is sent again with the same command_id.
 	CodeOutcomeUnknown = "E_OUTCOME_UNKNOWN"
+	// CodeUnreachable: no connection to the gateway could be made, so nothing was
+	// sent; the request stays PENDING and the send is not counted as an attempt.
+	CodeUnreachable = "E_GATEWAY_UNREACHABLE"
 )
 
 // CodeHTTP is the error code of a send the gateway answered with an HTTP status

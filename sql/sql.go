@@ -67,6 +67,8 @@ var (
 	StartProcess string
 	//go:embed queries/finish_process.sql
 	FinishProcess string
+	//go:embed queries/request_attempts.sql
+	RequestAttempts string
 )
 
 // The reference loader's checks before an upsert.
