@@ -10,6 +10,7 @@ import (
 
 	"github.com/provisioner/provisioner/casapi"
 	"github.com/provisioner/provisioner/dispatcher"
+	"github.com/provisioner/provisioner/instances"
 	"github.com/provisioner/provisioner/jobs"
 	"github.com/provisioner/provisioner/store"
 )
@@ -119,7 +120,9 @@ func runProcess(ctx context.Context, env Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	stopBeat := startHeartbeat(ctx, db, log, instances.Process, "", func() string { return "processing run" })
 	sum, err := d.Run(ctx)
+	stopBeat()
 	fmt.Fprintln(env.Stdout, jobs.ProcessResult(sum).Summary)
 	if err != nil {
 		return err

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/provisioner/provisioner/instances"
 	"github.com/provisioner/provisioner/internal/cmdline"
 	"github.com/provisioner/provisioner/jobs"
 )
@@ -62,6 +63,7 @@ func runRun(ctx context.Context, env Env, args []string) error {
 	if instance == "" {
 		instance = jobs.DefaultInstance()
 	}
+	defer startHeartbeat(ctx, db, log, instances.Run, instance, func() string { return "running " + name })()
 	ledger := &jobs.Ledger{DB: db, Log: log, Instance: instance}
 	run, err := ledger.Run(ctx, name, time.Now(), jobs.Manual, fn, jobs.Env{DB: db, Log: log.WithField("job", name), Config: c})
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/provisioner/provisioner/config"
 	"github.com/provisioner/provisioner/importer"
+	"github.com/provisioner/provisioner/instances"
 	"github.com/provisioner/provisioner/jobs"
 	"github.com/provisioner/provisioner/ops"
 )
@@ -19,6 +20,7 @@ func runStatus(ctx context.Context, env Env, args []string) error {
 	dbf := addDBFlags(fs)
 	asJSON := fs.Bool("json", false, "print JSON (a stable shape, for scripts)")
 	inbox := fs.String("inbox", "", "the inbox to count (default: $PROVISIONER_INBOX, else the configuration's; none: left out)")
+	deadAfter := fs.Duration("dead-after", instances.DefaultDeadAfter, "an instance with no heartbeat for longer is dead")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -38,7 +40,12 @@ func runStatus(ctx context.Context, env Env, args []string) error {
 	if *inbox == "" && dbf.cfg != nil {
 		*inbox = dbf.cfg.Import.Inbox
 	}
-	st, err := ops.Snapshot(ctx, db, statusOptions(env.now(), *inbox, dbf.cfg))
+	if *deadAfter <= 0 {
+		return usagef("--dead-after %v: must be positive", *deadAfter)
+	}
+	opts := statusOptions(env.now(), *inbox, dbf.cfg)
+	opts.DeadAfter = *deadAfter
+	st, err := ops.Snapshot(ctx, db, opts)
 	if err != nil {
 		return err
 	}
@@ -109,7 +116,11 @@ func writeStatus(w io.Writer, st ops.Status) error {
 		if j.Error != "" {
 			detail = j.Error
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", *j.State, *j.Trigger, stamp(*j.StartedAt), took, *j.Instance, oneLine(detail))
+		state := *j.State
+		if j.InstanceDead != nil && *j.InstanceDead {
+			state += " (instance dead)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", state, *j.Trigger, stamp(*j.StartedAt), took, *j.Instance, oneLine(detail))
 	}
 	tw.Flush()
 	// The ledger records the scheduler's runs and `provisioner run`; these two say
@@ -124,8 +135,12 @@ func writeStatus(w io.Writer, st ops.Status) error {
 		if p.Batches == 1 {
 			batches = "batch"
 		}
+		state := p.State
+		if p.InstanceDead != nil && *p.InstanceDead {
+			state += " (instance dead)"
+		}
 		fmt.Fprintf(w, "Last processing run: %d %s, started %s (%s) on %s:%d: %d claimed, %d completed, %d rejected, %d to send again, in %d %s",
-			p.ID, p.State, stamp(p.StartedAt), took, p.Host, p.PID, p.Claimed, p.Completed, p.Rejected, p.Retried, p.Batches, batches)
+			p.ID, state, stamp(p.StartedAt), took, p.Host, p.PID, p.Claimed, p.Completed, p.Rejected, p.Retried, p.Batches, batches)
 		if p.Error != "" {
 			fmt.Fprintf(w, "; %s", oneLine(p.Error))
 		}
@@ -144,6 +159,8 @@ func writeStatus(w io.Writer, st ops.Status) error {
 		fmt.Fprintln(w, "Last import: none")
 	}
 
+	writeInstances(w, st)
+
 	fmt.Fprintln(w, "\nErrors of the last day:")
 	if len(st.ErrorsLastDay) == 0 {
 		fmt.Fprintln(w, "  none")
@@ -155,6 +172,27 @@ func writeStatus(w io.Writer, st ops.Status) error {
 		tw.Flush()
 	}
 	return nil
+}
+
+// writeInstances lists the instances with a heartbeat row, the dead ones marked.
+func writeInstances(w io.Writer, st ops.Status) {
+	fmt.Fprintln(w, "\nInstances (heartbeats of schedulers, provisioner run and provisioner process):")
+	if len(st.Instances) == 0 {
+		fmt.Fprintln(w, "  none")
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  KIND\tNAME\tHOST\tPID\tVERSION\tSTARTED\tLAST SEEN\tSTATE\tDOING")
+	for _, in := range st.Instances {
+		state := "live"
+		if in.Dead {
+			state = "DEAD"
+		}
+		seen := age(int64(max(st.GeneratedAt.Sub(in.LastSeenAt), 0)/time.Second)) + " ago"
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", in.Kind, in.Name, in.Host, in.PID, orDash(in.Version),
+			stamp(in.StartedAt), seen, state, orDash(in.Doing))
+	}
+	tw.Flush()
 }
 
 // due says whether a job's schedule is kept: "overdue since TICK", "ok", or "-" when

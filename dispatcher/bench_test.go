@@ -756,7 +756,7 @@ func completedOutcomes(got []claimed) []outcome {
 		// With its row of the sends' history, as a Run writes it.
 		outs[i] = outcome{state: provisioning.Completed, reference: ref, request: mustJSON(cmd),
 			response: mustJSON(casapi.Result{CommandID: cmd.CommandID, Status: casapi.StatusCompleted, Reference: ref}),
-			send: attempt{kind: "completed", batchID: "bench", commandID: cmd.CommandID, sent: now, answered: now, status: 200}}
+			send:     attempt{kind: "completed", batchID: "bench", commandID: cmd.CommandID, sent: now, answered: now, status: 200}}
 	}
 	return outs
 }

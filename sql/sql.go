@@ -71,6 +71,20 @@ var (
 	RequestAttempts string
 )
 
+// Live instances (package instances).
+var (
+	//go:embed queries/instance_start.sql
+	InstanceStart string
+	//go:embed queries/instance_beat.sql
+	InstanceBeat string
+	//go:embed queries/instance_stop.sql
+	InstanceStop string
+	//go:embed queries/list_instances.sql
+	ListInstances string
+	//go:embed queries/housekeeping_delete_instances.sql
+	HousekeepingDeleteInstances string
+)
+
 // The reference loader's checks before an upsert.
 var (
 	//go:embed queries/item_conflicts.sql

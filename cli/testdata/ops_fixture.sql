@@ -123,3 +123,12 @@ FROM (VALUES
 ) AS a (number, process_id, batch_id, command_id, sent_at, answered_at, outcome, http_status, error_code, error_description, replayed)
 JOIN provisioning_requests r ON r.number = a.number
 ORDER BY a.sent_at, a.number;
+
+-- Heartbeats at 12:00 (dead after 1m): host-a's scheduler is live; host-b's died at
+-- 11:40; ops-host's `provisioner run housekeeping` (303) died at 11:59, 10 s after its
+-- start (its last beat at 11:58:55), leaving its run RUNNING; the one-off `provisioner process` (404) is live.
+INSERT INTO instances (kind, name, host, pid, version, started_at, last_seen_at, doing) VALUES
+ ('scheduler', 'host-a:101', 'host-a', 101, 'provisioner v1.4.0', '2026-11-29T06:00:00Z', '2026-11-30T11:59:55Z', 'idle'),
+ ('scheduler', 'host-b:202', 'host-b', 202, 'provisioner v1.4.0', '2026-11-29T06:00:00Z', '2026-11-30T11:40:00Z', 'running process'),
+ ('run', 'ops-host:303', 'ops-host', 303, 'provisioner v1.4.0', '2026-11-30T11:58:50Z', '2026-11-30T11:58:55Z', 'running housekeeping'),
+ ('process', 'ops-host:404', 'ops-host', 404, 'provisioner v1.4.0', '2026-11-30T11:59:30Z', '2026-11-30T11:59:50Z', 'processing run');
