@@ -16,7 +16,7 @@ import (
 )
 
 func runStatus(ctx context.Context, env Env, args []string) error {
-	fs := newFlagSet(env, "status", "status [--json] [--inbox DIR] [--config FILE]\n\nThe requests by state, type and priority, the oldest pending request, the inbox\nbacklog, the last run of each job (with a configuration: its schedule, and whether\nit is overdue) and the top error codes of the last day.")
+	fs := newFlagSet(env, "status", "status [--json] [--inbox DIR] [--config FILE] [--dead-after D]\n\nThe requests by state, type and priority, the oldest pending request, the inbox\nbacklog, the last run of each job (with a configuration: its schedule, and whether\nit is overdue), the top error codes of the last day and the live instances (those\nwith no heartbeat for --dead-after are marked dead).")
 	dbf := addDBFlags(fs)
 	asJSON := fs.Bool("json", false, "print JSON (a stable shape, for scripts)")
 	inbox := fs.String("inbox", "", "the inbox to count (default: $PROVISIONER_INBOX, else the configuration's; none: left out)")
