@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
-
-	_ "github.com/lib/pq" // the driver of the heartbeat check
 	"io"
 	"net"
 	"net/http"
@@ -17,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	_ "github.com/lib/pq" // the driver of the heartbeat check
 
 	"github.com/provisioner/provisioner/cli"
 	"github.com/provisioner/provisioner/internal/pgtest"
