@@ -51,6 +51,10 @@ func TestProcessImmediately(t *testing.T) {
 			if v.ReferenceNumber != nil {
 				refs[*v.ReferenceNumber] = true
 			}
+			// The send is in the request's history, as a processing run's is.
+			if n := e.count(`SELECT count(*) FROM request_attempts WHERE outcome = 'completed' AND http_status = 200`); n != i+1 {
+				t.Errorf("%d completed sends recorded, want %d", n, i+1)
+			}
 			if applied := len(e.sim.AppliedLog()); applied != i+1 {
 				t.Errorf("the gateway applied %d commands, want %d", applied, i+1)
 			}
@@ -90,9 +94,13 @@ func TestProcessImmediatelyPending(t *testing.T) {
 		if v.LifeCycleState != "PENDING" || v.ExecutedDate != nil || v.ReferenceNumber != nil || v.ProcessName != nil {
 			t.Errorf("request %+v, want PENDING and not executed", v)
 		}
-		// The send was tried and will be again, after a backoff.
-		if n := e.count(`SELECT count(*) FROM provisioning_requests WHERE attempts = 1 AND next_attempt_at > now() AND claimed_by IS NULL`); n != 1 {
-			t.Errorf("the request was not left for a retry")
+		// The send was tried, but no connection was made: not an attempt (issue 16,
+		// 0.1); due again at once, for the next run, and the try is in its history.
+		if n := e.count(`SELECT count(*) FROM provisioning_requests WHERE attempts = 0 AND next_attempt_at IS NULL AND claimed_by IS NULL`); n != 1 {
+			t.Errorf("the request was not left due, with no attempt counted")
+		}
+		if n := e.count(`SELECT count(*) FROM request_attempts WHERE outcome = 'refused' AND error_code = 'E_GATEWAY_UNREACHABLE'`); n != 1 {
+			t.Errorf("the refused try is not in the request's history: %d rows", n)
 		}
 	})
 	t.Run("no gateway configured", func(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/provisioner/provisioner/casapi"
 	"github.com/provisioner/provisioner/dispatcher"
+	"github.com/provisioner/provisioner/instances"
 	"github.com/provisioner/provisioner/jobs"
 	"github.com/provisioner/provisioner/store"
 )
@@ -35,7 +36,30 @@ func addGatewayFlags(fs *flag.FlagSet) *gatewayFlags {
 	fs.Float64Var(&g.opts.Rate, "rate", d.Rate, "at most this many commands per second (0: no limit)")
 	fs.IntVar(&g.opts.MaxAttempts, "max-attempts", d.MaxAttempts, "sends before a request is rejected with E_MAX_ATTEMPTS")
 	fs.DurationVar(&g.opts.Lease, "lease", d.Lease, "how long a claim holds when a run dies before the requests are claimed again")
+	g.opts.MaxAttemptsAge = d.MaxAttemptsAge
+	fs.Var(maxAttemptsAge{&g.opts.MaxAttemptsAge}, "max-attempts-age",
+		"E_MAX_ATTEMPTS also needs this long since the request's first counted send (0: no minimum age)")
 	return g
+}
+
+// maxAttemptsAge is the --max-attempts-age flag: a duration whose 0 says "no
+// minimum age" (dispatcher.MaxAttemptsAgeOption), not "the default".
+type maxAttemptsAge struct{ d *time.Duration }
+
+func (f maxAttemptsAge) String() string {
+	if f.d == nil || *f.d == dispatcher.NoMaxAttemptsAge {
+		return "0s"
+	}
+	return f.d.String()
+}
+
+func (f maxAttemptsAge) Set(v string) error {
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return err
+	}
+	*f.d = dispatcher.MaxAttemptsAgeOption(d)
+	return nil
 }
 
 func (g *gatewayFlags) config(env Env) dispatcher.GatewayConfig {
@@ -96,7 +120,9 @@ func runProcess(ctx context.Context, env Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	stopBeat := startHeartbeat(ctx, db, log, instances.Process, "", func() string { return "processing run" })
 	sum, err := d.Run(ctx)
+	stopBeat()
 	fmt.Fprintln(env.Stdout, jobs.ProcessResult(sum).Summary)
 	if err != nil {
 		return err

@@ -35,10 +35,49 @@ func runRequestsShow(ctx context.Context, env Env, args []string) error {
 		return err
 	}
 	r = r.Masked()
-	if *asJSON {
-		return writeJSON(env.Stdout, requestJSON{r, r.CommandID()})
+	attempts, err := ops.Attempts(ctx, db, r.ID)
+	if err != nil {
+		return err
 	}
-	return writeRequest(env.Stdout, r)
+	if *asJSON {
+		return writeJSON(env.Stdout, struct {
+			requestJSON
+			Sends []ops.Attempt `json:"sends"` // "attempts" is the count of counted sends
+		}{requestJSON{r, r.CommandID()}, attempts})
+	}
+	if err := writeRequest(env.Stdout, r); err != nil {
+		return err
+	}
+	return writeAttempts(env.Stdout, attempts)
+}
+
+// writeAttempts lists the request's sends, oldest first: when, in which run and
+// batch, with which command_id, and what came of it.
+func writeAttempts(w io.Writer, attempts []ops.Attempt) error {
+	fmt.Fprintf(w, "\nsends (%d):\n", len(attempts))
+	if len(attempts) == 0 {
+		fmt.Fprintln(w, "-")
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SENT\tANSWERED\tRUN\tBATCH\tCOMMAND ID\tOUTCOME\tHTTP\tERROR")
+	for _, a := range attempts {
+		status := ""
+		if a.HTTPStatus != nil {
+			status = strconv.Itoa(*a.HTTPStatus)
+		}
+		outcome := a.Outcome
+		if a.Replayed {
+			outcome += " (replayed)"
+		}
+		errText := a.ErrorCode
+		if a.ErrorDescription != "" {
+			errText += ": " + a.ErrorDescription
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", rfc3339(a.SentAt), orDash(rfc3339Ptr(a.AnsweredAt)), a.ProcessID,
+			a.BatchID, a.CommandID, outcome, orDash(status), orDash(errText))
+	}
+	return tw.Flush()
 }
 
 // writeRequest prints every field of r, then its raw request and response.

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/provisioner/provisioner/instances"
 	"github.com/provisioner/provisioner/internal/cmdline"
 	"github.com/provisioner/provisioner/jobs"
 )
@@ -61,6 +62,7 @@ func runRun(ctx context.Context, env Env, args []string) error {
 	}
 	// The instance in every line, as the scheduler's: the ledger records it too.
 	ilog := log.WithField("instance", instance)
+	defer startHeartbeat(ctx, db, ilog, instances.Run, instance, func() string { return "running " + name })()
 	ledger := &jobs.Ledger{DB: db, Log: ilog, Instance: instance}
 	run, err := ledger.Run(ctx, name, time.Now(), jobs.Manual, fn, jobs.Env{DB: db, Log: ilog.WithField("job", name), Config: c})
 	if err != nil {

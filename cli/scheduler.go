@@ -9,6 +9,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/provisioner/provisioner/config"
+	"github.com/provisioner/provisioner/instances"
 	"github.com/provisioner/provisioner/jobs"
 	"github.com/provisioner/provisioner/metrics"
 	"github.com/provisioner/provisioner/scheduler"
@@ -66,6 +67,8 @@ func runScheduler(ctx context.Context, env Env, args []string) error {
 	if err != nil {
 		return usagef("refusing to start: %v", err)
 	}
+
+	defer startHeartbeat(ctx, db, log, instances.Scheduler, s.Instance(), s.Doing)()
 
 	runDone := make(chan struct{})
 	defer close(runDone)

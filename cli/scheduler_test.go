@@ -3,6 +3,7 @@ package cli_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"io"
 	"net"
@@ -15,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	_ "github.com/lib/pq" // the driver of the heartbeat check
 
 	"github.com/provisioner/provisioner/cli"
 	"github.com/provisioner/provisioner/internal/pgtest"
@@ -181,6 +184,21 @@ func TestSchedulerCommand(t *testing.T) {
 	code := make(chan int)
 	go func() { code <- cli.Main(ctx, env, []string{"scheduler", "--config", file}) }()
 	stderr.waitFor(t, `msg="job finished"`)
+	// Its heartbeat row (recorded before its first tick), live; gone at its clean end.
+	sqldb, err := sql.Open("postgres", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sqldb.Close()
+	beats := func() (n int) {
+		if err := sqldb.QueryRow(`SELECT count(*) FROM instances WHERE kind = 'scheduler' AND last_seen_at > now() - interval '1 minute'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := beats(); n != 1 {
+		t.Errorf("%d live scheduler heartbeats, want 1", n)
+	}
 
 	write("* * * *")
 	syscall.Kill(syscall.Getpid(), syscall.SIGHUP)
@@ -200,6 +218,9 @@ func TestSchedulerCommand(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), `msg="scheduler stopped"`) {
 		t.Errorf("log:\n%s", stderr.String())
+	}
+	if n := beats(); n != 0 {
+		t.Errorf("%d scheduler heartbeats after a clean stop, want none", n)
 	}
 }
 

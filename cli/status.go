@@ -10,15 +10,17 @@ import (
 
 	"github.com/provisioner/provisioner/config"
 	"github.com/provisioner/provisioner/importer"
+	"github.com/provisioner/provisioner/instances"
 	"github.com/provisioner/provisioner/jobs"
 	"github.com/provisioner/provisioner/ops"
 )
 
 func runStatus(ctx context.Context, env Env, args []string) error {
-	fs := newFlagSet(env, "status", "status [--json] [--inbox DIR] [--config FILE]\n\nThe requests by state, type and priority, the oldest pending request, the inbox\nbacklog, the last run of each job (with a configuration: its schedule, and whether\nit is overdue) and the top error codes of the last day.")
+	fs := newFlagSet(env, "status", "status [--json] [--inbox DIR] [--config FILE] [--dead-after D]\n\nThe requests by state, type and priority, the oldest pending request, the inbox\nbacklog, the last run of each job (with a configuration: its schedule, and whether\nit is overdue), the top error codes of the last day and the live instances (those\nwith no heartbeat for --dead-after are marked dead).")
 	dbf := addDBFlags(fs)
 	asJSON := fs.Bool("json", false, "print JSON (a stable shape, for scripts)")
 	inbox := fs.String("inbox", "", "the inbox to count (default: $PROVISIONER_INBOX, else the configuration's; none: left out)")
+	deadAfter := fs.Duration("dead-after", instances.DefaultDeadAfter, "an instance with no heartbeat for longer is dead")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -38,7 +40,12 @@ func runStatus(ctx context.Context, env Env, args []string) error {
 	if *inbox == "" && dbf.cfg != nil {
 		*inbox = dbf.cfg.Import.Inbox
 	}
-	st, err := ops.Snapshot(ctx, db, statusOptions(env.now(), *inbox, dbf.cfg))
+	if *deadAfter <= 0 {
+		return usagef("--dead-after %v: must be positive", *deadAfter)
+	}
+	opts := statusOptions(env.now(), *inbox, dbf.cfg)
+	opts.DeadAfter = *deadAfter
+	st, err := ops.Snapshot(ctx, db, opts)
 	if err != nil {
 		return err
 	}
@@ -118,7 +125,11 @@ func writeStatus(w io.Writer, st ops.Status) error {
 		if j.Error != "" {
 			detail = j.Error
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", *j.State, *j.Trigger, stamp(*j.StartedAt), took, esc(*j.Instance), oneLine(detail))
+		state := *j.State
+		if j.InstanceDead != nil && *j.InstanceDead {
+			state += " (instance dead)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", state, *j.Trigger, stamp(*j.StartedAt), took, esc(*j.Instance), oneLine(detail))
 	}
 	tw.Flush()
 	// The ledger records the scheduler's runs and `provisioner run`; these two say
@@ -133,8 +144,12 @@ func writeStatus(w io.Writer, st ops.Status) error {
 		if p.Batches == 1 {
 			batches = "batch"
 		}
+		state := runState(p)
+		if p.InstanceDead != nil && *p.InstanceDead {
+			state += " (instance dead)"
+		}
 		fmt.Fprintf(w, "Last processing run: %d %s, started %s (%s) on %s:%d: %d claimed, %d completed, %d rejected, %d to send again, in %d %s",
-			p.ID, runState(p), stamp(p.StartedAt), took, esc(p.Host), p.PID, p.Claimed, p.Completed, p.Rejected, p.Retried, p.Batches, batches)
+			p.ID, state, stamp(p.StartedAt), took, esc(p.Host), p.PID, p.Claimed, p.Completed, p.Rejected, p.Retried, p.Batches, batches)
 		if p.Error != "" {
 			fmt.Fprintf(w, "; %s", oneLine(p.Error))
 		}
@@ -152,6 +167,8 @@ func writeStatus(w io.Writer, st ops.Status) error {
 	} else {
 		fmt.Fprintln(w, "Last import: none")
 	}
+
+	writeInstances(w, st)
 
 	fmt.Fprintln(w, "\nErrors of the last day:")
 	if len(st.ErrorsLastDay) == 0 {
@@ -174,6 +191,27 @@ func runState(p *ops.ProcessingRun) string {
 		return string(jobs.Rejected)
 	}
 	return p.State
+}
+
+// writeInstances lists the instances with a heartbeat row, the dead ones marked.
+func writeInstances(w io.Writer, st ops.Status) {
+	fmt.Fprintln(w, "\nInstances (heartbeats of schedulers, provisioner run and provisioner process):")
+	if len(st.Instances) == 0 {
+		fmt.Fprintln(w, "  none")
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  KIND\tNAME\tHOST\tPID\tVERSION\tSTARTED\tLAST SEEN\tSTATE\tDOING")
+	for _, in := range st.Instances {
+		state := "live"
+		if in.Dead {
+			state = "DEAD"
+		}
+		seen := age(int64(max(st.GeneratedAt.Sub(in.LastSeenAt), 0)/time.Second)) + " ago"
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", in.Kind, esc(in.Name), esc(in.Host), in.PID, orDash(esc(in.Version)),
+			stamp(in.StartedAt), seen, state, orDash(esc(in.Doing)))
+	}
+	tw.Flush()
 }
 
 // due says whether a job's schedule is kept: "overdue since TICK", "ok", or "-" when

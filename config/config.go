@@ -51,6 +51,9 @@ type ProcessJob struct {
 	MaxDuration time.Duration
 	Lease       time.Duration
 	MaxAttempts int
+	// MaxAttemptsAge: E_MAX_ATTEMPTS also needs this long since the first counted
+	// send (0: no minimum age).
+	MaxAttemptsAge time.Duration
 }
 
 // Options are the processing run's settings (dispatcher.Options): their defaults
@@ -59,6 +62,7 @@ func (p ProcessJob) Options() dispatcher.Options {
 	return dispatcher.Options{
 		BatchSize: p.BatchSize, Concurrency: p.Concurrency, Rate: p.Rate, MaxRequests: p.MaxRequests,
 		MaxDuration: p.MaxDuration, Lease: p.Lease, MaxAttempts: p.MaxAttempts,
+		MaxAttemptsAge: dispatcher.MaxAttemptsAgeOption(p.MaxAttemptsAge),
 	}
 }
 
@@ -67,6 +71,7 @@ var processKeys = map[string]string{
 	"BatchSize": "jobs.process.batch_size", "Concurrency": "jobs.process.concurrency", "Rate": "jobs.process.rate",
 	"MaxRequests": "jobs.process.max_requests", "MaxDuration": "jobs.process.max_duration",
 	"Lease": "jobs.process.lease", "MaxAttempts": "jobs.process.max_attempts",
+	"MaxAttemptsAge": "jobs.process.max_attempts_age",
 }
 
 // HousekeepingJob removes what has been kept long enough. A zero age turns its part off.
@@ -141,7 +146,7 @@ func Default() *Config {
 	d := dispatcher.DefaultOptions()
 	c.Process.BatchSize, c.Process.Concurrency, c.Process.Rate = d.BatchSize, d.Concurrency, d.Rate
 	c.Process.MaxRequests, c.Process.MaxDuration = d.MaxRequests, d.MaxDuration
-	c.Process.Lease, c.Process.MaxAttempts = d.Lease, d.MaxAttempts
+	c.Process.Lease, c.Process.MaxAttempts, c.Process.MaxAttemptsAge = d.Lease, d.MaxAttempts, d.MaxAttemptsAge
 	c.Housekeeping.FilesAfter = 30 * 24 * time.Hour
 	c.Housekeeping.RunsAfter = 90 * 24 * time.Hour
 	c.Housekeeping.StaleProcessAfter = 6 * time.Hour

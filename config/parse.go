@@ -60,6 +60,7 @@ var settings = []setting{
 	{"jobs.process.max_duration", duration(func(c *Config) *time.Duration { return &c.Process.MaxDuration }, 0)},
 	{"jobs.process.lease", duration(func(c *Config) *time.Duration { return &c.Process.Lease }, 0)},
 	{"jobs.process.max_attempts", integer(func(c *Config) *int { return &c.Process.MaxAttempts }, math.MinInt32, math.MaxInt32)},
+	{"jobs.process.max_attempts_age", duration(func(c *Config) *time.Duration { return &c.Process.MaxAttemptsAge }, 0)},
 
 	{"jobs.housekeeping.schedule", str(func(c *Config) *string { return &c.Housekeeping.Schedule }, nil)},
 	{"jobs.housekeeping.catch_up", boolean(func(c *Config) *bool { return &c.Housekeeping.CatchUp })},

@@ -745,11 +745,14 @@ func sqlRun(b *testing.B, bd benchData, batch, workers int) (*store.DB, *run, *S
 // every command: the same request and response JSON, with a fake reference.
 func completedOutcomes(got []claimed) []outcome {
 	outs := make([]outcome, len(got))
+	now := time.Now()
 	for i := range got {
 		cmd := got[i].command()
 		ref := "GW-" + strconv.FormatInt(got[i].Number, 10)
+		// With its row of the sends' history, as a Run writes it.
 		outs[i] = outcome{state: provisioning.Completed, reference: ref, request: mustJSON(cmd),
-			response: mustJSON(casapi.Result{CommandID: cmd.CommandID, Status: casapi.StatusCompleted, Reference: ref})}
+			response: mustJSON(casapi.Result{CommandID: cmd.CommandID, Status: casapi.StatusCompleted, Reference: ref}),
+			send:     attempt{kind: "completed", batchID: "bench", commandID: cmd.CommandID, sent: now, answered: now, status: 200}}
 	}
 	return outs
 }

@@ -28,6 +28,7 @@ type claimed struct {
 	PIN            string         `db:"pin"`
 	Attempts       int            `db:"attempts"`
 	Generation     int            `db:"command_generation"`
+	FirstAttemptAt *time.Time     `db:"first_attempt_at"` // the first counted send; nil: none yet
 	Rank           int            `db:"rank"`
 	Ord            int64          `db:"ord"`
 }

@@ -9,9 +9,11 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/provisioner/provisioner/casapi"
@@ -86,6 +88,11 @@ const (
 	// Unknown: another status, a timeout, a broken connection: some commands may
 	// have been applied. Sending them again with the same command_ids is safe.
 	Unknown
+	// Unreachable: no connection to the gateway was ever made (connection refused,
+	// a name that does not resolve, no answer to the dial within the timeout), so
+	// not a byte of the batch was sent and nothing can have been applied. Not an
+	// attempt (issue 16, 0.1): an outage must not use up the requests' attempts.
+	Unreachable
 )
 
 // Outcome is what became of one batch.
@@ -113,8 +120,18 @@ func (c *Client) Send(ctx context.Context, b casapi.Batch) Outcome {
 	req.Header.Set(casapi.HeaderAuthorization, casapi.BearerPrefix+c.cfg.Token)
 	req.Header.Set(casapi.HeaderDestinationID, c.cfg.DestinationID)
 
+	// Whether a connection was had: without one, nothing was sent. A connection
+	// reused from the pool counts, even if it turns out dead: some bytes may have
+	// gone (the conservative side: an attempt is counted).
+	var connected atomic.Bool
+	req = req.WithContext(httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		GotConn: func(httptrace.GotConnInfo) { connected.Store(true) },
+	}))
 	resp, err := c.http.Do(req)
 	if err != nil {
+		if !connected.Load() {
+			return Outcome{Kind: Unreachable, Detail: "gateway unreachable, nothing sent: " + describeDialError(err, c.cfg.Timeout)}
+		}
 		return Outcome{Kind: Unknown, Detail: describeTransportError(err, c.cfg.Timeout)}
 	}
 	defer resp.Body.Close()
@@ -199,4 +216,13 @@ func describeTransportError(err error, timeout time.Duration) string {
 		return "cancelled before the answer (outcome unknown)"
 	}
 	return fmt.Sprintf("%v (outcome unknown)", err)
+}
+
+// describeDialError says why no connection was made.
+func describeDialError(err error, timeout time.Duration) string {
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
+		return fmt.Sprintf("no connection within %v", timeout)
+	}
+	return err.Error()
 }

@@ -468,7 +468,7 @@ func TestRetryBackoffAndMaxAttempts(t *testing.T) {
 	// still finds the request waiting (a run ends a few claims after its last
 	// write-back; at 400 ms, half of it jittered away, it did not always).
 	base := time.Second
-	d := newDispatcher(t, db, srv.URL, 5*time.Second, dispatcher.Options{MaxAttempts: 3, BackoffBase: base, BackoffCap: time.Hour})
+	d := newDispatcher(t, db, srv.URL, 5*time.Second, dispatcher.Options{MaxAttempts: 3, MaxAttemptsAge: dispatcher.NoMaxAttemptsAge, BackoffBase: base, BackoffCap: time.Hour})
 	for attempt := 1; attempt <= 2; attempt++ {
 		before := time.Now()
 		sum := run(t, d)

@@ -41,7 +41,19 @@
 // (at least the gateway's Retry-After); after MaxAttempts it is REJECTED with
 // E_MAX_ATTEMPTS and the last error. A 400 for a batch is resent command by command
 // to find the bad one; 401/403 stop the run and release its claims untouched, those
-// waiting for a slot included.
+// waiting for a slot included. E_MAX_ATTEMPTS also needs MaxAttemptsAge since the
+// first counted send (first_attempt_at), so that no outage shorter than that
+// rejects anything.
+//
+// A batch whose connection was never made (Unreachable: refused, DNS, dial timeout)
+// was not sent at all: its requests are written back PENDING, attempts unchanged and
+// due at once, and the run fails (exit 1, FAILED), its queued batches released.
+//
+// # The history of every send
+//
+// Every command sent is a row of request_attempts (the outcome kind, times, batch,
+// HTTP status, error, replayed), inserted by the write-back statement itself from
+// the same arrays (outcome.send), so the history and the request never disagree.
 //
 // # Stopping
 //

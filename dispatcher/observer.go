@@ -12,7 +12,7 @@ type Observer interface {
 	// BatchSent: one batch of commands went to the gateway and came back after took.
 	// status is the HTTP status ("200", "503") or "none" when no answer came
 	// (timeout, broken connection); outcome what it means: answered, throttled,
-	// malformed, refused or unknown.
+	// malformed, refused, unknown or unreachable.
 	BatchSent(status, outcome string, commands int, took time.Duration)
 	// Results: n requests were written back in state (COMPLETED, REJECTED, or
 	// PENDING to be sent again later) with errorCode ("" for COMPLETED).
@@ -32,6 +32,8 @@ func (k Kind) String() string {
 		return "refused"
 	case Unknown:
 		return "unknown"
+	case Unreachable:
+		return "unreachable"
 	}
 	return "kind" + strconv.Itoa(int(k))
 }

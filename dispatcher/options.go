@@ -19,8 +19,13 @@ type Options struct {
 	MaxDuration time.Duration // stop claiming after this long (0: no limit)
 	Lease       time.Duration // how long a claim holds if the run dies (at least MinLease)
 	MaxAttempts int           // sends before E_MAX_ATTEMPTS (1 to MaxAttemptsLimit)
-	BackoffBase time.Duration // first wait after an unsettled send
-	BackoffCap  time.Duration // longest wait
+	// MaxAttemptsAge: E_MAX_ATTEMPTS also needs this long since the request's first
+	// counted send, so that no gateway outage shorter than it rejects anything
+	// (issue 16, 0.1). Zero: the default (24h); negative (NoMaxAttemptsAge): no
+	// minimum, MaxAttempts sends alone reject.
+	MaxAttemptsAge time.Duration
+	BackoffBase    time.Duration // first wait after an unsettled send
+	BackoffCap     time.Duration // longest wait
 	// FileID, when set, restricts the run to the process_immediately requests of
 	// that import file: the importer's "send at once" path.
 	FileID int64
@@ -38,7 +43,19 @@ const (
 	MaxConcurrency   = 64
 	MaxAttemptsLimit = 1000
 	MinLease         = time.Second
+	// NoMaxAttemptsAge is the MaxAttemptsAge of no minimum age: what 0 means to the
+	// --max-attempts-age flag and the max_attempts_age key (MaxAttemptsAgeOption).
+	NoMaxAttemptsAge = time.Duration(-1)
 )
+
+// MaxAttemptsAgeOption is Options.MaxAttemptsAge for the value of the flag or the
+// configuration key, where 0 says "no minimum age".
+func MaxAttemptsAgeOption(d time.Duration) time.Duration {
+	if d == 0 {
+		return NoMaxAttemptsAge
+	}
+	return d
+}
 
 // DefaultBatchTimeout is how long a run waits for the gateway's answer to one batch
 // unless told otherwise (GatewayConfig.Timeout).
@@ -54,6 +71,8 @@ func DefaultOptions() Options {
 		MaxAttempts: 10,
 		BackoffBase: 2 * time.Second,
 		BackoffCap:  10 * time.Minute,
+		// A night's maintenance window of the gateway, with room to spare.
+		MaxAttemptsAge: 24 * time.Hour,
 	}
 }
 
@@ -65,7 +84,7 @@ func (o Options) withDefaults() Options {
 			*f.v = *f.def
 		}
 	}
-	for _, f := range []struct{ v, def *time.Duration }{{&o.Lease, &d.Lease}, {&o.BackoffBase, &d.BackoffBase}, {&o.BackoffCap, &d.BackoffCap}} {
+	for _, f := range []struct{ v, def *time.Duration }{{&o.Lease, &d.Lease}, {&o.BackoffBase, &d.BackoffBase}, {&o.BackoffCap, &d.BackoffCap}, {&o.MaxAttemptsAge, &d.MaxAttemptsAge}} {
 		if *f.v == 0 {
 			*f.v = *f.def
 		}
@@ -88,6 +107,7 @@ func (e *OptionError) Error() string {
 var optionWords = map[string]string{
 	"BatchSize": "batch size", "Concurrency": "concurrency", "Rate": "rate", "MaxRequests": "max requests",
 	"MaxDuration": "max duration", "Lease": "lease", "MaxAttempts": "max attempts", "BatchTimeout": "batch timeout",
+	"MaxAttemptsAge": "max attempts age",
 }
 
 // Validate checks the settings as given (a zero that New would default is out of
@@ -109,6 +129,7 @@ func (o Options) Validate() error {
 	check(o.MaxDuration >= 0, "MaxDuration", o.MaxDuration.String(), "must not be negative (0: no limit)")
 	check(o.Lease >= MinLease, "Lease", o.Lease.String(), fmt.Sprintf("must be at least %v", MinLease))
 	ints(o.MaxAttempts >= 1 && o.MaxAttempts <= MaxAttemptsLimit, "MaxAttempts", o.MaxAttempts, fmt.Sprintf("must be 1 to %d", MaxAttemptsLimit))
+	check(o.MaxAttemptsAge > 0 || o.MaxAttemptsAge == NoMaxAttemptsAge, "MaxAttemptsAge", o.MaxAttemptsAge.String(), "must not be negative (0: no minimum age)")
 	return errors.Join(errs...)
 }
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/lib/pq"
@@ -63,28 +65,43 @@ func (r *run) process(ctx context.Context, job sendJob, p *pipeline) {
 		send = append(send, i)
 		cmds = append(cmds, cmd)
 	}
+	refused := false
 	if len(cmds) > 0 {
-		r.send(batchID, batch, cmds, send, outs)
+		refused = r.send(batchID, batch, cmds, send, outs)
 	}
-	if err := r.fatalErr(); err != nil {
-		r.release(batch) // nothing was applied: give them back untouched
+	if refused {
+		r.release(batch) // the gateway refused our credentials: nothing was applied
 		return
 	}
+	// Answered (or unreachable) even if the run failed meanwhile: what the gateway
+	// said is written back, and the history keeps the send.
 	// The slot is free once the writers have the answer; the requests stay claimed
 	// (and their cards blocked) until it is written.
 	p.unwritten.Add(1)
 	p.toWrite <- writeJob{batch: batch, outs: outs}
 }
 
-// send sends cmds (the commands of batch at indexes idx) and fills their outcomes.
-func (r *run) send(batchID string, batch []claimed, cmds []casapi.Command, idx []int, outs []outcome) {
+// send sends cmds (the commands of batch at indexes idx) and fills their outcomes
+// and their sends' history. refused: the gateway refused our credentials, and the
+// batch is to be released untouched.
+func (r *run) send(batchID string, batch []claimed, cmds []casapi.Command, idx []int, outs []outcome) (refused bool) {
 	r.mu.Lock()
 	r.sum.Batches++
 	r.mu.Unlock()
 	sent := time.Now()
 	out := r.d.client.Send(r.bg, casapi.Batch{BatchID: batchID, Commands: cmds})
+	answered := time.Now()
 	if obs := r.d.opts.Observer; obs != nil {
-		obs.BatchSent(out.statusLabel(), out.Kind.String(), len(cmds), time.Since(sent))
+		obs.BatchSent(out.statusLabel(), out.Kind.String(), len(cmds), answered.Sub(sent))
+	}
+	if out.Status == 0 {
+		answered = time.Time{}
+	}
+	// note records the send of the k-th command as kind, with the error it came back
+	// with.
+	note := func(k int, kind, code, desc string, replayed bool) {
+		outs[idx[k]].send = attempt{kind: kind, batchID: batchID, commandID: cmds[k].CommandID, sent: sent,
+			answered: answered, status: out.Status, code: code, desc: desc, replayed: replayed}
 	}
 	log := r.log.WithFields(logrus.Fields{"batch_id": batchID, "commands": len(cmds)})
 	switch out.Kind {
@@ -93,6 +110,7 @@ func (r *run) send(batchID string, batch []claimed, cmds []casapi.Command, idx [
 			i := idx[k]
 			o := &outs[i]
 			o.response = mustJSON(res)
+			note(k, strings.ToLower(res.Status), res.ErrorCode, res.ErrorDescription, res.Replayed)
 			switch res.Status {
 			case casapi.StatusCompleted:
 				o.state, o.reference = provisioning.Completed, res.Reference
@@ -105,8 +123,9 @@ func (r *run) send(batchID string, batch []claimed, cmds []casapi.Command, idx [
 	case Throttled:
 		log.WithField("retry_after", out.RetryAfter.String()).Warn("gateway busy: " + out.Detail)
 		r.pause(out.RetryAfter)
-		for _, i := range idx {
+		for k, i := range idx {
 			outs[i].unsettled(provisioning.CodeHTTP(out.Status), out.Detail, out.RetryAfter)
+			note(k, strconv.Itoa(out.Status), provisioning.CodeHTTP(out.Status), out.Detail, false)
 		}
 	case Malformed:
 		if len(cmds) > 1 {
@@ -115,9 +134,10 @@ func (r *run) send(batchID string, batch []claimed, cmds []casapi.Command, idx [
 			for k := range cmds {
 				r.send(fmt.Sprintf("%s-%d", batchID, k+1), batch, cmds[k:k+1], idx[k:k+1], outs)
 			}
-			return
+			return false
 		}
 		outs[idx[0]].reject(casapi.ErrCodeBadRequest, out.Detail, "")
+		note(0, "rejected", casapi.ErrCodeBadRequest, out.Detail, false)
 	case Refused:
 		log.Error("gateway refused our credentials: " + out.Detail)
 		// No claim in progress meanwhile: one that began before would find the
@@ -125,12 +145,26 @@ func (r *run) send(batchID string, batch []claimed, cmds []casapi.Command, idx [
 		r.claimGate.Lock()
 		r.fail(fmt.Errorf("gateway: %s", out.Detail))
 		r.claimGate.Unlock()
+		return true
 	case Unknown:
 		log.Warn("batch outcome unknown; its requests will be sent again: " + out.Detail)
-		for _, i := range idx {
+		for k, i := range idx {
 			outs[i].unsettled(provisioning.CodeOutcomeUnknown, out.Detail, 0)
+			note(k, "unknown", provisioning.CodeOutcomeUnknown, out.Detail, false)
 		}
+	case Unreachable:
+		// Nothing left: the requests stay PENDING with their attempts as they were,
+		// the history keeps the try as "refused", and the run stops (FAILED, exit 1),
+		// since the next batches would find the gateway as unreachable.
+		log.Error(out.Detail)
+		for k, i := range idx {
+			outs[i].unsettled(provisioning.CodeUnreachable, out.Detail, 0)
+			outs[i].uncounted = true
+			note(k, "refused", provisioning.CodeUnreachable, out.Detail, false)
+		}
+		r.fail(fmt.Errorf("gateway: %s", out.Detail))
 	}
+	return false
 }
 
 // waitToSend waits for a pause the gateway asked for (one may have begun since the

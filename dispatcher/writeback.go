@@ -46,6 +46,20 @@ type outcome struct {
 	request    string
 	response   string
 	retryAfter time.Duration
+	// uncounted: the command never left (the gateway unreachable): the request
+	// stays PENDING with its attempts as they were.
+	uncounted bool
+	send      attempt // the send's row of request_attempts; kind "": not sent
+}
+
+// attempt is one send of a command, as request_attempts keeps it.
+type attempt struct {
+	kind               string // completed, rejected, retry, 429, 503, unknown, refused
+	batchID, commandID string
+	sent, answered     time.Time // answered: zero without an answer
+	status             int       // HTTP status, 0 without an answer
+	code, desc         string    // the gateway's error, or what went wrong
+	replayed           bool
 }
 
 func (o *outcome) reject(code, desc, ref string) {
@@ -63,15 +77,33 @@ func (r *run) writeBack(batch []claimed, outs []outcome) {
 	states, requests, responses, refs, codes, descs := make(pq.StringArray, n), make(pq.StringArray, n), make(pq.StringArray, n), make(pq.StringArray, n), make(pq.StringArray, n), make(pq.StringArray, n)
 	attempts := make(pq.Int64Array, n)
 	next := make(pq.StringArray, n) // '' = none
+	// The sends' history (request_attempts), parallel to ids.
+	kinds, batchIDs, commandIDs, sentAt, answeredAt := make(pq.StringArray, n), make(pq.StringArray, n), make(pq.StringArray, n), make(pq.StringArray, n), make(pq.StringArray, n)
+	statuses, replayed := make(pq.Int64Array, n), make(pq.BoolArray, n)
+	sendCodes, sendDescs := make(pq.StringArray, n), make(pq.StringArray, n)
+	now := time.Now()
 	for i, c := range batch {
 		o := &outs[i]
 		ids[i], attempts[i] = c.ID, int64(c.Attempts)
-		if o.state == provisioning.Pending { // sent, not settled: again after a backoff
+		if a := &o.send; a.kind != "" {
+			kinds[i], batchIDs[i], commandIDs[i] = a.kind, a.batchID, a.commandID
+			sentAt[i] = a.sent.UTC().Format(time.RFC3339Nano)
+			if !a.answered.IsZero() {
+				answeredAt[i] = a.answered.UTC().Format(time.RFC3339Nano)
+			}
+			statuses[i], replayed[i], sendCodes[i], sendDescs[i] = int64(a.status), a.replayed, a.code, a.desc
+		}
+		switch {
+		case o.state == provisioning.Pending && o.uncounted:
+			// Never sent (the gateway unreachable): due again at once, for the next
+			// run to try; this one has stopped.
+		case o.state == provisioning.Pending: // sent, not settled: again after a backoff
 			attempts[i]++
-			if int(attempts[i]) >= r.d.opts.MaxAttempts {
-				o.reject(provisioning.CodeMaxAttempts, fmt.Sprintf("not settled after %d attempts; last: %s: %s", attempts[i], o.code, o.desc), "")
+			if r.maxedOut(int(attempts[i]), c.FirstAttemptAt, now) {
+				o.reject(provisioning.CodeMaxAttempts, fmt.Sprintf("not settled after %d attempts since %s; last: %s: %s",
+					attempts[i], firstOr(c.FirstAttemptAt, now).UTC().Format(time.RFC3339), o.code, o.desc), "")
 			} else {
-				next[i] = time.Now().Add(max(r.backoff(int(attempts[i])), o.retryAfter)).UTC().Format(time.RFC3339Nano)
+				next[i] = now.Add(max(r.backoff(int(attempts[i])), o.retryAfter)).UTC().Format(time.RFC3339Nano)
 			}
 		}
 		states[i], requests[i], responses[i] = string(o.state), o.request, o.response
@@ -79,7 +111,8 @@ func (r *run) writeBack(batch []claimed, outs []outcome) {
 	}
 	var written []int64
 	err := r.d.db.SelectContext(r.bg, &written, provsql.WriteBack, r.sum.ProcessID, provisioning.ProcessName,
-		ids, states, attempts, next, requests, responses, refs, codes, descs)
+		ids, states, attempts, next, requests, responses, refs, codes, descs,
+		kinds, batchIDs, commandIDs, sentAt, answeredAt, statuses, sendCodes, sendDescs, replayed)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err != nil {
@@ -128,6 +161,26 @@ func (r *run) writeBack(batch []claimed, outs []outcome) {
 	r.sum.Completed += completed
 	r.sum.Rejected += rejected
 	r.sum.Retried += retried
+}
+
+// maxedOut says whether a request not settled after attempts counted sends, the
+// first at first (nil: this one), is rejected with E_MAX_ATTEMPTS: MaxAttempts sends
+// and MaxAttemptsAge since the first, so that no outage shorter than that age
+// rejects anything however often runs try (issue 16, 0.1). A send that never left
+// is not counted, so an outage alone never raises attempts; the age is for the
+// sends that did leave and came back unknown, as when the gateway fails half-way.
+func (r *run) maxedOut(attempts int, first *time.Time, now time.Time) bool {
+	if attempts < r.d.opts.MaxAttempts {
+		return false
+	}
+	return now.Sub(firstOr(first, now)) >= r.d.opts.MaxAttemptsAge // negative: no minimum age
+}
+
+func firstOr(first *time.Time, now time.Time) time.Time {
+	if first == nil {
+		return now
+	}
+	return *first
 }
 
 // backoff is the capped exponential wait after the n-th unsettled send, with equal

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/provisioner/provisioner/importer"
+	"github.com/provisioner/provisioner/instances"
 	provsql "github.com/provisioner/provisioner/sql"
 )
 
@@ -37,13 +38,13 @@ func Housekeeping(ctx context.Context, env Env) (Result, error) {
 	}
 	if h.RequestsAfter > 0 {
 		for ctx.Err() == nil {
-			r, err := env.DB.ExecContext(ctx, provsql.HousekeepingDeleteRequests, h.RequestsAfter.Seconds(), requestSlice)
+			var n int
+			err := env.DB.GetContext(ctx, &n, provsql.HousekeepingDeleteRequests, h.RequestsAfter.Seconds(), requestSlice)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("delete finished requests: %w", err))
 				break
 			}
-			n, _ := r.RowsAffected()
-			counts["requests_deleted"] += int(n)
+			counts["requests_deleted"] += n
 			if n < requestSlice {
 				break
 			}
@@ -68,6 +69,14 @@ func Housekeeping(ctx context.Context, env Env) (Result, error) {
 	}
 	counts["processes_marked_failed"] = len(dead)
 
+	// The heartbeat rows of instances dead for as long as a processing run must be
+	// silent to be called dead: no live instance goes that long without a beat.
+	gone, err := instances.DeleteDead(ctx, env.DB, h.StaleProcessAfter)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	counts["instances_deleted"] = gone
+
 	l := Ledger{DB: env.DB, Log: env.Log}
 	n, err := l.Sweep(ctx, Names())
 	counts["runs_abandoned"] = n
@@ -75,8 +84,8 @@ func Housekeeping(ctx context.Context, env Env) (Result, error) {
 		errs = append(errs, err)
 	}
 
-	res.Summary = fmt.Sprintf("files: %d moved, %d deleted; deleted %d requests, %d job runs, %d processes; marked %d dead processing runs FAILED, %d job runs ABANDONED",
-		counts["files_moved"], counts["files_deleted"], counts["requests_deleted"], counts["job_runs_deleted"], counts["processes_deleted"], len(dead), n)
+	res.Summary = fmt.Sprintf("files: %d moved, %d deleted; deleted %d requests (with their sends), %d job runs, %d processes, %d dead instances; marked %d dead processing runs FAILED, %d job runs ABANDONED",
+		counts["files_moved"], counts["files_deleted"], counts["requests_deleted"], counts["job_runs_deleted"], counts["processes_deleted"], gone, len(dead), n)
 	return res, errors.Join(errs...)
 }
 

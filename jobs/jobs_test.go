@@ -65,12 +65,18 @@ func TestHousekeeping(t *testing.T) {
 	db.Get(&young, `INSERT INTO processes (name, host, pid, started_at) VALUES ('P', 'h', 3, now() - interval '1 hour') RETURNING id`)
 	db.Get(&old, `INSERT INTO processes (name, host, pid, state, started_at, finished_at) VALUES ('P', 'h', 4, 'SUCCEEDED', now() - interval '91 days', now() - interval '91 days') RETURNING id`)
 	pgtest.Request(t, db, pgtest.RequestOpts{Smartcard: "c5", ClaimedBy: live, LeaseExpiresAt: pgtest.Ptr(time.Now().Add(time.Minute))})
+	// Two sends of each request: those of the deleted ones go with them.
+	db.MustExec(`INSERT INTO request_attempts (request_id, process_id, batch_id, command_id, sent_at, outcome)
+	    SELECT r.id, 1, 'run-1-1', r.number::text, now(), k FROM provisioning_requests r, unnest(ARRAY['unknown', 'completed']) AS k`)
+	// Heartbeats: one live instance, one dead for a day (past stale_process_after).
+	db.MustExec(`INSERT INTO instances (kind, name, host, pid, version, last_seen_at) VALUES
+	    ('scheduler', 'h:1', 'h', 1, 'v', now()), ('scheduler', 'dead:9', 'dead', 9, 'v', now() - interval '1 day')`)
 
 	res, err := jobs.Housekeeping(context.Background(), e)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]int{"requests_deleted": 2, "job_runs_deleted": 2, "processes_deleted": 1, "processes_marked_failed": 1, "runs_abandoned": 1}
+	want := map[string]int{"requests_deleted": 2, "job_runs_deleted": 2, "processes_deleted": 1, "processes_marked_failed": 1, "runs_abandoned": 1, "instances_deleted": 1}
 	for k, v := range want {
 		if res.Counts[k] != v {
 			t.Errorf("%s = %d, want %d (%v)", k, res.Counts[k], v, res.Counts)
@@ -78,6 +84,13 @@ func TestHousekeeping(t *testing.T) {
 	}
 	if n := count(t, db, `SELECT count(*) FROM provisioning_requests WHERE smartcard_ca_id IN ('c3', 'c4', 'c5')`); n != 3 || count(t, db, `SELECT count(*) FROM provisioning_requests`) != 3 {
 		t.Errorf("requests left: want c3, c4 (pending), c5")
+	}
+	if n := count(t, db, `SELECT count(*) FROM request_attempts a WHERE NOT EXISTS (SELECT 1 FROM provisioning_requests r WHERE r.id = a.request_id)`); n != 0 ||
+		count(t, db, `SELECT count(*) FROM request_attempts`) != 6 {
+		t.Errorf("sends left: %d of deleted requests; want none, and the 6 of the 3 requests kept", n)
+	}
+	if n := count(t, db, `SELECT count(*) FROM instances WHERE name = 'h:1'`); n != 1 || count(t, db, `SELECT count(*) FROM instances`) != 1 {
+		t.Errorf("instances: want the live one kept, the dead one deleted")
 	}
 	if n := count(t, db, `SELECT count(*) FROM job_runs WHERE job = 'process' AND state = 'SUCCEEDED'`); n != 1 {
 		t.Errorf("the process job's only finished run, 200 days old, was deleted: it is its last")

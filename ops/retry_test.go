@@ -107,7 +107,7 @@ func TestRetryEndToEnd(t *testing.T) {
 	log.SetOutput(io.Discard)
 	// One command a batch, so the lost answer is B's alone; one attempt, so it is
 	// rejected E_MAX_ATTEMPTS at once.
-	d, err := dispatcher.New(db, client, log, dispatcher.Options{BatchSize: 1, Concurrency: 1, MaxAttempts: 1})
+	d, err := dispatcher.New(db, client, log, dispatcher.Options{BatchSize: 1, Concurrency: 1, MaxAttempts: 1, MaxAttemptsAge: dispatcher.NoMaxAttemptsAge})
 	if err != nil {
 		t.Fatal(err)
 	}

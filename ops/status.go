@@ -10,6 +10,7 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/robfig/cron/v3"
 
+	"github.com/provisioner/provisioner/instances"
 	"github.com/provisioner/provisioner/provisioning"
 	provsql "github.com/provisioner/provisioner/sql"
 	"github.com/provisioner/provisioner/store"
@@ -36,6 +37,9 @@ type Status struct {
 	// Paused: the jobs and the queue paused (`provisioner pause`), since when, by
 	// whom and why; [] when nothing is.
 	Paused []Pause `json:"paused"`
+	// Instances: the schedulers, `provisioner run` and `provisioner process` with a
+	// heartbeat row, live or dead (package instances); [] when none.
+	Instances []instances.Instance `json:"instances"`
 }
 
 // RequestTotals counts the requests.
@@ -144,6 +148,10 @@ type JobRun struct {
 	Overdue *bool `db:"-" json:"overdue"`
 	// OverdueSince: that tick, when Overdue.
 	OverdueSince *time.Time `db:"-" json:"overdue_since"`
+	// InstanceDead, for a RUNNING run: its instance has no live heartbeat (dead, or
+	// gone without a word), so the run is not running any more whatever its state
+	// says; null for a run that is not RUNNING.
+	InstanceDead *bool `db:"-" json:"instance_dead"`
 }
 
 // ProcessingRun is a processing run's record (processes).
@@ -160,6 +168,9 @@ type ProcessingRun struct {
 	Error      string     `db:"error" json:"error"`
 	StartedAt  time.Time  `db:"started_at" json:"started_at"`
 	FinishedAt *time.Time `db:"finished_at" json:"finished_at"`
+	// InstanceDead, when RUNNING: no live instance has its host and pid (see
+	// JobRun.InstanceDead); null otherwise.
+	InstanceDead *bool `db:"-" json:"instance_dead"`
 }
 
 // ImportedFile is an import's record of one file (import_files).
@@ -296,6 +307,9 @@ type StatusOptions struct {
 	// Schedules, when set (from a configuration), give each job's schedule and
 	// whether it is overdue; a job it lacks is not scheduled.
 	Schedules map[string]Schedule
+	// DeadAfter: an instance with no heartbeat for longer is dead; 0:
+	// instances.DefaultDeadAfter.
+	DeadAfter time.Duration
 }
 
 // Schedule is a job's schedule as configured (config.Job).
@@ -377,5 +391,37 @@ func Snapshot(ctx context.Context, db *store.DB, opts StatusOptions) (Status, er
 	if st.Paused, err = Paused(ctx, db); err != nil {
 		return st, err
 	}
+	deadAfter := opts.DeadAfter
+	if deadAfter <= 0 {
+		deadAfter = instances.DefaultDeadAfter
+	}
+	if st.Instances, err = instances.List(ctx, db, now, deadAfter); err != nil {
+		return st, err
+	}
+	markDead(&st)
 	return st, nil
+}
+
+// markDead says of each RUNNING run whether its instance is dead: no live heartbeat
+// row of that name (job runs) or host and pid (processing runs).
+func markDead(st *Status) {
+	names, procs := map[string]bool{}, map[string]bool{}
+	for _, in := range st.Instances {
+		if !in.Dead {
+			names[in.Name] = true
+			procs[fmt.Sprintf("%s:%d", in.Host, in.PID)] = true
+		}
+	}
+	running := string(provisioning.RunRunning)
+	for i := range st.Jobs {
+		j := &st.Jobs[i]
+		if j.State != nil && *j.State == running && j.Instance != nil {
+			dead := !names[*j.Instance]
+			j.InstanceDead = &dead
+		}
+	}
+	if p := st.LastProcessingRun; p != nil && p.State == running {
+		dead := !procs[fmt.Sprintf("%s:%d", p.Host, p.PID)]
+		p.InstanceDead = &dead
+	}
 }

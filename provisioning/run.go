@@ -33,6 +33,9 @@ const (
 	// CodeCancelled: an operator cancelled the request before it was sent
 	// (`requests cancel`); the description holds their reason. It can be retried.
 	CodeCancelled = "E_CANCELLED"
+	// CodeUnreachable: no connection to the gateway could be made, so nothing was
+	// sent; the request stays PENDING and the send is not counted as an attempt.
+	CodeUnreachable = "E_GATEWAY_UNREACHABLE"
 )
 
 // CodeHTTP is the error code of a send the gateway answered with an HTTP status

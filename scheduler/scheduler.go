@@ -64,8 +64,9 @@ type Scheduler struct {
 	cancelJobs context.CancelFunc
 	running    sync.WaitGroup
 
-	mu   sync.Mutex
-	addr string // where /metrics is served, once listening
+	mu      sync.Mutex
+	addr    string         // where /metrics is served, once listening
+	runners map[string]int // jobs running now, by name: for Doing
 }
 
 // New returns a Scheduler, or an error when nothing is scheduled.
@@ -122,6 +123,25 @@ func (s *Scheduler) CancelJobs() {
 	s.log.Warn("cancelling the running jobs now")
 	s.cancelJobs()
 }
+
+// Doing says what the scheduler is doing, for its heartbeat (package instances):
+// "running import, process", or "idle".
+func (s *Scheduler) Doing() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.runners) == 0 {
+		return "idle"
+	}
+	names := make([]string, 0, len(s.runners))
+	for n := range s.runners {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return "running " + strings.Join(names, ", ")
+}
+
+// Instance names the scheduler in the run ledger (and its heartbeat row).
+func (s *Scheduler) Instance() string { return s.opts.Instance }
 
 // MetricsAddr is the address /metrics is served on ("" when it is not).
 func (s *Scheduler) MetricsAddr() string {
@@ -254,8 +274,21 @@ func (s *Scheduler) start(name string, tick time.Time, trig jobs.Trigger, cfg *c
 		return
 	}
 	s.running.Add(1)
+	s.mu.Lock()
+	if s.runners == nil {
+		s.runners = map[string]int{}
+	}
+	s.runners[name]++
+	s.mu.Unlock()
 	go func() {
 		defer s.running.Done()
+		defer func() {
+			s.mu.Lock()
+			if s.runners[name]--; s.runners[name] <= 0 {
+				delete(s.runners, name)
+			}
+			s.mu.Unlock()
+		}()
 		env := jobs.Env{DB: s.opts.DB, Log: s.log.WithField("job", name), Config: cfg, Gateway: s.opts.Gateway}
 		run, err := s.ledger.Run(s.jobCtx, name, tick, trig, fn, env)
 		switch {

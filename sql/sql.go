@@ -73,6 +73,22 @@ var (
 	RunningProcessesOnHost string
 	//go:embed queries/mark_dead_processes.sql
 	MarkDeadProcesses string
+	//go:embed queries/request_attempts.sql
+	RequestAttempts string
+)
+
+// Live instances (package instances).
+var (
+	//go:embed queries/instance_start.sql
+	InstanceStart string
+	//go:embed queries/instance_beat.sql
+	InstanceBeat string
+	//go:embed queries/instance_stop.sql
+	InstanceStop string
+	//go:embed queries/list_instances.sql
+	ListInstances string
+	//go:embed queries/housekeeping_delete_instances.sql
+	HousekeepingDeleteInstances string
 )
 
 // The reference loader's checks before an upsert.

@@ -105,3 +105,30 @@ INSERT INTO job_runs (job, tick, trigger, instance, state, started_at, finished_
  ('process', '2026-11-30T11:45:00Z', 'SCHEDULE', 'host-b:202', 'FAILED', '2026-11-30T11:45:00Z', '2026-11-30T11:45:03Z',
   '{"claimed": 100}', 'gateway: HTTP 401 invalid token: check the gateway token and destination id'),
  ('housekeeping', '2026-11-30T11:59:00Z', 'MANUAL', 'ops-host:303', 'RUNNING', '2026-11-30T11:59:00Z', NULL, '{}', NULL);
+
+-- The sends' history (request_attempts): 2 was sent once and rejected; 4 was sent
+-- twice before its E_MAX_ATTEMPTS (the fixture keeps two of its ten sends), the last
+-- answered as a replay.
+INSERT INTO request_attempts (request_id, process_id, batch_id, command_id, sent_at, answered_at, outcome,
+        http_status, error_code, error_description, replayed)
+SELECT r.id, a.process_id, a.batch_id, a.command_id, a.sent_at, a.answered_at, a.outcome, a.http_status,
+       a.error_code, a.error_description, a.replayed
+FROM (VALUES
+ (2::bigint, 7::bigint, 'run-7-1', '2', '2026-11-30T08:04:59.5Z'::timestamptz, '2026-11-30T08:05:00Z'::timestamptz, 'rejected', 200,
+  'E_NOT_ENTITLED', 'smartcard 1000000001 is not entitled to P-1002', false),
+ (4, 7, 'run-7-1', '4', '2026-11-30T08:04:59.5Z', NULL, 'unknown', NULL,
+  'E_OUTCOME_UNKNOWN', 'no answer within 30s (outcome unknown)', false),
+ (4, 9, 'run-9-3', '4', '2026-11-30T10:59:59Z', '2026-11-30T11:00:00Z', 'retry', 200,
+  'E_BUSY', 'smartcard is busy, send again later', true)
+) AS a (number, process_id, batch_id, command_id, sent_at, answered_at, outcome, http_status, error_code, error_description, replayed)
+JOIN provisioning_requests r ON r.number = a.number
+ORDER BY a.sent_at, a.number;
+
+-- Heartbeats at 12:00 (dead after 1m): host-a's scheduler is live; host-b's died at
+-- 11:40; ops-host's `provisioner run housekeeping` (303) died at 11:59, 10 s after its
+-- start (its last beat at 11:58:55), leaving its run RUNNING; the one-off `provisioner process` (404) is live.
+INSERT INTO instances (kind, name, host, pid, version, started_at, last_seen_at, doing) VALUES
+ ('scheduler', 'host-a:101', 'host-a', 101, 'provisioner v1.4.0', '2026-11-29T06:00:00Z', '2026-11-30T11:59:55Z', 'idle'),
+ ('scheduler', 'host-b:202', 'host-b', 202, 'provisioner v1.4.0', '2026-11-29T06:00:00Z', '2026-11-30T11:40:00Z', 'running process'),
+ ('run', 'ops-host:303', 'ops-host', 303, 'provisioner v1.4.0', '2026-11-30T11:58:50Z', '2026-11-30T11:58:55Z', 'running housekeeping'),
+ ('process', 'ops-host:404', 'ops-host', 404, 'provisioner v1.4.0', '2026-11-30T11:59:30Z', '2026-11-30T11:59:50Z', 'processing run');

@@ -33,4 +33,4 @@ FROM locked
 WHERE r.id = locked.id
 RETURNING r.id, r.number, r.type, r.priority, r.sequence_number, r.smartcard_ca_id,
           coalesce(r.service_ca_ids, '{}') AS service_ca_ids, coalesce(r.stb_ca_id, '') AS stb_ca_id,
-          coalesce(r.pin, '') AS pin, r.attempts, r.command_generation, 0 AS rank, r.sequence_number AS ord
+          coalesce(r.pin, '') AS pin, r.attempts, r.command_generation, r.first_attempt_at, 0 AS rank, r.sequence_number AS ord

@@ -106,4 +106,4 @@ FROM locked
 WHERE r.id = locked.id
 RETURNING r.id, r.number, r.type, r.priority, r.sequence_number, r.smartcard_ca_id,
           coalesce(r.service_ca_ids, '{}') AS service_ca_ids, coalesce(r.stb_ca_id, '') AS stb_ca_id,
-          coalesce(r.pin, '') AS pin, r.attempts, r.command_generation, locked.rank, locked.ord
+          coalesce(r.pin, '') AS pin, r.attempts, r.command_generation, r.first_attempt_at, locked.rank, locked.ord

@@ -4,6 +4,25 @@
 -- error codes, $11 error descriptions; '' stands for NULL. The guard (still PENDING
 -- and still claimed by this run) makes a run whose lease expired, and whose requests
 -- another run took over, write nothing: the rows it returns are the ones written.
+--
+-- The history of every send (request_attempts, issue 12), parallel to $3: $12
+-- outcome kinds ('' for a command not sent: no row), $13 batch ids, $14 command ids,
+-- $15 sent and $16 answered times (RFC 3339; '' for no answer), $17 HTTP statuses
+-- (0 for none), $18 and $19 the send's own error code and description (the request's
+-- may be E_MAX_ATTEMPTS), $20 replayed. In the same statement as the outcomes, so
+-- that one is never written without the other. Not behind the guard: a command sent
+-- was sent, even by a run whose lease expired meanwhile (its outcome is then the
+-- other run's to write), and the history says so.
+WITH attempts AS (
+    INSERT INTO request_attempts (request_id, process_id, batch_id, command_id, sent_at, answered_at, outcome,
+                                  http_status, error_code, error_description, replayed)
+    SELECT a.id, $1, a.batch_id, a.command_id, a.sent_at::timestamptz, NULLIF(a.answered_at, '')::timestamptz,
+           a.outcome, NULLIF(a.http_status, 0), NULLIF(a.error_code, ''), NULLIF(a.error_description, ''), a.replayed
+    FROM unnest($3::bigint[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::int[],
+                $18::text[], $19::text[], $20::boolean[])
+             AS a (id, outcome, batch_id, command_id, sent_at, answered_at, http_status, error_code, error_description, replayed)
+    WHERE a.outcome <> ''
+)
 UPDATE provisioning_requests r
 SET life_cycle_state  = u.state,
     attempts          = u.attempts,
@@ -18,7 +37,9 @@ SET life_cycle_state  = u.state,
     process_id        = CASE WHEN u.state = 'PENDING' THEN r.process_id ELSE $1 END,
     claimed_by        = NULL,
     lease_expires_at  = NULL,
-    updated_at        = now()
+    updated_at        = now(),
+    -- A counted send (attempts raised) starts the age E_MAX_ATTEMPTS also needs.
+    first_attempt_at  = CASE WHEN u.attempts > r.attempts THEN coalesce(r.first_attempt_at, now()) ELSE r.first_attempt_at END
 FROM unnest($3::bigint[], $4::text[], $5::int[], $6::text[], $7::text[], $8::text[],
             $9::text[], $10::text[], $11::text[])
          AS u (id, state, attempts, next_attempt_at, request, response, reference_number, error_code, error_description)
