@@ -130,7 +130,7 @@ func TestExitCodes(t *testing.T) {
 	// Flags after the file (issue 16, item 7): --rejects is read as a flag, not a file.
 	after, rejectsDir := filepath.Join(dir, "after.csv"), t.TempDir()
 	os.WriteFile(after, []byte("action,subscription_number,smartcard_serial_number\nreset_pin,S1006,SC0000000006\nreset_pin,,SC0000000004\n"), 0o644)
-	if r := runCLI(t, vars, "import", after, "--rejects", rejectsDir); r.code != cli.ExitRejected || !strings.Contains(r.stderr, "1 rows and 0 files rejected") {
+	if r := runCLI(t, vars, "import", after, "--rejects", rejectsDir); r.code != cli.ExitRejected || !strings.Contains(r.stderr, "1 row and 0 files rejected") {
 		t.Errorf("file, then --rejects: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	if _, err := os.Stat(filepath.Join(rejectsDir, "after.rejects.csv")); err != nil {
