@@ -77,6 +77,16 @@ var (
 	ProductConflicts string
 )
 
+// The reference loader's entitlements.csv (reference/entitlements.go).
+var (
+	//go:embed queries/item_ids_by_serial.sql
+	ItemIDsBySerial string
+	//go:embed queries/clear_entitlements.sql
+	ClearEntitlements string
+	//go:embed queries/insert_entitlements.sql
+	InsertEntitlements string
+)
+
 //go:embed queries/analyze_reference.sql
 var AnalyzeReference string
 
