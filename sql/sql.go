@@ -184,3 +184,21 @@ var (
 	//go:embed queries/top_errors.sql
 	TopErrors string
 )
+
+// Reconciliation runs (package reconcile) and their record.
+var (
+	//go:embed queries/reconcile_cards.sql
+	ReconcileCards string
+	//go:embed queries/reconcile_scope_subscription.sql
+	ReconcileScopeSubscription string
+	//go:embed queries/reconcile_scope_smartcards.sql
+	ReconcileScopeSmartcards string
+	//go:embed queries/reconcile_run_start.sql
+	ReconcileRunStart string
+	//go:embed queries/reconcile_run_finish.sql
+	ReconcileRunFinish string
+	//go:embed queries/insert_correction.sql
+	InsertCorrection string
+	//go:embed queries/last_reconcile_runs.sql
+	LastReconcileRuns string
+)
