@@ -25,7 +25,7 @@ type card struct {
 
 // catalogue is the products by id and by CA id: small, read once per run.
 type catalogue struct {
-	byID map[string]provisioning.Product // by id as text, as the array literal has it
+	byID   map[string]provisioning.Product // by id as text, as the array literal has it
 	byCA   map[string]provisioning.Product
 	byCode map[string]provisioning.Product
 }

@@ -78,6 +78,9 @@ type Options struct {
 	// (default 1s), doubled each time up to 30s.
 	MaxAttempts int
 	BackoffBase time.Duration
+	// ChunkSize is how many cards go in one query (1 to ChunkSize, the default):
+	// tests make it small to have many chunks of a few cards.
+	ChunkSize int
 	// Observer, when set, hears of the run's end (metrics).
 	Observer Observer
 }
@@ -102,6 +105,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.GetConcurrency <= 0 {
 		o.GetConcurrency = 16
+	}
+	if o.ChunkSize <= 0 || o.ChunkSize > ChunkSize {
+		o.ChunkSize = ChunkSize
 	}
 	if o.MaxAttempts <= 0 {
 		o.MaxAttempts = 10

@@ -97,7 +97,10 @@ func scopeIDs(ctx context.Context, db *store.DB, s Scope, log logrus.FieldLogger
 			return nil, fmt.Errorf("read scope: %w", err)
 		}
 		if len(ids) == 0 {
-			var n []int64
+			var n []struct {
+				ID     int64  `db:"id"`
+				Number string `db:"number"`
+			}
 			if err := db.SelectContext(ctx, &n, provsql.LookupSubscriptions, pq.StringArray{s.Subscription}); err != nil {
 				return nil, fmt.Errorf("read scope: %w", err)
 			}
@@ -304,11 +307,11 @@ func (r *run) read(ctx context.Context, ids []int64, emit func(*chunk) bool) err
 			if k >= len(ids) {
 				return nil
 			}
-			end := min(k+ChunkSize, len(ids))
+			end := min(k+r.opts.ChunkSize, len(ids))
 			scope, after, k = pq.Int64Array(ids[k:end]), 0, end
 		}
 		var cards []card
-		if err := r.db.SelectContext(ctx, &cards, provsql.ReconcileCards, after, ChunkSize, scope); err != nil {
+		if err := r.db.SelectContext(ctx, &cards, provsql.ReconcileCards, after, r.opts.ChunkSize, scope); err != nil {
 			return fmt.Errorf("read cards: %w", err)
 		}
 		if r.opts.Scope.All {
