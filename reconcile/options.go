@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -87,7 +88,7 @@ type Options struct {
 
 // Observer is told what each run found.
 type Observer interface {
-	ReconcileDone(c Counts, state State)
+	ReconcileDone(s Summary)
 }
 
 func (o Options) withDefaults() Options {
@@ -192,4 +193,24 @@ func (s Summary) Line() string {
 	return fmt.Sprintf("reconciliation %d (%s): checked %d, in sync %d, drifted %d (missing products %d, extra products %d, wrong pairing %d, missing pairing %d, unexpected pairing %d), busy %d, unknown %d, disabled %d, uncorrectable %d; %s %d corrections; report %s; in %s",
 		s.RunID, s.Scope, c.Checked, c.InSync, c.Drifted, c.MissingProducts, c.ExtraProducts, c.WrongPairing, c.MissingPairing,
 		c.ExtraPairing, c.Busy, c.Unknown, c.Disabled, c.Uncorrectable, verb, c.Corrections, s.Report, s.Duration.Round(time.Millisecond))
+}
+
+// ParseMaxCorrections reads --max-corrections and jobs.reconcile.max_corrections: a
+// percentage of the cards checked, "5%" or "5" (0 to 100), as a share (0.05).
+func ParseMaxCorrections(s string) (float64, error) {
+	t := strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(s), "%"))
+	v, err := strconv.ParseFloat(t, 64)
+	if err != nil || !(v >= 0 && v <= 100) {
+		return 0, fmt.Errorf("max corrections %q: must be a percentage from 0 to 100, e.g. 5%%", s)
+	}
+	return v / 100, nil
+}
+
+// ParsePriority reads the corrections' priority: REGULAR or EXPRESS, any case.
+func ParsePriority(s string) (provisioning.Priority, error) {
+	switch p := provisioning.Priority(strings.ToUpper(strings.TrimSpace(s))); p {
+	case provisioning.Regular, provisioning.Express:
+		return p, nil
+	}
+	return "", fmt.Errorf("priority %q: must be REGULAR or EXPRESS", s)
 }

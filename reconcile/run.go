@@ -81,7 +81,7 @@ func Run(ctx context.Context, db *store.DB, client *dispatcher.Client, log logru
 		runErr = errors.Join(runErr, fmt.Errorf("record reconciliation run: %w", err))
 	}
 	if opts.Observer != nil {
-		opts.Observer.ReconcileDone(c, state)
+		opts.Observer.ReconcileDone(sum)
 	}
 	return sum, runErr
 }
