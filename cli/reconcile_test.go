@@ -64,9 +64,16 @@ func TestReconcileCommand(t *testing.T) {
 			t.Errorf("reconcile %v: exit %d, want %d with %q:\n%s%s", s.args, r.code, s.code, s.want, r.stdout, r.stderr)
 		}
 	}
-	// One report per run that started: the first five.
+	// One report per run that started: the first five; status lists them.
 	entries, err := os.ReadDir(reports)
 	if err != nil || len(entries) != 5 {
-		t.Errorf("reports: %d files, %v", len(entries), err)
+		t.Fatalf("reports: %d files, %v", len(entries), err)
+	}
+	r := runCLI(t, vars, "status")
+	for _, want := range []string{"Last reconciliations", "5 SUCCEEDED, all", "2 CAPPED, all", "1 CAPPED (dry run), all", "corrections 2\n",
+		"    report " + filepath.Join(reports, entries[len(entries)-1].Name())} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("status lacks %q:\n%s", want, r.stdout)
+		}
 	}
 }

@@ -74,10 +74,14 @@ func Run(ctx context.Context, db *store.DB, client *dispatcher.Client, log logru
 		errText = sum.CapMessage()
 	}
 	c := sum.Counts
+	created := c.Corrections // the record counts the corrections created, not those that would be
+	if state != Succeeded || opts.DryRun {
+		created = 0
+	}
 	// The record is written even when ctx was cancelled: a run must not stay RUNNING.
 	if _, err := db.ExecContext(context.WithoutCancel(ctx), provsql.ReconcileRunFinish, sum.RunID, string(state),
 		c.Checked, c.InSync, c.Drifted, c.MissingProducts, c.ExtraProducts, c.WrongPairing, c.MissingPairing, c.ExtraPairing,
-		c.Busy, c.Unknown, c.Disabled, c.Uncorrectable, c.Corrections, sum.Report, errText); err != nil {
+		c.Busy, c.Unknown, c.Disabled, c.Uncorrectable, created, sum.Report, errText); err != nil {
 		runErr = errors.Join(runErr, fmt.Errorf("record reconciliation run: %w", err))
 	}
 	if opts.Observer != nil {

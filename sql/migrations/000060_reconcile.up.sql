@@ -38,6 +38,7 @@ CREATE TABLE reconcile_runs (
     disabled           integer     NOT NULL DEFAULT 0,
     -- Drift the instruction rules refused to correct (the report says why).
     uncorrectable      integer     NOT NULL DEFAULT 0,
+    -- Requests created: 0 for a dry, capped or failed run (the report has the rest).
     corrections        integer     NOT NULL DEFAULT 0,
     report             text,
     error              text,
