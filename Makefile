@@ -28,6 +28,7 @@ bench: build
 	scripts/ensure-postgres.sh
 	scripts/bench.sh
 	scripts/bench-dispatch.sh
+	scripts/bench-reconcile.sh
 
 demo: build
 	scripts/ensure-postgres.sh

@@ -302,20 +302,29 @@ func (r *run) do(ctx context.Context, ids []int64) (err error) {
 // read hands the scope's cards to emit a chunk at a time, by keyset; it stops when
 // emit says so.
 func (r *run) read(ctx context.Context, ids []int64, emit func(*chunk) bool) error {
+	// Prepared once: planning the chunk's query cost more than running it (measured
+	// 20-60 ms against 14-30 ms on a loaded 2-core machine).
+	stmt, err := r.db.PreparexContext(ctx, provsql.ReconcileCards)
+	if err != nil {
+		return fmt.Errorf("prepare: %w", err)
+	}
+	defer stmt.Close()
+	// One read takes readChunks query chunks: the read is the one sequential step
+	// of the run, and its cost is mostly per statement (measured: 9,400 cards/s
+	// reading 500 at a time on a loaded machine).
+	per := r.opts.ChunkSize * readChunks
 	var after int64
 	for k := 0; ; {
 		var scope any // NULL: every card with entitlements
-		if r.opts.Scope.All {
-			scope = nil
-		} else {
+		if !r.opts.Scope.All {
 			if k >= len(ids) {
 				return nil
 			}
-			end := min(k+r.opts.ChunkSize, len(ids))
+			end := min(k+per, len(ids))
 			scope, after, k = pq.Int64Array(ids[k:end]), 0, end
 		}
 		var cards []card
-		if err := r.db.SelectContext(ctx, &cards, provsql.ReconcileCards, after, r.opts.ChunkSize, scope); err != nil {
+		if err := stmt.SelectContext(ctx, &cards, after, per, scope); err != nil {
 			return fmt.Errorf("read cards: %w", err)
 		}
 		if r.opts.Scope.All {
@@ -324,11 +333,18 @@ func (r *run) read(ctx context.Context, ids []int64, emit func(*chunk) bool) err
 			}
 			after = cards[len(cards)-1].ID
 		}
-		if len(cards) > 0 && !emit(&chunk{cards: cards, done: make(chan struct{})}) {
-			return nil
+		for len(cards) > 0 {
+			n := min(len(cards), r.opts.ChunkSize)
+			if !emit(&chunk{cards: cards[:n:n], done: make(chan struct{})}) {
+				return nil
+			}
+			cards = cards[n:]
 		}
 	}
 }
+
+// readChunks is how many query chunks one read of the cards takes.
+const readChunks = 4
 
 // ask asks the gateway for the state of the chunk's cards that are not busy.
 func (r *run) ask(ctx context.Context, ch *chunk) {
