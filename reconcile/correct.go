@@ -23,6 +23,9 @@ func (r *run) handle(ctx context.Context, ch *chunk) error {
 		return err
 	}
 	c := &r.sum.Counts
+	if err := r.recheckBusy(ctx, ch); err != nil {
+		return err
+	}
 	for i := range ch.cards {
 		cd := &ch.cards[i]
 		st, known := ch.states[cd.CAID]
@@ -90,6 +93,40 @@ func (r *run) handle(ctx context.Context, ch *chunk) error {
 		}
 		if corrected {
 			c.CorrectedCards++
+		}
+	}
+	return nil
+}
+
+// recheckBusy marks busy the chunk's drifted cards that got a PENDING request since
+// they were read (a cursor reads from the run's start): their state is about to
+// change, and a correction now could undo what the request does.
+func (r *run) recheckBusy(ctx context.Context, ch *chunk) error {
+	var drifted []string
+	for i := range ch.cards {
+		cd := &ch.cards[i]
+		if st, ok := ch.states[cd.CAID]; ok && !cd.Busy && st.Status != casapi.SmartcardDisabled &&
+			len(compare(cd, r.cat.expected(cd), st)) > 0 {
+			drifted = append(drifted, cd.CAID)
+		}
+	}
+	if len(drifted) == 0 {
+		return nil
+	}
+	var busy []string
+	if err := r.db.SelectContext(ctx, &busy, provsql.BusyCards, pq.StringArray(drifted)); err != nil {
+		return fmt.Errorf("check busy cards: %w", err)
+	}
+	if len(busy) == 0 {
+		return nil
+	}
+	now := make(map[string]bool, len(busy))
+	for _, b := range busy {
+		now[b] = true
+	}
+	for i := range ch.cards {
+		if now[ch.cards[i].CAID] {
+			ch.cards[i].Busy = true
 		}
 	}
 	return nil

@@ -189,6 +189,12 @@ var (
 var (
 	//go:embed queries/reconcile_cards.sql
 	ReconcileCards string
+	//go:embed queries/reconcile_cursor.sql
+	ReconcileCursor string
+	//go:embed queries/reconcile_fetch.sql
+	ReconcileFetch string
+	//go:embed queries/busy_cards.sql
+	BusyCards string
 	//go:embed queries/reconcile_scope_subscription.sql
 	ReconcileScopeSubscription string
 	//go:embed queries/reconcile_scope_smartcards.sql
