@@ -77,3 +77,51 @@ func TestReconcileCommand(t *testing.T) {
 		}
 	}
 }
+
+// TestRunReconcileJob: the reconcile job through the run ledger: over
+// max_corrections it is REJECTED (exit 3) and creates nothing; with process = true
+// and a cap it passes, it creates the corrections and sends them.
+func TestRunReconcileJob(t *testing.T) {
+	fleet := filepath.Join("..", "reconcile", "testdata", "fleet")
+	dsn := pgtest.NewURL(t)
+	vars := map[string]string{"DATABASE_URL": dsn, "CAS_GATEWAY_TOKEN": "tok", "CAS_DESTINATION_ID": "CRM01"}
+	if r := runCLI(t, vars, "reference", "load", fleet); r.code != 0 {
+		t.Fatalf("reference load: %d %s", r.code, r.stderr)
+	}
+	var known simulator.Known
+	var err error
+	if known.Smartcards, known.STBs, known.Products, err = reference.ReadKnown(fleet); err != nil {
+		t.Fatal(err)
+	}
+	if known.Entitled, err = reference.ReadEntitled(fleet); err != nil {
+		t.Fatal(err)
+	}
+	sim := simulator.New(simulator.Config{Token: "tok", DestinationID: "CRM01", Seed: 1}, known)
+	srv := httptest.NewServer(sim)
+	t.Cleanup(func() { sim.Close(); srv.Close() })
+	vars["CAS_GATEWAY_URL"] = srv.URL
+	reports := filepath.Join(t.TempDir(), "reports")
+	conf := func(extra string) string {
+		path := filepath.Join(t.TempDir(), "p.toml")
+		body := "[jobs.reconcile]\nreports = \"" + reports + "\"\n" + extra
+		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	// SC13's subscription is suspended: 1 card of 14 to correct, 7%.
+	r := runCLI(t, vars, "run", "reconcile", "--config", conf(""))
+	if r.code != 3 || !strings.Contains(r.stdout, "reconcile run 1: REJECTED") || !strings.Contains(r.stdout, "more than --max-corrections 5.00%") {
+		t.Errorf("capped: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = runCLI(t, vars, "run", "reconcile", "--config", conf("max_corrections = \"10%\"\nprocess = true\npriority = \"express\"\n"))
+	if r.code != 0 || !strings.Contains(r.stdout, "created 1 corrections") || !strings.Contains(r.stdout, "completed 1") {
+		t.Errorf("passed: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := runCLI(t, vars, "run", "reconcile", "--config", conf("max_corrections = \"5\"\n")); r.code != 0 || !strings.Contains(r.stdout, "in sync 14, drifted 0") {
+		t.Errorf("after: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := runCLI(t, vars, "run", "reconcile", "--config", conf("max_corrections = 5\n")); r.code != 2 || !strings.Contains(r.stderr, `a percentage as a string ("5%")`) {
+		t.Errorf("bad setting: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
