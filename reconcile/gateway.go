@@ -84,7 +84,7 @@ func (g *gateway) oneByOne(ctx context.Context, ids []string) (map[string]casapi
 		}()
 	}
 	wg.Wait()
-	if err := errors.Join(firstError(errs)); err != nil {
+	if err := firstError(errs); err != nil {
 		return nil, nil, err
 	}
 	states := make(map[string]casapi.SmartcardState, len(ids))
