@@ -29,6 +29,7 @@ bench: build
 	scripts/ensure-postgres.sh
 	scripts/bench.sh
 	scripts/bench-dispatch.sh
+	scripts/bench-reconcile.sh
 
 demo: build
 	scripts/ensure-postgres.sh

@@ -23,7 +23,12 @@ const (
 	PathBatches    = "/v1/batches"
 	PathSmartcards = "/v1/smartcards/" // followed by the smartcard's CA id
 	PathHealth     = "/v1/health"
+	// PathQuery is the state of up to MaxQuery cards in one call (version 1.1).
+	PathQuery = "/v1/smartcards/query"
 )
+
+// MaxQuery is the most CA ids one query may name; more gets 413.
+const MaxQuery = 500
 
 // Limits of one batch.
 const (
@@ -151,6 +156,48 @@ type SmartcardState struct {
 	// STB is empty (absent) when the card is not paired.
 	STB          string `json:"stb,omitempty"`
 	PINIsDefault bool   `json:"pin_is_default"`
+}
+
+// Query is the body of POST /v1/smartcards/query.
+type Query struct {
+	Smartcards []string `json:"smartcards"`
+}
+
+// QueryResult is the 200 answer to a query: the state of each card the gateway
+// knows, in the order asked, and the CA ids it does not know.
+type QueryResult struct {
+	Smartcards []SmartcardState `json:"smartcards"`
+	Unknown    []string         `json:"unknown"`
+}
+
+// Validate checks a query as the gateway does: 1 to MaxQuery CA ids (more wraps
+// ErrTooMany: 413), each by the command_id character rule, none twice (ErrInvalid: 400).
+func (q Query) Validate() error {
+	if len(q.Smartcards) > MaxQuery {
+		return fmt.Errorf("smartcards: %d, at most %d allowed: %w", len(q.Smartcards), MaxQuery, ErrTooMany)
+	}
+	if len(q.Smartcards) == 0 {
+		return &fieldError{batch: true, field: "smartcards", msg: fmt.Sprintf("must hold 1 to %d CA ids, has none", MaxQuery)}
+	}
+	seen := make(map[string]int, len(q.Smartcards))
+	for i, id := range q.Smartcards {
+		bad := func(format string, args ...any) error {
+			return &fieldError{batch: true, field: fmt.Sprintf("smartcards[%d]", i), msg: fmt.Sprintf(format, args...)}
+		}
+		if n := utf8.RuneCountInString(id); n < 1 || n > MaxIDLen {
+			return bad("must be 1 to %d characters, has %d", MaxIDLen, n)
+		}
+		for _, r := range id {
+			if !isIDChar(r) {
+				return bad("character %q not allowed, only A-Z a-z 0-9 . _ -", r)
+			}
+		}
+		if j, dup := seen[id]; dup {
+			return bad("%s is also smartcards[%d]", id, j)
+		}
+		seen[id] = i
+	}
+	return nil
 }
 
 // Health is the answer to GET /v1/health.

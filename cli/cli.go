@@ -79,7 +79,8 @@ var commands = map[string]command{
 	"audit":     {"audit list [--operator --action --since] [--json]: who pulled which lever", runAudit},
 	"version":   {"print the version", runVersion},
 	"scheduler": {"run the jobs on their schedules (foreground daemon): --config FILE", runScheduler},
-	"run":       {"run JOB: one run of import, process or housekeeping, recorded in the ledger", runRun},
+	"run":       {"run JOB: one run of import, process, reconcile or housekeeping, recorded in the ledger", runRun},
+	"reconcile": {"compare the CRM's entitlements with the CAS and create the corrections", runReconcile},
 	"config":    {"config check [FILE]: name every mistake of a configuration file", runConfig},
 }
 
@@ -132,12 +133,13 @@ func printUsage(w io.Writer) {
 	}
 	fmt.Fprintln(w, "\nRun `provisioner COMMAND -h` for a command's flags.")
 	fmt.Fprintln(w, "Environment: DATABASE_URL (required); DATABASE_STATEMENT_TIMEOUT (30s); CAS_GATEWAY_URL,")
-	fmt.Fprintln(w, "CAS_GATEWAY_TOKEN, CAS_DESTINATION_ID (process, serve, scheduler, run, and import of process_immediately")
+	fmt.Fprintln(w, "CAS_GATEWAY_TOKEN, CAS_DESTINATION_ID (process, reconcile, serve, scheduler, run, and import of process_immediately")
 	fmt.Fprintln(w, "rows); LOG_LEVEL (info); LOG_FORMAT (text on a terminal, json otherwise); PROVISIONER_CONFIG or --config")
 	fmt.Fprintln(w, "FILE (every command that uses the database; required by scheduler and run): the configuration file, whose")
 	fmt.Fprintln(w, "settings stand in for the variables the environment does not set.")
 	fmt.Fprintln(w, "Exit codes: 0 ok, 1 failed, 2 bad usage or configuration, 3 done but something was rejected (rows or")
-	fmt.Fprintln(w, "files by import, requests by process, bad rows by reference load; the same through run).")
+	fmt.Fprintln(w, "files by import, requests by process, bad rows by reference load, corrections over --max-corrections or")
+	fmt.Fprintln(w, "refused by the rules by reconcile; the same through run).")
 }
 
 // isHelp reports whether arg asks for the usage, where a command or subcommand is

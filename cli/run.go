@@ -13,7 +13,7 @@ import (
 
 const runUsage = `run JOB [--config FILE]
 
-Runs one job once (import, process or housekeeping), recorded in the run ledger as a
+Runs one job once (housekeeping, import, process or reconcile), recorded in the run ledger as a
 MANUAL run: for system cron (see crontab.example) and for operators. Exit codes as
 the other commands: 0 done, 1 failed or interrupted, 2 configuration, 3 done with
 rejects. A run that finds the job still running elsewhere is SKIPPED (exit 0).`
@@ -47,6 +47,10 @@ func runRun(ctx context.Context, env Env, args []string) error {
 	case name == "process":
 		if err := jobs.CheckDispatcher(jobs.GatewayConfig(c), jobs.ProcessOptions(c)); err != nil {
 			return usagef("%v", err)
+		}
+	case name == "reconcile":
+		if err := jobs.GatewayConfig(c).Check(); err != nil {
+			return usagef("gateway: %v", err)
 		}
 	case name == "import" && c.Import.Inbox == "":
 		return usagef("jobs.import.inbox is not set in %s", c.Path)

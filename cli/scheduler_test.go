@@ -38,7 +38,7 @@ func TestConfigCheck(t *testing.T) {
 
 	sample := filepath.Join("..", "samples", "provisioner.toml")
 	r = runCLI(t, map[string]string{"PROVISIONER_CONFIG": sample}, "config", "check")
-	if r.code != 0 || !strings.HasPrefix(r.stdout, sample+": ok\n") || !strings.Contains(r.stdout, "process       */5 * * * *  true") {
+	if r.code != 0 || !strings.HasPrefix(r.stdout, sample+": ok\n") || !regexp.MustCompile(`\nprocess +\*/5 \* \* \* \* +true`).MatchString(r.stdout) {
 		t.Errorf("sample: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	for _, args := range [][]string{{"config"}, {"config", "lint"}, {"config", "check", "a", "b"}, {"config", "check"}} {

@@ -180,6 +180,25 @@ func writeStatus(w io.Writer, st ops.Status) error {
 		}
 		tw.Flush()
 	}
+
+	fmt.Fprintln(w, "\nLast reconciliations (provisioner reconcile, the reconcile job):")
+	if len(st.Reconciliations) == 0 {
+		fmt.Fprintln(w, "  none")
+	}
+	for _, r := range st.Reconciliations {
+		dry := ""
+		if r.DryRun {
+			dry = " (dry run)"
+		}
+		fmt.Fprintf(w, "  %d %s%s, %s, started %s: checked %d, drifted %d, busy %d, unknown %d, disabled %d, corrections %d\n",
+			r.ID, r.State, dry, r.Scope, stamp(r.StartedAt), r.Checked, r.Drifted, r.Busy, r.Unknown, r.Disabled, r.Corrections)
+		if r.Report != "" {
+			fmt.Fprintf(w, "    report %s\n", r.Report)
+		}
+		if r.Error != "" {
+			fmt.Fprintf(w, "    %s\n", oneLine(r.Error))
+		}
+	}
 	return nil
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/provisioner/provisioner/dispatcher"
+	"github.com/provisioner/provisioner/reconcile"
 	"github.com/provisioner/provisioner/store"
 )
 
@@ -92,6 +93,17 @@ type HousekeepingJob struct {
 	StaleProcessAfter time.Duration
 }
 
+// ReconcileJob is a reconciliation run of every card with entitlements (the settings
+// of `provisioner reconcile --all`). Not scheduled by default.
+type ReconcileJob struct {
+	Job
+	Reports        string  // the drift reports' folder
+	MaxCorrections float64 // a share of the cards checked (0.05: 5%)
+	Priority       string  // of the corrections: REGULAR or EXPRESS
+	Process        bool    // a processing run right after, to send the corrections
+	Force          bool    // create the corrections even over MaxCorrections
+}
+
 // Config is every setting.
 type Config struct {
 	Path string // the file it was read from ("" for defaults only)
@@ -127,6 +139,7 @@ type Config struct {
 	Import       ImportJob
 	Process      ProcessJob
 	Housekeeping HousekeepingJob
+	Reconcile    ReconcileJob
 
 	// Warnings are things that work but deserve the operator's attention.
 	Warnings []string
@@ -150,12 +163,16 @@ func Default() *Config {
 	c.Housekeeping.FilesAfter = 30 * 24 * time.Hour
 	c.Housekeeping.RunsAfter = 90 * 24 * time.Hour
 	c.Housekeeping.StaleProcessAfter = 6 * time.Hour
+	c.Reconcile.Reports = "reports"
+	c.Reconcile.MaxCorrections = reconcile.DefaultMaxCorrections
+	c.Reconcile.Priority = "REGULAR"
 	return c
 }
 
 // Jobs returns the schedule of each job by name.
 func (c *Config) Jobs() map[string]*Job {
-	return map[string]*Job{"import": &c.Import.Job, "process": &c.Process.Job, "housekeeping": &c.Housekeeping.Job}
+	return map[string]*Job{"import": &c.Import.Job, "process": &c.Process.Job, "housekeeping": &c.Housekeeping.Job,
+		"reconcile": &c.Reconcile.Job}
 }
 
 // Problem is one mistake in the file.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/provisioner/provisioner/dispatcher"
 	dur "github.com/provisioner/provisioner/internal/duration"
+	"github.com/provisioner/provisioner/reconcile"
 	"github.com/provisioner/provisioner/store"
 )
 
@@ -69,6 +70,32 @@ var settings = []setting{
 	{"jobs.housekeeping.requests_after", duration(func(c *Config) *time.Duration { return &c.Housekeeping.RequestsAfter }, 0)},
 	{"jobs.housekeeping.runs_after", duration(func(c *Config) *time.Duration { return &c.Housekeeping.RunsAfter }, 0)},
 	{"jobs.housekeeping.stale_process_after", duration(func(c *Config) *time.Duration { return &c.Housekeeping.StaleProcessAfter }, time.Minute)},
+
+	{"jobs.reconcile.schedule", str(func(c *Config) *string { return &c.Reconcile.Schedule }, nil)},
+	{"jobs.reconcile.catch_up", boolean(func(c *Config) *bool { return &c.Reconcile.CatchUp })},
+	{"jobs.reconcile.reports", str(func(c *Config) *string { return &c.Reconcile.Reports }, func(v string) error {
+		if v == "" {
+			return errors.New("must name a folder")
+		}
+		return nil
+	})},
+	{"jobs.reconcile.max_corrections", func(c *Config, v value) error {
+		if v.n.Kind != unstable.String {
+			return v.mismatch(`a percentage as a string ("5%")`)
+		}
+		share, err := reconcile.ParseMaxCorrections(string(v.n.Data))
+		if err != nil {
+			return err
+		}
+		c.Reconcile.MaxCorrections = share
+		return nil
+	}},
+	{"jobs.reconcile.priority", str(func(c *Config) *string { return &c.Reconcile.Priority }, func(v string) error {
+		_, err := reconcile.ParsePriority(v)
+		return err
+	})},
+	{"jobs.reconcile.process", boolean(func(c *Config) *bool { return &c.Reconcile.Process })},
+	{"jobs.reconcile.force", boolean(func(c *Config) *bool { return &c.Reconcile.Force })},
 }
 
 // Keys returns every key the file may hold, in the sample's order.

@@ -61,6 +61,7 @@ func init() {
 		{"housekeeping", Housekeeping},
 		{"import", Import},
 		{"process", Process},
+		{"reconcile", Reconcile},
 	}
 	for _, s := range Registry {
 		All[s.Name] = s.Run

@@ -17,6 +17,7 @@ import (
 
 	"github.com/provisioner/provisioner/ops"
 	"github.com/provisioner/provisioner/provisioning"
+	"github.com/provisioner/provisioner/reconcile"
 	"github.com/provisioner/provisioner/store"
 )
 
@@ -45,6 +46,10 @@ type Metrics struct {
 	batchTime   *prometheus.HistogramVec
 	commands    *prometheus.CounterVec
 	results     *prometheus.CounterVec
+	reconCards  *prometheus.CounterVec
+	reconDrift  *prometheus.CounterVec
+	reconFixes  prometheus.Counter
+	reconLast   *prometheus.GaugeVec
 }
 
 // New returns the metrics; the queue figures are read from db at each scrape (db
@@ -92,8 +97,25 @@ func New(db *store.DB, opts Options) *Metrics {
 			Name: "provisioner_request_results_total",
 			Help: "Requests written back after a send, by state (COMPLETED, REJECTED, or PENDING to be sent again) and error code (empty for COMPLETED).",
 		}, []string{"state", "error_code"}),
+		reconCards: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "provisioner_reconcile_cards_total",
+			Help: "Cards of reconciliation runs by what became of them: checked (compared with the gateway), in_sync, drifted, busy (skipped), unknown, disabled.",
+		}, []string{"result"}),
+		reconDrift: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "provisioner_reconcile_drift_total",
+			Help: "Drift found by reconciliation runs, by kind (MISSING_PRODUCTS, EXTRA_PRODUCTS, WRONG_PAIRING, MISSING_PAIRING, UNEXPECTED_PAIRING).",
+		}, []string{"kind"}),
+		reconFixes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "provisioner_reconcile_corrections_total",
+			Help: "Correction requests created by reconciliation runs (none for a dry, capped or failed run).",
+		}),
+		reconLast: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "provisioner_reconcile_last_run_timestamp_seconds",
+			Help: "When the last reconciliation run of this process ended, by state (SUCCEEDED, CAPPED, FAILED, INTERRUPTED).",
+		}, []string{"state"}),
 	}
 	m.reg.MustRegister(m.jobRuns, m.jobDuration, m.batches, m.batchTime, m.commands, m.results,
+		m.reconCards, m.reconDrift, m.reconFixes, m.reconLast,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if db != nil {
 		m.reg.MustRegister(&queueCollector{db: db, opts: opts})
@@ -126,6 +148,23 @@ func (m *Metrics) BatchSent(status, outcome string, commands int, took time.Dura
 // (dispatcher.Observer).
 func (m *Metrics) Results(state, errorCode string, n int) {
 	m.results.WithLabelValues(state, errorCode).Add(float64(n))
+}
+
+// ReconcileDone records what a reconciliation run found (reconcile.Observer).
+func (m *Metrics) ReconcileDone(s reconcile.Summary) {
+	c := s.Counts
+	for result, n := range map[string]int{"checked": c.Checked, "in_sync": c.InSync, "drifted": c.Drifted,
+		"busy": c.Busy, "unknown": c.Unknown, "disabled": c.Disabled} {
+		m.reconCards.WithLabelValues(result).Add(float64(n))
+	}
+	for kind, n := range map[string]int{reconcile.KindMissingProducts: c.MissingProducts, reconcile.KindExtraProducts: c.ExtraProducts,
+		reconcile.KindWrongPairing: c.WrongPairing, reconcile.KindMissingPairing: c.MissingPairing, reconcile.KindExtraPairing: c.ExtraPairing} {
+		m.reconDrift.WithLabelValues(kind).Add(float64(n))
+	}
+	if s.State == reconcile.Succeeded && !s.DryRun {
+		m.reconFixes.Add(float64(c.Corrections))
+	}
+	m.reconLast.WithLabelValues(string(s.State)).Set(float64(time.Now().Unix()))
 }
 
 // queueCollector reads the queue from the database at scrape time.

@@ -40,6 +40,37 @@ type Status struct {
 	// Instances: the schedulers, `provisioner run` and `provisioner process` with a
 	// heartbeat row, live or dead (package instances); [] when none.
 	Instances []instances.Instance `json:"instances"`
+	// Reconciliations: the last reconciliation runs, newest first (at most
+	// LastReconciliations), with their drift reports. [] when none.
+	Reconciliations []ReconcileRun `json:"reconciliations"`
+}
+
+// LastReconciliations is how many reconciliation runs status lists.
+const LastReconciliations = 5
+
+// ReconcileRun is one reconciliation run as reconcile_runs records it.
+type ReconcileRun struct {
+	ID                int64      `db:"id" json:"id"`
+	Scope             string     `db:"scope" json:"scope"`
+	DryRun            bool       `db:"dry_run" json:"dry_run"`
+	State             string     `db:"state" json:"state"`
+	Checked           int        `db:"checked" json:"checked"`
+	InSync            int        `db:"in_sync" json:"in_sync"`
+	Drifted           int        `db:"drifted" json:"drifted"`
+	MissingProducts   int        `db:"missing_products" json:"missing_products"`
+	ExtraProducts     int        `db:"extra_products" json:"extra_products"`
+	WrongPairing      int        `db:"wrong_pairing" json:"wrong_pairing"`
+	MissingPairing    int        `db:"missing_pairing" json:"missing_pairing"`
+	UnexpectedPairing int        `db:"extra_pairing" json:"unexpected_pairing"`
+	Busy              int        `db:"busy" json:"busy"`
+	Unknown           int        `db:"unknown" json:"unknown"`
+	Disabled          int        `db:"disabled" json:"disabled"`
+	Uncorrectable     int        `db:"uncorrectable" json:"uncorrectable"`
+	Corrections       int        `db:"corrections" json:"corrections"`
+	Report            string     `db:"report" json:"report"`
+	Error             string     `db:"error" json:"error"`
+	StartedAt         time.Time  `db:"started_at" json:"started_at"`
+	FinishedAt        *time.Time `db:"finished_at" json:"finished_at"`
 }
 
 // RequestTotals counts the requests.
@@ -399,6 +430,15 @@ func Snapshot(ctx context.Context, db *store.DB, opts StatusOptions) (Status, er
 		return st, err
 	}
 	markDead(&st)
+	st.Reconciliations = []ReconcileRun{}
+	if err := db.SelectContext(ctx, &st.Reconciliations, provsql.LastReconcileRuns, LastReconciliations); err != nil {
+		return st, fmt.Errorf("last reconciliation runs: %w", err)
+	}
+	for i := range st.Reconciliations {
+		r := &st.Reconciliations[i]
+		r.StartedAt = r.StartedAt.UTC()
+		utc(&r.FinishedAt)
+	}
 	return st, nil
 }
 

@@ -2,6 +2,7 @@ package ops_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -139,7 +140,7 @@ func TestSnapshotJobs(t *testing.T) {
 				}
 				got[j.Job] = w
 			}
-			if want := []string{"housekeeping", "import", "process"}; len(order) != 3 || order[0] != want[0] || order[1] != want[1] || order[2] != want[2] {
+			if want := []string{"housekeeping", "import", "process", "reconcile"}; !slices.Equal(order, want) {
 				t.Errorf("jobs listed %v, want %v", order, want)
 			}
 			for name, w := range c.want {

@@ -22,11 +22,14 @@ const (
 	SmartcardsFile    = "smartcards.csv"
 	STBsFile          = "stbs.csv"
 	ProductsFile      = "products.csv"
+	// EntitlementsFile is the CRM's expected state of its cards, for reconciliation
+	// (entitlements.go): loaded last, as it names smartcards, STBs and products.
+	EntitlementsFile = "entitlements.csv"
 )
 
 // Files lists the reference files in the order they are loaded: subscriptions first,
 // because installed items name them.
-var Files = []string{SubscriptionsFile, SmartcardsFile, STBsFile, ProductsFile}
+var Files = []string{SubscriptionsFile, SmartcardsFile, STBsFile, ProductsFile, EntitlementsFile}
 
 // Subscription is a row of subscriptions.csv.
 type Subscription struct {
@@ -51,7 +54,7 @@ type Product struct {
 }
 
 // optionalColumns may be left out of a file's header.
-var optionalColumns = map[string]bool{"alternative_code": true, "subscription_number": true}
+var optionalColumns = map[string]bool{"alternative_code": true, "subscription_number": true, "stb_serial_number": true}
 
 // RowError is a bad row of a reference file.
 type RowError struct {
@@ -175,6 +178,8 @@ func allEmpty(row any) bool {
 		return r.SerialNumber == "" && r.AlternativeCode == "" && r.CAID == "" && r.SubscriptionNumber == ""
 	case *Product:
 		return r.Code == "" && r.AlternativeCode == "" && r.Classification == "" && r.CAID == ""
+	case *Entitlement:
+		return r.SmartcardSerial == "" && r.Services == "" && r.STBSerial == ""
 	}
 	return false
 }
@@ -198,6 +203,10 @@ func uniqueValues(row any) []string {
 		add("product", r.Code)
 		add("ca_id", r.CAID)
 		add("alternative_code", r.AlternativeCode)
+	case *Entitlement:
+		add("smartcard", r.SmartcardSerial)
+		// Two cards expected on one STB would take it from each other at every run.
+		add("stb_serial_number", r.STBSerial)
 	}
 	return vals
 }

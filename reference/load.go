@@ -107,6 +107,13 @@ func loadFile(ctx context.Context, db *store.DB, path string) (FileResult, error
 		res.Rows, bad, err = loadChunked(path, checkProduct, func(present map[string]bool, rows []Product, lines []int) ([]RowError, error) {
 			return upsertProducts(ctx, tx, res.File, present, rows, lines)
 		})
+	case EntitlementsFile:
+		var el *entitlementLoader
+		if el, err = newEntitlementLoader(ctx, tx); err == nil {
+			res.Rows, bad, err = loadChunked(path, checkEntitlement, func(present map[string]bool, rows []Entitlement, lines []int) ([]RowError, error) {
+				return el.insert(ctx, tx, present, rows, lines)
+			})
+		}
 	}
 	if err != nil {
 		return res, err

@@ -27,6 +27,7 @@ var tableOf = map[string]string{
 	reference.SmartcardsFile:    "installed_items WHERE kind = 'SMARTCARD'",
 	reference.STBsFile:          "installed_items WHERE kind = 'STB'",
 	reference.ProductsFile:      "products",
+	reference.EntitlementsFile:  "entitlements",
 }
 
 func count(t *testing.T, db *store.DB, file string) int {
@@ -425,11 +426,11 @@ func TestLoadRefusesDirectory(t *testing.T) {
 		name, dir, want string
 	}{
 		{"misnamed file", "testdata/stray_file",
-			"reference directory testdata/stray_file: unknown file smartcard.csv (expected subscriptions.csv, smartcards.csv, stbs.csv, products.csv)"},
+			"reference directory testdata/stray_file: unknown file smartcard.csv (expected subscriptions.csv, smartcards.csv, stbs.csv, products.csv, entitlements.csv)"},
 		{"empty directory", empty,
-			"reference directory " + empty + " holds none of subscriptions.csv, smartcards.csv, stbs.csv, products.csv"},
+			"reference directory " + empty + " holds none of subscriptions.csv, smartcards.csv, stbs.csv, products.csv, entitlements.csv"},
 		{"no CSV file", onlyOther,
-			"reference directory " + onlyOther + " holds none of subscriptions.csv, smartcards.csv, stbs.csv, products.csv"},
+			"reference directory " + onlyOther + " holds none of subscriptions.csv, smartcards.csv, stbs.csv, products.csv, entitlements.csv"},
 		{"a file", samples + "/products.csv",
 			"reference directory: " + samples + "/products.csv is not a directory"},
 		{"missing", "testdata/no-such-directory",

@@ -60,30 +60,12 @@ func (s *Simulator) handleBatch(w http.ResponseWriter, r *http.Request) {
 // too large or malformed, or when the client went away while sending. It
 // reports whether the batch goes on to be applied.
 func (s *Simulator) admit(w http.ResponseWriter, r *http.Request) (casapi.Batch, bool) {
-	f := &s.cfg.Faults
 	s.mu.Lock()
 	s.stats.Batches++
-	if ok, wait := s.limiter.take(time.Now()); !ok {
-		s.stats.Faults.RateLimited++
-		s.mu.Unlock()
-		if f.RetryAfter > 0 {
-			wait = f.RetryAfter
-		}
-		drain(w, r)
-		w.Header().Set(casapi.HeaderRetryAfter, retryAfter(wait))
-		writeText(w, http.StatusTooManyRequests, "rate limited")
-		return casapi.Batch{}, false
-	}
-	if f.Unavailable > 0 && s.rng.Float64() < f.Unavailable {
-		s.stats.Faults.Unavailable++
-		s.mu.Unlock()
-		drain(w, r)
-		w.Header().Set(casapi.HeaderRetryAfter, retryAfter(max(f.RetryAfter, time.Second)))
-		writeText(w, http.StatusServiceUnavailable, "gateway unavailable")
-		return casapi.Batch{}, false
-	}
 	s.mu.Unlock()
-
+	if !s.admitCall(w, r) {
+		return casapi.Batch{}, false
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	if err != nil {
 		var tooBig *http.MaxBytesError
@@ -104,6 +86,35 @@ func (s *Simulator) admit(w http.ResponseWriter, r *http.Request) (casapi.Batch,
 		return casapi.Batch{}, false
 	}
 	return batch, true
+}
+
+// admitCall refuses a call, answering, when the rate limit or the unavailable
+// fault says so, before its body is read: batches and queries alike. It reports
+// whether the call goes on.
+func (s *Simulator) admitCall(w http.ResponseWriter, r *http.Request) bool {
+	f := &s.cfg.Faults
+	s.mu.Lock()
+	if ok, wait := s.limiter.take(time.Now()); !ok {
+		s.stats.Faults.RateLimited++
+		s.mu.Unlock()
+		if f.RetryAfter > 0 {
+			wait = f.RetryAfter
+		}
+		drain(w, r)
+		w.Header().Set(casapi.HeaderRetryAfter, retryAfter(wait))
+		writeText(w, http.StatusTooManyRequests, "rate limited")
+		return false
+	}
+	if f.Unavailable > 0 && s.rng.Float64() < f.Unavailable {
+		s.stats.Faults.Unavailable++
+		s.mu.Unlock()
+		drain(w, r)
+		w.Header().Set(casapi.HeaderRetryAfter, retryAfter(max(f.RetryAfter, time.Second)))
+		writeText(w, http.StatusServiceUnavailable, "gateway unavailable")
+		return false
+	}
+	s.mu.Unlock()
+	return true
 }
 
 // latency draws the wait before a well-formed batch is applied: Latency

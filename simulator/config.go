@@ -2,7 +2,9 @@ package simulator
 
 import (
 	"errors"
+
 	"fmt"
+	"github.com/provisioner/provisioner/reference"
 	"math"
 	"slices"
 	"time"
@@ -12,6 +14,9 @@ import (
 // that the operator registered.
 type Known struct {
 	Smartcards, STBs, Products []string
+	// Entitled are the cards' states at the start (and after Reset): a gateway in
+	// sync with the CRM's entitlements. The others start with nothing.
+	Entitled []reference.EntitledState
 }
 
 // Config is the simulator's configuration.
@@ -24,6 +29,9 @@ type Config struct {
 	Seed int64
 	// Faults to inject; the zero value injects none.
 	Faults Faults
+	// NoQuery makes a gateway of version 1.0, without POST /v1/smartcards/query:
+	// the query is answered 405, as an older gateway's router does.
+	NoQuery bool
 }
 
 // Faults are the misbehaviours the simulator injects, each off at its zero
@@ -63,6 +71,11 @@ type Faults struct {
 	// disables that share of the known cards besides, chosen by the seed.
 	DisabledSmartcards []string
 	DisabledFraction   float64
+
+	// DriftFraction is the share of the Entitled cards that drifted, chosen by the
+	// seed: each lost its first product, or gained one it should not have, or lost
+	// its pairing (in turn). For benchmarks of reconciliation.
+	DriftFraction float64
 }
 
 // Check reports the first thing wrong with c for the ids in known. New panics
@@ -84,7 +97,7 @@ func (f Faults) check(known Known) error {
 	}{
 		{"unavailable", f.Unavailable}, {"partial failure", f.PartialFailure},
 		{"drop after apply", f.DropAfterApply}, {"stall after apply", f.StallAfterApply},
-		{"busy", f.Busy}, {"disabled fraction", f.DisabledFraction},
+		{"busy", f.Busy}, {"disabled fraction", f.DisabledFraction}, {"drift fraction", f.DriftFraction},
 	}
 	for _, p := range probs {
 		if !(p.p >= 0 && p.p <= 1) { // also refuses NaN
@@ -112,10 +125,34 @@ func (f Faults) check(known Known) error {
 	if f.RateBurst < 0 {
 		return fmt.Errorf("rate burst: %d is negative", f.RateBurst)
 	}
+	if len(known.Entitled) > 0 {
+		cards, stbs, products := set(known.Smartcards), set(known.STBs), set(known.Products)
+		for _, e := range known.Entitled {
+			if !cards[e.Smartcard] {
+				return fmt.Errorf("entitled: %q is not a known smartcard", e.Smartcard)
+			}
+			if e.STB != "" && !stbs[e.STB] {
+				return fmt.Errorf("entitled: %q is not a known STB", e.STB)
+			}
+			for _, p := range e.Products {
+				if !products[p] {
+					return fmt.Errorf("entitled: %q is not a known product", p)
+				}
+			}
+		}
+	}
 	for _, sc := range f.DisabledSmartcards {
 		if !slices.Contains(known.Smartcards, sc) {
 			return fmt.Errorf("disabled smartcards: %q is not a known smartcard", sc)
 		}
 	}
 	return nil
+}
+
+func set(ids []string) map[string]bool {
+	m := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		m[id] = true
+	}
+	return m
 }

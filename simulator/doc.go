@@ -62,6 +62,17 @@
 //     applied (the latency is spent before applying). Close ends the waits of
 //     latency and stall the same way: the connection breaks without an
 //     answer, never with an empty 200.
+//   - POST /v1/smartcards/query (interface 1.1) takes the rate limit and the
+//     503 draw as a batch does (one draw, before the body is read); latency
+//     and the after-apply faults are batches' only. Unknown JSON fields get
+//     400 as for batches. An unpaired card's stb is null, not absent. Config
+//     NoQuery leaves the route out, so the router answers 405, as a 1.0
+//     gateway's would.
+//   - MakeDrift (POST /sim/drift/{card}) changes a card with no command: no
+//     reference, no log entry, no counter; it is the test hook for drift
+//     behind the provisioner's back. Known.Entitled cards start (and Reset)
+//     in their listed state; Faults.DriftFraction then drifts that share of
+//     them, chosen by a generator of its own seeded with Config.Seed.
 //
 // # Decoding a batch
 //

@@ -28,6 +28,9 @@ func (s *Simulator) routes() http.Handler {
 	v1.HandleFunc("POST "+casapi.PathBatches, s.handleBatch)
 	v1.HandleFunc("GET "+casapi.PathSmartcards+"{smartcard}", s.handleSmartcard)
 	v1.HandleFunc("GET "+casapi.PathHealth, s.handleHealth)
+	if !s.cfg.NoQuery {
+		v1.HandleFunc("POST "+casapi.PathQuery, s.handleQuery)
+	}
 
 	root := http.NewServeMux()
 	root.HandleFunc("GET /sim/stats", func(w http.ResponseWriter, r *http.Request) {
@@ -40,6 +43,7 @@ func (s *Simulator) routes() http.Handler {
 		}
 		writeJSON(w, http.StatusOK, log)
 	})
+	root.HandleFunc("POST /sim/drift/{smartcard}", s.handleDrift)
 	root.HandleFunc("POST /sim/reset", func(w http.ResponseWriter, r *http.Request) {
 		s.Reset()
 		w.WriteHeader(http.StatusNoContent)

@@ -81,6 +81,10 @@ type Stats struct {
 	// dropped connection writes none, nor does an abandoned batch or a stall
 	// whose client left.
 	HTTPStatus map[int]int `json:"http_status"`
+	// Queries counts POST /v1/smartcards/query that passed authentication;
+	// CardsQueried the CA ids of those that were answered.
+	Queries      int `json:"queries"`
+	CardsQueried int `json:"cards_queried"`
 }
 
 // FaultStats counts how many times each fault fired.
@@ -111,6 +115,7 @@ func New(cfg Config, known Known) *Simulator {
 		},
 	}
 	s.cfg.Faults.DisabledSmartcards = slices.Clone(cfg.Faults.DisabledSmartcards)
+	s.known.Entitled = slices.Clone(known.Entitled)
 	s.closed = make(chan struct{})
 	s.handler = s.routes()
 	s.Reset()
@@ -144,6 +149,16 @@ func (s *Simulator) Reset() {
 	for _, id := range s.known.Products {
 		s.products[id] = true
 	}
+	for _, e := range s.known.Entitled {
+		c := s.cards[e.Smartcard]
+		for _, p := range e.Products {
+			c.products[p] = true
+		}
+		if e.STB != "" {
+			c.stb, s.stbs[e.STB] = e.STB, e.Smartcard
+		}
+	}
+	s.driftFractionLocked(seed)
 	for _, id := range s.cfg.Faults.DisabledSmartcards {
 		s.cards[id].disabled = true
 	}
@@ -207,19 +222,5 @@ func (s *Simulator) State(smartcard string) (casapi.SmartcardState, bool) {
 	if !ok {
 		return casapi.SmartcardState{}, false
 	}
-	st := casapi.SmartcardState{
-		Smartcard:    smartcard,
-		Status:       casapi.SmartcardActive,
-		Products:     make([]string, 0, len(c.products)),
-		STB:          c.stb,
-		PINIsDefault: c.pin == casapi.DefaultPIN,
-	}
-	if c.disabled {
-		st.Status = casapi.SmartcardDisabled
-	}
-	for p := range c.products {
-		st.Products = append(st.Products, p)
-	}
-	sort.Strings(st.Products)
-	return st, true
+	return stateLocked(smartcard, c), true
 }

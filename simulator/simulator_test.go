@@ -619,7 +619,7 @@ func TestSimEndpoints(t *testing.T) {
 	}
 	wantStats := `{"batches":3,"commands_received":4,"applied":2,"replayed":1,"rejected":1,"retried":0,"abandoned":0,` +
 		`"faults":{"latency":0,"rate_limited":0,"unavailable":0,"partial_failure":0,"drop_after_apply":0,"stall_after_apply":0,"busy":0},` +
-		`"http_status":{"200":2,"400":1}}` + "\n"
+		`"http_status":{"200":2,"400":1},"queries":0,"cards_queried":0}` + "\n"
 	if got := get("/sim/stats"); got != wantStats {
 		t.Fatalf("stats\n got %s\nwant %s", got, wantStats)
 	}

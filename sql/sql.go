@@ -99,6 +99,16 @@ var (
 	ProductConflicts string
 )
 
+// The reference loader's entitlements.csv (reference/entitlements.go).
+var (
+	//go:embed queries/item_ids_by_serial.sql
+	ItemIDsBySerial string
+	//go:embed queries/clear_entitlements.sql
+	ClearEntitlements string
+	//go:embed queries/insert_entitlements.sql
+	InsertEntitlements string
+)
+
 //go:embed queries/analyze_reference.sql
 var AnalyzeReference string
 
@@ -232,4 +242,28 @@ var (
 	InsertAudit string
 	//go:embed queries/list_audit.sql
 	ListAudit string
+)
+
+// Reconciliation runs (package reconcile) and their record.
+var (
+	//go:embed queries/reconcile_cards.sql
+	ReconcileCards string
+	//go:embed queries/reconcile_cursor.sql
+	ReconcileCursor string
+	//go:embed queries/reconcile_fetch.sql
+	ReconcileFetch string
+	//go:embed queries/busy_cards.sql
+	BusyCards string
+	//go:embed queries/reconcile_scope_subscription.sql
+	ReconcileScopeSubscription string
+	//go:embed queries/reconcile_scope_smartcards.sql
+	ReconcileScopeSmartcards string
+	//go:embed queries/reconcile_run_start.sql
+	ReconcileRunStart string
+	//go:embed queries/reconcile_run_finish.sql
+	ReconcileRunFinish string
+	//go:embed queries/insert_correction.sql
+	InsertCorrection string
+	//go:embed queries/last_reconcile_runs.sql
+	LastReconcileRuns string
 )

@@ -47,6 +47,7 @@ type options struct {
 	seed                                          int64
 	disabled                                      string
 	faults                                        simulator.Faults
+	entitled, noQuery                             bool
 }
 
 // parse reads the flags and the environment and checks every value on its
@@ -75,6 +76,9 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.Float64Var(&f.Busy, "busy", 0, "probability per command of RETRY with E_BUSY, not applied")
 	fs.StringVar(&o.disabled, "disabled", "", "comma-separated smartcard CA ids that are DISABLED")
 	fs.Float64Var(&f.DisabledFraction, "disabled-fraction", 0, "share of the smartcards that are DISABLED, chosen by -seed")
+	fs.BoolVar(&o.entitled, "entitled", false, "start each card of the reference directory's entitlements.csv in the state it lists (a gateway in sync with the CRM)")
+	fs.Float64Var(&f.DriftFraction, "drift-fraction", 0, "share of the -entitled cards that drifted at the start (a product lost or gained, a pairing lost), chosen by -seed")
+	fs.BoolVar(&o.noQuery, "no-query", false, "a gateway of interface version 1.0: POST /v1/smartcards/query is answered 405")
 	if err := cmdline.Parse(fs, args); err != nil {
 		return o, err // the flag package has printed the message and the usage already
 	}
@@ -112,7 +116,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	}{
 		{"unavailable", f.Unavailable}, {"partial-failure", f.PartialFailure},
 		{"drop-after-apply", f.DropAfterApply}, {"stall-after-apply", f.StallAfterApply},
-		{"busy", f.Busy}, {"disabled-fraction", f.DisabledFraction},
+		{"busy", f.Busy}, {"disabled-fraction", f.DisabledFraction}, {"drift-fraction", f.DriftFraction},
 	} {
 		if !(p.v >= 0 && p.v <= 1) {
 			return o, usagef("-%s %v: expected a probability from 0 to 1", p.name, p.v)
@@ -164,6 +168,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("read reference data: %w", err)
 	}
+	if o.entitled {
+		if known.Entitled, err = reference.ReadEntitled(o.reference); err != nil {
+			return fmt.Errorf("read entitlements: %w", err)
+		}
+	}
 	for _, sc := range o.faults.DisabledSmartcards {
 		if !slices.Contains(known.Smartcards, sc) {
 			return usagef("-disabled %s: not a smartcard CA id of %s", sc, o.reference)
@@ -172,7 +181,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(known.Smartcards) == 0 {
 		log.Warnf("%s has no smartcards: every command will be answered E_UNKNOWN_SMARTCARD", o.reference)
 	}
-	cfg := simulator.Config{Token: o.token, DestinationID: o.destination, Seed: o.seed, Faults: o.faults}
+	cfg := simulator.Config{Token: o.token, DestinationID: o.destination, Seed: o.seed, Faults: o.faults, NoQuery: o.noQuery}
 	if err := cfg.Check(known); err != nil {
 		return usagef("%v", err) // parse checks the same; this is a backstop
 	}

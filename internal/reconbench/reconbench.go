@@ -1,0 +1,317 @@
+package reconbench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/lib/pq"
+
+	"github.com/provisioner/provisioner/casapi"
+	"github.com/provisioner/provisioner/dispatcher"
+	"github.com/provisioner/provisioner/internal/procwatch"
+	"github.com/provisioner/provisioner/internal/samplegen"
+	"github.com/provisioner/provisioner/reconcile"
+	"github.com/provisioner/provisioner/reference"
+)
+
+// Config says what to measure.
+type Config struct {
+	Cards         int     // smartcards with entitlements (one per subscription)
+	DriftFraction float64 // of them drifted on the gateway
+	Concurrency   int     // queries in flight, for both passes
+	ServerURL     string  // any database of the PostgreSQL server
+	Database      string  // created, used, dropped
+	Provisioner   string  // the binary measured
+	Simulator     string  // the cas-simulator binary
+	TempDir       string
+	Keep          bool
+	Progress      io.Writer
+}
+
+// The goals of issue 14.
+const (
+	goalWall     = 60 * time.Second
+	goalRate     = 17_000.0
+	goalRSS      = 200 << 20
+	goalVsQuery  = 0.8
+	token, desti = "bench-token", "CRM01"
+)
+
+func (c Config) logf(format string, args ...any) {
+	if c.Progress != nil {
+		fmt.Fprintf(c.Progress, "reconbench: "+format+"\n", args...)
+	}
+}
+
+// Run sets the fleet up, measures, prints the figures to w and cleans up.
+func Run(ctx context.Context, cfg Config, w io.Writer) (err error) {
+	work, err := os.MkdirTemp(cfg.TempDir, "reconbench-")
+	if err != nil {
+		return err
+	}
+	if !cfg.Keep {
+		defer os.RemoveAll(work)
+	}
+	ref := filepath.Join(work, "reference")
+	t := time.Now()
+	if _, err := samplegen.WriteReference(ref, samplegen.Config{Subscriptions: cfg.Cards, Seed: 1}); err != nil {
+		return err
+	}
+	if err := writeEntitlements(ref, cfg.Cards); err != nil {
+		return err
+	}
+	cfg.logf("generated %d cards' reference data and entitlements in %v", cfg.Cards, time.Since(t).Round(time.Millisecond))
+
+	dbURL, drop, err := createDatabase(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if !cfg.Keep {
+		defer drop()
+	}
+	env := []string{"DATABASE_URL=" + dbURL, "CAS_GATEWAY_TOKEN=" + token, "CAS_DESTINATION_ID=" + desti, "LOG_LEVEL=warn"}
+	if _, _, err := child(ctx, env, cfg.Provisioner, "migrate"); err != nil {
+		return err
+	}
+	t = time.Now()
+	if _, _, err := child(ctx, env, cfg.Provisioner, "reference", "load", ref); err != nil {
+		return err
+	}
+	load := time.Since(t)
+	cfg.logf("loaded the reference data and the entitlements in %v", load.Round(time.Millisecond))
+
+	url, stop, err := startSimulator(ctx, cfg, ref)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	env = append(env, "CAS_GATEWAY_URL="+url)
+
+	ids, err := entitledCAIDs(ref)
+	if err != nil {
+		return err
+	}
+	client, err := dispatcher.NewClient(dispatcher.GatewayConfig{URL: url, Token: token, DestinationID: desti, Timeout: time.Minute})
+	if err != nil {
+		return err
+	}
+	q1, err := queryOnly(ctx, client, ids, cfg.Concurrency)
+	if err != nil {
+		return err
+	}
+	cfg.logf("query only: %d cards in %v", len(ids), q1.Round(time.Millisecond))
+
+	reports := filepath.Join(work, "reports")
+	t = time.Now()
+	out, peak, err := child(ctx, env, cfg.Provisioner, "reconcile", "--all", "--reports", reports,
+		"--query-concurrency", strconv.Itoa(cfg.Concurrency))
+	wall := time.Since(t)
+	if err != nil {
+		return err
+	}
+	cfg.logf("%s", strings.TrimSpace(out))
+
+	q2, err := queryOnly(ctx, client, ids, cfg.Concurrency)
+	if err != nil {
+		return err
+	}
+	cfg.logf("query only, again: %v", q2.Round(time.Millisecond))
+
+	query := float64(len(ids)) / (min(q1, q2).Seconds()) // the faster pass: the ceiling
+	rate := float64(cfg.Cards) / wall.Seconds()
+	mark := func(ok bool) string {
+		if ok {
+			return "PASS"
+		}
+		return "MISS"
+	}
+	fmt.Fprintf(w, "\nreconciliation of a %d-card fleet, %.1f%% drifted, simulator in its own process, %d queries of %d cards in flight\n",
+		cfg.Cards, 100*cfg.DriftFraction, cfg.Concurrency, reconcile.ChunkSize)
+	fmt.Fprintf(w, "setup: reference data and entitlements loaded in %v\n", load.Round(time.Millisecond))
+	fmt.Fprintf(w, "run:   %s\n\n", strings.TrimSpace(out))
+	fmt.Fprintf(w, "%-36s %16s %16s %s\n", "figure", "measured", "goal", "")
+	fmt.Fprintf(w, "%-36s %16s %16s %s\n", "whole fleet, wall time", wall.Round(time.Millisecond), "< "+goalWall.String(), mark(wall < goalWall))
+	fmt.Fprintf(w, "%-36s %16.0f %16s %s\n", "cards per second", rate, ">= 17000", mark(rate >= goalRate))
+	fmt.Fprintf(w, "%-36s %13.1f MB %16s %s\n", "peak RSS of provisioner reconcile", float64(peak)/(1<<20), "< 200 MB", mark(peak < goalRSS))
+	fmt.Fprintf(w, "%-36s %16.0f %16s\n", "query-only rate (cards/s, same run)", query, "(the ceiling)")
+	fmt.Fprintf(w, "%-36s %15.2fx %16s %s\n", "reconciliation / query-only", rate/query, ">= 0.80x", mark(rate/query >= goalVsQuery))
+	if rate < goalRate {
+		fmt.Fprintf(w, "\nThe simulator alone answers %.0f cards/s on this machine (the query-only pass), so the goal of %.0f cards/s "+
+			"is %s here; the reconciliation reaches %.0f%% of that ceiling.\n", query, goalRate,
+			map[bool]string{true: "out of reach", false: "within reach"}[query < goalRate], 100*rate/query)
+	}
+	return nil
+}
+
+// writeEntitlements lists every subscription's smartcard (samplegen: subscription i
+// has smartcard i and STB i) with 1 to 3 services and its STB.
+func writeEntitlements(dir string, n int) error {
+	f, err := os.Create(filepath.Join(dir, reference.EntitlementsFile))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	bw := bufio.NewWriterSize(f, 1<<20)
+	codes := []string{"SPORTS", "MOVIES", "KIDS", "NEWS", "SERIES", "DOCS", "MUSIC"}
+	bw.WriteString("smartcard_serial_number,services,stb_serial_number\n")
+	for i := 1; i <= n; i++ {
+		var svc []string
+		for k := 0; k <= i%3; k++ {
+			svc = append(svc, codes[(i+2*k)%len(codes)])
+		}
+		fmt.Fprintf(bw, "SC%010d,%s,STB%09d\n", i, strings.Join(svc, ";"), i)
+	}
+	if err := bw.Flush(); err != nil {
+		return err
+	}
+	return f.Close()
+}
+
+// entitledCAIDs are the CA ids of the cards of the entitlements, in the order the
+// reconciliation reads them.
+func entitledCAIDs(dir string) ([]string, error) {
+	st, err := reference.ReadEntitled(dir)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(st))
+	for i, e := range st {
+		ids[i] = e.Smartcard
+	}
+	return ids, nil
+}
+
+// queryOnly asks the gateway for every card, chunk by chunk, conc queries in flight:
+// the most a reconciliation could do against this gateway on this machine.
+func queryOnly(ctx context.Context, c *dispatcher.Client, ids []string, conc int) (time.Duration, error) {
+	work := make(chan []string)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var first error
+	started := time.Now()
+	for range conc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for chunk := range work {
+				out := c.Query(ctx, chunk)
+				if out.Kind != dispatcher.Answered || len(out.Result.Smartcards)+len(out.Result.Unknown) != len(chunk) {
+					mu.Lock()
+					if first == nil {
+						first = fmt.Errorf("query: %s", out.Detail)
+					}
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for i := 0; i < len(ids); i += casapi.MaxQuery {
+		work <- ids[i:min(i+casapi.MaxQuery, len(ids))]
+	}
+	close(work)
+	wg.Wait()
+	return time.Since(started), first
+}
+
+func createDatabase(ctx context.Context, cfg Config) (string, func(), error) {
+	admin, err := sql.Open("postgres", cfg.ServerURL)
+	if err != nil {
+		return "", nil, err
+	}
+	name := pq.QuoteIdentifier(cfg.Database)
+	for _, q := range []string{"DROP DATABASE IF EXISTS " + name + " WITH (FORCE)", "CREATE DATABASE " + name} {
+		if _, err := admin.ExecContext(ctx, q); err != nil {
+			admin.Close()
+			return "", nil, fmt.Errorf("create database %s (run scripts/ensure-postgres.sh): %w", cfg.Database, err)
+		}
+	}
+	u, err := neturlWithDB(cfg.ServerURL, cfg.Database)
+	if err != nil {
+		admin.Close()
+		return "", nil, err
+	}
+	return u, func() {
+		admin.ExecContext(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+		admin.Close()
+	}, nil
+}
+
+// startSimulator starts cas-simulator on a free loopback port, every entitled card
+// in its state and DriftFraction of them drifted, and waits for its health.
+func startSimulator(ctx context.Context, cfg Config, ref string) (string, func(), error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cmd := exec.CommandContext(ctx, cfg.Simulator, "-addr", addr, "-reference", ref, "-token", token, "-destination", desti,
+		"-entitled", "-drift-fraction", strconv.FormatFloat(cfg.DriftFraction, 'f', -1, 64), "-log-level", "warn")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		return "", nil, err
+	}
+	stop := func() {
+		cmd.Process.Signal(os.Interrupt)
+		cmd.Wait()
+	}
+	url := "http://" + addr
+	deadline := time.Now().Add(5 * time.Minute) // reading a million cards' reference data takes a while
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url+casapi.PathHealth, nil)
+		req.Header.Set(casapi.HeaderAuthorization, casapi.BearerPrefix+token)
+		req.Header.Set(casapi.HeaderDestinationID, desti)
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				cfg.logf("simulator up at %s", url)
+				return url, stop, nil
+			}
+		}
+		if time.Now().After(deadline) || cmd.ProcessState != nil {
+			stop()
+			return "", nil, fmt.Errorf("simulator did not start: %v\n%s", err, stderr.String())
+		}
+		select {
+		case <-time.After(200 * time.Millisecond):
+		case <-ctx.Done():
+			stop()
+			return "", nil, ctx.Err()
+		}
+	}
+}
+
+// child runs name with args and env, and returns its stdout and peak RSS.
+func child(ctx context.Context, env []string, name string, args ...string) (string, int64, error) {
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		return "", 0, err
+	}
+	peak := procwatch.WatchPeakRSS(cmd.Process.Pid)
+	err := cmd.Wait()
+	rss := peak.Finish()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) || err != nil {
+		return stdout.String(), rss, fmt.Errorf("%s %s: %w\n%s%s", name, strings.Join(args, " "), err, stdout.String(), stderr.String())
+	}
+	return stdout.String(), rss, nil
+}

@@ -1,0 +1,278 @@
+package reconcile
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/lib/pq"
+
+	"github.com/provisioner/provisioner/casapi"
+	"github.com/provisioner/provisioner/provisioning"
+	provsql "github.com/provisioner/provisioner/sql"
+	"github.com/provisioner/provisioner/store"
+)
+
+// handle compares each card of a chunk with the gateway's answer, writes the drift
+// report's rows and creates the corrections.
+func (r *run) handle(ctx context.Context, ch *chunk) error {
+	look := r.lookup(ch)
+	stbSerials, err := r.actualSTBs(ctx, ch)
+	if err != nil {
+		return err
+	}
+	c := &r.sum.Counts
+	if err := r.recheckBusy(ctx, ch); err != nil {
+		return err
+	}
+	for i := range ch.cards {
+		cd := &ch.cards[i]
+		st, known := ch.states[cd.CAID]
+		switch {
+		case cd.Busy:
+			c.add(KindBusy)
+			if err := r.row(cd, KindBusy, "", "", "skipped: a request is pending", 0); err != nil {
+				return err
+			}
+			continue
+		case !known && ch.unknown[cd.CAID]:
+			c.Checked++
+			c.add(KindUnknown)
+			if err := r.row(cd, KindUnknown, "", "", "none: the gateway does not know the card", 0); err != nil {
+				return err
+			}
+			continue
+		case !known:
+			return fmt.Errorf("gateway: no state for %s", cd.CAID) // checked with the answer: cannot happen
+		case st.Status == casapi.SmartcardDisabled:
+			c.Checked++
+			c.add(KindDisabled)
+			if err := r.row(cd, KindDisabled, "", "", "none: DISABLED on the CAS", 0); err != nil {
+				return err
+			}
+			continue
+		}
+		c.Checked++
+		ds := compare(cd, r.cat.expected(cd), st)
+		if len(ds) == 0 {
+			c.InSync++
+			continue
+		}
+		c.Drifted++
+		corrected := false
+		for _, d := range ds {
+			c.add(d.Kind)
+			expected, actual := r.names(d.Expected, d.Kind, cd, stbSerials), r.names(d.Actual, d.Kind, cd, stbSerials)
+			reqs, problem := r.corrections(cd, d, look)
+			if problem != "" {
+				c.Uncorrectable++
+				if err := r.row(cd, d.Kind, expected, actual, "not corrected: "+problem, 0); err != nil {
+					return err
+				}
+				continue
+			}
+			for _, req := range reqs {
+				var number int64
+				if !r.opts.DryRun {
+					args := append(store.RequestValues(&req), r.sum.RunID)
+					if err := r.insert.QueryRowxContext(ctx, args...).Scan(&number); err != nil {
+						return fmt.Errorf("create correction: %w", err)
+					}
+				}
+				c.Corrections++
+				corrected = true
+				action := string(req.Type)
+				if r.opts.DryRun {
+					action += " (dry run)"
+				}
+				if err := r.row(cd, d.Kind, expected, actual, action, number); err != nil {
+					return err
+				}
+			}
+		}
+		if corrected {
+			c.CorrectedCards++
+		}
+	}
+	return nil
+}
+
+// recheckBusy marks busy the chunk's drifted cards that got a PENDING request since
+// they were read (a cursor reads from the run's start): their state is about to
+// change, and a correction now could undo what the request does.
+func (r *run) recheckBusy(ctx context.Context, ch *chunk) error {
+	var drifted []string
+	for i := range ch.cards {
+		cd := &ch.cards[i]
+		if st, ok := ch.states[cd.CAID]; ok && !cd.Busy && st.Status != casapi.SmartcardDisabled &&
+			len(compare(cd, r.cat.expected(cd), st)) > 0 {
+			drifted = append(drifted, cd.CAID)
+		}
+	}
+	if len(drifted) == 0 {
+		return nil
+	}
+	var busy []string
+	if err := r.db.SelectContext(ctx, &busy, provsql.BusyCards, pq.StringArray(drifted)); err != nil {
+		return fmt.Errorf("check busy cards: %w", err)
+	}
+	if len(busy) == 0 {
+		return nil
+	}
+	now := make(map[string]bool, len(busy))
+	for _, b := range busy {
+		now[b] = true
+	}
+	for i := range ch.cards {
+		if now[ch.cards[i].CAID] {
+			ch.cards[i].Busy = true
+		}
+	}
+	return nil
+}
+
+func (r *run) row(cd *card, kind, expected, actual, action string, number int64) error {
+	n := ""
+	if number != 0 {
+		n = strconv.FormatInt(number, 10)
+	}
+	if err := r.rep.row([]string{cd.Serial, cd.SubscriptionNumber, kind, expected, actual, action, n}); err != nil {
+		return fmt.Errorf("drift report: %w", err)
+	}
+	return nil
+}
+
+// corrections are the requests that set d right, made by the instruction rules as
+// an imported row is (at most provisioning.MaxServices services each), or why the
+// rules refuse them.
+func (r *run) corrections(cd *card, d drift, look *chunkLookup) ([]provisioning.Resolved, string) {
+	base := provisioning.Instruction{
+		Action:             string(d.Action),
+		SubscriptionNumber: cd.SubscriptionNumber,
+		SmartcardSerial:    cd.Serial,
+		Priority:           string(r.opts.Priority),
+	}
+	var ins []provisioning.Instruction
+	if d.Action == provisioning.ActionPair {
+		if d.CAIDs[0] != "" {
+			base.STBSerial = cd.STBSerial
+		}
+		ins = append(ins, base)
+	} else {
+		var codes []string
+		for _, ca := range d.CAIDs {
+			p, ok := r.cat.byCA[ca]
+			if !ok {
+				return nil, fmt.Sprintf("product %s is in no product of the catalogue", ca)
+			}
+			codes = append(codes, p.Code)
+		}
+		for len(codes) > 0 {
+			n := min(len(codes), provisioning.MaxServices)
+			in := base
+			in.Services, codes = codes[:n], codes[n:]
+			ins = append(ins, in)
+		}
+	}
+	out := make([]provisioning.Resolved, 0, len(ins))
+	for _, in := range ins {
+		draft, ps := provisioning.Parse(in, r.now)
+		if len(ps) == 0 {
+			var res provisioning.Resolved
+			if res, ps = provisioning.Resolve(draft, look); len(ps) == 0 {
+				out = append(out, res)
+				continue
+			}
+		}
+		return nil, provisioning.Join(ps)
+	}
+	return out, ""
+}
+
+// names are ids as the report shows them: product codes, STB serial numbers; a CA id
+// the reference data does not name stays as it is.
+func (r *run) names(ids []string, kind string, cd *card, stbs map[string]string) string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = id
+		switch kind {
+		case KindMissingProducts, KindExtraProducts:
+			if p, ok := r.cat.byCA[id]; ok {
+				out[i] = p.Code
+			}
+		default:
+			if id == cd.STBCAID && cd.STBSerial != "" {
+				out[i] = cd.STBSerial
+			} else if s, ok := stbs[id]; ok {
+				out[i] = s
+			}
+		}
+	}
+	return strings.Join(out, ";")
+}
+
+// actualSTBs are the serial numbers of the STBs the gateway pairs with the chunk's
+// cards where it differs from the CRM, by CA id: for the report.
+func (r *run) actualSTBs(ctx context.Context, ch *chunk) (map[string]string, error) {
+	var caIDs []string
+	for i := range ch.cards {
+		if st, ok := ch.states[ch.cards[i].CAID]; ok && st.STB != "" && st.STB != ch.cards[i].STBCAID {
+			caIDs = append(caIDs, st.STB)
+		}
+	}
+	if len(caIDs) == 0 {
+		return nil, nil
+	}
+	var items []provisioning.Item
+	if err := r.db.SelectContext(ctx, &items, provsql.LookupItems, pq.StringArray(nil), pq.StringArray(caIDs)); err != nil {
+		return nil, fmt.Errorf("look up STBs: %w", err)
+	}
+	m := make(map[string]string, len(items))
+	for _, it := range items {
+		m[it.CAID] = it.SerialNumber
+	}
+	return m, nil
+}
+
+// chunkLookup answers the instruction rules from the chunk's cards and the catalogue
+// (provisioning.Lookup): what a correction names is all there.
+type chunkLookup struct {
+	items map[string]provisioning.Item // by serial number: the cards and their expected STBs
+	subs  map[string]int64
+	cat   *catalogue
+}
+
+func (r *run) lookup(ch *chunk) *chunkLookup {
+	l := &chunkLookup{items: make(map[string]provisioning.Item, 2*len(ch.cards)), subs: map[string]int64{}, cat: r.cat}
+	for _, cd := range ch.cards {
+		l.items[cd.Serial] = provisioning.Item{Kind: provisioning.KindSmartcard, SerialNumber: cd.Serial, CAID: cd.CAID,
+			SubscriptionID: cd.SubscriptionID, SubscriptionNumber: cd.SubscriptionNumber}
+		if cd.STBSerial != "" {
+			l.items[cd.STBSerial] = provisioning.Item{Kind: provisioning.KindSTB, SerialNumber: cd.STBSerial, CAID: cd.STBCAID}
+		}
+		if cd.SubscriptionNumber != "" {
+			l.subs[cd.SubscriptionNumber] = cd.SubscriptionID
+		}
+	}
+	return l
+}
+
+func (l *chunkLookup) ItemBySerial(s string) (provisioning.Item, bool) {
+	it, ok := l.items[s]
+	return it, ok
+}
+
+func (l *chunkLookup) ItemByCAID(string) (provisioning.Item, bool) { return provisioning.Item{}, false }
+
+func (l *chunkLookup) SubscriptionID(n string) (int64, bool) {
+	id, ok := l.subs[n]
+	return id, ok
+}
+
+func (l *chunkLookup) Product(code string) (provisioning.Product, bool) {
+	p, ok := l.cat.byCode[code]
+	return p, ok
+}
+
+func (l *chunkLookup) ReferenceUsed(string) bool { return false }
