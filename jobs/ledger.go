@@ -65,6 +65,11 @@ type Ledger struct {
 	// alive (default 10s): if it is gone, so is the lock, and the run is stopped
 	// before another instance's run of the job can overlap it.
 	LockCheck time.Duration
+	// Finished, when set, hears of every recorded run as it ends (SKIPPED ones
+	// included), before the run's end is logged: whoever reads the log line ("job
+	// finished") then finds the run already counted (the scheduler's metrics). It
+	// is called from the run's goroutine and must not block.
+	Finished func(job string, state State, took time.Duration)
 }
 
 // errLostLock stops a run whose lock went with its connection.
@@ -235,6 +240,9 @@ func (l *Ledger) finish(ctx context.Context, run *Run, state State, err error, l
 	b, _ := json.Marshal(counts)
 	if _, dbErr := l.DB.ExecContext(ctx, provsql.JobRunFinish, run.ID, string(state), string(b), msg); dbErr != nil {
 		log.WithError(dbErr).Error("could not record the run's end: it stays RUNNING until found abandoned")
+	}
+	if l.Finished != nil {
+		l.Finished(run.Job, state, run.Took)
 	}
 	entry := log.WithFields(logrus.Fields{"state": string(state), "duration": run.Took.Round(time.Millisecond).String()})
 	for k, v := range run.Result.Counts {

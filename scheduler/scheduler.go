@@ -89,6 +89,13 @@ func New(opts Options) (*Scheduler, error) {
 		log:    log,
 		reload: make(chan *config.Config),
 	}
+	if opts.Observer != nil {
+		// Told by the ledger before it logs the run's end, so that the metrics count
+		// a run by the time its "job finished" line can be read.
+		s.ledger.Finished = func(job string, state jobs.State, took time.Duration) {
+			opts.Observer.JobFinished(job, string(state), took)
+		}
+	}
 	s.jobCtx, s.cancelJobs = context.WithCancel(context.Background())
 	return s, nil
 }
@@ -257,16 +264,13 @@ func (s *Scheduler) start(name string, tick time.Time, trig jobs.Trigger, cfg *c
 	go func() {
 		defer s.running.Done()
 		env := jobs.Env{DB: s.opts.DB, Log: s.log.WithField("job", name), Config: cfg, Gateway: s.opts.Gateway}
-		run, err := s.ledger.Run(s.jobCtx, name, tick, trig, fn, env)
+		_, err := s.ledger.Run(s.jobCtx, name, tick, trig, fn, env)
 		switch {
 		case errors.Is(err, jobs.ErrTaken):
 			s.log.WithFields(logrus.Fields{"job": name, "tick": tick.UTC().Format(time.RFC3339)}).Debug("tick taken by another instance")
 			return
 		case err != nil:
 			s.log.WithError(err).WithField("job", name).Error("could not run the job")
-		}
-		if run.ID != 0 && s.opts.Observer != nil {
-			s.opts.Observer.JobFinished(name, string(run.State), run.Took)
 		}
 	}()
 }
