@@ -109,6 +109,27 @@ func TestStatus(t *testing.T) {
 	}
 }
 
+// TestStatusBlocked (issue 11): requests behind an earlier request of their card are
+// blocked, not due, and status says what blocks them; the oldest pending is a due one.
+func TestStatusBlocked(t *testing.T) {
+	db, vars := opsDB(t)
+	// Behind 6 (backing off) and 8 (tomorrow) on card 1000000002, due by their dates,
+	// one of them long ago.
+	db.MustExec(`INSERT INTO provisioning_requests (type, scheduled_date, smartcard_ca_id, created_at)
+	    VALUES ('RESET_PIN', '2026-11-29T00:00:00Z', '1000000002', '2026-11-29T00:00:00Z'),
+	           ('RESET_PIN', '2026-11-30T11:00:00Z', '1000000002', '2026-11-30T11:00:00Z')`)
+	r := runAt(t, vars, "status")
+	for _, want := range []string{
+		"Pending: 1 due, 2 blocked, 1 in flight, 1 waiting to be sent again, 1 scheduled later\n",
+		"  blocked behind an earlier request of their smartcard that is: 0 due, 0 in flight, 2 waiting to be sent again, 0 scheduled later\n",
+		"Oldest pending: request 7, due since 2026-11-30T11:30:00Z",
+	} {
+		if r.code != 0 || !strings.Contains(r.stdout, want) {
+			t.Errorf("exit %d; status lacks %q:\n%s%s", r.code, want, r.stdout, r.stderr)
+		}
+	}
+}
+
 // TestStatusConfig: with a configuration, each job's schedule and whether a
 // scheduled run is missing: at 12:00, import (every 30 minutes) last ran at 11:00
 // (its 11:30 tick was SKIPPED), process (every 15 minutes) failed at its 11:45 tick,
@@ -257,6 +278,23 @@ func TestRequestsShow(t *testing.T) {
 		t.Errorf("exit %d %s", r.code, r.stderr)
 	} else {
 		golden(t, "show_4.json", r.stdout)
+	}
+	// PENDING requests say what they wait for (issue 11): 8 is scheduled tomorrow and
+	// behind 6, which backs off; 11 is in flight, behind 7, due; 7 is due.
+	for _, c := range []struct {
+		number, want string
+	}{
+		{"8", "waiting for:         its scheduled date, 2026-12-01T06:00:00Z; request 6, the first of its smartcard's queue (1 request ahead of it), which waits for a retry at 2026-11-30T12:05:00Z (2 unsettled sends, last E_BUSY)\n"},
+		{"11", "waiting for:         run 12, which holds its lease until 2026-11-30T12:04:00Z (sending it, or dead and the lease runs out); request 7, the first of its smartcard's queue (1 request ahead of it), which waits for nothing: the next processing run claims it\n"},
+		{"7", "waiting for:         nothing: the next processing run claims it\n"},
+	} {
+		if r := runAt(t, vars, "requests", "show", c.number); r.code != 0 || !strings.Contains(r.stdout, c.want) {
+			t.Errorf("show %s: exit %d, want the line\n%s%s%s", c.number, r.code, c.want, r.stdout, r.stderr)
+		}
+	}
+	if r := runAt(t, vars, "requests", "show", "--json", "8"); r.code != 0 ||
+		!strings.Contains(r.stdout, `"waiting_for": [`) || !strings.Contains(r.stdout, `"kind": "blocked"`) {
+		t.Errorf("show --json 8: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	if r := runAt(t, vars, "requests", "show", "99"); r.code != 1 || !strings.Contains(r.stderr, "request 99: no such request") {
 		t.Errorf("unknown number: exit %d %s", r.code, r.stderr)

@@ -52,8 +52,15 @@ func writeStatus(w io.Writer, st ops.Status) error {
 	r := st.Requests
 	fmt.Fprintf(w, "Status at %s\n\n", rfc3339(st.GeneratedAt))
 	fmt.Fprintf(w, "Requests: %d (PENDING %d, COMPLETED %d, REJECTED %d)\n", r.Total, r.ByState["PENDING"], r.ByState["COMPLETED"], r.ByState["REJECTED"])
-	fmt.Fprintf(w, "Pending: %d due, %d in flight, %d waiting to be sent again, %d scheduled later\n",
-		r.Pending.Due, r.Pending.InFlight, r.Pending.RetryWait, r.Pending.Scheduled)
+	p := r.Pending
+	fmt.Fprintf(w, "Pending: %d due, %d blocked, %d in flight, %d waiting to be sent again, %d scheduled later\n",
+		p.Due, p.Blocked, p.InFlight, p.RetryWait, p.Scheduled)
+	if b := p.BlockedBy; p.Blocked > 0 {
+		// What holds the blocked ones: the earlier request of their card that goes
+		// first, by what it waits for (`requests show N` tells of one request).
+		fmt.Fprintf(w, "  blocked behind an earlier request of their smartcard that is: %d due, %d in flight, %d waiting to be sent again, %d scheduled later\n",
+			b.Due, b.InFlight, b.RetryWait, b.Scheduled)
+	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	if len(r.Groups) > 0 {
 		fmt.Fprintln(tw, "  STATE\tTYPE\tPRIORITY\tCOUNT")

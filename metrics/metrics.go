@@ -144,10 +144,13 @@ var (
 		"Provisioning requests in the database, by life cycle state (PENDING is the queue) and priority.",
 		[]string{"state", "priority"}, nil)
 	pendingDesc = prometheus.NewDesc("provisioner_pending_requests",
-		"PENDING requests by priority and what they wait for: due (claimable now, or behind an earlier request of their smartcard), in_flight (claimed, lease holding), retry_wait (backing off after an unsettled send), scheduled (not due yet).",
+		"PENDING requests by priority and what they wait for: due (claimable now: the next claim takes them), blocked (behind an earlier request of their smartcard), in_flight (claimed, lease holding), retry_wait (backing off after an unsettled send), scheduled (not due yet).",
 		[]string{"priority", "wait"}, nil)
+	blockedDesc = prometheus.NewDesc("provisioner_blocked_requests",
+		"Blocked PENDING requests (wait=\"blocked\") by priority and what the earlier request of their smartcard that goes first waits for: due, in_flight, retry_wait, scheduled.",
+		[]string{"priority", "blocked_by"}, nil)
 	oldestDesc = prometheus.NewDesc("provisioner_oldest_pending_seconds",
-		"How long the due PENDING request that has waited longest has waited (since its scheduled date, or its creation if later); 0 when none is due.",
+		"How long the due PENDING request that has waited longest has waited (since its scheduled date, or its creation if later); due: claimable now, blocked ones not counted; 0 when none is due.",
 		nil, nil)
 	upDesc = prometheus.NewDesc("provisioner_queue_up",
 		"1 if the queue figures of this scrape were read from the database, 0 if that failed (they are then left out).",
@@ -159,6 +162,7 @@ var (
 func (c *queueCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- requestsDesc
 	ch <- pendingDesc
+	ch <- blockedDesc
 	ch <- oldestDesc
 	ch <- upDesc
 	ch <- scrapeDesc
@@ -199,19 +203,30 @@ func (c *queueCollector) read() []prometheus.Metric {
 		}
 	}
 	type wait struct{ priority, wait string }
-	waits := map[wait]int64{}
+	waits, blocked := map[wait]int64{}, map[wait]int64{}
 	for _, p := range []provisioning.Priority{provisioning.Regular, provisioning.Express} {
-		for _, w := range []string{"due", "in_flight", "retry_wait", "scheduled"} {
-			waits[wait{string(p), w}] = 0
+		for _, w := range []ops.WaitKind{ops.WaitDue, ops.WaitBlocked, ops.WaitInFlight, ops.WaitRetry, ops.WaitScheduled} {
+			waits[wait{string(p), string(w)}] = 0
+		}
+		for _, w := range []ops.WaitKind{ops.WaitDue, ops.WaitInFlight, ops.WaitRetry, ops.WaitScheduled} {
+			blocked[wait{string(p), string(w)}] = 0
 		}
 	}
 	var oldest time.Time
 	for _, g := range groups {
 		counts[key{g.State, g.Priority}] += g.Count
-		waits[wait{g.Priority, "due"}] += g.Due()
-		waits[wait{g.Priority, "in_flight"}] += g.InFlight
-		waits[wait{g.Priority, "retry_wait"}] += g.RetryWait
-		waits[wait{g.Priority, "scheduled"}] += g.Scheduled
+		if g.State != string(provisioning.Pending) {
+			continue
+		}
+		waits[wait{g.Priority, string(ops.WaitDue)}] += g.Due
+		waits[wait{g.Priority, string(ops.WaitBlocked)}] += g.BlockedBy.Total()
+		waits[wait{g.Priority, string(ops.WaitInFlight)}] += g.InFlight
+		waits[wait{g.Priority, string(ops.WaitRetry)}] += g.RetryWait
+		waits[wait{g.Priority, string(ops.WaitScheduled)}] += g.Scheduled
+		blocked[wait{g.Priority, string(ops.WaitDue)}] += g.BlockedBy.Due
+		blocked[wait{g.Priority, string(ops.WaitInFlight)}] += g.BlockedBy.InFlight
+		blocked[wait{g.Priority, string(ops.WaitRetry)}] += g.BlockedBy.RetryWait
+		blocked[wait{g.Priority, string(ops.WaitScheduled)}] += g.BlockedBy.Scheduled
 		if g.OldestDue != nil && (oldest.IsZero() || g.OldestDue.Before(oldest)) {
 			oldest = *g.OldestDue
 		}
@@ -221,6 +236,9 @@ func (c *queueCollector) read() []prometheus.Metric {
 	}
 	for k, n := range waits {
 		out = append(out, prometheus.MustNewConstMetric(pendingDesc, prometheus.GaugeValue, float64(n), k.priority, k.wait))
+	}
+	for k, n := range blocked {
+		out = append(out, prometheus.MustNewConstMetric(blockedDesc, prometheus.GaugeValue, float64(n), k.priority, k.wait))
 	}
 	age := 0.0
 	if !oldest.IsZero() {

@@ -106,8 +106,9 @@ func checkQueue(t *testing.T, db *store.DB, fams map[string]*dto.MetricFamily) {
 func TestQueueDepth(t *testing.T) {
 	db, _ := pgtest.New(t)
 	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
-	// 7 PENDING REGULAR (the oldest due since 11:00; one due only tomorrow, far older
-	// by creation), 3 PENDING EXPRESS, 5 COMPLETED REGULAR, 2 COMPLETED EXPRESS,
+	// 8 PENDING REGULAR (the oldest due since 11:00; one due only tomorrow, far older
+	// by creation; one behind it, due since 07:00 but blocked), 4 PENDING EXPRESS
+	// (one behind C2's REGULAR, in flight), 5 COMPLETED REGULAR, 2 COMPLETED EXPRESS,
 	// 4 REJECTED REGULAR, none REJECTED EXPRESS.
 	var reqs []pgtest.RequestOpts
 	for _, g := range []struct {
@@ -115,11 +116,17 @@ func TestQueueDepth(t *testing.T) {
 		n               int
 	}{{"PENDING", "REGULAR", 6}, {"PENDING", "EXPRESS", 3}, {"COMPLETED", "REGULAR", 5}, {"COMPLETED", "EXPRESS", 2}, {"REJECTED", "REGULAR", 4}} {
 		for i := 1; i <= g.n; i++ {
-			reqs = append(reqs, pgtest.RequestOpts{State: g.state, Priority: g.priority, Smartcard: fmt.Sprintf("C%d", i),
+			card := fmt.Sprintf("C%d", i)
+			if g.state == "PENDING" && g.priority == "EXPRESS" {
+				card = fmt.Sprintf("X%d", i) // a card of their own: heads
+			}
+			reqs = append(reqs, pgtest.RequestOpts{State: g.state, Priority: g.priority, Smartcard: card,
 				ScheduledDate: pgtest.Ptr(now.Add(-time.Duration(i) * time.Minute)), CreatedAt: pgtest.Ptr(now.Add(-2 * time.Hour))})
 		}
 	}
-	reqs = append(reqs, pgtest.RequestOpts{Smartcard: "LATER", ScheduledDate: pgtest.Ptr(now.Add(24 * time.Hour)), CreatedAt: pgtest.Ptr(now.Add(-30 * 24 * time.Hour))})
+	reqs = append(reqs, pgtest.RequestOpts{Smartcard: "LATER", ScheduledDate: pgtest.Ptr(now.Add(24 * time.Hour)), CreatedAt: pgtest.Ptr(now.Add(-30 * 24 * time.Hour))},
+		pgtest.RequestOpts{Smartcard: "LATER", ScheduledDate: pgtest.Ptr(now.Add(-5 * time.Hour)), CreatedAt: pgtest.Ptr(now.Add(-5 * time.Hour))},
+		pgtest.RequestOpts{Smartcard: "C2", Priority: "EXPRESS", ScheduledDate: pgtest.Ptr(now.Add(-time.Minute)), CreatedAt: pgtest.Ptr(now.Add(-time.Minute))})
 	pgtest.Requests(t, db, reqs...)
 	for _, q := range []string{`
 	    UPDATE provisioning_requests SET scheduled_date = $1::timestamptz - interval '1 hour', created_at = $1::timestamptz - interval '1 hour'
@@ -128,7 +135,7 @@ func TestQueueDepth(t *testing.T) {
 	        AND life_cycle_state = 'PENDING' AND priority = 'REGULAR'`, `
 	    UPDATE provisioning_requests SET next_attempt_at = $1::timestamptz + interval '1 minute' WHERE smartcard_ca_id = 'C3'
 	        AND life_cycle_state = 'PENDING' AND priority = 'REGULAR'`, `
-	    UPDATE provisioning_requests SET claimed_by = 1, lease_expires_at = $1::timestamptz - interval '1 minute' WHERE smartcard_ca_id = 'C1'
+	    UPDATE provisioning_requests SET claimed_by = 1, lease_expires_at = $1::timestamptz - interval '1 minute' WHERE smartcard_ca_id = 'X1'
 	        AND life_cycle_state = 'PENDING' AND priority = 'EXPRESS'`} {
 		if _, err := db.Exec(q, now); err != nil {
 			t.Fatal(err)
@@ -139,8 +146,8 @@ func TestQueueDepth(t *testing.T) {
 	scrape(t, cached.Handler())
 	fams := scrape(t, m.Handler())
 	checkQueue(t, db, fams)
-	if got := must(t, fams, "provisioner_requests", map[string]string{"state": "PENDING", "priority": "REGULAR"}); got != 7 {
-		t.Errorf("PENDING REGULAR: %v, want 7", got)
+	if got := must(t, fams, "provisioner_requests", map[string]string{"state": "PENDING", "priority": "REGULAR"}); got != 8 {
+		t.Errorf("PENDING REGULAR: %v, want 8", got)
 	}
 	if got := must(t, fams, "provisioner_requests", map[string]string{"state": "REJECTED", "priority": "EXPRESS"}); got != 0 {
 		t.Errorf("REJECTED EXPRESS: %v, want 0 (served, not left out)", got)
@@ -148,15 +155,25 @@ func TestQueueDepth(t *testing.T) {
 	if got := must(t, fams, "provisioner_oldest_pending_seconds", nil); got != 3600 {
 		t.Errorf("oldest pending: %vs, want 3600", got)
 	}
-	// REGULAR: C2 in flight, C3 backing off, LATER scheduled, 4 due; EXPRESS: 3 due,
-	// C1's expired lease included.
+	// REGULAR: C2 in flight, C3 backing off, LATER scheduled and one blocked behind it,
+	// 4 due; EXPRESS: 3 due, X1's expired lease included, and one blocked behind C2's
+	// REGULAR request, in flight (issue 11: blocked ones were counted due).
 	for _, w := range []struct {
 		priority, wait string
 		want           float64
-	}{{"REGULAR", "due", 4}, {"REGULAR", "in_flight", 1}, {"REGULAR", "retry_wait", 1}, {"REGULAR", "scheduled", 1},
-		{"EXPRESS", "due", 3}, {"EXPRESS", "in_flight", 0}, {"EXPRESS", "retry_wait", 0}, {"EXPRESS", "scheduled", 0}} {
+	}{{"REGULAR", "due", 4}, {"REGULAR", "blocked", 1}, {"REGULAR", "in_flight", 1}, {"REGULAR", "retry_wait", 1}, {"REGULAR", "scheduled", 1},
+		{"EXPRESS", "due", 3}, {"EXPRESS", "blocked", 1}, {"EXPRESS", "in_flight", 0}, {"EXPRESS", "retry_wait", 0}, {"EXPRESS", "scheduled", 0}} {
 		if got := must(t, fams, "provisioner_pending_requests", map[string]string{"priority": w.priority, "wait": w.wait}); got != w.want {
 			t.Errorf("pending %s %s: %v, want %v", w.priority, w.wait, got, w.want)
+		}
+	}
+	for _, w := range []struct {
+		priority, by string
+		want         float64
+	}{{"REGULAR", "scheduled", 1}, {"REGULAR", "due", 0}, {"REGULAR", "in_flight", 0}, {"REGULAR", "retry_wait", 0},
+		{"EXPRESS", "in_flight", 1}, {"EXPRESS", "due", 0}, {"EXPRESS", "retry_wait", 0}, {"EXPRESS", "scheduled", 0}} {
+		if got := must(t, fams, "provisioner_blocked_requests", map[string]string{"priority": w.priority, "blocked_by": w.by}); got != w.want {
+			t.Errorf("blocked %s by %s: %v, want %v", w.priority, w.by, got, w.want)
 		}
 	}
 	if got := must(t, fams, "provisioner_queue_up", nil); got != 1 {
@@ -169,8 +186,8 @@ func TestQueueDepth(t *testing.T) {
 	}
 	fams = scrape(t, m.Handler())
 	checkQueue(t, db, fams)
-	if got := must(t, fams, "provisioner_requests", map[string]string{"state": "COMPLETED", "priority": "EXPRESS"}); got != 5 {
-		t.Errorf("COMPLETED EXPRESS after the update: %v, want 5", got)
+	if got := must(t, fams, "provisioner_requests", map[string]string{"state": "COMPLETED", "priority": "EXPRESS"}); got != 6 {
+		t.Errorf("COMPLETED EXPRESS after the update: %v, want 6", got)
 	}
 	// Within MinInterval a scrape gets the last read's figures.
 	if got := must(t, scrape(t, cached.Handler()), "provisioner_requests", map[string]string{"state": "COMPLETED", "priority": "EXPRESS"}); got != 2 {
