@@ -3,6 +3,7 @@ package cli_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -32,8 +33,15 @@ func TestConfigCheck(t *testing.T) {
 	}
 	testutil.Golden(t, "config-check.golden", []byte(r.stdout))
 
-	sample := filepath.Join("..", "samples", "provisioner.toml")
-	r = runCLI(t, map[string]string{"PROVISIONER_CONFIG": sample}, "config", "check")
+	// The sample, where its inbox exists and with the gateway token in the
+	// environment (the unit's secrets.env): what the scheduler needs to start.
+	data, err := os.ReadFile(filepath.Join("..", "samples", "provisioner.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sample := filepath.Join(t.TempDir(), "provisioner.toml")
+	os.WriteFile(sample, []byte(strings.Replace(string(data), `"/var/spool/provisioner/inbox"`, `"`+t.TempDir()+`"`, 1)), 0o600)
+	r = runCLI(t, map[string]string{"PROVISIONER_CONFIG": sample, "CAS_GATEWAY_TOKEN": "tok"}, "config", "check")
 	if r.code != 0 || !strings.HasPrefix(r.stdout, sample+": ok\n") || !strings.Contains(r.stdout, "process       */5 * * * *  true") {
 		t.Errorf("sample: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
@@ -41,6 +49,58 @@ func TestConfigCheck(t *testing.T) {
 		if r := runCLI(t, nil, args...); r.code != cli.ExitUsage {
 			t.Errorf("%q: exit %d", args, r.code)
 		}
+	}
+}
+
+// TestConfigCheckFindsWhatTheSchedulerRefuses (issue 11): config check finds, beside
+// the file's mistakes, whatever makes the scheduler refuse to start, and the
+// scheduler refuses each with exit 2 (a listen failure too, which exited 1 and was
+// restarted every 10 s for ever).
+func TestConfigCheckFindsWhatTheSchedulerRefuses(t *testing.T) {
+	dir := t.TempDir()
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	inbox := t.TempDir()
+	cases := []struct {
+		name, file string
+		env        map[string]string
+		check      string // a line of config check's output; exit 2 unless warn
+		warn       bool   // config check passes with this warning
+		scheduler  string // what the scheduler says, exit 2
+	}{
+		{name: "missing inbox", file: "[jobs.import]\nschedule = \"* * * * *\"\ninbox = \"/nonexistent/inbox\"\n",
+			check:     "the import job is scheduled, but its inbox /nonexistent/inbox is not a directory that can be read (stat /nonexistent/inbox: no such file or directory)",
+			scheduler: "refusing to start: the import job is scheduled, but its inbox /nonexistent/inbox is not a directory"},
+		{name: "port out of range", file: "[scheduler]\nmetrics_listen = \"127.0.0.1:99999\"\n[jobs.housekeeping]\nschedule = \"* * * * *\"\n",
+			check:     `:2: scheduler.metrics_listen: "127.0.0.1:99999": the port must be a number from 0 to 65535`,
+			scheduler: `scheduler.metrics_listen: "127.0.0.1:99999": the port must be a number from 0 to 65535`},
+		{name: "gateway settings missing", file: "[jobs.process]\nschedule = \"* * * * *\"\n",
+			check:     "the process job is scheduled, but gateway: the gateway URL is not set (CAS_GATEWAY_URL)",
+			scheduler: "refusing to start: the process job is scheduled, but gateway: the gateway URL is not set"},
+		{name: "address in use", file: "[scheduler]\nmetrics_listen = \"" + busy.Addr().String() + "\"\n[jobs.import]\nschedule = \"* * * * *\"\ninbox = \"" + inbox + "\"\n",
+			check: "warning: scheduler.metrics_listen " + busy.Addr().String() + " is in use now (by a running scheduler?)", warn: true,
+			scheduler: "refusing to start: cannot serve metrics: metrics: listen on " + busy.Addr().String()},
+	}
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			file := filepath.Join(dir, fmt.Sprintf("c%d.toml", i))
+			os.WriteFile(file, []byte(c.file), 0o600)
+			r := runCLI(t, c.env, "config", "check", file)
+			want := cli.ExitUsage
+			if c.warn {
+				want = 0
+			}
+			if r.code != want || !strings.Contains(r.stdout, c.check) {
+				t.Errorf("config check: exit %d, want %d and the line %q:\n%s%s", r.code, want, c.check, r.stdout, r.stderr)
+			}
+			env := map[string]string{"DATABASE_URL": pgtest.NewURL(t)}
+			if r := runCLI(t, env, "scheduler", "--config", file); r.code != cli.ExitUsage || !strings.Contains(r.stderr, c.scheduler) {
+				t.Errorf("scheduler: exit %d, want 2 and %q:\n%s", r.code, c.scheduler, r.stderr)
+			}
+		})
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"sync"
 	"time"
 
@@ -33,7 +34,27 @@ type Options struct {
 	Now func() time.Time
 	// Log hears why a scrape could not read the queue (default: nobody).
 	Log logrus.FieldLogger
+	// Jobs: the jobs whose series exist from the start, 0 before their first run
+	// (provisioner_job_runs_total by outcome, and the last-success timestamp read
+	// from the run ledger), so that alerts on them work before anything ran.
+	Jobs []string
+	// Inbox, with CountInbox (importer.InboxBacklog: metrics does not know the
+	// inbox's layout), is the inbox whose files are counted at scrape time; "" or
+	// nil: no inbox metrics.
+	Inbox      string
+	CountInbox func(dir string) (ops.InboxFiles, error)
+	// Build labels provisioner_build_info; zero: "unknown".
+	Build Build
 }
+
+// Build is what the binary was built from (`provisioner version`).
+type Build struct {
+	Version, Revision string
+}
+
+// JobOutcomes are the outcomes a scheduler's run ends with: their counters exist
+// from the start for every job of Options.Jobs.
+var JobOutcomes = []string{"SUCCEEDED", "REJECTED", "FAILED", "SKIPPED", "INTERRUPTED"}
 
 // Metrics holds the provisioner's metrics. Its methods are safe for concurrent use.
 type Metrics struct {
@@ -93,12 +114,34 @@ func New(db *store.DB, opts Options) *Metrics {
 			Help: "Requests written back after a send, by state (COMPLETED, REJECTED, or PENDING to be sent again) and error code (empty for COMPLETED).",
 		}, []string{"state", "error_code"}),
 	}
-	m.reg.MustRegister(m.jobRuns, m.jobDuration, m.batches, m.batchTime, m.commands, m.results,
+	for _, job := range opts.Jobs {
+		for _, outcome := range JobOutcomes {
+			m.jobRuns.WithLabelValues(job, outcome)
+		}
+	}
+	build := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "provisioner_build_info",
+		Help: "1, labelled with the version and VCS revision of the binary (provisioner version) and the Go version it was built with.",
+		ConstLabels: prometheus.Labels{"version": orUnknown(opts.Build.Version), "revision": orUnknown(opts.Build.Revision),
+			"goversion": runtime.Version()},
+	})
+	build.Set(1)
+	m.reg.MustRegister(m.jobRuns, m.jobDuration, m.batches, m.batchTime, m.commands, m.results, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if db != nil {
 		m.reg.MustRegister(&queueCollector{db: db, opts: opts})
 	}
+	if opts.Inbox != "" && opts.CountInbox != nil {
+		m.reg.MustRegister(&inboxCollector{opts: opts})
+	}
 	return m
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
 }
 
 // Handler serves the metrics in the Prometheus exposition format.
@@ -157,6 +200,9 @@ var (
 		nil, nil)
 	scrapeDesc = prometheus.NewDesc("provisioner_queue_scrape_duration_seconds",
 		"How long reading the queue figures took.", nil, nil)
+	lastSuccessDesc = prometheus.NewDesc("provisioner_job_last_success_timestamp_seconds",
+		"When the last run of a job that did its work (SUCCEEDED, or REJECTED: some input refused) ended, by any instance, from the run ledger (Unix time); 0 if none did.",
+		[]string{"job"}, nil)
 )
 
 func (c *queueCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -166,6 +212,7 @@ func (c *queueCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- oldestDesc
 	ch <- upDesc
 	ch <- scrapeDesc
+	ch <- lastSuccessDesc
 }
 
 func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
@@ -193,6 +240,20 @@ func (c *queueCollector) read() []prometheus.Metric {
 		return append(out, prometheus.MustNewConstMetric(upDesc, prometheus.GaugeValue, 0))
 	}
 	out = append(out, prometheus.MustNewConstMetric(upDesc, prometheus.GaugeValue, 1))
+	if len(c.opts.Jobs) > 0 {
+		last, err := ops.LastSuccess(ctx, c.db, c.opts.Jobs)
+		if err != nil {
+			c.opts.Log.WithError(err).Warn("metrics: the jobs' last successful runs could not be read")
+		} else {
+			for _, job := range c.opts.Jobs {
+				ts := 0.0
+				if t, ok := last[job]; ok {
+					ts = float64(t.UnixNano()) / 1e9
+				}
+				out = append(out, prometheus.MustNewConstMetric(lastSuccessDesc, prometheus.GaugeValue, ts, job))
+			}
+		}
+	}
 	// Every state and priority, 0 included: a series that vanishes when its queue
 	// empties would break rate() and alerts on it.
 	type key struct{ state, priority string }
@@ -245,6 +306,44 @@ func (c *queueCollector) read() []prometheus.Metric {
 		age = max(now.Sub(oldest).Seconds(), 0)
 	}
 	return append(out, prometheus.MustNewConstMetric(oldestDesc, prometheus.GaugeValue, age))
+}
+
+var (
+	inboxDesc = prometheus.NewDesc("provisioner_inbox_files",
+		"Files of the inbox, counted at scrape time by the import's rules: waiting (to be imported), processing (being imported, or left by an import that died), failed (refused whole: someone must look).",
+		[]string{"state"}, nil)
+	inboxOldestDesc = prometheus.NewDesc("provisioner_inbox_oldest_waiting_seconds",
+		"Since the oldest waiting file of the inbox was last changed; 0 when none waits.", nil, nil)
+	inboxUpDesc = prometheus.NewDesc("provisioner_inbox_up",
+		"1 if the inbox could be read at this scrape, 0 if not (the inbox figures are then left out).", nil, nil)
+)
+
+// inboxCollector counts the inbox's files at scrape time: a listing of three
+// folders, cheap enough for every scrape.
+type inboxCollector struct{ opts Options }
+
+func (c *inboxCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- inboxDesc
+	ch <- inboxOldestDesc
+	ch <- inboxUpDesc
+}
+
+func (c *inboxCollector) Collect(ch chan<- prometheus.Metric) {
+	b, err := c.opts.CountInbox(c.opts.Inbox)
+	if err != nil {
+		c.opts.Log.WithError(err).Warn("metrics: the inbox could not be counted")
+		ch <- prometheus.MustNewConstMetric(inboxUpDesc, prometheus.GaugeValue, 0)
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(inboxUpDesc, prometheus.GaugeValue, 1)
+	for state, n := range map[string]int{"waiting": b.Waiting, "processing": b.Processing, "failed": b.Failed} {
+		ch <- prometheus.MustNewConstMetric(inboxDesc, prometheus.GaugeValue, float64(n), state)
+	}
+	age := 0.0
+	if !b.OldestWaiting.IsZero() {
+		age = max(c.opts.Now().Sub(b.OldestWaiting).Seconds(), 0)
+	}
+	ch <- prometheus.MustNewConstMetric(inboxOldestDesc, prometheus.GaugeValue, age)
 }
 
 // Serve serves the metrics on ln at /metrics until ctx is done, then shuts the

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 	"github.com/robfig/cron/v3"
 
 	"github.com/provisioner/provisioner/provisioning"
@@ -392,4 +393,24 @@ func Snapshot(ctx context.Context, db *store.DB, opts StatusOptions) (Status, er
 		return st, fmt.Errorf("top error codes: %w", err)
 	}
 	return st, nil
+}
+
+// LastSuccess returns, for each of jobs, when its last run that did its work
+// (SUCCEEDED, or REJECTED: some input refused) ended, by any instance; a job with
+// none is left out. For the metrics' last-success timestamps.
+func LastSuccess(ctx context.Context, q sqlx.QueryerContext, jobs []string) (map[string]time.Time, error) {
+	var rows []struct {
+		Job        string     `db:"job"`
+		FinishedAt *time.Time `db:"finished_at"`
+	}
+	if err := sqlx.SelectContext(ctx, q, &rows, provsql.JobLastSuccess, pq.StringArray(jobs)); err != nil {
+		return nil, fmt.Errorf("last successful runs: %w", err)
+	}
+	out := map[string]time.Time{}
+	for _, r := range rows {
+		if r.FinishedAt != nil {
+			out[r.Job] = r.FinishedAt.UTC()
+		}
+	}
+	return out, nil
 }

@@ -169,6 +169,8 @@ var (
 	CardQueueHead string
 	//go:embed queries/last_job_runs.sql
 	LastJobRuns string
+	//go:embed queries/job_last_success.sql
+	JobLastSuccess string
 	//go:embed queries/last_processing_run.sql
 	LastProcessingRun string
 	//go:embed queries/last_import.sql
