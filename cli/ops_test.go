@@ -458,3 +458,57 @@ func mapsEqual(a, b map[int64]retryRow) bool {
 	}
 	return true
 }
+
+// TestStatusCheck (issue 11): status --check is a monitoring check: one summary line
+// with the figures, a line per problem, and the exit code of Nagios plugins, the
+// worst problem's: an overdue job CRITICAL, a file in failed/ WARNING, the oldest
+// due request past a threshold WARNING or CRITICAL; UNKNOWN when it cannot check.
+func TestStatusCheck(t *testing.T) {
+	_, vars := opsDB(t)
+	dir := inbox(t) // one file in failed/
+	cfg := filepath.Join(t.TempDir(), "c.toml")
+	os.WriteFile(cfg, []byte("[jobs.import]\ninbox = \""+dir+"\"\nschedule = \"*/30 * * * *\"\n"), 0o600)
+	empty := t.TempDir()
+	// At 12:00 the oldest due request is 7, due since 11:30 (30 minutes); import's
+	// 11:30 tick had no run.
+	cases := []struct {
+		name  string
+		args  []string
+		code  int
+		lines []string
+	}{
+		{"nothing to see", []string{"--inbox", empty}, 0, []string{
+			"PROVISIONER OK - nothing needs a person | due=1 blocked=0 in_flight=1 retry_wait=1 scheduled=1 oldest_due_age=1800s;3600;14400 inbox_waiting=0 inbox_failed=0"}},
+		{"a file in failed/", []string{"--inbox", dir}, 1, []string{
+			"PROVISIONER WARNING - 1 file in " + dir + "/failed, refused whole: read the .error.txt beside each | ",
+			"WARNING: 1 file in " + dir + "/failed"}},
+		{"due too long: warning", []string{"--inbox", empty, "--due-warning", "20m"}, 1, []string{
+			"PROVISIONER WARNING - request 7 due for 30m0s (more than 20m0s) and not sent | due=1 blocked=0 in_flight=1 retry_wait=1 scheduled=1 oldest_due_age=1800s;1200;14400"}},
+		{"due too long: critical", []string{"--inbox", empty, "--due-warning", "10m", "--due-critical", "25m"}, 2, []string{
+			"PROVISIONER CRITICAL - request 7 due for 30m0s (more than 25m0s) and not sent | "}},
+		{"thresholds off", []string{"--inbox", empty, "--due-warning", "0", "--due-critical", "0"}, 0, []string{
+			"oldest_due_age=1800s;; "}},
+		{"overdue job and failed/: the worst", []string{"--config", cfg}, 2, []string{
+			"PROVISIONER CRITICAL - job import overdue: its tick of 2026-11-30T11:30:00Z had no run; 1 file in " + dir + "/failed",
+			"CRITICAL: job import overdue", "WARNING: 1 file in "}},
+		{"bad flag", []string{"--due-warning", "soon"}, 3, []string{"PROVISIONER UNKNOWN - invalid value \"soon\" for flag -due-warning"}},
+		{"with --json", []string{"--json"}, 3, []string{"PROVISIONER UNKNOWN - --check and --json are two outputs: give one"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := runAt(t, vars, append([]string{"status", "--check"}, c.args...)...)
+			if r.code != c.code {
+				t.Errorf("exit %d, want %d\n%s%s", r.code, c.code, r.stdout, r.stderr)
+			}
+			for _, l := range c.lines {
+				if !strings.Contains(r.stdout, l) {
+					t.Errorf("output lacks %q:\n%s", l, r.stdout)
+				}
+			}
+		})
+	}
+	if r := runAt(t, map[string]string{"DATABASE_URL": "postgres://x@127.0.0.1:1/x?sslmode=disable&connect_timeout=5"}, "status", "--check"); r.code != 3 ||
+		!strings.HasPrefix(r.stdout, "PROVISIONER UNKNOWN - ") {
+		t.Errorf("database unreachable: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}

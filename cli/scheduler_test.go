@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -289,13 +290,22 @@ func TestSchedulerServesMetrics(t *testing.T) {
 		t.Fatalf("no metrics address in the log:\n%s", stderr.String())
 	}
 	addr := m[1] + m[2]
-	body := scrapeUntil(t, "http://"+addr+"/metrics", `provisioner_job_runs_total{job="housekeeping",outcome="SUCCEEDED"}`)
+	body := scrapeUntil(t, "http://"+addr+"/metrics", regexp.MustCompile(`provisioner_job_runs_total\{job="housekeeping",outcome="SUCCEEDED"\} [1-9]`))
+	if hz, err := get("http://" + addr + "/healthz"); err != nil || hz != "ok\n" {
+		t.Errorf("/healthz: %q %v", hz, err)
+	}
+	// The run is in the ledger by the time it is counted: its end is the last success.
+	if m := regexp.MustCompile(`provisioner_job_last_success_timestamp_seconds\{job="housekeeping"\} ([0-9.e+]+)`).FindStringSubmatch(body); m == nil || m[1] == "0" {
+		t.Errorf("no last success of housekeeping: %v\n%s", m, body)
+	}
 	for _, want := range []string{
 		`provisioner_requests{priority="REGULAR",state="PENDING"} 3`,
 		`provisioner_requests{priority="EXPRESS",state="PENDING"} 2`,
 		`provisioner_requests{priority="REGULAR",state="COMPLETED"} 1`,
 		`provisioner_queue_up 1`,
 		`provisioner_job_runs_total{job="housekeeping",outcome="SUCCEEDED"}`,
+		`provisioner_job_runs_total{job="housekeeping",outcome="FAILED"} 0`,
+		`provisioner_build_info{`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %s:\n%s", want, body)
@@ -303,13 +313,13 @@ func TestSchedulerServesMetrics(t *testing.T) {
 	}
 }
 
-// scrapeUntil scrapes url until its body holds want, and returns that body.
-func scrapeUntil(t *testing.T, url, want string) string {
+// scrapeUntil scrapes url until its body matches want, and returns that body.
+func scrapeUntil(t *testing.T, url string, want *regexp.Regexp) string {
 	t.Helper()
 	deadline := time.Now().Add(waitLimit)
 	for {
 		body, err := get(url)
-		if err == nil && strings.Contains(body, want) {
+		if err == nil && want.MatchString(body) {
 			return body
 		}
 		if time.Now().After(deadline) {
@@ -327,6 +337,49 @@ func get(url string) (string, error) {
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	return string(b), err
+}
+
+// TestSchedulerWatchdog: with WatchdogSec= (systemd sets $WATCHDOG_USEC) the
+// scheduler's loop says WATCHDOG=1 every half of it, after READY=1.
+func TestSchedulerWatchdog(t *testing.T) {
+	_, dsn := pgtest.New(t)
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "notify")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	file := filepath.Join(dir, "c.toml")
+	os.WriteFile(file, []byte("[jobs.housekeeping]\nschedule = \"*/5 * * * *\"\n"), 0o600)
+	var stderr syncBuffer
+	env := cli.Env{Stdout: &bytes.Buffer{}, Stderr: &stderr, Getenv: func(k string) string {
+		return map[string]string{"DATABASE_URL": dsn, "NOTIFY_SOCKET": sock, "WATCHDOG_USEC": "200000",
+			"WATCHDOG_PID": strconv.Itoa(os.Getpid())}[k]
+	}}
+	ctx, cancel := context.WithCancel(context.Background())
+	code := make(chan int, 1)
+	go func() { code <- cli.Main(ctx, env, []string{"scheduler", "--config", file}) }()
+	var got []string
+	buf := make([]byte, 4096)
+	for pings := 0; pings < 3; {
+		conn.SetReadDeadline(time.Now().Add(waitLimit))
+		n, err := conn.Read(buf)
+		if err != nil {
+			t.Fatalf("notifications %q, then: %v\n%s", got, err, stderr.String())
+		}
+		got = append(got, string(buf[:n]))
+		if string(buf[:n]) == "WATCHDOG=1" {
+			pings++
+		}
+	}
+	if !strings.HasPrefix(got[0], "READY=1") {
+		t.Errorf("notifications %q: READY=1 should come first", got)
+	}
+	cancel()
+	if c := <-code; c != 0 {
+		t.Errorf("exit %d\n%s", c, stderr.String())
+	}
 }
 
 // TestSchedulerNotifiesSystemd: under systemd (Type=notify, $NOTIFY_SOCKET) the

@@ -2,28 +2,64 @@ package cli
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/provisioner/provisioner/config"
 	"github.com/provisioner/provisioner/importer"
+	dur "github.com/provisioner/provisioner/internal/duration"
 	"github.com/provisioner/provisioner/jobs"
 	"github.com/provisioner/provisioner/ops"
 )
 
+const statusUsage = `status [--json] [--inbox DIR] [--config FILE] [--check [--due-warning 1h] [--due-critical 4h]]
+
+The requests by state, type and priority, the oldest pending request, the inbox
+backlog, the last run of each job (with a configuration: its schedule, and whether
+it is overdue) and the top error codes of the last day.
+
+--check makes it a monitoring check (Nagios, Icinga...): one line saying what needs
+a person, and the exit code says how bad: 0 OK, 1 WARNING (a file in the inbox's
+failed/, the oldest due request waiting past --due-warning), 2 CRITICAL (a job
+overdue, which needs --config; the oldest due request past --due-critical), 3 UNKNOWN
+(the check could not be made: the database unreachable, a bad flag).`
+
 func runStatus(ctx context.Context, env Env, args []string) error {
-	fs := newFlagSet(env, "status", "status [--json] [--inbox DIR] [--config FILE]\n\nThe requests by state, type and priority, the oldest pending request, the inbox\nbacklog, the last run of each job (with a configuration: its schedule, and whether\nit is overdue) and the top error codes of the last day.")
+	check := slices.ContainsFunc(args, func(a string) bool { return a == "--check" || a == "-check" || strings.HasPrefix(a, "--check=") })
+	err := status(ctx, env, args)
+	var done *checkExit
+	if !check || err == nil || errors.Is(err, flag.ErrHelp) || errors.As(err, &done) {
+		return err
+	}
+	// A check that could not be made is UNKNOWN, whatever the reason, as monitoring
+	// systems expect; the reason is its line.
+	fmt.Fprintf(env.Stdout, "PROVISIONER %s - %s\n", ops.Unknown, strings.Join(strings.Fields(err.Error()), " "))
+	return &checkExit{code: int(ops.Unknown)}
+}
+
+func status(ctx context.Context, env Env, args []string) error {
+	fs := newFlagSet(env, "status", statusUsage)
 	dbf := addDBFlags(fs)
 	asJSON := fs.Bool("json", false, "print JSON (a stable shape, for scripts)")
 	inbox := fs.String("inbox", "", "the inbox to count (default: $PROVISIONER_INBOX, else the configuration's; none: left out)")
+	check := fs.Bool("check", false, "a monitoring check: one line, and exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN")
+	var copts ops.CheckOptions
+	durationFlag(fs, &copts.DueWarning, "due-warning", time.Hour, "with --check: WARNING when the oldest due request has waited longer (0: never)")
+	durationFlag(fs, &copts.DueCritical, "due-critical", 4*time.Hour, "with --check: CRITICAL when the oldest due request has waited longer (0: never)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return usagef("status takes no arguments, got %q", fs.Args())
+	}
+	if *check && *asJSON {
+		return usagef("--check and --json are two outputs: give one")
 	}
 	if *inbox == "" {
 		*inbox = env.Getenv("PROVISIONER_INBOX")
@@ -42,10 +78,43 @@ func runStatus(ctx context.Context, env Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *asJSON {
+	switch {
+	case *check:
+		r := ops.Check(st, copts)
+		fmt.Fprintln(env.Stdout, r.Summary(st, copts))
+		for _, p := range r.Problems {
+			fmt.Fprintf(env.Stdout, "%s: %s\n", p.Severity, p.Msg)
+		}
+		if r.Severity == ops.OK {
+			return nil
+		}
+		return &checkExit{code: int(r.Severity)}
+	case *asJSON:
 		return writeJSON(env.Stdout, st)
 	}
 	return writeStatus(env.Stdout, st)
+}
+
+// checkExit ends `status --check` with its verdict's exit code, the verdict already
+// printed.
+type checkExit struct{ code int }
+
+func (e *checkExit) Error() string { return fmt.Sprintf("check: exit %d", e.code) }
+
+// durationFlag is a duration flag that takes days too ("2d"), as the configuration.
+func durationFlag(fs *flag.FlagSet, p *time.Duration, name string, def time.Duration, usage string) {
+	*p = def
+	fs.Func(name, fmt.Sprintf("%s (default %v)", usage, def), func(s string) error {
+		d, err := dur.Parse(s)
+		if err != nil {
+			return err
+		}
+		if d < 0 {
+			return fmt.Errorf("%q: must not be negative", s)
+		}
+		*p = d
+		return nil
+	})
 }
 
 func writeStatus(w io.Writer, st ops.Status) error {

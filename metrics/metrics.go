@@ -130,6 +130,9 @@ func New(db *store.DB, opts Options) *Metrics {
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if db != nil {
 		m.reg.MustRegister(&queueCollector{db: db, opts: opts})
+		if len(opts.Jobs) > 0 {
+			m.reg.MustRegister(&ledgerCollector{db: db, opts: opts})
+		}
 	}
 	if opts.Inbox != "" && opts.CountInbox != nil {
 		m.reg.MustRegister(&inboxCollector{opts: opts})
@@ -212,7 +215,6 @@ func (c *queueCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- oldestDesc
 	ch <- upDesc
 	ch <- scrapeDesc
-	ch <- lastSuccessDesc
 }
 
 func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
@@ -240,20 +242,6 @@ func (c *queueCollector) read() []prometheus.Metric {
 		return append(out, prometheus.MustNewConstMetric(upDesc, prometheus.GaugeValue, 0))
 	}
 	out = append(out, prometheus.MustNewConstMetric(upDesc, prometheus.GaugeValue, 1))
-	if len(c.opts.Jobs) > 0 {
-		last, err := ops.LastSuccess(ctx, c.db, c.opts.Jobs)
-		if err != nil {
-			c.opts.Log.WithError(err).Warn("metrics: the jobs' last successful runs could not be read")
-		} else {
-			for _, job := range c.opts.Jobs {
-				ts := 0.0
-				if t, ok := last[job]; ok {
-					ts = float64(t.UnixNano()) / 1e9
-				}
-				out = append(out, prometheus.MustNewConstMetric(lastSuccessDesc, prometheus.GaugeValue, ts, job))
-			}
-		}
-	}
 	// Every state and priority, 0 included: a series that vanishes when its queue
 	// empties would break rate() and alerts on it.
 	type key struct{ state, priority string }
@@ -306,6 +294,35 @@ func (c *queueCollector) read() []prometheus.Metric {
 		age = max(now.Sub(oldest).Seconds(), 0)
 	}
 	return append(out, prometheus.MustNewConstMetric(oldestDesc, prometheus.GaugeValue, age))
+}
+
+// ledgerCollector reads the jobs' last successful runs from the run ledger at every
+// scrape, not cached as the queue is: one index lookup per job, and a run counted
+// in provisioner_job_runs_total is then always in it too (the ledger records a
+// run's end before the observer counts it).
+type ledgerCollector struct {
+	db   *store.DB
+	opts Options
+}
+
+func (c *ledgerCollector) Describe(ch chan<- *prometheus.Desc) { ch <- lastSuccessDesc }
+
+func (c *ledgerCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.opts.QueryTimeout)
+	defer cancel()
+	last, err := ops.LastSuccess(ctx, c.db, c.opts.Jobs)
+	if err != nil {
+		// Left out: provisioner_queue_up says whether the database answers.
+		c.opts.Log.WithError(err).Warn("metrics: the jobs' last successful runs could not be read")
+		return
+	}
+	for _, job := range c.opts.Jobs {
+		ts := 0.0
+		if t, ok := last[job]; ok {
+			ts = float64(t.UnixNano()) / 1e9
+		}
+		ch <- prometheus.MustNewConstMetric(lastSuccessDesc, prometheus.GaugeValue, ts, job)
+	}
 }
 
 var (

@@ -7,6 +7,9 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -17,8 +20,10 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/provisioner/provisioner/dispatcher"
+	"github.com/provisioner/provisioner/importer"
 	"github.com/provisioner/provisioner/internal/pgtest"
 	"github.com/provisioner/provisioner/metrics"
+	"github.com/provisioner/provisioner/ops"
 	"github.com/provisioner/provisioner/simulator"
 	"github.com/provisioner/provisioner/store"
 )
@@ -341,5 +346,75 @@ func TestServe(t *testing.T) {
 	}
 	if _, err := http.Get(base + "/metrics"); err == nil {
 		t.Error("still serving after the context ended")
+	}
+}
+
+// TestSeriesFromStart (issue 11): every configured job has its run counters and its
+// last-success timestamp from the start, 0 before any run; the timestamp is the run
+// ledger's (any instance's run); the inbox is counted at scrape time by the
+// import's rules; build_info names the build.
+func TestSeriesFromStart(t *testing.T) {
+	db, _ := pgtest.New(t)
+	inbox := t.TempDir()
+	for _, sub := range []string{"processing", "failed"} {
+		os.MkdirAll(filepath.Join(inbox, sub), 0o700)
+	}
+	now := time.Now()
+	m := metrics.New(db, metrics.Options{MinInterval: -1, Now: func() time.Time { return now }, Jobs: []string{"import", "process"},
+		Inbox: inbox, CountInbox: func(dir string) (ops.InboxFiles, error) {
+			b, err := importer.InboxBacklog(dir)
+			return ops.InboxFiles(b), err
+		}, Build: metrics.Build{Version: "v1.2.3", Revision: "abc123"}})
+
+	fams := scrape(t, m.Handler())
+	for _, job := range []string{"import", "process"} {
+		for _, outcome := range metrics.JobOutcomes {
+			if got := must(t, fams, "provisioner_job_runs_total", map[string]string{"job": job, "outcome": outcome}); got != 0 {
+				t.Errorf("%s %s runs before any: %v", job, outcome, got)
+			}
+		}
+		if got := must(t, fams, "provisioner_job_last_success_timestamp_seconds", map[string]string{"job": job}); got != 0 {
+			t.Errorf("%s last success before any run: %v, want 0", job, got)
+		}
+	}
+	if _, ok := value(fams, "provisioner_job_runs_total", map[string]string{"job": "housekeeping", "outcome": "SUCCEEDED"}); ok {
+		t.Errorf("a job not configured has series")
+	}
+	if got := must(t, fams, "provisioner_build_info", map[string]string{"version": "v1.2.3", "revision": "abc123", "goversion": runtime.Version()}); got != 1 {
+		t.Errorf("build_info %v", got)
+	}
+	for state, want := range map[string]float64{"waiting": 0, "processing": 0, "failed": 0} {
+		if got := must(t, fams, "provisioner_inbox_files", map[string]string{"state": state}); got != want {
+			t.Errorf("inbox %s: %v, want %v", state, got, want)
+		}
+	}
+
+	// A run of import that succeeded (another instance's: the ledger is shared), a
+	// later one that failed; process only failed. A file waits, one failed.
+	finished := time.Date(2026, 11, 30, 11, 0, 2, 500_000_000, time.UTC)
+	db.MustExec(`INSERT INTO job_runs (job, tick, trigger, instance, state, started_at, finished_at) VALUES
+	    ('import', $1::timestamptz - interval '2 seconds', 'SCHEDULE', 'other:1', 'SUCCEEDED', $1::timestamptz - interval '2 seconds', $1),
+	    ('import', $1::timestamptz + interval '1 hour', 'SCHEDULE', 'other:1', 'FAILED', $1::timestamptz + interval '1 hour', $1::timestamptz + interval '1 hour'),
+	    ('process', $1, 'SCHEDULE', 'other:1', 'FAILED', $1, $1)`, finished)
+	os.WriteFile(filepath.Join(inbox, "a.csv"), []byte("x\n"), 0o600)
+	os.WriteFile(filepath.Join(inbox, "failed", "b.20261130T100000.000000Z.csv"), []byte("x\n"), 0o600)
+	fams = scrape(t, m.Handler())
+	if got := must(t, fams, "provisioner_job_last_success_timestamp_seconds", map[string]string{"job": "import"}); got != float64(finished.UnixNano())/1e9 {
+		t.Errorf("import last success %v, want %v (%s)", got, float64(finished.UnixMilli())/1000, finished)
+	}
+	if got := must(t, fams, "provisioner_job_last_success_timestamp_seconds", map[string]string{"job": "process"}); got != 0 {
+		t.Errorf("process last success %v, want 0: it never succeeded", got)
+	}
+	for state, want := range map[string]float64{"waiting": 1, "processing": 0, "failed": 1} {
+		if got := must(t, fams, "provisioner_inbox_files", map[string]string{"state": state}); got != want {
+			t.Errorf("inbox %s: %v, want %v", state, got, want)
+		}
+	}
+	if got := must(t, fams, "provisioner_inbox_up", nil); got != 1 {
+		t.Errorf("inbox up %v", got)
+	}
+	os.RemoveAll(inbox)
+	if got := must(t, scrape(t, m.Handler()), "provisioner_inbox_up", nil); got != 0 {
+		t.Errorf("inbox up with the inbox gone: %v", got)
 	}
 }
