@@ -13,10 +13,8 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/provisioner/provisioner/config"
-	"github.com/provisioner/provisioner/importer"
 	"github.com/provisioner/provisioner/jobs"
 	"github.com/provisioner/provisioner/metrics"
-	"github.com/provisioner/provisioner/ops"
 	"github.com/provisioner/provisioner/scheduler"
 )
 
@@ -104,8 +102,9 @@ func runScheduler(ctx context.Context, env Env, args []string) error {
 // startChecks names what makes the scheduler refuse to start with c, beyond the
 // file's own mistakes (config.Load names those) and a file that schedules nothing
 // (scheduler.Scheduled): an inbox that is not a readable directory, gateway
-// settings missing from the environment, and, with listen, a metrics address that cannot be listened on. An address in use is
-// a warning: the scheduler being checked may be the one holding it.
+// settings missing from the environment, and, with listen, a metrics address that
+// cannot be listened on. An address in use is a warning: the scheduler being
+// checked may be the one holding it.
 func startChecks(c *config.Config, listen bool) (mistakes, warnings []string) {
 	if c.Process.Cron != nil {
 		// The gateway settings come from the environment too: checked before
@@ -151,11 +150,7 @@ func metricsOptions(c *config.Config, log logrus.FieldLogger) metrics.Options {
 		}
 	}
 	if c.Import.Inbox != "" {
-		o.Inbox = c.Import.Inbox
-		o.CountInbox = func(dir string) (ops.InboxFiles, error) {
-			b, err := importer.InboxBacklog(dir)
-			return ops.InboxFiles(b), err
-		}
+		o.Inbox, o.CountInbox = c.Import.Inbox, countInbox
 	}
 	return o
 }

@@ -270,11 +270,7 @@ func oneLine(s string) string {
 // statusOptions gives ops what it does not look up itself: the jobs, the importer's
 // count of the inbox and, with a configuration, the jobs' schedules.
 func statusOptions(now time.Time, inbox string, cfg *config.Config) ops.StatusOptions {
-	o := ops.StatusOptions{Now: now, Jobs: jobs.Names(), Inbox: inbox,
-		CountInbox: func(dir string) (ops.InboxFiles, error) {
-			b, err := importer.InboxBacklog(dir)
-			return ops.InboxFiles(b), err
-		}}
+	o := ops.StatusOptions{Now: now, Jobs: jobs.Names(), Inbox: inbox, CountInbox: countInbox}
 	if cfg != nil {
 		o.Schedules = map[string]ops.Schedule{}
 		for name, j := range cfg.Jobs() {
@@ -282,4 +278,11 @@ func statusOptions(now time.Time, inbox string, cfg *config.Config) ops.StatusOp
 		}
 	}
 	return o
+}
+
+// countInbox counts an inbox's files by the importer's rules, for ops and metrics,
+// which do not know the inbox's layout.
+func countInbox(dir string) (ops.InboxFiles, error) {
+	b, err := importer.InboxBacklog(dir)
+	return ops.InboxFiles(b), err
 }
