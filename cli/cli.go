@@ -101,9 +101,12 @@ func Main(ctx context.Context, env Env, args []string) int {
 	}
 	err := cmd.run(ctx, env, args[1:])
 	var re *rejectedError
+	var ce *checkExit
 	switch {
 	case err == nil:
 		return ExitOK
+	case errors.As(err, &ce):
+		return ce.code // status --check: its verdict is printed
 	case errors.Is(err, flag.ErrHelp):
 		return ExitOK
 	case cmdline.IsUsage(err):

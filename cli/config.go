@@ -12,12 +12,17 @@ import (
 	"github.com/provisioner/provisioner/internal/escape"
 	"github.com/provisioner/provisioner/jobs"
 	"github.com/provisioner/provisioner/ops"
+	"github.com/provisioner/provisioner/scheduler"
 )
 
 const configUsage = `config check [FILE]
 
 Checks a configuration file (FILE, --config, else $PROVISIONER_CONFIG) and names every
-bad key, value or cron spec with its line; exit 2 if there is any.`
+bad key, value or cron spec with its line, and whatever else would make the scheduler
+refuse to start in this environment: a scheduled import's inbox missing, the gateway
+settings of a scheduled process job missing ($CAS_GATEWAY_TOKEN...), a
+metrics_listen address that cannot be listened on; exit 2 if there is any. A file that
+schedules nothing is fine for provisioner run (cron), and only noted.`
 
 func runConfig(_ context.Context, env Env, args []string) error {
 	if len(args) > 0 && isHelp(args[0]) {
@@ -49,8 +54,22 @@ func runConfig(_ context.Context, env Env, args []string) error {
 	if err != nil {
 		return usagef("%v", err)
 	}
-	for _, w := range c.Warnings {
+	mistakes, warnings := startChecks(c, true)
+	for _, m := range mistakes {
+		fmt.Fprintf(env.Stdout, "%s: %s\n", c.Path, esc(m))
+	}
+	if len(mistakes) > 0 {
+		what := fmt.Sprintf("%d mistakes", len(mistakes))
+		if len(mistakes) == 1 {
+			what = "1 mistake"
+		}
+		return usagef("%s in %s: the scheduler would refuse to start", what, c.Path)
+	}
+	for _, w := range append(c.Warnings, warnings...) {
 		fmt.Fprintln(env.Stdout, "warning: "+esc(w))
+	}
+	if err := scheduler.Scheduled(c); err != nil {
+		fmt.Fprintf(env.Stdout, "note: %v: provisioner scheduler refuses it\n", err)
 	}
 	fmt.Fprintf(env.Stdout, "%s: ok\n", c.Path)
 	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)

@@ -22,12 +22,15 @@ import (
 type requestJSON struct {
 	ops.Request
 	CommandID string `json:"command_id"`
+	// WaitingFor: what a PENDING request waits for (ops.WaitFor); `requests show`
+	// only, left out of list and for a settled request.
+	WaitingFor []ops.Wait `json:"waiting_for,omitempty"`
 }
 
 func requestsJSON(rows []ops.Request) []requestJSON {
 	out := make([]requestJSON, len(rows))
 	for i := range rows {
-		out[i] = requestJSON{rows[i], rows[i].CommandID()}
+		out[i] = requestJSON{Request: rows[i], CommandID: rows[i].CommandID()}
 	}
 	return out
 }

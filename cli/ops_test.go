@@ -110,6 +110,27 @@ func TestStatus(t *testing.T) {
 	}
 }
 
+// TestStatusBlocked (issue 11): requests behind an earlier request of their card are
+// blocked, not due, and status says what blocks them; the oldest pending is a due one.
+func TestStatusBlocked(t *testing.T) {
+	db, vars := opsDB(t)
+	// Behind 6 (backing off) and 8 (tomorrow) on card 1000000002, due by their dates,
+	// one of them long ago.
+	db.MustExec(`INSERT INTO provisioning_requests (type, scheduled_date, smartcard_ca_id, created_at)
+	    VALUES ('RESET_PIN', '2026-11-29T00:00:00Z', '1000000002', '2026-11-29T00:00:00Z'),
+	           ('RESET_PIN', '2026-11-30T11:00:00Z', '1000000002', '2026-11-30T11:00:00Z')`)
+	r := runAt(t, vars, "status")
+	for _, want := range []string{
+		"Pending: 1 due, 2 blocked, 1 in flight, 0 held, 1 waiting to be sent again, 1 scheduled later\n",
+		"  blocked behind an earlier request of their smartcard that is: 0 due, 0 in flight, 0 held, 2 waiting to be sent again, 0 scheduled later\n",
+		"Oldest pending: request 7, due since 2026-11-30T11:30:00Z",
+	} {
+		if r.code != 0 || !strings.Contains(r.stdout, want) {
+			t.Errorf("exit %d; status lacks %q:\n%s%s", r.code, want, r.stdout, r.stderr)
+		}
+	}
+}
+
 // TestStatusConfig: with a configuration, each job's schedule and whether a
 // scheduled run is missing: at 12:00, import (every 30 minutes) last ran at 11:00
 // (its 11:30 tick was SKIPPED), process (every 15 minutes) failed at its 11:45 tick,
@@ -258,6 +279,23 @@ func TestRequestsShow(t *testing.T) {
 		t.Errorf("exit %d %s", r.code, r.stderr)
 	} else {
 		golden(t, "show_4.json", r.stdout)
+	}
+	// PENDING requests say what they wait for (issue 11): 8 is scheduled tomorrow and
+	// behind 6, which backs off; 11 is in flight, behind 7, due; 7 is due.
+	for _, c := range []struct {
+		number, want string
+	}{
+		{"8", "waiting for:         its scheduled date, 2026-12-01T06:00:00Z; request 6, the first of its smartcard's queue (1 request ahead of it), which waits for a retry at 2026-11-30T12:05:00Z (2 unsettled sends, last E_BUSY)\n"},
+		{"11", "waiting for:         run 12, which holds its lease until 2026-11-30T12:04:00Z (sending it, or dead and the lease runs out); request 7, the first of its smartcard's queue (1 request ahead of it), which waits for nothing: the next processing run claims it\n"},
+		{"7", "waiting for:         nothing: the next processing run claims it\n"},
+	} {
+		if r := runAt(t, vars, "requests", "show", c.number); r.code != 0 || !strings.Contains(r.stdout, c.want) {
+			t.Errorf("show %s: exit %d, want the line\n%s%s%s", c.number, r.code, c.want, r.stdout, r.stderr)
+		}
+	}
+	if r := runAt(t, vars, "requests", "show", "--json", "8"); r.code != 0 ||
+		!strings.Contains(r.stdout, `"waiting_for": [`) || !strings.Contains(r.stdout, `"kind": "blocked"`) {
+		t.Errorf("show --json 8: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	if r := runAt(t, vars, "requests", "show", "99"); r.code != 1 || !strings.Contains(r.stderr, "request 99: no such request") {
 		t.Errorf("unknown number: exit %d %s", r.code, r.stderr)
@@ -439,4 +477,58 @@ func mapsEqual(a, b map[int64]retryRow) bool {
 		}
 	}
 	return true
+}
+
+// TestStatusCheck (issue 11): status --check is a monitoring check: one summary line
+// with the figures, a line per problem, and the exit code of Nagios plugins, the
+// worst problem's: an overdue job CRITICAL, a file in failed/ WARNING, the oldest
+// due request past a threshold WARNING or CRITICAL; UNKNOWN when it cannot check.
+func TestStatusCheck(t *testing.T) {
+	_, vars := opsDB(t)
+	dir := inbox(t) // one file in failed/
+	cfg := filepath.Join(t.TempDir(), "c.toml")
+	os.WriteFile(cfg, []byte("[jobs.import]\ninbox = \""+dir+"\"\nschedule = \"*/30 * * * *\"\n"), 0o600)
+	empty := t.TempDir()
+	// At 12:00 the oldest due request is 7, due since 11:30 (30 minutes); import's
+	// 11:30 tick had no run.
+	cases := []struct {
+		name  string
+		args  []string
+		code  int
+		lines []string
+	}{
+		{"nothing to see", []string{"--inbox", empty}, 0, []string{
+			"PROVISIONER OK - nothing needs a person | due=1 blocked=0 in_flight=1 retry_wait=1 scheduled=1 oldest_due_age=1800s;3600;14400 inbox_waiting=0 inbox_failed=0"}},
+		{"a file in failed/", []string{"--inbox", dir}, 1, []string{
+			"PROVISIONER WARNING - 1 file in " + dir + "/failed, refused whole: read the .error.txt beside each | ",
+			"WARNING: 1 file in " + dir + "/failed"}},
+		{"due too long: warning", []string{"--inbox", empty, "--due-warning", "20m"}, 1, []string{
+			"PROVISIONER WARNING - request 7 due for 30m0s (more than 20m0s) and not sent | due=1 blocked=0 in_flight=1 retry_wait=1 scheduled=1 oldest_due_age=1800s;1200;14400"}},
+		{"due too long: critical", []string{"--inbox", empty, "--due-warning", "10m", "--due-critical", "25m"}, 2, []string{
+			"PROVISIONER CRITICAL - request 7 due for 30m0s (more than 25m0s) and not sent | "}},
+		{"thresholds off", []string{"--inbox", empty, "--due-warning", "0", "--due-critical", "0"}, 0, []string{
+			"oldest_due_age=1800s;; "}},
+		{"overdue job and failed/: the worst", []string{"--config", cfg}, 2, []string{
+			"PROVISIONER CRITICAL - job import overdue: its tick of 2026-11-30T11:30:00Z had no run; 1 file in " + dir + "/failed",
+			"CRITICAL: job import overdue", "WARNING: 1 file in "}},
+		{"bad flag", []string{"--due-warning", "soon"}, 3, []string{"PROVISIONER UNKNOWN - invalid value \"soon\" for flag -due-warning"}},
+		{"with --json", []string{"--json"}, 3, []string{"PROVISIONER UNKNOWN - --check and --json are two outputs: give one"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := runAt(t, vars, append([]string{"status", "--check"}, c.args...)...)
+			if r.code != c.code {
+				t.Errorf("exit %d, want %d\n%s%s", r.code, c.code, r.stdout, r.stderr)
+			}
+			for _, l := range c.lines {
+				if !strings.Contains(r.stdout, l) {
+					t.Errorf("output lacks %q:\n%s", l, r.stdout)
+				}
+			}
+		})
+	}
+	if r := runAt(t, map[string]string{"DATABASE_URL": "postgres://x@127.0.0.1:1/x?sslmode=disable&connect_timeout=5"}, "status", "--check"); r.code != 3 ||
+		!strings.HasPrefix(r.stdout, "PROVISIONER UNKNOWN - ") {
+		t.Errorf("database unreachable: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
 }

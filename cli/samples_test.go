@@ -2,6 +2,7 @@ package cli_test
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -73,4 +74,48 @@ func TestServiceUnit(t *testing.T) {
 			t.Errorf("the unit lacks %q", strings.TrimSpace(want))
 		}
 	}
+}
+
+// TestServiceUnitHardened (issue 11): the unit is sandboxed (systemd-analyze security
+// rated it 8.5 EXPOSED) and has a watchdog the scheduler pings. The directives are
+// checked everywhere; the rating where systemd-analyze can rate a unit file offline
+// (systemd 250 or later).
+func TestServiceUnitHardened(t *testing.T) {
+	path := filepath.Join("..", "samples", "provisioner-scheduler.service")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unit := string(data)
+	for _, want := range []string{
+		"UMask=0077", "WatchdogSec=60", "ProtectSystem=strict", "ReadWritePaths=/var/spool/provisioner", "ProtectHome=yes",
+		"PrivateTmp=yes", "PrivateDevices=yes", "NoNewPrivileges=yes", "CapabilityBoundingSet=", "ProtectKernelTunables=yes",
+		"ProtectKernelModules=yes", "ProtectKernelLogs=yes", "ProtectControlGroups=yes", "ProtectClock=yes",
+		"RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX", "RestrictNamespaces=yes", "SystemCallFilter=@system-service",
+		"SystemCallArchitectures=native", "MemoryDenyWriteExecute=yes", "LockPersonality=yes", "RestrictSUIDSGID=yes",
+	} {
+		if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(want) + `$`).MatchString(unit) {
+			t.Errorf("the unit lacks the line %s", want)
+		}
+	}
+	analyze, err := exec.LookPath("systemd-analyze")
+	if err != nil {
+		t.Skip("no systemd-analyze here: the rating is not checked")
+	}
+	// Under a name systemd accepts for a unit, in a folder of its own.
+	file := filepath.Join(t.TempDir(), "provisioner-scheduler.service")
+	os.WriteFile(file, data, 0o600)
+	out, err := exec.Command(analyze, "security", "--offline=yes", file).CombinedOutput()
+	m := regexp.MustCompile(`Overall exposure level for provisioner-scheduler\.service: ([0-9.]+)`).FindSubmatch(out)
+	if m == nil {
+		t.Skipf("systemd-analyze cannot rate a unit file here (%v): %s", err, lastLine(out))
+	}
+	if level, _ := strconv.ParseFloat(string(m[1]), 64); level > 2.5 {
+		t.Errorf("exposure %s, want 2.5 or less:\n%s", m[1], out)
+	}
+}
+
+func lastLine(b []byte) string {
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	return lines[len(lines)-1]
 }

@@ -2,8 +2,12 @@ package cli
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"net"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/sirupsen/logrus"
@@ -42,17 +46,10 @@ func runScheduler(ctx context.Context, env Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if c.Process.Cron != nil {
-		// The gateway settings come from the environment too: check them before
-		// starting, not at the first tick.
-		if err := jobs.CheckDispatcher(jobs.GatewayConfig(c), jobs.ProcessOptions(c)); err != nil {
-			return usagef("refusing to start: the process job is scheduled, but %v", err)
-		}
-	}
-	if c.Import.Cron != nil {
-		if st, err := os.Stat(c.Import.Inbox); err != nil || !st.IsDir() {
-			return usagef("refusing to start: the import job is scheduled, but its inbox %s is not a directory that can be read (%v)", c.Import.Inbox, err)
-		}
+	// What config check finds besides the file's own mistakes: the scheduler
+	// refuses the same, with the same words.
+	if mistakes, _ := startChecks(c, false); len(mistakes) > 0 {
+		return usagef("refusing to start: %s", strings.Join(mistakes, "; "))
 	}
 	db, err := openPool(ctx, env, "", poolSize(c))
 	if err != nil {
@@ -61,9 +58,9 @@ func runScheduler(ctx context.Context, env Env, args []string) error {
 	defer db.Close()
 	// One set of metrics for the daemon's life: the jobs' runs, their gateway
 	// batches and results, and the queue read at scrape time.
-	m := metrics.New(db, metrics.Options{Log: log})
+	m := metrics.New(db, metricsOptions(c, log))
 	s, err := scheduler.New(scheduler.Options{DB: db, Log: log, Config: c, Metrics: m.Handler(), Observer: m, Gateway: m,
-		Notify: sdNotifier(env.Getenv("NOTIFY_SOCKET"), log)})
+		Notify: sdNotifier(env.Getenv("NOTIFY_SOCKET"), log), Watchdog: watchdogInterval(env.Getenv, log)})
 	if err != nil {
 		return usagef("refusing to start: %v", err)
 	}
@@ -95,7 +92,70 @@ func runScheduler(ctx context.Context, env Env, args []string) error {
 			}
 		}
 	}()
-	return s.Run(ctx)
+	if err := s.Run(ctx); errors.Is(err, scheduler.ErrMetricsListen) {
+		// A bad or busy address is the configuration's: exit 2, which the unit's
+		// RestartPreventExitStatus does not restart every 10 s for ever.
+		return usagef("refusing to start: %v", err)
+	} else if err != nil {
+		return err
+	}
+	return nil
+}
+
+// startChecks names what makes the scheduler refuse to start with c, beyond the
+// file's own mistakes (config.Load names those) and a file that schedules nothing
+// (scheduler.Scheduled): an inbox that is not a readable directory, gateway
+// settings missing from the environment, and, with listen, a metrics address that
+// cannot be listened on. An address in use is a warning: the scheduler being
+// checked may be the one holding it.
+func startChecks(c *config.Config, listen bool) (mistakes, warnings []string) {
+	if c.Process.Cron != nil {
+		// The gateway settings come from the environment too: checked before
+		// starting, not at the first tick.
+		if err := jobs.CheckDispatcher(jobs.GatewayConfig(c), jobs.ProcessOptions(c)); err != nil {
+			mistakes = append(mistakes, fmt.Sprintf("the process job is scheduled, but %v", err))
+		}
+	}
+	if c.Import.Cron != nil {
+		if st, err := os.Stat(c.Import.Inbox); err != nil || !st.IsDir() {
+			why := "not a directory"
+			if err != nil {
+				why = err.Error()
+			}
+			mistakes = append(mistakes, fmt.Sprintf("the import job is scheduled, but its inbox %s is not a directory that can be read (%s)", c.Import.Inbox, why))
+		} else if f, err := os.Open(c.Import.Inbox); err != nil {
+			mistakes = append(mistakes, fmt.Sprintf("the import job is scheduled, but its inbox %s cannot be read (%v)", c.Import.Inbox, err))
+		} else {
+			f.Close()
+		}
+	}
+	if listen && c.Scheduler.MetricsListen != "" {
+		ln, err := net.Listen("tcp", c.Scheduler.MetricsListen)
+		switch {
+		case errors.Is(err, syscall.EADDRINUSE):
+			warnings = append(warnings, fmt.Sprintf("scheduler.metrics_listen %s is in use now (by a running scheduler?): a scheduler starting while it is refuses to start", c.Scheduler.MetricsListen))
+		case err != nil:
+			mistakes = append(mistakes, fmt.Sprintf("scheduler.metrics_listen: cannot listen on %s: %v", c.Scheduler.MetricsListen, err))
+		default:
+			ln.Close()
+		}
+	}
+	return mistakes, warnings
+}
+
+// metricsOptions: the series of every scheduled job from the start, and the inbox
+// counted as status counts it.
+func metricsOptions(c *config.Config, log logrus.FieldLogger) metrics.Options {
+	o := metrics.Options{Log: log, Build: buildInfo()}
+	for _, name := range jobs.Names() {
+		if c.Jobs()[name].Cron != nil {
+			o.Jobs = append(o.Jobs, name)
+		}
+	}
+	if c.Import.Inbox != "" {
+		o.Inbox, o.CountInbox = c.Import.Inbox, countInbox
+	}
+	return o
 }
 
 // poolSize makes room for every job at once: each running job holds a connection

@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -36,8 +38,15 @@ func TestConfigCheck(t *testing.T) {
 	}
 	testutil.Golden(t, "config-check.golden", []byte(r.stdout))
 
-	sample := filepath.Join("..", "samples", "provisioner.toml")
-	r = runCLI(t, map[string]string{"PROVISIONER_CONFIG": sample}, "config", "check")
+	// The sample, where its inbox exists and with the gateway token in the
+	// environment (the unit's secrets.env): what the scheduler needs to start.
+	data, err := os.ReadFile(filepath.Join("..", "samples", "provisioner.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sample := filepath.Join(t.TempDir(), "provisioner.toml")
+	os.WriteFile(sample, []byte(strings.Replace(string(data), `"/var/spool/provisioner/inbox"`, `"`+t.TempDir()+`"`, 1)), 0o600)
+	r = runCLI(t, map[string]string{"PROVISIONER_CONFIG": sample, "CAS_GATEWAY_TOKEN": "tok"}, "config", "check")
 	if r.code != 0 || !strings.HasPrefix(r.stdout, sample+": ok\n") || !regexp.MustCompile(`\nprocess +\*/5 \* \* \* \* +true`).MatchString(r.stdout) {
 		t.Errorf("sample: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
@@ -45,6 +54,58 @@ func TestConfigCheck(t *testing.T) {
 		if r := runCLI(t, nil, args...); r.code != cli.ExitUsage {
 			t.Errorf("%q: exit %d", args, r.code)
 		}
+	}
+}
+
+// TestConfigCheckFindsWhatTheSchedulerRefuses (issue 11): config check finds, beside
+// the file's mistakes, whatever makes the scheduler refuse to start, and the
+// scheduler refuses each with exit 2 (a listen failure too, which exited 1 and was
+// restarted every 10 s for ever).
+func TestConfigCheckFindsWhatTheSchedulerRefuses(t *testing.T) {
+	dir := t.TempDir()
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	inbox := t.TempDir()
+	cases := []struct {
+		name, file string
+		env        map[string]string
+		check      string // a line of config check's output; exit 2 unless warn
+		warn       bool   // config check passes with this warning
+		scheduler  string // what the scheduler says, exit 2
+	}{
+		{name: "missing inbox", file: "[jobs.import]\nschedule = \"* * * * *\"\ninbox = \"/nonexistent/inbox\"\n",
+			check:     "the import job is scheduled, but its inbox /nonexistent/inbox is not a directory that can be read (stat /nonexistent/inbox: no such file or directory)",
+			scheduler: "refusing to start: the import job is scheduled, but its inbox /nonexistent/inbox is not a directory"},
+		{name: "port out of range", file: "[scheduler]\nmetrics_listen = \"127.0.0.1:99999\"\n[jobs.housekeeping]\nschedule = \"* * * * *\"\n",
+			check:     `:2: scheduler.metrics_listen: "127.0.0.1:99999": the port must be a number from 0 to 65535`,
+			scheduler: `scheduler.metrics_listen: "127.0.0.1:99999": the port must be a number from 0 to 65535`},
+		{name: "gateway settings missing", file: "[jobs.process]\nschedule = \"* * * * *\"\n",
+			check:     "the process job is scheduled, but gateway: the gateway URL is not set (CAS_GATEWAY_URL)",
+			scheduler: "refusing to start: the process job is scheduled, but gateway: the gateway URL is not set"},
+		{name: "address in use", file: "[scheduler]\nmetrics_listen = \"" + busy.Addr().String() + "\"\n[jobs.import]\nschedule = \"* * * * *\"\ninbox = \"" + inbox + "\"\n",
+			check: "warning: scheduler.metrics_listen " + busy.Addr().String() + " is in use now (by a running scheduler?)", warn: true,
+			scheduler: "refusing to start: cannot serve metrics: metrics: listen on " + busy.Addr().String()},
+	}
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			file := filepath.Join(dir, fmt.Sprintf("c%d.toml", i))
+			os.WriteFile(file, []byte(c.file), 0o600)
+			r := runCLI(t, c.env, "config", "check", file)
+			want := cli.ExitUsage
+			if c.warn {
+				want = 0
+			}
+			if r.code != want || !strings.Contains(r.stdout, c.check) {
+				t.Errorf("config check: exit %d, want %d and the line %q:\n%s%s", r.code, want, c.check, r.stdout, r.stderr)
+			}
+			env := map[string]string{"DATABASE_URL": pgtest.NewURL(t)}
+			if r := runCLI(t, env, "scheduler", "--config", file); r.code != cli.ExitUsage || !strings.Contains(r.stderr, c.scheduler) {
+				t.Errorf("scheduler: exit %d, want 2 and %q:\n%s", r.code, c.scheduler, r.stderr)
+			}
+		})
 	}
 }
 
@@ -154,10 +215,14 @@ settle = "0"
 // syncBuffer is a log buffer the scheduler writes while the test reads it.
 type syncBuffer struct{ testutil.Buffer }
 
+// waitLimit bounds the tests' waits on a condition: generous, for a machine whose
+// cores are all busy (scripts/stress-test.sh); a wait that passes ends at once.
+const waitLimit = time.Minute
+
 // waitFor waits until the log holds want.
 func (s *syncBuffer) waitFor(t *testing.T, want string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(waitLimit)
 	for !strings.Contains(s.String(), want) {
 		if time.Now().After(deadline) {
 			t.Fatalf("log never said %q:\n%s", want, s.String())
@@ -249,26 +314,21 @@ func TestSchedulerServesMetrics(t *testing.T) {
 			t.Errorf("exit %d\n%s", c, stderr.String())
 		}
 	}()
-	stderr.waitFor(t, `msg="job finished"`)
+	// The address is logged once the listener is open; the run is waited for on
+	// /metrics itself, not on the log: "job finished" says nothing of the metrics.
+	stderr.waitFor(t, `msg="serving metrics at /metrics"`)
 	m := regexp.MustCompile(`address="?([0-9.]+:[0-9]+)"? .*msg="serving metrics at /metrics"|msg="serving metrics at /metrics".* address="?([0-9.]+:[0-9]+)`).FindStringSubmatch(stderr.String())
 	if m == nil {
 		t.Fatalf("no metrics address in the log:\n%s", stderr.String())
 	}
 	addr := m[1] + m[2]
-	// The run is counted once the ledger has let go of it, after its "job finished"
-	// line: scrape until it is (waiting on the state, not on the log line).
-	var body []byte
-	for deadline := time.Now().Add(20 * time.Second); ; {
-		resp, err := http.Get("http://" + addr + "/metrics")
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ = io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if strings.Contains(string(body), `provisioner_job_runs_total{job="housekeeping",outcome="SUCCEEDED"}`) || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(20 * time.Millisecond) // polling a condition
+	body := scrapeUntil(t, "http://"+addr+"/metrics", regexp.MustCompile(`provisioner_job_runs_total\{job="housekeeping",outcome="SUCCEEDED"\} [1-9]`))
+	if hz, err := get("http://" + addr + "/healthz"); err != nil || hz != "ok\n" {
+		t.Errorf("/healthz: %q %v", hz, err)
+	}
+	// The run is in the ledger by the time it is counted: its end is the last success.
+	if m := regexp.MustCompile(`provisioner_job_last_success_timestamp_seconds\{job="housekeeping"\} ([0-9.e+]+)`).FindStringSubmatch(body); m == nil || m[1] == "0" {
+		t.Errorf("no last success of housekeeping: %v\n%s", m, body)
 	}
 	for _, want := range []string{
 		`provisioner_requests{priority="REGULAR",state="PENDING"} 3`,
@@ -276,10 +336,81 @@ func TestSchedulerServesMetrics(t *testing.T) {
 		`provisioner_requests{priority="REGULAR",state="COMPLETED"} 1`,
 		`provisioner_queue_up 1`,
 		`provisioner_job_runs_total{job="housekeeping",outcome="SUCCEEDED"}`,
+		`provisioner_job_runs_total{job="housekeeping",outcome="FAILED"} 0`,
+		`provisioner_build_info{`,
 	} {
-		if !strings.Contains(string(body), want) {
+		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %s:\n%s", want, body)
 		}
+	}
+}
+
+// scrapeUntil scrapes url until its body matches want, and returns that body.
+func scrapeUntil(t *testing.T, url string, want *regexp.Regexp) string {
+	t.Helper()
+	deadline := time.Now().Add(waitLimit)
+	for {
+		body, err := get(url)
+		if err == nil && want.MatchString(body) {
+			return body
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never held %s (error %v):\n%s", url, want, err, body)
+		}
+		time.Sleep(20 * time.Millisecond) // a poll of the condition, not a wait on time
+	}
+}
+
+func get(url string) (string, error) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return string(b), err
+}
+
+// TestSchedulerWatchdog: with WatchdogSec= (systemd sets $WATCHDOG_USEC) the
+// scheduler's loop says WATCHDOG=1 every half of it, after READY=1.
+func TestSchedulerWatchdog(t *testing.T) {
+	_, dsn := pgtest.New(t)
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "notify")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	file := filepath.Join(dir, "c.toml")
+	os.WriteFile(file, []byte("[jobs.housekeeping]\nschedule = \"*/5 * * * *\"\n"), 0o600)
+	var stderr syncBuffer
+	env := cli.Env{Stdout: &bytes.Buffer{}, Stderr: &stderr, Getenv: func(k string) string {
+		return map[string]string{"DATABASE_URL": dsn, "NOTIFY_SOCKET": sock, "WATCHDOG_USEC": "200000",
+			"WATCHDOG_PID": strconv.Itoa(os.Getpid())}[k]
+	}}
+	ctx, cancel := context.WithCancel(context.Background())
+	code := make(chan int, 1)
+	go func() { code <- cli.Main(ctx, env, []string{"scheduler", "--config", file}) }()
+	var got []string
+	buf := make([]byte, 4096)
+	for pings := 0; pings < 3; {
+		conn.SetReadDeadline(time.Now().Add(waitLimit))
+		n, err := conn.Read(buf)
+		if err != nil {
+			t.Fatalf("notifications %q, then: %v\n%s", got, err, stderr.String())
+		}
+		got = append(got, string(buf[:n]))
+		if string(buf[:n]) == "WATCHDOG=1" {
+			pings++
+		}
+	}
+	if !strings.HasPrefix(got[0], "READY=1") {
+		t.Errorf("notifications %q: READY=1 should come first", got)
+	}
+	cancel()
+	if c := <-code; c != 0 {
+		t.Errorf("exit %d\n%s", c, stderr.String())
 	}
 }
 

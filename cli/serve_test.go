@@ -109,7 +109,7 @@ func TestServe(t *testing.T) {
 	go func() { exited <- cli.Main(ctx, env, []string{"serve", "--listen", "127.0.0.1:0"}) }()
 
 	var addr string
-	for deadline := time.Now().Add(10 * time.Second); addr == "" && time.Now().Before(deadline); {
+	for deadline := time.Now().Add(time.Minute); addr == "" && time.Now().Before(deadline); {
 		for _, line := range strings.Split(stderr.String(), "\n") {
 			var entry struct{ Msg, Addr string }
 			if json.Unmarshal([]byte(line), &entry) == nil && entry.Msg == "serving the Web API" {
@@ -147,7 +147,7 @@ func TestServe(t *testing.T) {
 		answered <- result{status: resp.StatusCode, body: string(b)}
 	}()
 	// The signal, once the gateway holds the batch.
-	for deadline := time.Now().Add(10 * time.Second); sim.Stats().Batches == 0 && time.Now().Before(deadline); {
+	for deadline := time.Now().Add(time.Minute); sim.Stats().Batches == 0 && time.Now().Before(deadline); {
 		time.Sleep(5 * time.Millisecond)
 	}
 	cancel()

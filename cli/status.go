@@ -2,8 +2,11 @@ package cli
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -11,21 +14,55 @@ import (
 	"github.com/provisioner/provisioner/config"
 	"github.com/provisioner/provisioner/importer"
 	"github.com/provisioner/provisioner/instances"
+	dur "github.com/provisioner/provisioner/internal/duration"
 	"github.com/provisioner/provisioner/jobs"
 	"github.com/provisioner/provisioner/ops"
 )
 
+const statusUsage = `status [--json] [--inbox DIR] [--config FILE] [--dead-after D] [--check [--due-warning 1h] [--due-critical 4h]]
+
+The requests by state, type and priority, the oldest pending request, the inbox
+backlog, the last run of each job (with a configuration: its schedule, and whether
+it is overdue), the top error codes of the last day and the live instances (those
+with no heartbeat for --dead-after are marked dead).
+
+--check makes it a monitoring check (Nagios, Icinga...): one line saying what needs
+a person, and the exit code says how bad: 0 OK, 1 WARNING (a file in the inbox's
+failed/, the oldest due request waiting past --due-warning), 2 CRITICAL (a job
+overdue, which needs --config; the oldest due request past --due-critical), 3 UNKNOWN
+(the check could not be made: the database unreachable, a bad flag).`
+
 func runStatus(ctx context.Context, env Env, args []string) error {
-	fs := newFlagSet(env, "status", "status [--json] [--inbox DIR] [--config FILE] [--dead-after D]\n\nThe requests by state, type and priority, the oldest pending request, the inbox\nbacklog, the last run of each job (with a configuration: its schedule, and whether\nit is overdue), the top error codes of the last day and the live instances (those\nwith no heartbeat for --dead-after are marked dead).")
+	check := slices.ContainsFunc(args, func(a string) bool { return a == "--check" || a == "-check" || strings.HasPrefix(a, "--check=") })
+	err := status(ctx, env, args)
+	var done *checkExit
+	if !check || err == nil || errors.Is(err, flag.ErrHelp) || errors.As(err, &done) {
+		return err
+	}
+	// A check that could not be made is UNKNOWN, whatever the reason, as monitoring
+	// systems expect; the reason is its line.
+	fmt.Fprintf(env.Stdout, "PROVISIONER %s - %s\n", ops.Unknown, strings.Join(strings.Fields(err.Error()), " "))
+	return &checkExit{code: int(ops.Unknown)}
+}
+
+func status(ctx context.Context, env Env, args []string) error {
+	fs := newFlagSet(env, "status", statusUsage)
 	dbf := addDBFlags(fs)
 	asJSON := fs.Bool("json", false, "print JSON (a stable shape, for scripts)")
 	inbox := fs.String("inbox", "", "the inbox to count (default: $PROVISIONER_INBOX, else the configuration's; none: left out)")
 	deadAfter := fs.Duration("dead-after", instances.DefaultDeadAfter, "an instance with no heartbeat for longer is dead")
+	check := fs.Bool("check", false, "a monitoring check: one line, and exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN")
+	var copts ops.CheckOptions
+	durationFlag(fs, &copts.DueWarning, "due-warning", time.Hour, "with --check: WARNING when the oldest due request has waited longer (0: never)")
+	durationFlag(fs, &copts.DueCritical, "due-critical", 4*time.Hour, "with --check: CRITICAL when the oldest due request has waited longer (0: never)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return usagef("status takes no arguments, got %q", fs.Args())
+	}
+	if *check && *asJSON {
+		return usagef("--check and --json are two outputs: give one")
 	}
 	if *inbox == "" {
 		*inbox = env.Getenv("PROVISIONER_INBOX")
@@ -49,18 +86,58 @@ func runStatus(ctx context.Context, env Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *asJSON {
+	switch {
+	case *check:
+		r := ops.Check(st, copts)
+		fmt.Fprintln(env.Stdout, r.Summary(st, copts))
+		for _, p := range r.Problems {
+			fmt.Fprintf(env.Stdout, "%s: %s\n", p.Severity, p.Msg)
+		}
+		if r.Severity == ops.OK {
+			return nil
+		}
+		return &checkExit{code: int(r.Severity)}
+	case *asJSON:
 		return writeJSON(env.Stdout, st)
 	}
 	return writeStatus(env.Stdout, st)
+}
+
+// checkExit ends `status --check` with its verdict's exit code, the verdict already
+// printed.
+type checkExit struct{ code int }
+
+func (e *checkExit) Error() string { return fmt.Sprintf("check: exit %d", e.code) }
+
+// durationFlag is a duration flag that takes days too ("2d"), as the configuration.
+func durationFlag(fs *flag.FlagSet, p *time.Duration, name string, def time.Duration, usage string) {
+	*p = def
+	fs.Func(name, fmt.Sprintf("%s (default %v)", usage, def), func(s string) error {
+		d, err := dur.Parse(s)
+		if err != nil {
+			return err
+		}
+		if d < 0 {
+			return fmt.Errorf("%q: must not be negative", s)
+		}
+		*p = d
+		return nil
+	})
 }
 
 func writeStatus(w io.Writer, st ops.Status) error {
 	r := st.Requests
 	fmt.Fprintf(w, "Status at %s\n\n", rfc3339(st.GeneratedAt))
 	fmt.Fprintf(w, "Requests: %d (PENDING %d, COMPLETED %d, REJECTED %d)\n", r.Total, r.ByState["PENDING"], r.ByState["COMPLETED"], r.ByState["REJECTED"])
-	fmt.Fprintf(w, "Pending: %d due, %d in flight, %d waiting to be sent again, %d held, %d scheduled later\n",
-		r.Pending.Due, r.Pending.InFlight, r.Pending.RetryWait, r.Pending.Held, r.Pending.Scheduled)
+	p := r.Pending
+	fmt.Fprintf(w, "Pending: %d due, %d blocked, %d in flight, %d held, %d waiting to be sent again, %d scheduled later\n",
+		p.Due, p.Blocked, p.InFlight, p.Held, p.RetryWait, p.Scheduled)
+	if b := p.BlockedBy; p.Blocked > 0 {
+		// What holds the blocked ones: the earlier request of their card that goes
+		// first, by what it waits for (`requests show N` tells of one request).
+		fmt.Fprintf(w, "  blocked behind an earlier request of their smartcard that is: %d due, %d in flight, %d held, %d waiting to be sent again, %d scheduled later\n",
+			b.Due, b.InFlight, b.Held, b.RetryWait, b.Scheduled)
+	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	if len(r.Groups) > 0 {
 		fmt.Fprintln(tw, "  STATE\tTYPE\tPRIORITY\tCOUNT")
@@ -272,11 +349,7 @@ func oneLine(s string) string {
 // statusOptions gives ops what it does not look up itself: the jobs, the importer's
 // count of the inbox and, with a configuration, the jobs' schedules.
 func statusOptions(now time.Time, inbox string, cfg *config.Config) ops.StatusOptions {
-	o := ops.StatusOptions{Now: now, Jobs: jobs.Names(), Inbox: inbox,
-		CountInbox: func(dir string) (ops.InboxFiles, error) {
-			b, err := importer.InboxBacklog(dir)
-			return ops.InboxFiles(b), err
-		}}
+	o := ops.StatusOptions{Now: now, Jobs: jobs.Names(), Inbox: inbox, CountInbox: countInbox}
 	if cfg != nil {
 		o.Schedules = map[string]ops.Schedule{}
 		for name, j := range cfg.Jobs() {
@@ -284,4 +357,11 @@ func statusOptions(now time.Time, inbox string, cfg *config.Config) ops.StatusOp
 		}
 	}
 	return o
+}
+
+// countInbox counts an inbox's files by the importer's rules, for ops and metrics,
+// which do not know the inbox's layout.
+func countInbox(dir string) (ops.InboxFiles, error) {
+	b, err := importer.InboxBacklog(dir)
+	return ops.InboxFiles(b), err
 }

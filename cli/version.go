@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"runtime/debug"
 	"strings"
+
+	"github.com/provisioner/provisioner/metrics"
 )
 
 func runVersion(_ context.Context, env Env, args []string) error {
@@ -58,4 +60,19 @@ func versionLine(bi *debug.BuildInfo) string {
 		parts = append(parts, at)
 	}
 	return fmt.Sprintf("provisioner %s (%s)", version, strings.Join(parts, " "))
+}
+
+// buildInfo is the binary's version and VCS revision, for provisioner_build_info.
+func buildInfo() metrics.Build {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return metrics.Build{}
+	}
+	b := metrics.Build{Version: bi.Main.Version}
+	for _, s := range bi.Settings {
+		if s.Key == "vcs.revision" {
+			b.Revision = s.Value
+		}
+	}
+	return b
 }

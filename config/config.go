@@ -346,8 +346,14 @@ func checkListen(s string) error {
 	if s == "" {
 		return nil
 	}
-	if _, _, err := net.SplitHostPort(s); err != nil {
+	_, port, err := net.SplitHostPort(s)
+	if err != nil {
 		return fmt.Errorf("%q: expected host:port or :port (%v)", s, err)
+	}
+	// The scheduler would fail to listen on it: a port out of range is a mistake of
+	// the file, found here rather than at the start.
+	if _, err := net.LookupPort("tcp", port); err != nil {
+		return fmt.Errorf("%q: the port must be a number from 0 to 65535 (%v)", s, err)
 	}
 	return nil
 }

@@ -174,3 +174,39 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestOneMistakeEach (issue 11): a mistake is named once, where it is: a misspelled
+// table is one mistake, not one more per key under it; a key whose own value is bad
+// is not blamed again (nor is the default left in its place) by the checks between
+// settings; a port out of range is found in the file.
+func TestOneMistakeEach(t *testing.T) {
+	cases := []struct {
+		name, file string
+		want       []string // the problems, as Error() prints them
+	}{
+		{"misspelled table", "[jobs.proccess]\nschedule = \"* * * * *\"\nbatch_size = 10\nlease = \"1m\"\n",
+			[]string{"x.toml:1: unknown table [jobs.proccess] (the tables are log, database, gateway, scheduler, jobs.import, jobs.process, jobs.housekeeping)"}},
+		{"bad lease beside a long batch timeout", "[gateway]\nbatch_timeout = \"10m\"\n[jobs.process]\nlease = \"-5m\"\n",
+			[]string{`x.toml:4: jobs.process.lease: "-5m": must not be negative`}},
+		{"lease too short for its own rule", "[jobs.process]\nlease = \"500ms\"\n",
+			[]string{"x.toml:2: jobs.process.lease: 500ms: must be at least 1s"}},
+		{"bad stale_process_after", "[jobs.process]\nlease = \"1h\"\n[jobs.housekeeping]\nstale_process_after = \"soon\"\n",
+			[]string{`x.toml:4: jobs.housekeeping.stale_process_after: "soon": not a duration (such as "30s", "5m", "12h" or "30d")`}},
+		{"a good lease against the default still checked", "[jobs.process]\nlease = \"4h\"\n",
+			[]string{"x.toml:2: jobs.housekeeping.stale_process_after: 6h0m0s: must be at least twice jobs.process.lease (4h0m0s), or a live run could be taken for dead"}},
+		{"port out of range", "[scheduler]\nmetrics_listen = \"127.0.0.1:99999\"\n",
+			[]string{`x.toml:2: scheduler.metrics_listen: "127.0.0.1:99999": the port must be a number from 0 to 65535 (address 99999: invalid port)`}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := config.Parse("x.toml", []byte(c.file))
+			var ps *config.Problems
+			if !errors.As(err, &ps) {
+				t.Fatalf("want *Problems, got %v", err)
+			}
+			if got := strings.Split(err.Error(), "\n"); strings.Join(got, "\n") != strings.Join(c.want, "\n") {
+				t.Errorf("got\n%s\nwant\n%s", err, strings.Join(c.want, "\n"))
+			}
+		})
+	}
+}

@@ -113,12 +113,18 @@ type parser struct {
 	c        *Config
 	lines    map[string]int // key (or table) -> the line it was set on
 	problems []Problem
+	// bad: the keys with a problem of their own. Their value is left at the default,
+	// so a check between settings that involves one is skipped: it would blame the
+	// default (or another key) for the mistake already named.
+	bad map[string]bool
+	// unknownTables: tables named once as unknown; their keys are not named again.
+	unknownTables []string
 }
 
 // Parse reads a configuration file's content on top of the defaults and checks it.
 // name is only for messages.
 func Parse(name string, data []byte) (*Config, error) {
-	ps := &parser{c: Default(), lines: map[string]int{}}
+	ps := &parser{c: Default(), lines: map[string]int{}, bad: map[string]bool{}}
 	ps.p.Reset(data)
 	var table []string
 	for ps.p.NextExpression() {
@@ -132,6 +138,8 @@ func Parse(name string, data []byte) (*Config, error) {
 			case e.Kind == unstable.ArrayTable:
 				ps.problem(line, full, "arrays of tables ([[...]]) are not settings of this file")
 			case !isTable(full):
+				// One mistake (a misspelled [jobs.proccess]), not one more per key under it.
+				ps.unknownTables = append(ps.unknownTables, full)
 				ps.problem(line, "", fmt.Sprintf("unknown table [%s] (the tables are %s)", full, strings.Join(tables(), ", ")))
 			case ps.lines["["+full+"]"] > 0:
 				ps.problem(line, "", fmt.Sprintf("table [%s] appears twice (first on line %d)", full, ps.lines["["+full+"]"]))
@@ -168,6 +176,19 @@ func Parse(name string, data []byte) (*Config, error) {
 
 func (ps *parser) problem(line int, key, msg string) {
 	ps.problems = append(ps.problems, Problem{Line: line, Key: key, Msg: msg})
+	if key != "" {
+		ps.bad[key] = true
+	}
+}
+
+// anyBad reports whether one of keys has a problem of its own.
+func (ps *parser) anyBad(keys ...string) bool {
+	return slices.ContainsFunc(keys, func(k string) bool { return ps.bad[k] })
+}
+
+// inUnknownTable reports whether key lies under a table already named as unknown.
+func (ps *parser) inUnknownTable(key string) bool {
+	return slices.ContainsFunc(ps.unknownTables, func(t string) bool { return strings.HasPrefix(key, t+".") })
 }
 
 // key returns a key's parts and the line it starts on.
@@ -199,11 +220,16 @@ func (ps *parser) keyValue(table []string, e *unstable.Node) {
 		return
 	}
 	if first := ps.lines[full]; first > 0 {
-		ps.problem(line, full, fmt.Sprintf("set twice (first on line %d)", first))
+		// Not marked bad: the first value holds, and the checks between settings
+		// judge it.
+		ps.problems = append(ps.problems, Problem{Line: line, Key: full, Msg: fmt.Sprintf("set twice (first on line %d)", first)})
 		return
 	}
 	ps.lines[full] = line
 	i := slices.IndexFunc(settings, func(s setting) bool { return s.key == full })
+	if i < 0 && ps.inUnknownTable(full) {
+		return
+	}
 	if i < 0 {
 		ps.problem(line, full, unknownKey(full))
 		return
@@ -268,7 +294,7 @@ func (ps *parser) finish() {
 		ps.problem(ps.lines["jobs.import.schedule"], "jobs.import.inbox", "not set, and the import job is scheduled: name the inbox directory")
 	}
 	ps.checkProcess()
-	if c.Housekeeping.StaleProcessAfter < 2*c.Process.Lease {
+	if !ps.anyBad("jobs.process.lease", "jobs.housekeeping.stale_process_after") && c.Housekeeping.StaleProcessAfter < 2*c.Process.Lease {
 		ps.problem(ps.line("jobs.housekeeping.stale_process_after", "jobs.process.lease"), "jobs.housekeeping.stale_process_after",
 			fmt.Sprintf("%v: must be at least twice jobs.process.lease (%v), or a live run could be taken for dead", c.Housekeeping.StaleProcessAfter, c.Process.Lease))
 	}
@@ -294,13 +320,16 @@ func (ps *parser) checkProcess() {
 		ps.problem(ps.lines[key], key, oe.Value+": "+oe.Rule)
 		leaseOK = leaseOK && oe.Option != "Lease"
 	}
+	if ps.bad["gateway.batch_timeout"] {
+		return
+	}
 	if err := dispatcher.CheckBatchTimeout(c.Gateway.BatchTimeout); err != nil {
 		var oe *dispatcher.OptionError
 		errors.As(err, &oe)
 		ps.problem(ps.lines["gateway.batch_timeout"], "gateway.batch_timeout", oe.Value+": "+oe.Rule)
 		return
 	}
-	if !leaseOK {
+	if !leaseOK || ps.anyBad("jobs.process.lease", "gateway.batch_timeout") {
 		return
 	}
 	if err := dispatcher.CheckLease(c.Process.Lease, c.Gateway.BatchTimeout); err != nil {

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -624,17 +625,21 @@ func TestUnknownOutcomeReplayed(t *testing.T) {
 	}
 }
 
-// slowFirst delays the first batch's answer past the lease, so that another run takes
-// the requests over meanwhile.
+// slowFirst holds the first batch's answer until released, past the lease, so that
+// another run takes the requests over meanwhile. arrived is closed when the first
+// batch reached it: the test waits on that, not on time (on a busy machine the slow
+// run may take any time to claim and send).
 type slowFirst struct {
-	sim   *simulator.Simulator
-	delay time.Duration
-	n     atomic.Int32
+	sim     *simulator.Simulator
+	arrived chan struct{}
+	release chan struct{}
+	n       atomic.Int32
 }
 
 func (h *slowFirst) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == casapi.PathBatches && h.n.Add(1) == 1 {
-		time.Sleep(h.delay)
+		close(h.arrived)
+		<-h.release
 	}
 	h.sim.ServeHTTP(w, r)
 }
@@ -644,9 +649,11 @@ func (h *slowFirst) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func TestWriteBackGuard(t *testing.T) {
 	db, _ := pgtest.New(t)
 	sim := simulator.New(simulator.Config{Token: token, DestinationID: dest, Seed: 1}, known)
-	h := &slowFirst{sim: sim, delay: 1500 * time.Millisecond}
+	h := &slowFirst{sim: sim, arrived: make(chan struct{}), release: make(chan struct{})}
 	srv := httptest.NewServer(h)
-	t.Cleanup(func() { sim.Close(); srv.Close() })
+	var once sync.Once
+	release := func() { once.Do(func() { close(h.release) }) }
+	t.Cleanup(func() { release(); sim.Close(); srv.Close() })
 	insert(t, db, req{typ: "RESET_PIN", card: "1000000001"}, req{typ: "RESET_PIN", card: "1000000002"})
 
 	slow := newDispatcher(t, db, srv.URL, 10*time.Second, dispatcher.Options{Lease: time.Minute})
@@ -654,12 +661,17 @@ func TestWriteBackGuard(t *testing.T) {
 	go func() { done <- run(t, slow) }()
 	// While the slow run waits for its answer, its leases run out (as when its host
 	// froze past them): expire them by hand.
-	time.Sleep(500 * time.Millisecond)
+	select {
+	case <-h.arrived:
+	case <-time.After(time.Minute):
+		t.Fatal("the slow run's batch never reached the gateway")
+	}
 	if _, err := db.Exec("UPDATE provisioning_requests SET lease_expires_at = now() - interval '1 second' WHERE claimed_by IS NOT NULL"); err != nil {
 		t.Fatal(err)
 	}
 	fast := newDispatcher(t, db, srv.URL, 10*time.Second, dispatcher.Options{Lease: time.Minute})
 	fastSum := run(t, fast)
+	release() // the slow run's answer comes only now, after the takeover
 	slowSum := <-done
 
 	if fastSum.Completed != 2 || slowSum.Lost != 2 || slowSum.Completed != 0 {

@@ -371,3 +371,52 @@ func TestRunWaitsForSweep(t *testing.T) {
 		t.Errorf("run %s (%v), want SUCCEEDED once the sweep ended", run.State, run.Err)
 	}
 }
+
+// finishedHook notes, for each log entry of a run's end, how many runs the ledger
+// had told Finished of by then.
+type finishedHook struct {
+	told *int
+	seen []int
+}
+
+func (h *finishedHook) Levels() []logrus.Level { return logrus.AllLevels }
+func (h *finishedHook) Fire(e *logrus.Entry) error {
+	if strings.HasPrefix(e.Message, "job finished") || e.Message == "job did not finish" || strings.HasPrefix(e.Message, "skipped") {
+		h.seen = append(h.seen, *h.told)
+	}
+	return nil
+}
+
+// TestFinishedBeforeLogged: the ledger tells Finished of a run before it logs the
+// run's end, so that whoever reads "job finished" (a test, an operator) finds the
+// run counted in the metrics (issue 11: the scheduler's test scraped /metrics on
+// seeing the line, before the run was counted).
+func TestFinishedBeforeLogged(t *testing.T) {
+	db, _ := pgtest.New(t)
+	e := env(t, db)
+	told := 0
+	hook := &finishedHook{told: &told}
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	log.AddHook(hook)
+	var got []string
+	l := &jobs.Ledger{DB: db, Log: log, Instance: "test:1", Finished: func(job string, state jobs.State, _ time.Duration) {
+		told++
+		got = append(got, job+" "+string(state))
+	}}
+	for _, fn := range []jobs.Job{
+		func(context.Context, jobs.Env) (jobs.Result, error) { return jobs.Result{}, nil },
+		func(context.Context, jobs.Env) (jobs.Result, error) { return jobs.Result{Rejected: 1}, nil },
+		func(context.Context, jobs.Env) (jobs.Result, error) { return jobs.Result{}, errors.New("disk full") },
+	} {
+		if _, err := l.Run(context.Background(), "import", time.Time{}, jobs.Manual, fn, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !slices.Equal(hook.seen, []int{1, 2, 3}) {
+		t.Errorf("runs told before each end was logged: %v, want [1 2 3]", hook.seen)
+	}
+	if want := []string{"import SUCCEEDED", "import REJECTED", "import FAILED"}; !slices.Equal(got, want) {
+		t.Errorf("told %q, want %q", got, want)
+	}
+}

@@ -68,6 +68,11 @@ type Ledger struct {
 	// away), or finds it taken, is stopped before another instance's run of the job
 	// can overlap it.
 	LockCheck time.Duration
+	// Finished, when set, hears of every recorded run as it ends (SKIPPED ones
+	// included), before the run's end is logged: whoever reads the log line ("job
+	// finished") then finds the run already counted (the scheduler's metrics). It
+	// is called from the run's goroutine and must not block.
+	Finished func(job string, state State, took time.Duration)
 }
 
 // The job's lock is a row of job_locks with a lease, not a session's advisory lock:
@@ -343,6 +348,9 @@ func (l *Ledger) finish(ctx context.Context, run *Run, state State, err error, l
 		log.WithError(dbErr).WithField("retry_in", wait.String()).Warn("could not record the run's end; trying again")
 		time.Sleep(wait) // a bounded backoff while the database is away
 		wait = min(2*wait, 5*time.Second)
+	}
+	if l.Finished != nil {
+		l.Finished(run.Job, state, run.Took)
 	}
 	entry := log.WithFields(logrus.Fields{"state": string(state), "duration": run.Took.Round(time.Millisecond).String()})
 	for k, v := range run.Result.Counts {

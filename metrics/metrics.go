@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"sync"
 	"time"
 
@@ -34,7 +35,27 @@ type Options struct {
 	Now func() time.Time
 	// Log hears why a scrape could not read the queue (default: nobody).
 	Log logrus.FieldLogger
+	// Jobs: the jobs whose series exist from the start, 0 before their first run
+	// (provisioner_job_runs_total by outcome, and the last-success timestamp read
+	// from the run ledger), so that alerts on them work before anything ran.
+	Jobs []string
+	// Inbox, with CountInbox (importer.InboxBacklog: metrics does not know the
+	// inbox's layout), is the inbox whose files are counted at scrape time; "" or
+	// nil: no inbox metrics.
+	Inbox      string
+	CountInbox func(dir string) (ops.InboxFiles, error)
+	// Build labels provisioner_build_info; zero: "unknown".
+	Build Build
 }
+
+// Build is what the binary was built from (`provisioner version`).
+type Build struct {
+	Version, Revision string
+}
+
+// JobOutcomes are the outcomes a scheduler's run ends with: their counters exist
+// from the start for every job of Options.Jobs.
+var JobOutcomes = []string{"SUCCEEDED", "REJECTED", "FAILED", "SKIPPED", "INTERRUPTED"}
 
 // Metrics holds the provisioner's metrics. Its methods are safe for concurrent use.
 type Metrics struct {
@@ -114,13 +135,38 @@ func New(db *store.DB, opts Options) *Metrics {
 			Help: "When the last reconciliation run of this process ended, by state (SUCCEEDED, CAPPED, FAILED, INTERRUPTED).",
 		}, []string{"state"}),
 	}
-	m.reg.MustRegister(m.jobRuns, m.jobDuration, m.batches, m.batchTime, m.commands, m.results,
+	for _, job := range opts.Jobs {
+		for _, outcome := range JobOutcomes {
+			m.jobRuns.WithLabelValues(job, outcome)
+		}
+	}
+	build := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "provisioner_build_info",
+		Help: "1, labelled with the version and VCS revision of the binary (provisioner version) and the Go version it was built with.",
+		ConstLabels: prometheus.Labels{"version": orUnknown(opts.Build.Version), "revision": orUnknown(opts.Build.Revision),
+			"goversion": runtime.Version()},
+	})
+	build.Set(1)
+	m.reg.MustRegister(m.jobRuns, m.jobDuration, m.batches, m.batchTime, m.commands, m.results, build,
 		m.reconCards, m.reconDrift, m.reconFixes, m.reconLast,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if db != nil {
 		m.reg.MustRegister(&queueCollector{db: db, opts: opts})
+		if len(opts.Jobs) > 0 {
+			m.reg.MustRegister(&ledgerCollector{db: db, opts: opts})
+		}
+	}
+	if opts.Inbox != "" && opts.CountInbox != nil {
+		m.reg.MustRegister(&inboxCollector{opts: opts})
 	}
 	return m
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
 }
 
 // Handler serves the metrics in the Prometheus exposition format.
@@ -183,10 +229,13 @@ var (
 		"Provisioning requests in the database, by life cycle state (PENDING is the queue) and priority.",
 		[]string{"state", "priority"}, nil)
 	pendingDesc = prometheus.NewDesc("provisioner_pending_requests",
-		"PENDING requests by priority and what they wait for: due (claimable now, or behind an earlier request of their smartcard), in_flight (claimed, lease holding), retry_wait (backing off after an unsettled send), held (by an operator, until released), scheduled (not due yet).",
+		"PENDING requests by priority and what they wait for: due (claimable now: the next claim takes them), blocked (behind an earlier request of their smartcard), in_flight (claimed, lease holding), held (by an operator, until released), retry_wait (backing off after an unsettled send), scheduled (not due yet).",
 		[]string{"priority", "wait"}, nil)
+	blockedDesc = prometheus.NewDesc("provisioner_blocked_requests",
+		"Blocked PENDING requests (wait=\"blocked\") by priority and what the earlier request of their smartcard that goes first waits for: due, in_flight, retry_wait, scheduled.",
+		[]string{"priority", "blocked_by"}, nil)
 	oldestDesc = prometheus.NewDesc("provisioner_oldest_pending_seconds",
-		"How long the due PENDING request that has waited longest has waited (since its scheduled date, or its creation if later); 0 when none is due.",
+		"How long the due PENDING request that has waited longest has waited (since its scheduled date, or its creation if later); due: claimable now, blocked ones not counted; 0 when none is due.",
 		nil, nil)
 	upDesc = prometheus.NewDesc("provisioner_queue_up",
 		"1 if the queue figures of this scrape were read from the database, 0 if that failed (they are then left out).",
@@ -196,11 +245,15 @@ var (
 		[]string{"target", "by", "reason"}, nil)
 	scrapeDesc = prometheus.NewDesc("provisioner_queue_scrape_duration_seconds",
 		"How long reading the queue figures took.", nil, nil)
+	lastSuccessDesc = prometheus.NewDesc("provisioner_job_last_success_timestamp_seconds",
+		"When the last run of a job that did its work (SUCCEEDED, or REJECTED: some input refused) ended, by any instance, from the run ledger (Unix time); 0 if none did.",
+		[]string{"job"}, nil)
 )
 
 func (c *queueCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- requestsDesc
 	ch <- pendingDesc
+	ch <- blockedDesc
 	ch <- oldestDesc
 	ch <- upDesc
 	ch <- pausedDesc
@@ -246,20 +299,32 @@ func (c *queueCollector) read() []prometheus.Metric {
 		}
 	}
 	type wait struct{ priority, wait string }
-	waits := map[wait]int64{}
+	waits, blocked := map[wait]int64{}, map[wait]int64{}
 	for _, p := range []provisioning.Priority{provisioning.Regular, provisioning.Express} {
-		for _, w := range []string{"due", "in_flight", "retry_wait", "held", "scheduled"} {
-			waits[wait{string(p), w}] = 0
+		for _, w := range []ops.WaitKind{ops.WaitDue, ops.WaitBlocked, ops.WaitInFlight, ops.WaitHeld, ops.WaitRetry, ops.WaitScheduled} {
+			waits[wait{string(p), string(w)}] = 0
+		}
+		for _, w := range []ops.WaitKind{ops.WaitDue, ops.WaitInFlight, ops.WaitHeld, ops.WaitRetry, ops.WaitScheduled} {
+			blocked[wait{string(p), string(w)}] = 0
 		}
 	}
 	var oldest time.Time
 	for _, g := range groups {
 		counts[key{g.State, g.Priority}] += g.Count
-		waits[wait{g.Priority, "due"}] += g.Due()
-		waits[wait{g.Priority, "in_flight"}] += g.InFlight
-		waits[wait{g.Priority, "retry_wait"}] += g.RetryWait
-		waits[wait{g.Priority, "held"}] += g.Held
-		waits[wait{g.Priority, "scheduled"}] += g.Scheduled
+		if g.State != string(provisioning.Pending) {
+			continue
+		}
+		waits[wait{g.Priority, string(ops.WaitDue)}] += g.Due
+		waits[wait{g.Priority, string(ops.WaitBlocked)}] += g.BlockedBy.Total()
+		waits[wait{g.Priority, string(ops.WaitInFlight)}] += g.InFlight
+		waits[wait{g.Priority, string(ops.WaitHeld)}] += g.Held
+		waits[wait{g.Priority, string(ops.WaitRetry)}] += g.RetryWait
+		waits[wait{g.Priority, string(ops.WaitScheduled)}] += g.Scheduled
+		blocked[wait{g.Priority, string(ops.WaitDue)}] += g.BlockedBy.Due
+		blocked[wait{g.Priority, string(ops.WaitInFlight)}] += g.BlockedBy.InFlight
+		blocked[wait{g.Priority, string(ops.WaitHeld)}] += g.BlockedBy.Held
+		blocked[wait{g.Priority, string(ops.WaitRetry)}] += g.BlockedBy.RetryWait
+		blocked[wait{g.Priority, string(ops.WaitScheduled)}] += g.BlockedBy.Scheduled
 		if g.OldestDue != nil && (oldest.IsZero() || g.OldestDue.Before(oldest)) {
 			oldest = *g.OldestDue
 		}
@@ -273,11 +338,81 @@ func (c *queueCollector) read() []prometheus.Metric {
 	for _, p := range pauses {
 		out = append(out, prometheus.MustNewConstMetric(pausedDesc, prometheus.GaugeValue, float64(p.PausedAt.Unix()), p.Target, p.PausedBy, p.Reason))
 	}
+	for k, n := range blocked {
+		out = append(out, prometheus.MustNewConstMetric(blockedDesc, prometheus.GaugeValue, float64(n), k.priority, k.wait))
+	}
 	age := 0.0
 	if !oldest.IsZero() {
 		age = max(now.Sub(oldest).Seconds(), 0)
 	}
 	return append(out, prometheus.MustNewConstMetric(oldestDesc, prometheus.GaugeValue, age))
+}
+
+// ledgerCollector reads the jobs' last successful runs from the run ledger at every
+// scrape, not cached as the queue is: one index lookup per job, and a run counted
+// in provisioner_job_runs_total is then always in it too (the ledger records a
+// run's end before the observer counts it).
+type ledgerCollector struct {
+	db   *store.DB
+	opts Options
+}
+
+func (c *ledgerCollector) Describe(ch chan<- *prometheus.Desc) { ch <- lastSuccessDesc }
+
+func (c *ledgerCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.opts.QueryTimeout)
+	defer cancel()
+	last, err := ops.LastSuccess(ctx, c.db, c.opts.Jobs)
+	if err != nil {
+		// Left out: provisioner_queue_up says whether the database answers.
+		c.opts.Log.WithError(err).Warn("metrics: the jobs' last successful runs could not be read")
+		return
+	}
+	for _, job := range c.opts.Jobs {
+		ts := 0.0
+		if t, ok := last[job]; ok {
+			ts = float64(t.UnixNano()) / 1e9
+		}
+		ch <- prometheus.MustNewConstMetric(lastSuccessDesc, prometheus.GaugeValue, ts, job)
+	}
+}
+
+var (
+	inboxDesc = prometheus.NewDesc("provisioner_inbox_files",
+		"Files of the inbox, counted at scrape time by the import's rules: waiting (to be imported), processing (being imported, or left by an import that died), failed (refused whole: someone must look).",
+		[]string{"state"}, nil)
+	inboxOldestDesc = prometheus.NewDesc("provisioner_inbox_oldest_waiting_seconds",
+		"Since the oldest waiting file of the inbox was last changed; 0 when none waits.", nil, nil)
+	inboxUpDesc = prometheus.NewDesc("provisioner_inbox_up",
+		"1 if the inbox could be read at this scrape, 0 if not (the inbox figures are then left out).", nil, nil)
+)
+
+// inboxCollector counts the inbox's files at scrape time: a listing of three
+// folders, cheap enough for every scrape.
+type inboxCollector struct{ opts Options }
+
+func (c *inboxCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- inboxDesc
+	ch <- inboxOldestDesc
+	ch <- inboxUpDesc
+}
+
+func (c *inboxCollector) Collect(ch chan<- prometheus.Metric) {
+	b, err := c.opts.CountInbox(c.opts.Inbox)
+	if err != nil {
+		c.opts.Log.WithError(err).Warn("metrics: the inbox could not be counted")
+		ch <- prometheus.MustNewConstMetric(inboxUpDesc, prometheus.GaugeValue, 0)
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(inboxUpDesc, prometheus.GaugeValue, 1)
+	for state, n := range map[string]int{"waiting": b.Waiting, "processing": b.Processing, "failed": b.Failed} {
+		ch <- prometheus.MustNewConstMetric(inboxDesc, prometheus.GaugeValue, float64(n), state)
+	}
+	age := 0.0
+	if !b.OldestWaiting.IsZero() {
+		age = max(c.opts.Now().Sub(b.OldestWaiting).Seconds(), 0)
+	}
+	ch <- prometheus.MustNewConstMetric(inboxOldestDesc, prometheus.GaugeValue, age)
 }
 
 // Serve serves the metrics on ln at /metrics until ctx is done, then shuts the

@@ -7,6 +7,9 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +20,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/provisioner/provisioner/dispatcher"
+	"github.com/provisioner/provisioner/importer"
 	"github.com/provisioner/provisioner/internal/pgtest"
 	"github.com/provisioner/provisioner/metrics"
 	"github.com/provisioner/provisioner/ops"
@@ -107,8 +111,9 @@ func checkQueue(t *testing.T, db *store.DB, fams map[string]*dto.MetricFamily) {
 func TestQueueDepth(t *testing.T) {
 	db, _ := pgtest.New(t)
 	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
-	// 7 PENDING REGULAR (the oldest due since 11:00; one due only tomorrow, far older
-	// by creation), 3 PENDING EXPRESS, 5 COMPLETED REGULAR, 2 COMPLETED EXPRESS,
+	// 8 PENDING REGULAR (the oldest due since 11:00; one due only tomorrow, far older
+	// by creation; one behind it, due since 07:00 but blocked), 4 PENDING EXPRESS
+	// (one behind C2's REGULAR, in flight), 5 COMPLETED REGULAR, 2 COMPLETED EXPRESS,
 	// 4 REJECTED REGULAR, none REJECTED EXPRESS.
 	var reqs []pgtest.RequestOpts
 	for _, g := range []struct {
@@ -116,11 +121,17 @@ func TestQueueDepth(t *testing.T) {
 		n               int
 	}{{"PENDING", "REGULAR", 6}, {"PENDING", "EXPRESS", 3}, {"COMPLETED", "REGULAR", 5}, {"COMPLETED", "EXPRESS", 2}, {"REJECTED", "REGULAR", 4}} {
 		for i := 1; i <= g.n; i++ {
-			reqs = append(reqs, pgtest.RequestOpts{State: g.state, Priority: g.priority, Smartcard: fmt.Sprintf("C%d", i),
+			card := fmt.Sprintf("C%d", i)
+			if g.state == "PENDING" && g.priority == "EXPRESS" {
+				card = fmt.Sprintf("X%d", i) // a card of their own: heads
+			}
+			reqs = append(reqs, pgtest.RequestOpts{State: g.state, Priority: g.priority, Smartcard: card,
 				ScheduledDate: pgtest.Ptr(now.Add(-time.Duration(i) * time.Minute)), CreatedAt: pgtest.Ptr(now.Add(-2 * time.Hour))})
 		}
 	}
-	reqs = append(reqs, pgtest.RequestOpts{Smartcard: "LATER", ScheduledDate: pgtest.Ptr(now.Add(24 * time.Hour)), CreatedAt: pgtest.Ptr(now.Add(-30 * 24 * time.Hour))})
+	reqs = append(reqs, pgtest.RequestOpts{Smartcard: "LATER", ScheduledDate: pgtest.Ptr(now.Add(24 * time.Hour)), CreatedAt: pgtest.Ptr(now.Add(-30 * 24 * time.Hour))},
+		pgtest.RequestOpts{Smartcard: "LATER", ScheduledDate: pgtest.Ptr(now.Add(-5 * time.Hour)), CreatedAt: pgtest.Ptr(now.Add(-5 * time.Hour))},
+		pgtest.RequestOpts{Smartcard: "C2", Priority: "EXPRESS", ScheduledDate: pgtest.Ptr(now.Add(-time.Minute)), CreatedAt: pgtest.Ptr(now.Add(-time.Minute))})
 	pgtest.Requests(t, db, reqs...)
 	for _, q := range []string{`
 	    UPDATE provisioning_requests SET scheduled_date = $1::timestamptz - interval '1 hour', created_at = $1::timestamptz - interval '1 hour'
@@ -129,7 +140,7 @@ func TestQueueDepth(t *testing.T) {
 	        AND life_cycle_state = 'PENDING' AND priority = 'REGULAR'`, `
 	    UPDATE provisioning_requests SET next_attempt_at = $1::timestamptz + interval '1 minute' WHERE smartcard_ca_id = 'C3'
 	        AND life_cycle_state = 'PENDING' AND priority = 'REGULAR'`, `
-	    UPDATE provisioning_requests SET claimed_by = 1, lease_expires_at = $1::timestamptz - interval '1 minute' WHERE smartcard_ca_id = 'C1'
+	    UPDATE provisioning_requests SET claimed_by = 1, lease_expires_at = $1::timestamptz - interval '1 minute' WHERE smartcard_ca_id = 'X1'
 	        AND life_cycle_state = 'PENDING' AND priority = 'EXPRESS'`} {
 		if _, err := db.Exec(q, now); err != nil {
 			t.Fatal(err)
@@ -140,8 +151,8 @@ func TestQueueDepth(t *testing.T) {
 	scrape(t, cached.Handler())
 	fams := scrape(t, m.Handler())
 	checkQueue(t, db, fams)
-	if got := must(t, fams, "provisioner_requests", map[string]string{"state": "PENDING", "priority": "REGULAR"}); got != 7 {
-		t.Errorf("PENDING REGULAR: %v, want 7", got)
+	if got := must(t, fams, "provisioner_requests", map[string]string{"state": "PENDING", "priority": "REGULAR"}); got != 8 {
+		t.Errorf("PENDING REGULAR: %v, want 8", got)
 	}
 	if got := must(t, fams, "provisioner_requests", map[string]string{"state": "REJECTED", "priority": "EXPRESS"}); got != 0 {
 		t.Errorf("REJECTED EXPRESS: %v, want 0 (served, not left out)", got)
@@ -149,15 +160,25 @@ func TestQueueDepth(t *testing.T) {
 	if got := must(t, fams, "provisioner_oldest_pending_seconds", nil); got != 3600 {
 		t.Errorf("oldest pending: %vs, want 3600", got)
 	}
-	// REGULAR: C2 in flight, C3 backing off, LATER scheduled, 4 due; EXPRESS: 3 due,
-	// C1's expired lease included.
+	// REGULAR: C2 in flight, C3 backing off, LATER scheduled and one blocked behind it,
+	// 4 due; EXPRESS: 3 due, X1's expired lease included, and one blocked behind C2's
+	// REGULAR request, in flight (issue 11: blocked ones were counted due).
 	for _, w := range []struct {
 		priority, wait string
 		want           float64
-	}{{"REGULAR", "due", 4}, {"REGULAR", "in_flight", 1}, {"REGULAR", "retry_wait", 1}, {"REGULAR", "scheduled", 1},
-		{"EXPRESS", "due", 3}, {"EXPRESS", "in_flight", 0}, {"EXPRESS", "retry_wait", 0}, {"EXPRESS", "scheduled", 0}} {
+	}{{"REGULAR", "due", 4}, {"REGULAR", "blocked", 1}, {"REGULAR", "in_flight", 1}, {"REGULAR", "retry_wait", 1}, {"REGULAR", "scheduled", 1},
+		{"EXPRESS", "due", 3}, {"EXPRESS", "blocked", 1}, {"EXPRESS", "in_flight", 0}, {"EXPRESS", "retry_wait", 0}, {"EXPRESS", "scheduled", 0}} {
 		if got := must(t, fams, "provisioner_pending_requests", map[string]string{"priority": w.priority, "wait": w.wait}); got != w.want {
 			t.Errorf("pending %s %s: %v, want %v", w.priority, w.wait, got, w.want)
+		}
+	}
+	for _, w := range []struct {
+		priority, by string
+		want         float64
+	}{{"REGULAR", "scheduled", 1}, {"REGULAR", "due", 0}, {"REGULAR", "in_flight", 0}, {"REGULAR", "retry_wait", 0},
+		{"EXPRESS", "in_flight", 1}, {"EXPRESS", "due", 0}, {"EXPRESS", "retry_wait", 0}, {"EXPRESS", "scheduled", 0}} {
+		if got := must(t, fams, "provisioner_blocked_requests", map[string]string{"priority": w.priority, "blocked_by": w.by}); got != w.want {
+			t.Errorf("blocked %s by %s: %v, want %v", w.priority, w.by, got, w.want)
 		}
 	}
 	if got := must(t, fams, "provisioner_queue_up", nil); got != 1 {
@@ -170,8 +191,8 @@ func TestQueueDepth(t *testing.T) {
 	}
 	fams = scrape(t, m.Handler())
 	checkQueue(t, db, fams)
-	if got := must(t, fams, "provisioner_requests", map[string]string{"state": "COMPLETED", "priority": "EXPRESS"}); got != 5 {
-		t.Errorf("COMPLETED EXPRESS after the update: %v, want 5", got)
+	if got := must(t, fams, "provisioner_requests", map[string]string{"state": "COMPLETED", "priority": "EXPRESS"}); got != 6 {
+		t.Errorf("COMPLETED EXPRESS after the update: %v, want 6", got)
 	}
 	// Within MinInterval a scrape gets the last read's figures.
 	if got := must(t, scrape(t, cached.Handler()), "provisioner_requests", map[string]string{"state": "COMPLETED", "priority": "EXPRESS"}); got != 2 {
@@ -356,5 +377,75 @@ func TestHeldAndPaused(t *testing.T) {
 	}
 	if _, ok := scrape(t, m.Handler())["provisioner_paused_since_seconds"]; ok {
 		t.Errorf("a pause served after the resume")
+	}
+}
+
+// TestSeriesFromStart (issue 11): every configured job has its run counters and its
+// last-success timestamp from the start, 0 before any run; the timestamp is the run
+// ledger's (any instance's run); the inbox is counted at scrape time by the
+// import's rules; build_info names the build.
+func TestSeriesFromStart(t *testing.T) {
+	db, _ := pgtest.New(t)
+	inbox := t.TempDir()
+	for _, sub := range []string{"processing", "failed"} {
+		os.MkdirAll(filepath.Join(inbox, sub), 0o700)
+	}
+	now := time.Now()
+	m := metrics.New(db, metrics.Options{MinInterval: -1, Now: func() time.Time { return now }, Jobs: []string{"import", "process"},
+		Inbox: inbox, CountInbox: func(dir string) (ops.InboxFiles, error) {
+			b, err := importer.InboxBacklog(dir)
+			return ops.InboxFiles(b), err
+		}, Build: metrics.Build{Version: "v1.2.3", Revision: "abc123"}})
+
+	fams := scrape(t, m.Handler())
+	for _, job := range []string{"import", "process"} {
+		for _, outcome := range metrics.JobOutcomes {
+			if got := must(t, fams, "provisioner_job_runs_total", map[string]string{"job": job, "outcome": outcome}); got != 0 {
+				t.Errorf("%s %s runs before any: %v", job, outcome, got)
+			}
+		}
+		if got := must(t, fams, "provisioner_job_last_success_timestamp_seconds", map[string]string{"job": job}); got != 0 {
+			t.Errorf("%s last success before any run: %v, want 0", job, got)
+		}
+	}
+	if _, ok := value(fams, "provisioner_job_runs_total", map[string]string{"job": "housekeeping", "outcome": "SUCCEEDED"}); ok {
+		t.Errorf("a job not configured has series")
+	}
+	if got := must(t, fams, "provisioner_build_info", map[string]string{"version": "v1.2.3", "revision": "abc123", "goversion": runtime.Version()}); got != 1 {
+		t.Errorf("build_info %v", got)
+	}
+	for state, want := range map[string]float64{"waiting": 0, "processing": 0, "failed": 0} {
+		if got := must(t, fams, "provisioner_inbox_files", map[string]string{"state": state}); got != want {
+			t.Errorf("inbox %s: %v, want %v", state, got, want)
+		}
+	}
+
+	// A run of import that succeeded (another instance's: the ledger is shared), a
+	// later one that failed; process only failed. A file waits, one failed.
+	finished := time.Date(2026, 11, 30, 11, 0, 2, 500_000_000, time.UTC)
+	db.MustExec(`INSERT INTO job_runs (job, tick, trigger, instance, state, started_at, finished_at) VALUES
+	    ('import', $1::timestamptz - interval '2 seconds', 'SCHEDULE', 'other:1', 'SUCCEEDED', $1::timestamptz - interval '2 seconds', $1),
+	    ('import', $1::timestamptz + interval '1 hour', 'SCHEDULE', 'other:1', 'FAILED', $1::timestamptz + interval '1 hour', $1::timestamptz + interval '1 hour'),
+	    ('process', $1, 'SCHEDULE', 'other:1', 'FAILED', $1, $1)`, finished)
+	os.WriteFile(filepath.Join(inbox, "a.csv"), []byte("x\n"), 0o600)
+	os.WriteFile(filepath.Join(inbox, "failed", "b.20261130T100000.000000Z.csv"), []byte("x\n"), 0o600)
+	fams = scrape(t, m.Handler())
+	if got := must(t, fams, "provisioner_job_last_success_timestamp_seconds", map[string]string{"job": "import"}); got != float64(finished.UnixNano())/1e9 {
+		t.Errorf("import last success %v, want %v (%s)", got, float64(finished.UnixMilli())/1000, finished)
+	}
+	if got := must(t, fams, "provisioner_job_last_success_timestamp_seconds", map[string]string{"job": "process"}); got != 0 {
+		t.Errorf("process last success %v, want 0: it never succeeded", got)
+	}
+	for state, want := range map[string]float64{"waiting": 1, "processing": 0, "failed": 1} {
+		if got := must(t, fams, "provisioner_inbox_files", map[string]string{"state": state}); got != want {
+			t.Errorf("inbox %s: %v, want %v", state, got, want)
+		}
+	}
+	if got := must(t, fams, "provisioner_inbox_up", nil); got != 1 {
+		t.Errorf("inbox up %v", got)
+	}
+	os.RemoveAll(inbox)
+	if got := must(t, scrape(t, m.Handler()), "provisioner_inbox_up", nil); got != 0 {
+		t.Errorf("inbox up with the inbox gone: %v", got)
 	}
 }

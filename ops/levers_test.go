@@ -300,8 +300,8 @@ func TestHoldBlocksCard(t *testing.T) {
 		t.Fatalf("applied %v with A's head held, want B's only", got)
 	}
 	st, err := ops.Snapshot(ctx, db, ops.StatusOptions{Now: time.Now()})
-	if err != nil || st.Requests.Pending.Held != 1 || st.Requests.Pending.Due != 1 {
-		t.Errorf("status pending %+v (%v), want 1 held and 1 due (behind it)", st.Requests.Pending, err)
+	if p := st.Requests.Pending; err != nil || p.Held != 1 || p.Due != 0 || p.Blocked != 1 || p.BlockedBy.Held != 1 {
+		t.Errorf("status pending %+v (%v), want 1 held and 1 blocked behind it", p, err)
 	}
 	if _, err := ops.Pull(ctx, db, ops.Filter{Smartcard: cardA}, ops.Lever{Action: ops.ActionRelease}, ops.LeverOptions{Expect: 2, Actor: opts.Actor}); err != nil {
 		t.Fatal(err)

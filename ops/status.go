@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 	"github.com/robfig/cron/v3"
 
 	"github.com/provisioner/provisioner/instances"
@@ -84,9 +85,11 @@ type RequestTotals struct {
 	Groups []Group `json:"groups"`
 }
 
-// PendingTotals splits the PENDING requests by what they wait for.
+// PendingTotals splits the PENDING requests by what they wait for (WaitKind): each
+// is counted once, by its first reason in the order of the fields below.
 type PendingTotals struct {
-	// Due: claimable now, or behind an earlier request of their smartcard.
+	// Due: claimable now, what the next processing run's claim takes: nothing of its
+	// own holds it back and it is the head of its smartcard's queue.
 	Due int64 `json:"due"`
 	// InFlight: claimed by a run whose lease holds.
 	InFlight int64 `json:"in_flight"`
@@ -96,6 +99,31 @@ type PendingTotals struct {
 	Held int64 `json:"held"`
 	// Scheduled: their scheduled date is still to come.
 	Scheduled int64 `json:"scheduled"`
+	// Blocked: nothing of their own holds them back, but an earlier request of their
+	// smartcard goes first; BlockedBy splits them by what that one waits for.
+	Blocked   int64     `json:"blocked"`
+	BlockedBy BlockedBy `json:"blocked_by"`
+}
+
+// BlockedBy splits the blocked requests by what the head of their card's queue waits
+// for: due (it goes at the next claim), in flight, held, retry wait, scheduled later.
+type BlockedBy struct {
+	Due       int64 `db:"blocked_by_due" json:"due"`
+	InFlight  int64 `db:"blocked_by_in_flight" json:"in_flight"`
+	Held      int64 `db:"blocked_by_held" json:"held"`
+	RetryWait int64 `db:"blocked_by_retry_wait" json:"retry_wait"`
+	Scheduled int64 `db:"blocked_by_scheduled" json:"scheduled"`
+}
+
+// Total is how many requests are blocked.
+func (b BlockedBy) Total() int64 { return b.Due + b.InFlight + b.Held + b.RetryWait + b.Scheduled }
+
+func (b *BlockedBy) add(o BlockedBy) {
+	b.Due += o.Due
+	b.InFlight += o.InFlight
+	b.Held += o.Held
+	b.RetryWait += o.RetryWait
+	b.Scheduled += o.Scheduled
 }
 
 // Group is the count of one state, type and priority.
@@ -105,23 +133,20 @@ type Group struct {
 	Priority string `db:"priority" json:"priority"`
 	Count    int64  `db:"count" json:"count"`
 	// Of the PENDING ones: see PendingTotals.
+	Due       int64 `db:"due" json:"-"`
 	InFlight  int64 `db:"in_flight" json:"-"`
 	RetryWait int64 `db:"retry_wait" json:"-"`
 	Held      int64 `db:"held" json:"-"`
 	Scheduled int64 `db:"scheduled" json:"-"`
+	// Embedded, so that sqlx reads its columns from the group's row.
+	BlockedBy `json:"-"`
 	// OldestDue: of its due PENDING requests, the earliest time one became due.
 	OldestDue *time.Time `db:"oldest_due" json:"-"`
 }
 
-// Due is how many of the group's requests are PENDING and due (PendingTotals.Due).
-func (g Group) Due() int64 {
-	if g.State != string(provisioning.Pending) {
-		return 0
-	}
-	return g.Count - g.InFlight - g.Held - g.RetryWait - g.Scheduled
-}
-
-// OldestPending is the due PENDING request that has waited longest.
+// OldestPending is the due PENDING request that has waited longest: due as in
+// PendingTotals.Due, claimable now (a blocked one waits for its card's head, which is
+// the one to look at).
 type OldestPending struct {
 	Number     int64     `db:"number" json:"number"`
 	DueSince   time.Time `db:"due_since" json:"due_since"`
@@ -378,12 +403,14 @@ func Snapshot(ctx context.Context, db *store.DB, opts StatusOptions) (Status, er
 	for _, g := range groups {
 		st.Requests.Total += g.Count
 		st.Requests.ByState[g.State] += g.Count
-		p.Due += g.Due()
+		p.Due += g.Due
 		p.InFlight += g.InFlight
+		p.BlockedBy.add(g.BlockedBy)
 		p.RetryWait += g.RetryWait
 		p.Held += g.Held
 		p.Scheduled += g.Scheduled
 	}
+	p.Blocked = p.BlockedBy.Total()
 
 	var oldest []OldestPending
 	if err := db.SelectContext(ctx, &oldest, provsql.OldestPending, now); err != nil {
@@ -464,4 +491,24 @@ func markDead(st *Status) {
 		dead := !procs[fmt.Sprintf("%s:%d", p.Host, p.PID)]
 		p.InstanceDead = &dead
 	}
+}
+
+// LastSuccess returns, for each of jobs, when its last run that did its work
+// (SUCCEEDED, or REJECTED: some input refused) ended, by any instance; a job with
+// none is left out. For the metrics' last-success timestamps.
+func LastSuccess(ctx context.Context, q sqlx.QueryerContext, jobs []string) (map[string]time.Time, error) {
+	var rows []struct {
+		Job        string     `db:"job"`
+		FinishedAt *time.Time `db:"finished_at"`
+	}
+	if err := sqlx.SelectContext(ctx, q, &rows, provsql.JobLastSuccess, pq.StringArray(jobs)); err != nil {
+		return nil, fmt.Errorf("last successful runs: %w", err)
+	}
+	out := map[string]time.Time{}
+	for _, r := range rows {
+		if r.FinishedAt != nil {
+			out[r.Job] = r.FinishedAt.UTC()
+		}
+	}
+	return out, nil
 }

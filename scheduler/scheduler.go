@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"net"
 	"net/http"
@@ -47,9 +48,17 @@ type Options struct {
 	Gateway dispatcher.Observer
 	// Notify, when set, is told the scheduler's state in sd_notify(3) form, for a
 	// systemd Type=notify service: "READY=1" once it schedules, "STATUS=..." at a
-	// reload, "STOPPING=1" when it begins to stop.
+	// reload, "STOPPING=1" when it begins to stop, and "WATCHDOG=1" every Watchdog.
 	Notify func(state string)
+	// Watchdog, when set with Notify, is how often the scheduler's loop says
+	// "WATCHDOG=1" (systemd's WatchdogSec=, halved): a loop that stops answering
+	// stops the pings, and systemd restarts the service.
+	Watchdog time.Duration
 }
+
+// ErrMetricsListen is Run's error when the metrics address cannot be listened on: a
+// configuration mistake (the command exits 2), found before any job runs.
+var ErrMetricsListen = errors.New("cannot serve metrics")
 
 // Scheduler runs the configured jobs on their schedules until its context ends.
 type Scheduler struct {
@@ -80,7 +89,7 @@ func New(opts Options) (*Scheduler, error) {
 	if opts.Instance == "" {
 		opts.Instance = jobs.DefaultInstance()
 	}
-	if err := scheduled(opts.Config); err != nil {
+	if err := Scheduled(opts.Config); err != nil {
 		return nil, err
 	}
 	log := opts.Log.WithField("instance", opts.Instance)
@@ -90,23 +99,32 @@ func New(opts Options) (*Scheduler, error) {
 		log:    log,
 		reload: make(chan *config.Config),
 	}
+	if opts.Observer != nil {
+		// Told by the ledger before it logs the run's end, so that the metrics count
+		// a run by the time its "job finished" line can be read.
+		s.ledger.Finished = func(job string, state jobs.State, took time.Duration) {
+			opts.Observer.JobFinished(job, string(state), took)
+		}
+	}
 	s.jobCtx, s.cancelJobs = context.WithCancel(context.Background())
 	return s, nil
 }
 
-func scheduled(c *config.Config) error {
+// Scheduled returns why c gives the scheduler nothing to do, or nil: New and Reload
+// refuse such a configuration, and `config check` names it.
+func Scheduled(c *config.Config) error {
 	for _, j := range c.Jobs() {
 		if j.Cron != nil {
 			return nil
 		}
 	}
-	return fmt.Errorf("%s schedules no job: give at least one of jobs.import, jobs.process, jobs.housekeeping a schedule", c.Path)
+	return fmt.Errorf("%s schedules no job: give at least one of jobs.import, jobs.process, jobs.housekeeping a schedule (a file for provisioner run alone needs none)", c.Path)
 }
 
 // Reload makes c the configuration from the next tick on; runs in progress finish
 // with the one they started with. c must have been checked (config.Load).
 func (s *Scheduler) Reload(ctx context.Context, c *config.Config) error {
-	if err := scheduled(c); err != nil {
+	if err := Scheduled(c); err != nil {
 		return err
 	}
 	select {
@@ -158,7 +176,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	if cfg.Scheduler.MetricsListen != "" && s.opts.Metrics != nil {
 		stop, err := s.serveMetrics(cfg.Scheduler.MetricsListen)
 		if err != nil {
-			return err
+			return fmt.Errorf("%w: %w", ErrMetricsListen, err)
 		}
 		defer stop()
 	}
@@ -170,6 +188,12 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	s.catchUp(ctx, cfg)
 	s.log.WithField("jobs", describe(cfg)).Info("scheduler started")
 	s.notify("READY=1\nSTATUS=" + status(cfg))
+	var watchdog <-chan time.Time // nil: never
+	if s.opts.Watchdog > 0 && s.opts.Notify != nil {
+		t := time.NewTicker(s.opts.Watchdog)
+		defer t.Stop()
+		watchdog = t.C
+	}
 
 	for {
 		genCtx, stopGen := context.WithCancel(ctx)
@@ -184,21 +208,33 @@ func (s *Scheduler) Run(ctx context.Context) error {
 				s.loop(genCtx, name, j.Cron, cfg)
 			}()
 		}
+		next, done := s.wait(ctx, watchdog)
+		stopGen()
+		loops.Wait()
+		if done {
+			s.shutdown(cfg.Scheduler.GracePeriod, watchdog)
+			return nil
+		}
+		if next.Scheduler.MetricsListen != cfg.Scheduler.MetricsListen || next.Database.URL != cfg.Database.URL || next.Scheduler.Instance != cfg.Scheduler.Instance {
+			s.log.Warn("scheduler.metrics_listen, scheduler.instance and database.url change only at a restart: kept as they were")
+		}
+		cfg = next
+		s.log.WithField("jobs", describe(cfg)).Info("configuration reloaded")
+		s.notify("STATUS=" + status(cfg))
+	}
+}
+
+// wait waits for the end (done) or a new configuration, telling systemd's watchdog
+// meanwhile that the loop answers.
+func (s *Scheduler) wait(ctx context.Context, watchdog <-chan time.Time) (next *config.Config, done bool) {
+	for {
 		select {
 		case <-ctx.Done():
-			stopGen()
-			loops.Wait()
-			s.shutdown(cfg.Scheduler.GracePeriod)
-			return nil
+			return nil, true
 		case next := <-s.reload:
-			stopGen()
-			loops.Wait()
-			if next.Scheduler.MetricsListen != cfg.Scheduler.MetricsListen || next.Database.URL != cfg.Database.URL || next.Scheduler.Instance != cfg.Scheduler.Instance {
-				s.log.Warn("scheduler.metrics_listen, scheduler.instance and database.url change only at a restart: kept as they were")
-			}
-			cfg = next
-			s.log.WithField("jobs", describe(cfg)).Info("configuration reloaded")
-			s.notify("STATUS=" + status(cfg))
+			return next, false
+		case <-watchdog:
+			s.notify("WATCHDOG=1")
 		}
 	}
 }
@@ -290,16 +326,13 @@ func (s *Scheduler) start(name string, tick time.Time, trig jobs.Trigger, cfg *c
 			s.mu.Unlock()
 		}()
 		env := jobs.Env{DB: s.opts.DB, Log: s.log.WithField("job", name), Config: cfg, Gateway: s.opts.Gateway}
-		run, err := s.ledger.Run(s.jobCtx, name, tick, trig, fn, env)
+		_, err := s.ledger.Run(s.jobCtx, name, tick, trig, fn, env)
 		switch {
 		case errors.Is(err, jobs.ErrTaken):
 			s.log.WithFields(logrus.Fields{"job": name, "tick": tick.UTC().Format(time.RFC3339)}).Debug("tick taken by another instance")
 			return
 		case err != nil:
 			s.log.WithError(err).WithField("job", name).Error("could not run the job")
-		}
-		if run.ID != 0 && s.opts.Observer != nil {
-			s.opts.Observer.JobFinished(name, string(run.State), run.Took)
 		}
 	}()
 }
@@ -370,7 +403,7 @@ func latestTick(sched cron.Schedule, after, now time.Time) time.Time {
 
 // shutdown waits for the running jobs for grace, then cancels them and waits for
 // them to stop.
-func (s *Scheduler) shutdown(grace time.Duration) {
+func (s *Scheduler) shutdown(grace time.Duration, watchdog <-chan time.Time) {
 	done := make(chan struct{})
 	go func() {
 		s.running.Wait()
@@ -380,12 +413,21 @@ func (s *Scheduler) shutdown(grace time.Duration) {
 	s.notify(fmt.Sprintf("STOPPING=1\nSTATUS=stopping: waiting up to %v for the running jobs", grace))
 	t := time.NewTimer(grace)
 	defer t.Stop()
-	select {
-	case <-done:
-	case <-t.C:
-		s.log.Warn("grace period over: cancelling the running jobs")
-		s.cancelJobs()
-		<-done
+	// The pings go on while the jobs finish: the grace period may be longer than
+	// WatchdogSec.
+wait:
+	for {
+		select {
+		case <-done:
+			break wait
+		case <-watchdog:
+			s.notify("WATCHDOG=1")
+		case <-t.C:
+			s.log.Warn("grace period over: cancelling the running jobs")
+			s.cancelJobs()
+			<-done
+			break wait
+		}
 	}
 	s.cancelJobs()
 	s.log.Info("scheduler stopped")
@@ -399,6 +441,12 @@ func (s *Scheduler) serveMetrics(addr string) (stop func(), err error) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", s.opts.Metrics)
+	// Liveness for a load balancer or a probe: the scheduler is up and serving. The
+	// state of the jobs is in /metrics and `provisioner status --check`.
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, "ok\n")
+	})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

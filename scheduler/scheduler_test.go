@@ -231,8 +231,11 @@ func TestSlowJobNeverOverlaps(t *testing.T) {
 			t.Errorf("run %d [%v, %v] overlaps run %d starting %v", ran[i-1].ID, ran[i-1].Started, ran[i-1].Finished, ran[i].ID, ran[i].Started)
 		}
 	}
-	if len(ran) < 3 || skipped < 2*(len(ran)-1) {
-		t.Errorf("%d runs and %d skipped ticks: a 2.2 s job every second skips at least 2 ticks a run", len(ran), skipped)
+	// A 2.2 s run spans two ticks; the second comes 0.2 s before its end at worst, a
+	// margin a busy machine can eat (the tick is then run, not skipped, which is
+	// right). The first comes 1.2 s before the end: at least that one is skipped.
+	if len(ran) < 3 || skipped < len(ran)-1 {
+		t.Errorf("%d runs and %d skipped ticks: a 2.2 s job every second skips at least 1 tick a run", len(ran), skipped)
 	}
 }
 

@@ -203,8 +203,12 @@ var (
 	QueueCounts string
 	//go:embed queries/oldest_pending.sql
 	OldestPending string
+	//go:embed queries/card_queue_head.sql
+	CardQueueHead string
 	//go:embed queries/last_job_runs.sql
 	LastJobRuns string
+	//go:embed queries/job_last_success.sql
+	JobLastSuccess string
 	//go:embed queries/last_processing_run.sql
 	LastProcessingRun string
 	//go:embed queries/last_import.sql
