@@ -35,7 +35,7 @@ func TestRequestsLevers(t *testing.T) {
 		{[]string{"requests", "priority", "URGENT", "8"}, 2, []string{`priority "URGENT": give EXPRESS or REGULAR`}},
 		{[]string{"requests", "priority", "express", "--type", "ADD_PRODUCTS", "--yes", "--as", "alice"}, 0, []string{"1 requests changed (priority set)"}},
 		{[]string{"requests", "release", "--all", "--yes", "--as", "alice"}, 0, []string{"released", "skipped: not held", "1 requests changed (released)"}},
-		{[]string{"pause", "nothing"}, 2, []string{`pause "nothing": give one of housekeeping, import, process, queue`}},
+		{[]string{"pause", "nothing"}, 2, []string{`pause "nothing": give one of housekeeping, import, process, reconcile, queue`}},
 		{[]string{"pause", "queue", "--reason", "gateway upgrade", "--as", "alice"}, 0, []string{"queue paused by alice since 2026-11-30T12:00:00Z: gateway upgrade"}},
 		{[]string{"status"}, 0, []string{"Paused (provisioner resume JOB|queue ends it):\n  queue  paused by alice since 2026-11-30T12:00:00Z: gateway upgrade"}},
 		{[]string{"resume", "queue", "--as", "bob"}, 0, []string{"queue resumed (it was paused by alice since 2026-11-30T12:00:00Z: gateway upgrade)"}},
