@@ -185,7 +185,7 @@ func TestOneMistakeEach(t *testing.T) {
 		want       []string // the problems, as Error() prints them
 	}{
 		{"misspelled table", "[jobs.proccess]\nschedule = \"* * * * *\"\nbatch_size = 10\nlease = \"1m\"\n",
-			[]string{"x.toml:1: unknown table [jobs.proccess] (the tables are log, database, gateway, scheduler, jobs.import, jobs.process, jobs.housekeeping)"}},
+			[]string{"x.toml:1: unknown table [jobs.proccess] (the tables are log, database, gateway, scheduler, jobs.import, jobs.process, jobs.housekeeping, jobs.reconcile)"}},
 		{"bad lease beside a long batch timeout", "[gateway]\nbatch_timeout = \"10m\"\n[jobs.process]\nlease = \"-5m\"\n",
 			[]string{`x.toml:4: jobs.process.lease: "-5m": must not be negative`}},
 		{"lease too short for its own rule", "[jobs.process]\nlease = \"500ms\"\n",
