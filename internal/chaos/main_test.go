@@ -35,6 +35,7 @@ func TestMain(m *testing.M) {
 	}
 	flag.Parse()
 	code := m.Run()
+	stopCluster()
 	if t := table(); t != "" {
 		fmt.Print(t)
 		if *tableFile != "" {
