@@ -9,6 +9,7 @@ import (
 	"database/sql"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -456,4 +457,65 @@ func itoa(n int) string { return fmt.Sprint(n) }
 // simulator0 is a gateway with a little latency and no fault.
 func simulator0() simulator.Faults {
 	return simulator.Faults{Latency: 5 * time.Millisecond, Jitter: 10 * time.Millisecond}
+}
+
+// schedConf is a scheduler's configuration file for a scenario.
+type schedConf struct {
+	dsn, gateway, instance string
+	process, imports       string // cron specs with seconds; "" leaves the job unscheduled
+	inbox                  string
+	extraProcess           string // more lines of [jobs.process]
+}
+
+// write writes the file into dir and returns its path.
+func (c schedConf) write(t *testing.T, dir string) string {
+	t.Helper()
+	inbox := ""
+	if c.inbox != "" {
+		inbox = fmt.Sprintf("inbox = %q\nsettle = \"0s\"\n", c.inbox)
+	}
+	s := fmt.Sprintf(`[log]
+level = "warn"
+format = "json"
+
+[database]
+url = %q
+
+[gateway]
+url = %q
+destination = %q
+batch_timeout = "1s"
+
+[scheduler]
+grace_period = "5s"
+instance = %q
+
+[jobs.import]
+schedule = %q
+%s
+[jobs.process]
+schedule = %q
+batch_size = 20
+concurrency = 3
+lease = "3s"
+max_attempts = 100
+%s
+[jobs.housekeeping]
+schedule = ""
+`, c.dsn, c.gateway, dest, c.instance, c.imports, inbox, c.process, c.extraProcess)
+	path := dir + "/provisioner-" + c.instance + ".toml"
+	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// chaosFreePort is a TCP port free on loopback now.
+func chaosFreePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
 }
