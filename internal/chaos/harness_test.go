@@ -5,6 +5,8 @@ package chaos_test
 
 import (
 	"bytes"
+	"cmp"
+	"encoding/json"
 	"context"
 	"database/sql"
 	"fmt"
@@ -92,7 +94,9 @@ type gateway struct {
 	sim      *simulator.Simulator
 	srv      *httptest.Server
 	down     atomic.Bool
-	downHits atomic.Int64
+	downHits atomic.Int64 // batches answered 503 while down
+	// downCommands counts their commands.
+	downCommands atomic.Int64
 	batches  atomic.Int64
 }
 
@@ -102,6 +106,10 @@ func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if g.down.Load() {
 		g.downHits.Add(1)
+		var body struct{ Commands []json.RawMessage }
+		if json.NewDecoder(r.Body).Decode(&body) == nil {
+			g.downCommands.Add(int64(len(body.Commands)))
+		}
 		w.Header().Set("Retry-After", "1")
 		http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
 		return
@@ -463,6 +471,7 @@ func simulator0() simulator.Faults {
 type schedConf struct {
 	dsn, gateway, instance string
 	process, imports       string // cron specs with seconds; "" leaves the job unscheduled
+	maxAttempts            int    // 0: 100, so that faults reject nothing
 	inbox                  string
 	extraProcess           string // more lines of [jobs.process]
 }
@@ -498,11 +507,11 @@ schedule = %q
 batch_size = 20
 concurrency = 3
 lease = "3s"
-max_attempts = 100
+max_attempts = %d
 %s
 [jobs.housekeeping]
 schedule = ""
-`, c.dsn, c.gateway, dest, c.instance, c.imports, inbox, c.process, c.extraProcess)
+`, c.dsn, c.gateway, dest, c.instance, c.imports, inbox, c.process, cmp.Or(c.maxAttempts, 100), c.extraProcess)
 	path := dir + "/provisioner-" + c.instance + ".toml"
 	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
 		t.Fatal(err)
