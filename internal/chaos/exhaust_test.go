@@ -81,16 +81,16 @@ func TestConnectionExhaustion(t *testing.T) {
 	for time.Since(began) < hold {
 		time.Sleep(100 * time.Millisecond)
 	}
-	if sched.wait(0) != -1 {
+	if sched.wait(0) != running {
 		t.Errorf("the scheduler exited while the connections were taken:\n%s", sched.output())
 	}
 	release()
 	released := time.Now()
-	if code == -1 {
+	if code == running {
 		code = ch.wait(time.Minute)
 	}
 	switch {
-	case code == -1:
+	case code == running:
 		t.Errorf("the processing run started while the connections were taken did not end a minute after they were given back:\n%s", ch.output())
 	case code == 1 && !strings.Contains(ch.output(), "too many clients"):
 		t.Errorf("the run failed without saying why (want PostgreSQL's \"too many clients\"):\n%s", ch.output())

@@ -60,7 +60,7 @@ func TestGatewayDown(t *testing.T) {
 	}
 	waitFor(t, pick(2*time.Minute, 8*time.Minute), "the backlog to drain", func() bool { return pendingDue(t, db) == 0 })
 	drained := time.Since(restored)
-	if sched.wait(0) != -1 {
+	if sched.wait(0) != running {
 		t.Errorf("the scheduler exited:\n%s", sched.output())
 	}
 	if n := count(t, db, `SELECT count(*) FROM provisioning_requests WHERE error_code = 'E_MAX_ATTEMPTS'`); n > 0 {

@@ -206,16 +206,30 @@ func (c *child) kill() bool {
 // signal sends sig to the child alone.
 func (c *child) signal(sig syscall.Signal) { c.cmd.Process.Signal(sig) }
 
-// wait waits up to d for the child to end and returns its exit code, or -1 if it
-// is still running.
+// running is what wait returns for a child still running (a child killed by a
+// signal has exit code -1).
+const running = -1000
+
+// wait waits up to d for the child to end and returns its exit code, or running.
 func (c *child) wait(d time.Duration) int {
-	select {
-	case <-c.done:
+	code := func() int {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		return c.code
+	}
+	select {
+	case <-c.done:
+		return code()
+	default:
+	}
+	if d <= 0 {
+		return running
+	}
+	select {
+	case <-c.done:
+		return code()
 	case <-time.After(d):
-		return -1
+		return running
 	}
 }
 
@@ -246,7 +260,7 @@ func drain(t *testing.T, db *store.DB, p *program, limit time.Duration, extra ..
 		}
 		c := p.start(processArgs(extra...)...)
 		code := c.wait(2 * time.Minute)
-		if code == -1 {
+		if code == running {
 			c.kill()
 			t.Fatalf("a processing run did not end within 2 minutes:\n%s", c.output())
 		}
@@ -277,15 +291,22 @@ func count(t *testing.T, db *store.DB, q string, args ...any) int {
 	return 0
 }
 
-// pendingDue counts PENDING requests whose scheduled date has come.
+// dueSQL is true of a PENDING request that is due and can be sent: its scheduled
+// date has come and no earlier request of its card waits for a later date (that one
+// holds it back, as the order requires).
+const dueSQL = `r.scheduled_date <= now() AND NOT EXISTS (SELECT 1 FROM provisioning_requests p
+    WHERE p.smartcard_ca_id = r.smartcard_ca_id AND p.life_cycle_state = 'PENDING'
+      AND p.sequence_number < r.sequence_number AND p.scheduled_date > now())`
+
+// pendingDue counts PENDING requests that are due and can be sent.
 func pendingDue(t *testing.T, db *store.DB) int {
-	return count(t, db, `SELECT count(*) FROM provisioning_requests WHERE life_cycle_state = 'PENDING' AND scheduled_date <= now()`)
+	return count(t, db, `SELECT count(*) FROM provisioning_requests r WHERE r.life_cycle_state = 'PENDING' AND `+dueSQL)
 }
 
 // dueNow counts PENDING requests a run could claim now (no backoff, no live lease).
 func dueNow(t *testing.T, db *store.DB) int {
-	return count(t, db, `SELECT count(*) FROM provisioning_requests WHERE life_cycle_state = 'PENDING' AND scheduled_date <= now()
-	    AND coalesce(next_attempt_at, '-infinity') <= now() AND coalesce(lease_expires_at, '-infinity') <= now()`)
+	return count(t, db, `SELECT count(*) FROM provisioning_requests r WHERE r.life_cycle_state = 'PENDING' AND `+dueSQL+`
+	    AND coalesce(r.next_attempt_at, '-infinity') <= now() AND coalesce(r.lease_expires_at, '-infinity') <= now()`)
 }
 
 // waitFor polls cond until it holds, failing the test after limit.
@@ -307,7 +328,8 @@ type outcome struct {
 
 // check is the check every scenario ends with:
 //
-//	every due request COMPLETED or REJECTED, and none still claimed;
+//	every due request COMPLETED or REJECTED (but those held back behind an earlier
+//	request of their card scheduled for later), and none settled still claimed;
 //	no command_id applied twice at the gateway (the simulator's applied log);
 //	per smartcard, commands applied in increasing sequence order;
 //	every applied command is a COMPLETED request, and every COMPLETED request was applied;
@@ -325,8 +347,8 @@ func check(t *testing.T, db *store.DB, sim *simulator.Simulator, want int) outco
 	}
 	var reqs []req
 	if err := db.Select(&reqs, `SELECT number::text AS number, sequence_number, smartcard_ca_id, life_cycle_state,
-	        scheduled_date <= now() AS due, claimed_by IS NOT NULL AS claimed
-	    FROM provisioning_requests`); err != nil {
+	        (`+dueSQL+`) AS due, claimed_by IS NOT NULL AS claimed
+	    FROM provisioning_requests r`); err != nil {
 		t.Fatal(err)
 	}
 	o.requests = len(reqs)

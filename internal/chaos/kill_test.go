@@ -45,7 +45,7 @@ func TestKill(t *testing.T) {
 		// Kill once the run holds requests (mid-run), after a random extra delay.
 		deadline := time.Now().Add(20 * time.Second)
 		for count(t, db, `SELECT count(*) FROM provisioning_requests WHERE claimed_by IS NOT NULL AND lease_expires_at > now()`) == 0 &&
-			time.Now().Before(deadline) && c.wait(0) == -1 {
+			time.Now().Before(deadline) && c.wait(0) == running {
 			time.Sleep(10 * time.Millisecond)
 		}
 		time.Sleep(time.Duration(rng.Int64N(int64(400 * time.Millisecond))))

@@ -54,7 +54,7 @@ func TestPriority(t *testing.T) {
 			}
 			pgtest.Requests(t, db, batch...)
 		}
-		if ch == nil || ch.wait(0) != -1 {
+		if ch == nil || ch.wait(0) != running {
 			ch = p.start(args...)
 		}
 		if regularDone == 0 && count(t, db, `SELECT count(*) FROM provisioning_requests WHERE priority = 'REGULAR' AND life_cycle_state = 'PENDING'`) == 0 {

@@ -37,7 +37,7 @@ func TestPostgresRestart(t *testing.T) {
 		last = time.Now()
 		code := ch.wait(time.Minute)
 		switch code {
-		case -1:
+		case running:
 			ch.kill()
 			t.Errorf("restart %d (%s): the run did not end within a minute of the restart:\n%s", i, mode, ch.output())
 		case 0, 3:
@@ -61,7 +61,7 @@ func waitMidRun(t *testing.T, db interface {
 	Get(dest any, query string, args ...any) error
 }, ch *child) {
 	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) && ch.wait(0) == -1 {
+	for time.Now().Before(deadline) && ch.wait(0) == running {
 		var n int
 		if err := db.Get(&n, `SELECT count(*) FROM provisioning_requests WHERE claimed_by IS NOT NULL AND lease_expires_at > now()`); err == nil && n > 0 {
 			return

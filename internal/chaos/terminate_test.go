@@ -33,7 +33,7 @@ func TestTerminateBackend(t *testing.T) {
 		if i%200 == 0 && pendingDue(t, db) == 0 {
 			break
 		}
-		if ch == nil || ch.wait(0) != -1 {
+		if ch == nil || ch.wait(0) != running {
 			// Small batches, one at a time, and no gateway latency: the run claims
 			// often, so that a claim is caught in the act as often as a write-back.
 			ch = p.start(processArgs("--batch-size", "2", "--concurrency", "1")...)

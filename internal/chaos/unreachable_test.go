@@ -96,10 +96,10 @@ func TestPostgresUnreachable(t *testing.T) {
 	for time.Since(began) < outage {
 		time.Sleep(100 * time.Millisecond)
 	}
-	if sched.wait(0) != -1 {
+	if sched.wait(0) != running {
 		t.Errorf("the scheduler exited during the outage:\n%s", sched.output())
 	}
-	if serve.wait(0) != -1 {
+	if serve.wait(0) != running {
 		t.Errorf("serve exited during the outage:\n%s", serve.output())
 	}
 	if err := proxy.Set(chaos.Pass); err != nil {
@@ -115,19 +115,19 @@ func TestPostgresUnreachable(t *testing.T) {
 		return count(t, db, `SELECT count(*) FROM job_runs WHERE job = 'process' AND state IN ('SUCCEEDED', 'REJECTED') AND started_at > $1`, restored) > 0
 	})
 	schedBack := time.Since(restored)
-	if refusedCode == -1 {
+	if refusedCode == running {
 		refusedCode = refusedRun.wait(time.Minute)
 	}
 	blackholeCode := blackholeRun.wait(2 * time.Minute)
-	if blackholeCode == -1 {
+	if blackholeCode == running {
 		t.Errorf("the processing run started in the blackhole did not end within 2 minutes of the restore:\n%s", blackholeRun.output())
 	}
-	if refusedCode == 0 || refusedCode == 3 || refusedCode == -1 {
+	if refusedCode == 0 || refusedCode == 3 || refusedCode == running {
 		t.Errorf("the processing run started while PostgreSQL refused connections: exit %d, want 1 (failed)\n%s", refusedCode, refusedRun.output())
 	}
 	waitFor(t, 3*time.Minute, "the scheduler to settle every request", func() bool { return pendingDue(t, db) == 0 })
 	recovered := time.Since(restored)
-	if sched.wait(0) != -1 || serve.wait(0) != -1 {
+	if sched.wait(0) != running || serve.wait(0) != running {
 		t.Errorf("the scheduler or serve exited:\n%s\n%s", sched.output(), serve.output())
 	}
 	o := check(t, db, gw.sim, len(w.reqs))
