@@ -6,9 +6,9 @@ package chaos_test
 import (
 	"bytes"
 	"cmp"
-	"encoding/json"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -22,6 +22,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/lib/pq"
 
 	"github.com/provisioner/provisioner/casapi"
 	"github.com/provisioner/provisioner/internal/pgtest"
@@ -97,7 +99,7 @@ type gateway struct {
 	downHits atomic.Int64 // batches answered 503 while down
 	// downCommands counts their commands.
 	downCommands atomic.Int64
-	batches  atomic.Int64
+	batches      atomic.Int64
 }
 
 func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -550,3 +552,6 @@ func chaosFreePort() (int, error) {
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
+
+// pqArray passes a Go slice as a PostgreSQL array.
+func pqArray(v any) any { return pq.Array(v) }
