@@ -19,13 +19,13 @@ import (
 func TestConnectionExhaustion(t *testing.T) {
 	c := ownCluster(t)
 	seed := seedOf(t)
-	hold := pick(4*time.Second, 30*time.Second)
-	w := genWorkload(seed, pick(100, 300), pick(4, 8), 10)
+	hold := pick(3*time.Second, 30*time.Second)
+	w := genWorkload(seed, pick(60, 300), pick(4, 8), 10)
 	dsn := clusterDB(t, c, "127.0.0.1")
 	db := openDB(t, dsn)
 	// Half the work now, half due while the connections are taken.
 	half := len(w.reqs) / 2
-	later := time.Now().Add(pick(7*time.Second, 20*time.Second))
+	later := time.Now().Add(pick(5*time.Second, 20*time.Second))
 	for i := half; i < len(w.reqs); i++ {
 		w.reqs[i].ScheduledDate = &later
 	}

@@ -10,7 +10,7 @@ import (
 )
 
 // TestGatewayDown is scenario 6: the gateway down (every call 503, a maintenance
-// page) for 2 minutes (reduced 6 s) while work piles up, a scheduler running a
+// page) for 2 minutes (reduced 4 s) while work piles up, a scheduler running a
 // processing run every 2 s with the default max_attempts (10); then back.
 //
 // No retry storm: a request's sends back off exponentially (base 2 s, equal jitter:
@@ -22,8 +22,8 @@ import (
 // (E_MAX_ATTEMPTS), and the backlog drains in order (the common check).
 func TestGatewayDown(t *testing.T) {
 	seed := seedOf(t)
-	outage := pick(6*time.Second, 2*time.Minute)
-	w := genWorkload(seed, pick(100, 300), pick(4, 8), 10)
+	outage := pick(4*time.Second, 2*time.Minute)
+	w := genWorkload(seed, pick(60, 300), pick(4, 8), 10)
 	db, dsn := pgtest.New(t)
 	half := len(w.reqs) / 2
 	insert(t, db, workload{reqs: w.reqs[:half]})

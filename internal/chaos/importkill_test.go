@@ -71,13 +71,13 @@ func inboxLeft(inbox string) int {
 
 // TestImportKill is scenario 8: importers on three hosts sharing one inbox (three
 // `provisioner import --inbox` at once), killed with SIGKILL mid-file 20 times
-// (reduced 4); each killed one is started again. Every file must be imported exactly
+// (reduced 3); each killed one is started again. Every file must be imported exactly
 // once, each of its rows once; then the processing settles the requests.
 func TestImportKill(t *testing.T) {
 	seed := seedOf(t)
 	dir := t.TempDir()
 	inbox := filepath.Join(dir, "inbox")
-	shas, known, refDir := importFiles(t, dir, inbox, pick(3, 6), pick(2500, 20000), seed)
+	shas, known, refDir := importFiles(t, dir, inbox, pick(3, 6), pick(1500, 20000), seed)
 	db, dsn := pgtest.New(t)
 	gw := newGateway(t, seed, simulator0(), known)
 	p := newProgram(t, dsn, gw.srv.URL)
@@ -85,7 +85,7 @@ func TestImportKill(t *testing.T) {
 		t.Fatalf("reference load:\n%s", c.output())
 	}
 	rng := rand.New(rand.NewPCG(uint64(seed), 8))
-	wantKills := pick(4, 20)
+	wantKills := pick(3, 20)
 	hosts := make([]*child, 3)
 	kills := 0
 	var lastKill time.Time

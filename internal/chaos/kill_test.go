@@ -20,11 +20,11 @@ func gatewayFaults() simulator.Faults {
 }
 
 // TestKill is scenario 1: processing runs killed with SIGKILL at random moments
-// (50, reduced 5) under gateway faults; then runs finish the work.
+// (50, reduced 4) under gateway faults; then runs finish the work.
 func TestKill(t *testing.T) {
 	seed := seedOf(t)
-	wantKills := pick(5, 50)
-	w := genWorkload(seed, pick(150, 500), pick(6, 10), 10)
+	wantKills := pick(4, 50)
+	w := genWorkload(seed, pick(100, 500), pick(4, 10), 10)
 	db, dsn := pgtest.New(t)
 	insert(t, db, w)
 	gw := newGateway(t, seed, gatewayFaults(), w.known)

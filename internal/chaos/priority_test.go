@@ -16,14 +16,14 @@ import (
 // a run's start when one ends; 2 s leaves room for a busy machine.
 const expressBound = 2 * time.Second
 
-// TestPriority is scenario 7: a REGULAR backlog (2,000, reduced 300) and a steady
+// TestPriority is scenario 7: a REGULAR backlog (2,000, reduced 150) and a steady
 // stream of EXPRESS requests at half the run's throughput (--rate 100 commands/s:
 // 50 a second). The REGULAR backlog still drains, within its share of the rate, and no
 // EXPRESS request waits longer than expressBound.
 func TestPriority(t *testing.T) {
 	seed := seedOf(t)
 	const rate = 100
-	regular := pick(300, 2000)
+	regular := pick(150, 2000)
 	streamFor := time.Duration(float64(regular)/(rate/2)*float64(time.Second)) + 2*time.Second
 	maxExpress := int(streamFor.Seconds()*rate/2) + 50
 	w := genWorkload(seed, regular/3, 3, 0)

@@ -11,7 +11,7 @@ import (
 func TestPostgresRestart(t *testing.T) {
 	c := ownCluster(t)
 	seed := seedOf(t)
-	w := genWorkload(seed, pick(100, 400), pick(5, 10), 10)
+	w := genWorkload(seed, pick(60, 400), pick(4, 10), 10)
 	dsn := clusterDB(t, c, "127.0.0.1")
 	db := openDB(t, dsn)
 	insert(t, db, w)

@@ -14,7 +14,7 @@ import (
 // reduced 2), processing runs started one after another meanwhile; then runs finish.
 func TestTerminateBackend(t *testing.T) {
 	seed := seedOf(t)
-	w := genWorkload(seed, pick(150, 400), pick(6, 12), 10)
+	w := genWorkload(seed, pick(80, 400), pick(4, 12), 10)
 	db, dsn := pgtest.New(t)
 	insert(t, db, w)
 	gw := newGateway(t, seed, simulator.Faults{}, w.known)

@@ -13,15 +13,15 @@ import (
 	"github.com/provisioner/provisioner/internal/pgtest"
 )
 
-// TestPostgresUnreachable is scenario 4: PostgreSQL unreachable for 30 s (reduced 4 s)
+// TestPostgresUnreachable is scenario 4: PostgreSQL unreachable for 30 s (reduced 3 s)
 // behind a proxy the test controls, first refusing connections, then a blackhole
 // that accepts them and passes nothing, while a scheduler (a processing run every 2 s)
 // and `serve` run on it, and processing runs are started in each phase. Each must
 // come back without a restart once the database is reachable again.
 func TestPostgresUnreachable(t *testing.T) {
 	seed := seedOf(t)
-	outage := pick(4*time.Second, 30*time.Second)
-	w := genWorkload(seed, pick(100, 300), pick(6, 10), 10)
+	outage := pick(3*time.Second, 30*time.Second)
+	w := genWorkload(seed, pick(60, 300), pick(4, 10), 10)
 	db, dsn := pgtest.New(t)
 	// Half the work before the outage; the other half comes during it (the test
 	// reaches the database directly, as the CRM on another network would).
