@@ -14,7 +14,7 @@ import (
 
 // TestConnectionExhaustion is scenario 5: other clients take every connection
 // PostgreSQL allows (max_connections of the test's own cluster) for 30 s (reduced
-// 4 s) while a scheduler runs; a processing run started meanwhile must wait or fail
+// 3 s) while a scheduler runs; a processing run started meanwhile must wait or fail
 // cleanly, and the scheduler must keep ticking and resume its runs after.
 func TestConnectionExhaustion(t *testing.T) {
 	c := ownCluster(t)
