@@ -134,7 +134,7 @@ func TestHosts(t *testing.T) {
 	inbox := filepath.Join(dir, "inbox")
 	staged := filepath.Join(dir, "staged")
 	shas, known, refDir := importFiles(t, dir, staged, 6, 3000, seed)
-	w := genWorkload(seed, 300, 8, 10)
+	w := genWorkload(seed, 600, 8, 10)
 	known.Smartcards = append(known.Smartcards, w.known.Smartcards...)
 	known.STBs = append(known.STBs, w.known.STBs...)
 	known.Products = append(known.Products, w.known.Products...)
@@ -184,16 +184,24 @@ func TestHosts(t *testing.T) {
 		return count(t, db, `SELECT count(DISTINCT instance) FROM job_runs WHERE state IN ('SUCCEEDED', 'REJECTED')`) == len(hosts)
 	})
 
-	// Cut host 1's link while its processing run holds requests.
-	cut := hosts[0]
-	pid := scheds[0].cmd.Process.Pid
+	// Cut the link of the first host whose processing run holds 5 requests or more
+	// (a run's pid is its scheduler's: the jobs run in the scheduler's process).
+	cutIdx := -1
 	var held []int64
-	waitFor(t, 2*time.Minute, "host1's run to hold 10 requests or more", func() bool {
-		held = nil
-		db.Select(&held, `SELECT r.number FROM provisioning_requests r JOIN processes p ON p.id = r.claimed_by
-		    WHERE p.pid = $1 AND r.life_cycle_state = 'PENDING' AND r.lease_expires_at > now()`, pid)
-		return len(held) >= 10
+	waitFor(t, 2*time.Minute, "a host's run to hold 5 requests or more", func() bool {
+		for i, s := range scheds {
+			held = nil
+			db.Select(&held, `SELECT r.number FROM provisioning_requests r JOIN processes p ON p.id = r.claimed_by
+			    WHERE p.pid = $1 AND r.life_cycle_state = 'PENDING' AND r.lease_expires_at > now()`, s.cmd.Process.Pid)
+			if len(held) >= 5 {
+				cutIdx = i
+				return true
+			}
+		}
+		return false
 	})
+	cut := hosts[cutIdx]
+	cutName := fmt.Sprintf("host%d", cutIdx+1)
 	if err := ipCmd("link", "set", cut.rootIf, "down"); err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +209,7 @@ func TestHosts(t *testing.T) {
 	drop(names[2])
 	drop(names[3])
 	// The others take over what it held: settled while its link is down.
-	waitFor(t, 2*time.Minute, "the other hosts to settle what host1 held", func() bool {
+	waitFor(t, 2*time.Minute, "the other hosts to settle what the cut host held", func() bool {
 		return count(t, db, `SELECT count(*) FROM provisioning_requests WHERE number = ANY($1) AND life_cycle_state = 'PENDING'`, int64s(held)) == 0
 	})
 	takenOver := time.Since(cutAt)
@@ -218,9 +226,9 @@ func TestHosts(t *testing.T) {
 		return inboxLeft(inbox) == 0 && pendingDue(t, db) == 0
 	})
 	recovered := time.Since(restored)
-	// host1 works again after its link came back.
-	waitFor(t, 2*time.Minute, "host1 to run a job after its link came back", func() bool {
-		return count(t, db, `SELECT count(*) FROM job_runs WHERE instance = 'host1' AND state IN ('SUCCEEDED', 'REJECTED') AND started_at > $1`, restored) > 0
+	// The cut host works again after its link came back.
+	waitFor(t, 2*time.Minute, "the cut host to run a job after its link came back", func() bool {
+		return count(t, db, `SELECT count(*) FROM job_runs WHERE instance = $1 AND state IN ('SUCCEEDED', 'REJECTED') AND started_at > $2`, cutName, restored) > 0
 	})
 	for i, s := range scheds {
 		if s.wait(0) != running {
@@ -242,8 +250,8 @@ func TestHosts(t *testing.T) {
 	}
 	record(t, row{scenario: "hosts: 3 netns, 1 link cut 20s", runs: count(t, db, `SELECT count(*) FROM job_runs`), faults: 1, requests: o.requests, lost: o.lost,
 		twice: o.twice, outOfOrder: o.outOfOrder, recover: recovered,
-		note: fmt.Sprintf("host1 held %d requests at the cut; the others settled them %v after; %d files imported once; good job runs: %s; runs: job runs of the three schedulers",
-			len(held), takenOver.Round(100*time.Millisecond), len(shas), strings.Join(perHost, ", "))})
+		note: fmt.Sprintf("%s's link cut while it held %d requests; the others settled them %v after; %d files imported once; good job runs: %s; runs: job runs of the three schedulers",
+			cutName, len(held), takenOver.Round(100*time.Millisecond), len(shas), strings.Join(perHost, ", "))})
 }
 
 func int64s(v []int64) any { return pqArray(v) }
