@@ -102,10 +102,10 @@ func TestImportKill(t *testing.T) {
 			filepath.Walk(inbox, func(path string, _ os.FileInfo, _ error) error { tree = append(tree, path); return nil })
 			t.Fatalf("the inbox still holds %d files after %v (%d kills): %v", inboxLeft(inbox), time.Since(began).Round(time.Second), kills, tree)
 		}
-		running := 0
+		busy := 0
 		for h, c := range hosts {
 			if c != nil && c.wait(0) == running {
-				running++
+				busy++
 				continue
 			}
 			if c != nil && c.code != 0 && c.code != 3 && !c.killed {
@@ -113,10 +113,10 @@ func TestImportKill(t *testing.T) {
 			}
 			if inboxLeft(inbox) > 0 {
 				hosts[h] = p.start("import", "--inbox", inbox, "--settle", "0s")
-				running++
+				busy++
 			}
 		}
-		if running == 0 && inboxLeft(inbox) == 0 {
+		if busy == 0 && inboxLeft(inbox) == 0 {
 			break
 		}
 		// Between kills, time enough that an importer sometimes finishes a file: a

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -86,6 +87,7 @@ func table() string {
 	}
 	fmt.Fprintf(&b, "\nchaos scenarios (%s form)\n", form)
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	slices.SortStableFunc(rows, func(a, b row) int { return strings.Compare(a.scenario, b.scenario) })
 	fmt.Fprintln(tw, "scenario\truns\tkills/faults\trequests\tlost\tapplied twice\tout of order\ttime to recover\tresult\t")
 	for _, r := range rows {
 		res := "PASS"
