@@ -71,14 +71,14 @@ func inboxLeft(inbox string) int {
 
 // TestImportKill is scenario 8: importers on three hosts sharing one inbox (three
 // `provisioner import --inbox` at once), killed with SIGKILL mid-file 20 times
-// (full: 6 files of 10,000 rows, a kill every 1 to 3 s)
+// (full: 12 files of 20,000 rows)
 // (reduced 3); each killed one is started again. Every file must be imported exactly
 // once, each of its rows once; then the processing settles the requests.
 func TestImportKill(t *testing.T) {
 	seed := seedOf(t)
 	dir := t.TempDir()
 	inbox := filepath.Join(dir, "inbox")
-	shas, known, refDir := importFiles(t, dir, inbox, pick(3, 6), pick(1500, 10000), seed)
+	shas, known, refDir := importFiles(t, dir, inbox, pick(3, 12), pick(1500, 20000), seed)
 	db, dsn := pgtest.New(t)
 	gw := newGateway(t, seed, simulator0(), known)
 	p := newProgram(t, dsn, gw.srv.URL)
@@ -92,7 +92,7 @@ func TestImportKill(t *testing.T) {
 	var lastKill time.Time
 	began := time.Now()
 	for i := 0; ; i++ {
-		if time.Since(began) > pick(time.Minute, 10*time.Minute) || i > 5000 {
+		if time.Since(began) > pick(time.Minute, 10*time.Minute) || i > 20000 {
 			for h, c := range hosts {
 				if c != nil {
 					t.Logf("host %d (running: %v):\n%s", h, c.wait(0) == running, c.output())
@@ -119,15 +119,22 @@ func TestImportKill(t *testing.T) {
 		if busy == 0 && inboxLeft(inbox) == 0 {
 			break
 		}
-		// Between kills, time enough that an importer sometimes finishes a file: a
-		// killed import starts the file again from nothing (one transaction).
-		time.Sleep(pick(time.Duration(100+rng.IntN(500))*time.Millisecond, time.Duration(1000+rng.IntN(2000))*time.Millisecond))
-		if kills < wantKills {
-			h := rng.IntN(len(hosts))
-			if c := hosts[h]; c != nil && c.kill() {
+		// A kill lands mid-file: on an importer at work while a file is in
+		// processing/, after a random part of a file's import time.
+		if kills >= wantKills {
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		h := rng.IntN(len(hosts))
+		proc, _ := filepath.Glob(filepath.Join(inbox, "processing", "*.csv"))
+		if c := hosts[h]; c != nil && c.wait(0) == running && len(proc) > 0 {
+			time.Sleep(pick(time.Duration(50+rng.IntN(200))*time.Millisecond, time.Duration(100+rng.IntN(900))*time.Millisecond))
+			if c.kill() {
 				kills++
 				lastKill = time.Now()
 			}
+		} else {
+			time.Sleep(20 * time.Millisecond)
 		}
 	}
 	if kills < wantKills {
