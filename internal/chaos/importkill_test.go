@@ -71,14 +71,14 @@ func inboxLeft(inbox string) int {
 
 // TestImportKill is scenario 8: importers on three hosts sharing one inbox (three
 // `provisioner import --inbox` at once), killed with SIGKILL mid-file 20 times
-// (full: 12 files of 20,000 rows)
+// (full: 8 files of 15,000 rows)
 // (reduced 3); each killed one is started again. Every file must be imported exactly
 // once, each of its rows once; then the processing settles the requests.
 func TestImportKill(t *testing.T) {
 	seed := seedOf(t)
 	dir := t.TempDir()
 	inbox := filepath.Join(dir, "inbox")
-	shas, known, refDir := importFiles(t, dir, inbox, pick(3, 12), pick(1500, 20000), seed)
+	shas, known, refDir := importFiles(t, dir, inbox, pick(3, 8), pick(1500, 15000), seed)
 	db, dsn := pgtest.New(t)
 	gw := newGateway(t, seed, simulator0(), known)
 	p := newProgram(t, dsn, gw.srv.URL)
