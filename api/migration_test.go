@@ -7,7 +7,7 @@ import (
 	provsql "github.com/provisioner/provisioner/sql"
 )
 
-// TestTokenNamesMigration: migration 000020 gives the requests the API created
+// TestTokenNamesMigration: migration 000009 gives the requests the API created
 // before it their token's name, leaves a file's requests without one, can run on a
 // schema that has created_by_token already (IF NOT EXISTS), and its down file undoes
 // it.
@@ -26,7 +26,7 @@ func TestTokenNamesMigration(t *testing.T) {
 		}
 		return string(b)
 	}
-	up, down := read("000020_request_tokens.up.sql"), read("000020_request_tokens.down.sql")
+	up, down := read("000009_request_tokens.up.sql"), read("000009_request_tokens.down.sql")
 	if _, err := e.db.Exec(down); err != nil {
 		t.Fatalf("down: %v", err)
 	}

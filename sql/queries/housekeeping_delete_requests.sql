@@ -1,6 +1,6 @@
 -- Deletes up to $2 finished requests (COMPLETED or REJECTED) executed, or last
 -- changed, more than $1 seconds ago, and their sends' history (request_attempts) in
--- the same statement: no foreign key cascades (see migration 000050). The sends are
+-- the same statement: no foreign key cascades (see migration 000011). The sends are
 -- looked up by the slice's ids as one array, through request_attempts_request: a
 -- join with the deleted rows was planned as a hash join over a scan of the whole
 -- history (measured: 1.1 s of a 1.8 s slice at 600,000 sends, and growing with

@@ -6,7 +6,7 @@
 -- (parallel) is each row's updated_at when the operator saw it: a row changed since
 -- (another retry, a housekeeping run) is left alone. $5 (parallel) is a SET_PIN's
 -- PIN given again by the operator ('' keeps the row's: a settled SET_PIN's PIN is
--- erased, see migration 000010). Returns what it changed.
+-- erased, see migration 000008). Returns what it changed.
 WITH targets AS (
     SELECT r.id, t.bump, t.pin, r.sequence_number AS old_seq
     FROM unnest($1::bigint[], $2::boolean[], $4::timestamptz[], $5::text[]) AS t (id, bump, seen, pin)
