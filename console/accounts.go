@@ -199,7 +199,7 @@ func SignIn(ctx context.Context, db *store.DB, name, password string, now time.T
 	}
 	if bcrypt.CompareHashAndPassword([]byte(row.Hash), []byte(password)) != nil || row.Disabled {
 		var until *time.Time
-		if err := tx.GetContext(ctx, &until, provsql.OperatorSigninFailed, row.ID, now, MaxFailures, now.Add(LockFor)); err != nil {
+		if err := tx.GetContext(ctx, &until, provsql.OperatorSigninFailed, row.ID, MaxFailures, now.Add(LockFor)); err != nil {
 			return Operator{}, fmt.Errorf("sign in: %w", err)
 		}
 		if err := tx.Commit(); err != nil {
