@@ -209,8 +209,15 @@ func text(n *html.Node) string {
 		if n.Type == html.TextNode {
 			b.WriteString(n.Data)
 		}
+		cell := n.Type == html.ElementNode && (n.Data == "td" || n.Data == "th" || n.Data == "li")
+		if cell {
+			b.WriteString(" ") // cells read apart, as a browser shows them
+		}
 		for c := n.FirstChild; c != nil; c = c.NextSibling {
 			walk(c)
+		}
+		if cell {
+			b.WriteString(" ")
 		}
 	}
 	walk(n)
