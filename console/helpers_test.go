@@ -198,7 +198,9 @@ func hasAttr(key string) func(*html.Node) bool {
 }
 
 func inputNamed(name string) func(*html.Node) bool {
-	return func(n *html.Node) bool { return n.Type == html.ElementNode && n.Data == "input" && attr(n, "name") == name }
+	return func(n *html.Node) bool {
+		return n.Type == html.ElementNode && n.Data == "input" && attr(n, "name") == name
+	}
 }
 
 // text is the text of n and its children, spaces collapsed.

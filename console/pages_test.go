@@ -225,11 +225,15 @@ func TestLevers(t *testing.T) {
 		check   func(r ops.Request) bool
 	}{
 		{"hold", pgtest.RequestOpts{}, false, url.Values{"reason": {"card stolen"}}, 200, "1 changed.",
-			func(r ops.Request) bool { return r.HeldAt != nil && r.HeldBy == "operator" && r.HeldReason == "card stolen" }},
+			func(r ops.Request) bool {
+				return r.HeldAt != nil && r.HeldBy == "operator" && r.HeldReason == "card stolen"
+			}},
 		{"hold", pgtest.RequestOpts{}, true, nil, 200, "0 changed.", func(r ops.Request) bool { return r.HeldAt != nil }},
 		{"release", pgtest.RequestOpts{}, true, nil, 200, "1 changed.", func(r ops.Request) bool { return r.HeldAt == nil }},
 		{"cancel", pgtest.RequestOpts{}, false, url.Values{"reason": {"customer left"}}, 200, "1 changed.",
-			func(r ops.Request) bool { return r.State == "REJECTED" && r.ErrorDescription == "cancelled by operator: customer left" }},
+			func(r ops.Request) bool {
+				return r.State == "REJECTED" && r.ErrorDescription == "cancelled by operator: customer left"
+			}},
 		{"cancel", pgtest.RequestOpts{}, false, nil, 409, "cancel needs a reason: it becomes the request's error description",
 			func(r ops.Request) bool { return r.State == "PENDING" }},
 		{"reschedule", pgtest.RequestOpts{}, false, url.Values{"at": {"2031-01-02T03:04"}}, 200, "1 changed.",
