@@ -116,7 +116,7 @@ func TestCountUpToAndAfter(t *testing.T) {
 	}
 	nums := pgtest.Requests(t, db, opts...)
 	for _, c := range []struct {
-		f        Filter
+		f         Filter
 		max, want int64
 	}{
 		{Filter{}, 10, 7}, {Filter{}, 7, 7}, {Filter{}, 5, 6}, {Filter{States: []string{"REJECTED"}}, 5, 0},
