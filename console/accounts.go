@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"sync"
 	"time"
 
 	"github.com/lib/pq"
@@ -170,8 +171,17 @@ func oneOperator(ctx context.Context, db *store.DB, name, what, q string, args .
 }
 
 // dummyHash is compared with when no operator has the name, so that a sign-in takes
-// as long for a name that does not exist as for a wrong password.
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("no such operator"), bcrypt.MinCost)
+// as long for a name that does not exist as for a wrong password: made once, at
+// BcryptCost, on the first such sign-in.
+var (
+	dummyOnce sync.Once
+	dummyHash []byte
+)
+
+func compareDummy(password string) {
+	dummyOnce.Do(func() { dummyHash, _ = bcrypt.GenerateFromPassword([]byte("no such operator"), BcryptCost) })
+	bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
+}
 
 // SignIn checks name and password and returns the operator: ErrSignIn when either is
 // wrong or the account is disabled, *LockedError when it is locked (then the
@@ -188,7 +198,7 @@ func SignIn(ctx context.Context, db *store.DB, name, password string, now time.T
 	}
 	err = tx.GetContext(ctx, &row, provsql.OperatorByName, name)
 	if errors.Is(err, sql.ErrNoRows) {
-		bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
+		compareDummy(password)
 		return Operator{}, ErrSignIn
 	}
 	if err != nil {
