@@ -117,6 +117,24 @@ func TestSignIn(t *testing.T) {
 	}
 }
 
+// TestSignInNext: after the sign-in, back to the page asked for; never to another
+// site.
+func TestSignInNext(t *testing.T) {
+	e := newEnv(t, false)
+	for _, c := range []struct{ next, want string }{
+		{"/console/requests?state=PENDING", "/console/requests?state=PENDING"},
+		{"//evil.example/console/", "/console/"},
+		{"https://evil.example/console/", "/console/"},
+		{"/console/\\evil.example", "/console/"},
+		{"", "/console/"},
+	} {
+		p := e.browser(t).signInFrom("/console/login?next="+url.QueryEscape(c.next), "viewer", "viewer-password")
+		if p.status != http.StatusSeeOther || p.header.Get("Location") != c.want {
+			t.Errorf("next %q: %d to %q, want %q", c.next, p.status, p.header.Get("Location"), c.want)
+		}
+	}
+}
+
 // TestLockOut: MaxFailures wrong passwords in a row lock the account, the right
 // password included, until LockFor has passed.
 func TestLockOut(t *testing.T) {

@@ -127,12 +127,19 @@ func (b *browser) post(path string, form url.Values) page {
 // page it answers.
 func (b *browser) signIn(name, password string) page {
 	b.t.Helper()
-	p := b.get("/console/login")
+	return b.signInFrom("/console/login", name, password)
+}
+
+// signInFrom signs in through the sign-in page at path (with its ?next=).
+func (b *browser) signInFrom(path, name, password string) page {
+	b.t.Helper()
+	p := b.get(path)
 	if p.status != http.StatusOK {
 		b.t.Fatalf("sign-in page: %d", p.status)
 	}
 	csrf := attr(find(p.doc, inputNamed("csrf"))[0], "value")
-	return b.post("/console/login", url.Values{"csrf": {csrf}, "username": {name}, "password": {password}})
+	next := attr(find(p.doc, inputNamed("next"))[0], "value")
+	return b.post("/console/login", url.Values{"csrf": {csrf}, "username": {name}, "password": {password}, "next": {next}})
 }
 
 // as returns a browser signed in as the operator of role (newEnv's).
