@@ -27,7 +27,9 @@ const (
 // Env is what a command sees of the world: its streams and environment.
 type Env struct {
 	Stdout, Stderr io.Writer
-	Getenv         func(string) string
+	// Stdin: what `operators create|password --password-stdin` read; nil reads nothing.
+	Stdin  io.Reader
+	Getenv func(string) string
 	// StderrIsTerminal decides text or JSON logs and the progress bar.
 	StderrIsTerminal bool
 	// Now is the clock of the operator's commands (status ages, since/until
@@ -46,6 +48,7 @@ func (e Env) now() time.Time {
 func OSEnv() Env {
 	return Env{
 		Stdout:           os.Stdout,
+		Stdin:            os.Stdin,
 		Stderr:           os.Stderr,
 		Getenv:           os.Getenv,
 		StderrIsTerminal: term.IsTerminal(int(os.Stderr.Fd())),
@@ -72,6 +75,7 @@ var commands = map[string]command{
 	"process":   {"one processing run: send due requests to the CAS gateway", runProcess},
 	"serve":     {"serve the CRM's Web API: provisioning requests one at a time", runServe},
 	"tokens":    {"tokens create NAME | revoke NAME | list: the Web API's tokens", runTokens},
+	"operators": {"operators create NAME --role R | list | disable NAME | password NAME: the console's accounts", runOperators},
 	"status":    {"the queue, the inbox, the last job runs and the day's errors", runStatus},
 	"requests":  {"requests list|show|retry|hold|release|cancel|reschedule|priority: find, inspect and change requests", runRequests},
 	"pause":     {"pause JOB|queue [--reason TEXT]: skip a job's ticks, or stop every run's claims", runPause},

@@ -84,62 +84,6 @@ func writeAttempts(w io.Writer, attempts []ops.Attempt) error {
 	return tw.Flush()
 }
 
-// describeWaits says in words what a PENDING request waits for ("" for a settled
-// one): each reason of ops.WaitFor, "; " between them.
-func describeWaits(waits []ops.Wait) string {
-	parts := make([]string, 0, len(waits))
-	for _, w := range waits {
-		parts = append(parts, describeWait(w))
-	}
-	return strings.Join(parts, "; ")
-}
-
-func describeWait(w ops.Wait) string {
-	until := ""
-	if w.Until != nil {
-		until = rfc3339(*w.Until)
-	}
-	switch w.Kind {
-	case ops.WaitDue:
-		return "nothing: the next processing run claims it"
-	case ops.WaitScheduled:
-		return "its scheduled date, " + until
-	case ops.WaitRetry:
-		s := "a retry at " + until + fmt.Sprintf(" (%d unsettled sends", w.Attempts)
-		if w.ErrorCode != "" {
-			s += ", last " + w.ErrorCode
-		}
-		return s + ")"
-	case ops.WaitHeld:
-		s := "its release: held"
-		if w.By != "" {
-			s += " by " + w.By
-		}
-		if w.Since != nil {
-			s += " since " + rfc3339(*w.Since)
-		}
-		if w.Reason != "" {
-			s += " (" + w.Reason + ")"
-		}
-		return s + " (requests release N)"
-	case ops.WaitInFlight:
-		run := "a run"
-		if w.Run != nil {
-			run = fmt.Sprintf("run %d", *w.Run)
-		}
-		return fmt.Sprintf("%s, which holds its lease until %s (sending it, or dead and the lease runs out)", run, until)
-	case ops.WaitBlocked:
-		ahead := "1 request"
-		if w.Ahead != 1 {
-			ahead = fmt.Sprintf("%d requests", w.Ahead)
-		}
-		return fmt.Sprintf("request %d, the first of its smartcard's queue (%s ahead of it), which waits for %s",
-			*w.Request, ahead, describeWaits(w.Blocker))
-	}
-	// A kind this build does not describe (ops.WaitKind is an open list).
-	return string(w.Kind)
-}
-
 // writeRequest prints every field of r, then its raw request and response.
 func writeRequest(w io.Writer, r ops.Request, waits []ops.Wait) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 1, ' ', 0)
@@ -147,7 +91,7 @@ func writeRequest(w io.Writer, r ops.Request, waits []ops.Wait) error {
 	field("number", strconv.FormatInt(r.Number, 10))
 	field("state", r.State)
 	if waits != nil {
-		field("waiting for", describeWaits(waits))
+		field("waiting for", ops.DescribeWaits(waits))
 	}
 	field("type", r.Type)
 	field("priority", r.Priority)

@@ -13,6 +13,8 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/provisioner/provisioner/api"
+	"github.com/provisioner/provisioner/console"
+	"github.com/provisioner/provisioner/jobs"
 )
 
 const serveUsage = `serve [flags]
@@ -21,7 +23,8 @@ Serves the CRM's Web API (see README.md, "Web API") until SIGINT or SIGTERM, the
 finishes the calls in progress and exits. Requests created with process_immediately
 are sent to the CAS gateway during the call (CAS_GATEWAY_URL, CAS_GATEWAY_TOKEN,
 CAS_DESTINATION_ID; without them they wait for the next processing run). Callers need
-a token: provisioner tokens create NAME.
+a token: provisioner tokens create NAME. The operator console is served under /console/
+on the same listener (docs/console.md; its accounts: provisioner operators create).
 
 show and list carry the token in the URL: plain HTTP is for loopback only. Give
 --tls-cert and --tls-key to serve HTTPS, or listen on loopback behind a reverse proxy
@@ -45,6 +48,9 @@ func runServe(ctx context.Context, env Env, args []string) error {
 	tlsKey := fs.String("tls-key", "", "the private key file of --tls-cert (PEM)")
 	authFailures := fs.Int("auth-failures", api.DefaultAuthFailures, "failed tokens from one address that block it (429) for --auth-window")
 	authWindow := fs.Duration("auth-window", api.DefaultAuthWindow, "the window of --auth-failures, and how long a block lasts")
+	withConsole := fs.Bool("console", true, "serve the operator console under /console/ (docs/console.md); --console=false leaves it out")
+	consoleIdle := fs.Duration("console-idle", console.DefaultIdle, "a console session ends after this long without a page")
+	consoleSecure := fs.Bool("console-secure-cookies", false, "mark the console's cookies Secure on plain HTTP too: behind a reverse proxy that terminates TLS (under --tls-cert they always are)")
 	g := addGatewayFlags(fs) // for process_immediately
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -60,6 +66,8 @@ func runServe(ctx context.Context, env Env, args []string) error {
 		return usagef("--auth-failures %d: must be at least 1", *authFailures)
 	case *authWindow < time.Second:
 		return usagef("--auth-window %s: must be at least 1s", *authWindow)
+	case *consoleIdle < time.Minute:
+		return usagef("--console-idle %s: must be at least 1m", *consoleIdle)
 	}
 	var tlsConfig *tls.Config
 	if *tlsCert != "" {
@@ -101,10 +109,21 @@ func runServe(ctx context.Context, env Env, args []string) error {
 		log.Warn("no CAS gateway configured (CAS_GATEWAY_URL, CAS_GATEWAY_TOKEN, CAS_DESTINATION_ID): process_immediately requests will wait for the next processing run")
 	}
 
+	var handler http.Handler = api.New(db, log, api.Options{
+		Dispatcher: sender, MaxBody: *maxBody, AuthFailures: *authFailures, AuthWindow: *authWindow,
+	}).Handler()
+	if *withConsole {
+		// The console and the Web API on one listener: /console/ is the console's,
+		// every other path the API's.
+		mux := http.NewServeMux()
+		mux.Handle(console.Prefix, console.New(db, console.Options{
+			Idle: *consoleIdle, Jobs: jobs.Names(), Secure: *consoleSecure, Log: log, Now: env.Now,
+		}).Handler())
+		mux.Handle("/", handler)
+		handler = mux
+	}
 	srv := &http.Server{
-		Handler: api.New(db, log, api.Options{
-			Dispatcher: sender, MaxBody: *maxBody, AuthFailures: *authFailures, AuthWindow: *authWindow,
-		}).Handler(),
+		Handler:           handler,
 		TLSConfig:         tlsConfig,
 		ReadHeaderTimeout: serveReadHeaderTimeout,
 		ReadTimeout:       serveReadTimeout,
@@ -119,7 +138,7 @@ func runServe(ctx context.Context, env Env, args []string) error {
 	if tlsConfig == nil && !isLoopback(ln.Addr()) {
 		log.WithField("addr", ln.Addr().String()).Warn("plain HTTP on an address other than loopback: show and list carry the token in the URL; give --tls-cert and --tls-key, or listen on loopback behind a reverse proxy")
 	}
-	log.WithFields(logrus.Fields{"addr": ln.Addr().String(), "tls": tlsConfig != nil}).Info("serving the Web API")
+	log.WithFields(logrus.Fields{"addr": ln.Addr().String(), "tls": tlsConfig != nil, "console": *withConsole}).Info("serving the Web API")
 	served := make(chan error, 1)
 	go func() {
 		if tlsConfig != nil {

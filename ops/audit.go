@@ -29,11 +29,16 @@ const (
 	ActionTokenCreate   = "tokens create"
 	ActionTokenRevoke   = "tokens revoke"
 	ActionReferenceLoad = "reference load"
+	// The console's accounts (`provisioner operators`).
+	ActionOperatorCreate   = "operators create"
+	ActionOperatorDisable  = "operators disable"
+	ActionOperatorPassword = "operators password"
 )
 
 // Actions are the audit trail's actions, for `audit list --action`.
 var Actions = []string{ActionRetry, ActionHold, ActionRelease, ActionCancel, ActionReschedule, ActionPriority,
-	ActionPause, ActionResume, ActionTokenCreate, ActionTokenRevoke, ActionReferenceLoad}
+	ActionPause, ActionResume, ActionTokenCreate, ActionTokenRevoke, ActionReferenceLoad,
+	ActionOperatorCreate, ActionOperatorDisable, ActionOperatorPassword}
 
 // MaxAuditNumbers caps the request numbers an audit entry stores: the first ones,
 // in number order. Touched keeps the full count. A lever over a million requests

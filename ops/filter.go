@@ -34,6 +34,11 @@ type Filter struct {
 	ReferenceNumber string
 	// ID selects one request by its id (0: any).
 	ID int64
+	// After selects the numbers after it only (0: any): keyset paging, as the
+	// console's Requests page turns its pages, which costs the same on page 1,000 as
+	// on page 1 (an Offset reads and skips every row before it). Given omits it: it
+	// is a position, not a filter.
+	After int64
 	// Limit caps the rows returned (0: no cap); Offset skips as many first (paging:
 	// the Web API's list). Count ignores both.
 	Limit  int

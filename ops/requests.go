@@ -200,7 +200,7 @@ func (f Filter) args() []any {
 		nullList(f.States), nullList(f.Types), nullList(f.Priorities), nullList(f.ErrorCodes),
 		f.Smartcard, f.Subscription, f.File, stampedPattern(f.File),
 		nullTime(f.CreatedSince), nullTime(f.CreatedUntil), nullTime(f.ExecutedSince), nullTime(f.ExecutedUntil),
-		f.Number, f.ReferenceNumber, f.ID,
+		f.Number, f.ReferenceNumber, f.ID, f.After,
 	}
 }
 
@@ -216,6 +216,17 @@ func (r *Request) utc() {
 			*t = &u
 		}
 	}
+}
+
+// CountUpTo counts the requests f selects (Limit and Offset ignored) up to max: it
+// returns max+1 when more match, and reads at most that many rows, so a page can say
+// "more than max" at once where an exact count of millions takes seconds.
+func CountUpTo(ctx context.Context, db *store.DB, f Filter, max int64) (int64, error) {
+	var n int64
+	if err := db.GetContext(ctx, &n, provsql.CountRequestsCapped, append(f.args(), max+1)...); err != nil {
+		return 0, fmt.Errorf("count requests: %w", err)
+	}
+	return n, nil
 }
 
 // Get returns the request with that number, or ErrNotFound.

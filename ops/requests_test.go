@@ -2,6 +2,7 @@ package ops
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/provisioner/provisioner/internal/pgtest"
@@ -101,5 +102,32 @@ func TestListPagingAndNulls(t *testing.T) {
 	}
 	if r := rows[3]; r.Response != "" || r.ErrorDescription != "" || r.ErrorCode != "E_MAX_ATTEMPTS" || r.ProcessName != "p" {
 		t.Errorf("request 4: %+v", r)
+	}
+}
+
+// TestCountUpToAndAfter: the capped count stops at its cap, and After pages by
+// number (the console's Requests page).
+func TestCountUpToAndAfter(t *testing.T) {
+	db, _ := pgtest.New(t)
+	ctx := context.Background()
+	var opts []pgtest.RequestOpts
+	for i := 0; i < 7; i++ {
+		opts = append(opts, pgtest.RequestOpts{Smartcard: fmt.Sprintf("K%d", i)})
+	}
+	nums := pgtest.Requests(t, db, opts...)
+	for _, c := range []struct {
+		f         Filter
+		max, want int64
+	}{
+		{Filter{}, 10, 7}, {Filter{}, 7, 7}, {Filter{}, 5, 6}, {Filter{States: []string{"REJECTED"}}, 5, 0},
+		{Filter{After: nums[4]}, 10, 2},
+	} {
+		if n, err := CountUpTo(ctx, db, c.f, c.max); err != nil || n != c.want {
+			t.Errorf("CountUpTo(%+v, %d) = %d, %v; want %d", c.f.Given(), c.max, n, err, c.want)
+		}
+	}
+	rows, err := List(ctx, db, Filter{After: nums[2], Limit: 2})
+	if err != nil || len(rows) != 2 || rows[0].Number != nums[3] || rows[1].Number != nums[4] {
+		t.Errorf("After %d, Limit 2: %v, %v", nums[2], rows, err)
 	}
 }

@@ -85,7 +85,9 @@ func TestDueIsWhatTheClaimTakes(t *testing.T) {
 	}
 	tx.Rollback()
 
-	stamp := func(p *time.Time) string { return p.UTC().Truncate(time.Microsecond).Format(time.RFC3339Nano) }
+	// PostgreSQL rounds to the microsecond (it does not truncate): a truncated stamp
+	// failed whenever the nanoseconds were 500 or more.
+	stamp := func(p *time.Time) string { return p.UTC().Round(time.Microsecond).Format(time.RFC3339Nano) }
 	cases := []struct {
 		number int64
 		want   string // WaitFor as JSON, times as stamp gives them

@@ -271,3 +271,30 @@ var (
 	//go:embed queries/last_reconcile_runs.sql
 	LastReconcileRuns string
 )
+
+// The operator console (package console): its operators, their sessions, and the
+// capped count of its Requests page.
+var (
+	//go:embed queries/count_requests_capped.sql
+	CountRequestsCapped string
+	//go:embed queries/operator_insert.sql
+	OperatorInsert string
+	//go:embed queries/operator_list.sql
+	OperatorList string
+	//go:embed queries/operator_by_name.sql
+	OperatorByName string
+	//go:embed queries/operator_disable.sql
+	OperatorDisable string
+	//go:embed queries/operator_password.sql
+	OperatorPassword string
+	//go:embed queries/operator_signin_failed.sql
+	OperatorSigninFailed string
+	//go:embed queries/operator_signin_ok.sql
+	OperatorSigninOK string
+	//go:embed queries/session_insert.sql
+	SessionInsert string
+	//go:embed queries/session_touch.sql
+	SessionTouch string
+	//go:embed queries/session_delete.sql
+	SessionDelete string
+)

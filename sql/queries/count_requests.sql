@@ -1,5 +1,5 @@
 -- How many requests match a filter (ops.Filter): filter_requests.sql's count before
--- its limit and offset (the Web API's total_results). $1 to $15 are filter_requests.sql's.
+-- its limit and offset (the Web API's total_results). $1 to $16 are filter_requests.sql's.
 -- The WHERE clause is filter_requests.sql's, word for word (sql's tests check it);
 -- it is not a subquery of it, whose joins and order would be paid for nothing.
 SELECT count(*)
@@ -21,3 +21,4 @@ WHERE ($1::text[] IS NULL OR r.life_cycle_state = ANY ($1::text[]))
   AND ($13::bigint = 0 OR r.number = $13::bigint)
   AND ($14::text = '' OR r.reference_number = $14::text)
   AND ($15::bigint = 0 OR r.id = $15::bigint)
+  AND ($16::bigint = 0 OR r.number > $16::bigint)

@@ -6,8 +6,9 @@
 -- serial number); $6 subscription number; $7 import file (id, recorded name); $8 the
 -- LIKE pattern of the names the inbox stamps for a dropped name; $9/$10 created
 -- since/until, $11/$12 executed since/until (timestamptz; since inclusive, until
--- exclusive); $13 number; $14 the gateway's reference number; $15 id; $16 the most
--- rows to return (NULL: all), from offset $17; $18 false leaves the names ''
+-- exclusive); $13 number; $14 the gateway's reference number; $15 id; $16 numbers
+-- after this one only (keyset paging: the console's Requests page); $17 the most
+-- rows to return (NULL: all), from offset $18; $19 false leaves the names ''
 -- (subscription number, serial numbers, file name) and joins nothing: the Web API
 -- does not show them, and the joins tripled the time of a page of 1,000.
 -- request, response, reference_number, error_code, error_description and
@@ -53,11 +54,12 @@ FROM (
       AND ($13::bigint = 0 OR r.number = $13::bigint)
       AND ($14::text = '' OR r.reference_number = $14::text)
       AND ($15::bigint = 0 OR r.id = $15::bigint)
+      AND ($16::bigint = 0 OR r.number > $16::bigint)
     ORDER BY r.number
-    LIMIT $16::bigint OFFSET $17::bigint
+    LIMIT $17::bigint OFFSET $18::bigint
 ) r
-LEFT JOIN subscriptions s ON $18::boolean AND s.id = r.subscription_id
-LEFT JOIN installed_items sc ON $18::boolean AND sc.ca_id = r.smartcard_ca_id
-LEFT JOIN installed_items stb ON $18::boolean AND stb.ca_id = r.stb_ca_id
-LEFT JOIN import_files f ON $18::boolean AND f.id = r.source_file_id
+LEFT JOIN subscriptions s ON $19::boolean AND s.id = r.subscription_id
+LEFT JOIN installed_items sc ON $19::boolean AND sc.ca_id = r.smartcard_ca_id
+LEFT JOIN installed_items stb ON $19::boolean AND stb.ca_id = r.stb_ca_id
+LEFT JOIN import_files f ON $19::boolean AND f.id = r.source_file_id
 ORDER BY r.number
