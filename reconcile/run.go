@@ -400,3 +400,17 @@ func (r *run) ask(ctx context.Context, ch *chunk) {
 		ch.unknown[id] = true
 	}
 }
+
+// ReadAll reads every card with entitlements as a run --all does (the same cursor,
+// the same fetches and decoding, the busy probe included) and nothing else: the
+// database's part of a run, which the reconciliation bench measures beside the
+// gateway's as the ceiling of a run on the machine. It returns the cards read.
+func ReadAll(ctx context.Context, db *store.DB) (int, error) {
+	r := &run{db: db, opts: Options{Scope: Scope{All: true}}.withDefaults()}
+	n := 0
+	err := r.readAll(ctx, func(ch *chunk) bool {
+		n += len(ch.cards)
+		return true
+	})
+	return n, err
+}
