@@ -220,7 +220,7 @@ func (r *run) do(ctx context.Context, ids []int64) (err error) {
 			return fmt.Errorf("begin: %w", err)
 		}
 		defer r.tx.Rollback()
-		if r.insert, err = r.tx.PreparexContext(ctx, provsql.InsertCorrection); err != nil {
+		if r.insert, err = r.tx.PreparexContext(ctx, provsql.InsertCorrections); err != nil {
 			return fmt.Errorf("prepare: %w", err)
 		}
 	}
