@@ -8,7 +8,8 @@ import (
 	"github.com/provisioner/provisioner/provisioning"
 )
 
-// card is one card to reconcile, as sql/queries/reconcile_cards.sql reads it.
+// card is one card to reconcile, as sql/queries/reconcile_cards.sql reads it (its
+// columns, in the order scanCards reads them).
 type card struct {
 	ID                 int64  `db:"id"`
 	Serial             string `db:"serial_number"`

@@ -3,15 +3,16 @@ package reconcile
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/lib/pq"
 
 	"github.com/provisioner/provisioner/casapi"
 	"github.com/provisioner/provisioner/provisioning"
 	provsql "github.com/provisioner/provisioner/sql"
-	"github.com/provisioner/provisioner/store"
 )
 
 // handle compares each card of a chunk with the gateway's answer, writes the drift
@@ -26,31 +27,29 @@ func (r *run) handle(ctx context.Context, ch *chunk) error {
 	if err := r.recheckBusy(ctx, ch); err != nil {
 		return err
 	}
+	// The report's rows wait for the chunk's corrections, created together at its
+	// end, to have their numbers.
+	var rows []pendingRow
+	var reqs []provisioning.Resolved
 	for i := range ch.cards {
 		cd := &ch.cards[i]
 		st, known := ch.states[cd.CAID]
 		switch {
 		case cd.Busy:
 			c.add(KindBusy)
-			if err := r.row(cd, KindBusy, "", "", "skipped: a request is pending", 0); err != nil {
-				return err
-			}
+			rows = append(rows, pendingRow{cd, KindBusy, "", "", "skipped: a request is pending", -1})
 			continue
 		case !known && ch.unknown[cd.CAID]:
 			c.Checked++
 			c.add(KindUnknown)
-			if err := r.row(cd, KindUnknown, "", "", "none: the gateway does not know the card", 0); err != nil {
-				return err
-			}
+			rows = append(rows, pendingRow{cd, KindUnknown, "", "", "none: the gateway does not know the card", -1})
 			continue
 		case !known:
 			return fmt.Errorf("gateway: no state for %s", cd.CAID) // checked with the answer: cannot happen
 		case st.Status == casapi.SmartcardDisabled:
 			c.Checked++
 			c.add(KindDisabled)
-			if err := r.row(cd, KindDisabled, "", "", "none: DISABLED on the CAS", 0); err != nil {
-				return err
-			}
+			rows = append(rows, pendingRow{cd, KindDisabled, "", "", "none: DISABLED on the CAS", -1})
 			continue
 		}
 		c.Checked++
@@ -64,38 +63,86 @@ func (r *run) handle(ctx context.Context, ch *chunk) error {
 		for _, d := range ds {
 			c.add(d.Kind)
 			expected, actual := r.names(d.Expected, d.Kind, cd, stbSerials), r.names(d.Actual, d.Kind, cd, stbSerials)
-			reqs, problem := r.corrections(cd, d, look)
+			made, problem := r.corrections(cd, d, look)
 			if problem != "" {
 				c.Uncorrectable++
-				if err := r.row(cd, d.Kind, expected, actual, "not corrected: "+problem, 0); err != nil {
-					return err
-				}
+				rows = append(rows, pendingRow{cd, d.Kind, expected, actual, "not corrected: " + problem, -1})
 				continue
 			}
-			for _, req := range reqs {
-				var number int64
-				if !r.opts.DryRun {
-					args := append(store.RequestValues(&req), r.sum.RunID)
-					if err := r.insert.QueryRowxContext(ctx, args...).Scan(&number); err != nil {
-						return fmt.Errorf("create correction: %w", err)
-					}
-				}
+			for _, req := range made {
 				c.Corrections++
 				corrected = true
 				action := string(req.Type)
 				if r.opts.DryRun {
 					action += " (dry run)"
 				}
-				if err := r.row(cd, d.Kind, expected, actual, action, number); err != nil {
-					return err
-				}
+				rows = append(rows, pendingRow{cd, d.Kind, expected, actual, action, len(reqs)})
+				reqs = append(reqs, req)
 			}
 		}
 		if corrected {
 			c.CorrectedCards++
 		}
 	}
+	var numbers []int64
+	if !r.opts.DryRun && len(reqs) > 0 {
+		var err error
+		if numbers, err = r.create(ctx, reqs); err != nil {
+			return err
+		}
+	}
+	for _, p := range rows {
+		var number int64
+		if p.req >= 0 && numbers != nil {
+			number = numbers[p.req]
+		}
+		if err := r.row(p.card, p.kind, p.expected, p.actual, p.action, number); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// pendingRow is a row of the drift report waiting for its request's number: req
+// indexes the chunk's corrections, -1 for none.
+type pendingRow struct {
+	card                           *card
+	kind, expected, actual, action string
+	req                            int
+}
+
+// create inserts the chunk's corrections in one statement (insert_corrections.sql)
+// and returns their numbers, in the order of reqs.
+func (r *run) create(ctx context.Context, reqs []provisioning.Resolved) ([]int64, error) {
+	n := len(reqs)
+	types, prios, dates := make(pq.StringArray, n), make(pq.StringArray, n), make(pq.StringArray, n)
+	now, subs := make(pq.BoolArray, n), make(pq.Int64Array, n)
+	cards, svcs, stbs, pins, refs := make(pq.StringArray, n), make(pq.StringArray, n), make(pq.StringArray, n),
+		make(pq.StringArray, n), make(pq.StringArray, n)
+	for i := range reqs {
+		q := &reqs[i]
+		types[i], prios[i], dates[i] = string(q.Type), string(q.Priority), q.ScheduledDate.Format(time.RFC3339Nano)
+		now[i], subs[i], cards[i] = q.ProcessImmediately, q.SubscriptionID, q.SmartcardCAID
+		if len(q.ServiceCAIDs) > 0 {
+			lit, err := pq.StringArray(q.ServiceCAIDs).Value()
+			if err != nil {
+				return nil, fmt.Errorf("create corrections: %w", err)
+			}
+			svcs[i] = lit.(string)
+		}
+		stbs[i], pins[i], refs[i] = q.STBCAID, q.PIN, q.Reference
+	}
+	var numbers []int64
+	if err := r.insert.SelectContext(ctx, &numbers, types, prios, dates, now, subs, cards, svcs, stbs, pins, refs,
+		r.sum.RunID); err != nil {
+		return nil, fmt.Errorf("create corrections: %w", err)
+	}
+	if len(numbers) != n {
+		return nil, fmt.Errorf("create corrections: %d numbers for %d corrections", len(numbers), n)
+	}
+	// RETURNING promises no order; the numbers rose in the arrays' order.
+	slices.Sort(numbers)
+	return numbers, nil
 }
 
 // recheckBusy marks busy the chunk's drifted cards that got a PENDING request since

@@ -392,3 +392,18 @@ func TestScopes(t *testing.T) {
 		}
 	}
 }
+
+// TestReadAll: the bench's database-only pass reads every card with entitlements
+// once, a card with several PENDING requests included (busy, not repeated).
+func TestReadAll(t *testing.T) {
+	e := newEnv(t, simulator.Config{}, nil)
+	pgtest.Requests(t, e.db, pgtest.RequestOpts{Smartcard: "1000000001"}, pgtest.RequestOpts{Smartcard: "1000000001"},
+		pgtest.RequestOpts{Smartcard: "1000000002"})
+	n, err := reconcile.ReadAll(context.Background(), e.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 14 {
+		t.Errorf("read %d cards, want the 14 of the entitlements", n)
+	}
+}

@@ -266,8 +266,8 @@ var (
 	ReconcileRunStart string
 	//go:embed queries/reconcile_run_finish.sql
 	ReconcileRunFinish string
-	//go:embed queries/insert_correction.sql
-	InsertCorrection string
+	//go:embed queries/insert_corrections.sql
+	InsertCorrections string
 	//go:embed queries/last_reconcile_runs.sql
 	LastReconcileRuns string
 )
