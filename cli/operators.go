@@ -41,10 +41,10 @@ func runOperators(ctx context.Context, env Env, args []string) error {
 		fs.Usage()
 		return nil
 	}
-	pos, err := parseInterspersed(fs, args[1:])
-	if err != nil {
+	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
+	pos := fs.Args()
 	want := 1
 	switch sub {
 	case "create":
@@ -65,6 +65,7 @@ func runOperators(ctx context.Context, env Env, args []string) error {
 	}
 	password, generated := "", false
 	if sub == "create" || sub == "password" {
+		var err error
 		if password, generated, err = readPassword(env, *fromStdin); err != nil {
 			return err
 		}

@@ -11,9 +11,9 @@ import (
 	"github.com/provisioner/provisioner/provisioning"
 )
 
-const pauseUsage = `pause JOB|queue [--reason TEXT] [--as NAME]
+var pauseUsage = `pause JOB|queue [--reason TEXT] [--as NAME]
 
-Pauses a job (` + "housekeeping, import, process" + `) or the queue, on every host, stored in
+Pauses a job (` + strings.Join(jobs.Names(), ", ") + `) or the queue, on every host, stored in
 the database. A paused job's ticks are recorded SKIPPED with the reason (the
 scheduler's and ` + "`provisioner run JOB`" + `'s alike), from its next tick. A paused queue
 lets running processing runs send and write back the batches they hold, and claim
@@ -42,10 +42,10 @@ func runPause(ctx context.Context, env Env, args []string) error {
 	dbf := addDBFlags(fs)
 	as := addAsFlag(fs)
 	reason := fs.String("reason", "", "why: shown by status, the metrics and the ledger's SKIPPED ticks")
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	pos := fs.Args()
 	target, err := pauseTarget("pause", pos)
 	if err != nil {
 		return err
@@ -76,10 +76,10 @@ func runResume(ctx context.Context, env Env, args []string) error {
 	fs := newFlagSet(env, "resume", resumeUsage)
 	dbf := addDBFlags(fs)
 	as := addAsFlag(fs)
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	pos := fs.Args()
 	target, err := pauseTarget("resume", pos)
 	if err != nil {
 		return err

@@ -45,22 +45,6 @@ func addAsFlag(fs *flag.FlagSet) *string {
 	return fs.String("as", "", "the operator recorded in the audit trail (default: the login name)")
 }
 
-// parseInterspersed parses fs from args, flags before and after the positional
-// arguments ("hold 42 --yes"), and returns the positional ones.
-func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := parseFlags(fs, args); err != nil {
-			return nil, err
-		}
-		if fs.NArg() == 0 {
-			return pos, nil
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
-	}
-}
-
 func runRequestsLever(ctx context.Context, env Env, action string, args []string) error {
 	fs := newFlagSet(env, "requests "+action, leverUsage[action]+leverTail)
 	dbf := addDBFlags(fs)
@@ -77,10 +61,10 @@ func runRequestsLever(ctx context.Context, env Env, action string, args []string
 	if action == ops.ActionReschedule {
 		at = fs.String("at", "", "the new scheduled date")
 	}
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	pos := fs.Args()
 	lever := ops.Lever{Action: action}
 	if action == ops.ActionPriority {
 		if len(pos) == 0 {
