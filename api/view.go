@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -12,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/provisioner/provisioner/casapi"
 	"github.com/provisioner/provisioner/csvin"
 	"github.com/provisioner/provisioner/ops"
 	"github.com/provisioner/provisioner/provisioning"
@@ -133,20 +131,12 @@ func str(s string, null bool) *string {
 	return &s
 }
 
-// maskPIN hides the PIN of a SET_PIN command sent: the gateway needed it, the
-// callers of show and list do not (any token may read any request).
+// maskPIN is the raw command as operators see it (ops.MaskCommandPIN), nil when NULL.
 func maskPIN(s string, null bool) *string {
-	if null || !strings.Contains(s, `"pin"`) {
+	if null {
 		return str(s, null)
 	}
-	var cmd casapi.Command
-	if err := json.Unmarshal([]byte(s), &cmd); err != nil || cmd.PIN == "" {
-		masked := "(not shown: holds a PIN)"
-		return &masked
-	}
-	cmd.PIN = "****"
-	b, _ := json.Marshal(cmd)
-	masked := string(b)
+	masked := ops.MaskCommandPIN(s)
 	return &masked
 }
 
