@@ -84,7 +84,10 @@ func TestPostgresUnreachable(t *testing.T) {
 	began := time.Now()
 	insert(t, db, workload{reqs: w.reqs[half:]})
 	refusedRun := p.start(processArgs()...)
-	refusedCode := refusedRun.wait(outage / 2)
+	// Refused until the run started in it has ended (at its first connection), and
+	// at least half the outage: a loaded machine may take longer than that to start
+	// it (under a CPU hog the run once connected after the refusal had ended).
+	refusedCode := refusedRun.wait(max(outage/2, time.Minute))
 	apiDuring := apiOK()
 	for time.Since(began) < outage/2 {
 		time.Sleep(100 * time.Millisecond)
@@ -92,8 +95,9 @@ func TestPostgresUnreachable(t *testing.T) {
 	if err := proxy.Set(chaos.Blackhole); err != nil {
 		t.Fatal(err)
 	}
+	blackholed := time.Now()
 	blackholeRun := p.start(processArgs()...)
-	for time.Since(began) < outage {
+	for time.Since(blackholed) < outage/2 {
 		time.Sleep(100 * time.Millisecond)
 	}
 	if sched.wait(0) != running {
