@@ -39,6 +39,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.Provisioner, "provisioner", "bin/provisioner", "the provisioner binary to measure")
 	fs.StringVar(&cfg.Simulator, "simulator", "bin/cas-simulator", "the gateway simulator")
 	fs.StringVar(&cfg.Pgbench, "pgbench", "pgbench", "pgbench")
+	fs.BoolVar(&cfg.LogStatements, "log-statements", false, "have PostgreSQL log every statement of the bench database with its duration (to profile)")
 	fs.BoolVar(&cfg.Keep, "keep", false, "keep the databases and the generated files")
 	if err := cmdline.Parse(fs, args); err != nil {
 		return err

@@ -43,6 +43,10 @@ type Config struct {
 	Simulator   string // cas-simulator
 	Pgbench     string // pgbench
 	Keep        bool   // keep the databases and the work directory
+	// LogStatements has PostgreSQL log every statement of the bench database with
+	// its duration (log_min_duration_statement = 0, for that database only): to see
+	// where a call's time goes, in the server's log.
+	LogStatements bool
 
 	Progress io.Writer // what is going on, as it goes
 }
@@ -148,6 +152,11 @@ func (b *bench) setup(ctx context.Context, rep *report) error {
 			if _, err := admin.ExecContext(ctx, q); err != nil {
 				return fmt.Errorf("create database %s: %w", db, err)
 			}
+		}
+	}
+	if cfg.LogStatements {
+		if _, err := admin.ExecContext(ctx, "ALTER DATABASE "+pq.QuoteIdentifier(cfg.Database)+" SET log_min_duration_statement = 0"); err != nil {
+			return fmt.Errorf("log statements: %w", err)
 		}
 	}
 	b.env = []string{"DATABASE_URL=" + b.dbURL, "LOG_FORMAT=json", "LOG_LEVEL=warn", "PGTZ=UTC"}

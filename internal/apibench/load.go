@@ -8,7 +8,9 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -90,6 +92,12 @@ func (b *bench) rounds(ctx context.Context, rep *report) error {
 			}
 			rep.immediate = append(rep.immediate, m)
 			b.logf("round %d/%d: immediate  %s", round, b.cfg.Rounds, m)
+			c, err := b.commitLatency(ctx)
+			if err != nil {
+				return err
+			}
+			rep.commits = append(rep.commits, measurement{latencies: []time.Duration{c}})
+			b.logf("round %d/%d: one commit %s (pgbench -c 1, one INSERT)", round, b.cfg.Rounds, ms(c))
 			return nil
 		}
 		steps := []func() error{pg, api}
@@ -114,6 +122,29 @@ func (m measurement) String() string {
 		s += fmt.Sprintf("  p50 %s  p90 %s  p99 %s", ms(m.percentile(0.5)), ms(m.percentile(0.9)), ms(m.percentile(0.99)))
 	}
 	return s
+}
+
+var latencyLine = regexp.MustCompile(`(?m)^latency average = ([0-9.]+) ms`)
+
+// commitLatency is the latency of one INSERT committed by one client, pgbench
+// alone on its database: the floor under any call that waits for a WAL flush.
+func (b *bench) commitLatency(ctx context.Context) (time.Duration, error) {
+	script := filepath.Join(b.work, "commit.sql")
+	if err := os.WriteFile(script, []byte("INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) VALUES (1, 1, 1, 0, now());\n"), 0o644); err != nil {
+		return 0, err
+	}
+	var stdout, stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, b.cfg.Pgbench, "-n", "-c", "1", "-T", "3", "-f", script, b.pgURL)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return 0, fmt.Errorf("pgbench -c 1: %w\n%s%s", err, stdout.String(), stderr.String())
+	}
+	m := latencyLine.FindStringSubmatch(stdout.String())
+	if m == nil {
+		return 0, fmt.Errorf("pgbench -c 1: no latency in its output:\n%s", stdout.String())
+	}
+	v, _ := strconv.ParseFloat(m[1], 64)
+	return time.Duration(v * float64(time.Millisecond)), nil
 }
 
 var tpsLine = regexp.MustCompile(`(?m)^tps = ([0-9.]+) \(without initial connection time\)`)

@@ -22,6 +22,7 @@ type report struct {
 	total            time.Duration
 	pgbench, creates []measurement
 	immediate        []measurement
+	commits          []measurement // one latency each: commitLatency
 }
 
 func (r *report) print(w io.Writer) {
@@ -59,7 +60,12 @@ func (r *report) print(w io.Writer) {
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "medians: pgbench %.0f TPS (%.1f µs CPU per transaction, pgbench + PostgreSQL); creates %.0f/s (%.1f µs CPU per create: callers + serve + PostgreSQL)\n",
 		pgTPS, pgCPU, creates, createCPU)
-	fmt.Fprintf(w, "process_immediately: median of the rounds' p50 %s, of their p90 %s\n\n", ms(p50), ms(p90))
+	commit := time.Duration(median(r.commits, func(m measurement) float64 { return float64(m.percentile(0.5)) }))
+	fmt.Fprintf(w, "process_immediately: median of the rounds' p50 %s, of their p90 %s; one commit of one client (pgbench -c 1, one INSERT): %s,\n",
+		ms(p50), ms(p90), ms(commit))
+	if commit > 0 {
+		fmt.Fprintf(w, "so the p50 is %.1f commits; a call that sends waits for 3 (docs/web-api.md, throughput)\n\n", float64(p50)/float64(commit))
+	}
 	ratio := 0.0
 	if pgTPS > 0 {
 		ratio = creates / pgTPS
