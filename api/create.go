@@ -1,11 +1,15 @@
 package api
 
 import (
+	"database/sql"
+	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/provisioner/provisioner/ops"
 	"github.com/provisioner/provisioner/provisioning"
 	provsql "github.com/provisioner/provisioner/sql"
 	"github.com/provisioner/provisioner/store"
@@ -58,35 +62,42 @@ func (s *Server) create(m method) handlerFunc {
 }
 
 // write creates the request res, sends it if it is to be processed immediately, and
-// answers with it as it then stands.
+// answers with it as it then stands. The insert checks the call's token once more
+// (insert_request.sql) and returns the request: a call that sends nothing makes
+// this one statement after the lookups.
 func (s *Server) write(w http.ResponseWriter, r *http.Request, c *call, res *provisioning.Resolved) *failure {
 	ctx := r.Context()
-	var id int64
-	err := s.db.GetContext(ctx, &id, provsql.InsertRequest, append(store.RequestValues(res), c.tokenID, c.tokenName)...)
+	v, err := ops.ScanOne(ctx, s.db, provsql.InsertRequest, append(store.RequestValues(res), c.tokenHash)...)
 	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		// The token was revoked since it was checked: nothing was created.
+		s.tokens.forget(c.tokenHash)
+		return errUnauthorized
 	case store.IsUniqueViolation(err, "provisioning_requests_reference"):
 		// Another call with the same reference won the race since the lookup.
 		return refused([]apiProblem{{pReference, provisioning.CodeDuplicateReference, "reference " + res.Reference + " is already used by another request"}})
 	case err != nil:
-		return &failure{err: err}
+		return &failure{err: fmt.Errorf("create request: %w", err)}
 	}
 	if res.ProcessImmediately {
-		log := s.log.WithFields(logrus.Fields{"request_id": id, "x_request_id": c.xid})
+		log := s.log.WithFields(logrus.Fields{"request_id": v.ID, "x_request_id": c.xid})
 		switch d := s.opts.Dispatcher; {
 		case d == nil:
 			log.Warn("process_immediately: no CAS gateway configured; the request waits for the next processing run")
 		default:
-			if _, err := d.RunRequest(ctx, id); err != nil {
+			if _, err := d.RunRequest(ctx, v.ID); err != nil {
 				log.WithError(err).Warn("process_immediately: sending failed; the request stays PENDING for the next processing run")
 			}
+			// Where the run left it.
+			var found bool
+			v, found, err = s.request(ctx, v.ID, 0)
+			switch {
+			case err != nil:
+				return &failure{err: err}
+			case !found:
+				return &failure{err: errVanished}
+			}
 		}
-	}
-	v, found, err := s.request(ctx, id, 0)
-	switch {
-	case err != nil:
-		return &failure{err: err}
-	case !found:
-		return &failure{err: errVanished}
 	}
 	c.number = v.Number
 	ok(w, view(v))

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/provisioner/provisioner/api"
 	"github.com/provisioner/provisioner/dispatcher"
@@ -125,9 +126,10 @@ func TestProcessImmediatelyPending(t *testing.T) {
 }
 
 // TestTokens: a missing, unknown or revoked token gets 401 and creates nothing, for
-// every method and for show and list.
+// every method and for show and list. Without the cache of tokens found live: with
+// it, see TestRevokedTokenCached.
 func TestTokens(t *testing.T) {
-	e := setup(t, noGateway)
+	e := setupWith(t, noGateway, func(o *api.Options) { o.AuthFailures, o.TokenCache = 1<<20, -1 })
 	ctx := context.Background()
 	good := `{"token": "$TOKEN", "subscription_identifier": {"number": "S1004"}, "smartcard_ca_id": "1000000004"}`
 	if a := e.post("reset_pin", good); a.HTTP != 200 {
@@ -190,6 +192,59 @@ func TestTokens(t *testing.T) {
 	// Only the hash is stored.
 	if n := e.count(`SELECT count(*) FROM api_tokens WHERE token_sha256 = $1 OR token_sha256 LIKE '%' || $2 || '%'`, tok, tok[5:]); n != 0 {
 		t.Errorf("a token is stored as it is")
+	}
+}
+
+// TestRevokedTokenCached: a token revoked while the API holds it as live creates
+// nothing (the insert checks it: 401), and shows and lists for at most
+// Options.TokenCache.
+func TestRevokedTokenCached(t *testing.T) {
+	const ttl = 300 * time.Millisecond
+	e := setupWith(t, noGateway, func(o *api.Options) { o.AuthFailures, o.TokenCache = 1<<20, ttl })
+	ctx := context.Background()
+	good := `{"token": "$TOKEN", "subscription_identifier": {"number": "S1004"}, "smartcard_ca_id": "1000000004"}`
+	if a := e.post("reset_pin", good); a.HTTP != 200 {
+		t.Fatalf("good token: %d %s", a.HTTP, a.Raw)
+	}
+	if err := api.RevokeToken(ctx, e.db, "crm"); err != nil {
+		t.Fatal(err)
+	}
+	if a := e.post("reset_pin", good); a.HTTP != http.StatusUnauthorized || a.Status.Message != "E_UNAUTHORIZED" || string(a.Data) != "null" {
+		t.Errorf("create with the revoked token: %d %s", a.HTTP, a.Raw)
+	}
+	if n := e.requests(); n != 1 {
+		t.Errorf("%d requests, want only the first call's", n)
+	}
+	// The create found it revoked and dropped it: no call takes it as live again.
+	if a := e.get(api.PathShow, "token=$TOKEN&number=1"); a.HTTP != http.StatusUnauthorized {
+		t.Errorf("show after the refused create: %d %s", a.HTTP, a.Raw)
+	}
+
+	// A token revoked after a show: later shows pass until the cache lets it go.
+	tok, err := api.CreateToken(ctx, e.db, "crm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.token = tok
+	if a := e.get(api.PathShow, "token=$TOKEN&number=1"); a.HTTP != 200 {
+		t.Fatalf("show: %d %s", a.HTTP, a.Raw)
+	}
+	if err := api.RevokeToken(ctx, e.db, "crm"); err != nil {
+		t.Fatal(err)
+	}
+	revoked := time.Now()
+	for {
+		a := e.get(api.PathShow, "token=$TOKEN&number=1")
+		if a.HTTP == http.StatusUnauthorized {
+			break
+		}
+		if a.HTTP != 200 {
+			t.Fatalf("show: %d %s", a.HTTP, a.Raw)
+		}
+		if since := time.Since(revoked); since > ttl+5*time.Second {
+			t.Fatalf("the revoked token still shows %v after its revocation (cache %v)", since, ttl)
+		}
+		time.Sleep(10 * time.Millisecond) // between polls of the condition
 	}
 }
 

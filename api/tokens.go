@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"sync"
 	"time"
 
 	provsql "github.com/provisioner/provisioner/sql"
@@ -80,11 +81,11 @@ func ListTokens(ctx context.Context, db *store.DB) ([]Token, error) {
 	return ts, nil
 }
 
-// lookupToken finds the live token of secret. It looks the token up by its hash, so
-// that no comparison of secrets happens at all, in constant time or not.
-func lookupToken(ctx context.Context, db *store.DB, secret string) (Token, bool, error) {
+// lookupToken finds the live token of a secret by its hash (hashToken), so that no
+// comparison of secrets happens at all, in constant time or not.
+func lookupToken(ctx context.Context, db *store.DB, hash string) (Token, bool, error) {
 	var t Token
-	err := db.GetContext(ctx, &t, provsql.APITokenByHash, hashToken(secret))
+	err := db.GetContext(ctx, &t, provsql.APITokenByHash, hash)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return t, false, nil
@@ -99,4 +100,64 @@ func lookupToken(ctx context.Context, db *store.DB, secret string) (Token, bool,
 func hashToken(secret string) string {
 	sum := sha256.Sum256([]byte(secret))
 	return hex.EncodeToString(sum[:])
+}
+
+// DefaultTokenCache is how long serve takes a token it found live as live: the
+// longest a revoked token may still show and list requests in a serve that checked
+// it just before (a revoked token never creates one: the insert checks it).
+const DefaultTokenCache = 5 * time.Second
+
+// maxCachedTokens bounds the cache: only live tokens enter it, and an operator
+// issues a handful, so the bound is never reached but by a bug.
+const maxCachedTokens = 1024
+
+// tokenCache holds the tokens found live, by hash, each until a deadline: one
+// statement less per call for a caller that calls often. Failed tokens are not
+// kept (the limiter counts them).
+type tokenCache struct {
+	ttl time.Duration // <= 0: nothing is kept
+	mu  sync.Mutex
+	m   map[string]cachedToken
+}
+
+type cachedToken struct {
+	t     Token
+	until time.Time
+}
+
+func newTokenCache(ttl time.Duration) *tokenCache {
+	return &tokenCache{ttl: ttl, m: map[string]cachedToken{}}
+}
+
+func (c *tokenCache) get(hash string) (Token, bool) {
+	if c.ttl <= 0 {
+		return Token{}, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[hash]
+	if !ok || !time.Now().Before(e.until) {
+		delete(c.m, hash)
+		return Token{}, false
+	}
+	return e.t, true
+}
+
+func (c *tokenCache) put(hash string, t Token) {
+	if c.ttl <= 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.m) >= maxCachedTokens {
+		clear(c.m)
+	}
+	c.m[hash] = cachedToken{t: t, until: time.Now().Add(c.ttl)}
+}
+
+// forget drops a token found revoked.
+func (c *tokenCache) forget(hash string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.m, hash)
 }

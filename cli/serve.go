@@ -39,6 +39,11 @@ const (
 	serveWriteMargin       = 15 * time.Second
 )
 
+// serveConns is serve's default pool: enough connections for PostgreSQL to commit
+// many calls' inserts in one WAL flush (group commit), few enough for a 2-core
+// server's backends not to crowd each other (measured: scripts/bench-api.sh).
+const serveConns = 16
+
 func runServe(ctx context.Context, env Env, args []string) error {
 	fs := newFlagSet(env, "serve", serveUsage)
 	dbf := addDBFlags(fs)
@@ -51,6 +56,7 @@ func runServe(ctx context.Context, env Env, args []string) error {
 	withConsole := fs.Bool("console", true, "serve the operator console under /console/ (docs/console.md); --console=false leaves it out")
 	consoleIdle := fs.Duration("console-idle", console.DefaultIdle, "a console session ends after this long without a page")
 	consoleSecure := fs.Bool("console-secure-cookies", false, "mark the console's cookies Secure on plain HTTP too: behind a reverse proxy that terminates TLS (under --tls-cert they always are)")
+	dbConns := fs.Int("db-conns", serveConns, "database connections kept open for the calls (the calls beyond it wait for one)")
 	g := addGatewayFlags(fs) // for process_immediately
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -66,6 +72,8 @@ func runServe(ctx context.Context, env Env, args []string) error {
 		return usagef("--auth-failures %d: must be at least 1", *authFailures)
 	case *authWindow < time.Second:
 		return usagef("--auth-window %s: must be at least 1s", *authWindow)
+	case *dbConns < 1:
+		return usagef("--db-conns %d: must be at least 1", *dbConns)
 	case *consoleIdle < time.Minute:
 		return usagef("--console-idle %s: must be at least 1m", *consoleIdle)
 	}
@@ -93,6 +101,10 @@ func runServe(ctx context.Context, env Env, args []string) error {
 		}
 		dbf.conns = g.opts.Conns() // the process_immediately runs
 	}
+	// Every connection of the pool is kept idle between calls (store.Open keeps
+	// Options.Conns idle): a pool that closes what it has no room for opens a new
+	// backend for a later call, which cost more than the call's own statements.
+	dbf.conns = max(dbf.conns, *dbConns)
 	db, err := dbf.open(ctx, env)
 	if err != nil {
 		return err

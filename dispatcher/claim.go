@@ -83,6 +83,13 @@ func (r *run) claimLoop(ctx context.Context, p *pipeline) error {
 		if err != nil || stop {
 			return err
 		}
+		if r.d.opts.RequestID != 0 {
+			// One request (the Web API's process_immediately): one claim takes it or
+			// finds it not to be taken. Looking again would find it leased or settled,
+			// after waiting for its write-back and the last look's pause: that was
+			// most of a process_immediately call's time (docs/web-api.md).
+			return nil
+		}
 		if n == 0 {
 			// Nothing claimable now. Batches in flight or being written back may
 			// unblock the next request of their smartcards; when there are none, the

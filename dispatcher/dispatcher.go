@@ -69,7 +69,7 @@ func (d *Dispatcher) Run(ctx context.Context) (Summary, error) {
 	var sum Summary
 	// Records and write-backs must happen even after ctx is cancelled.
 	bg := context.WithoutCancel(ctx)
-	if err := d.db.GetContext(bg, &sum.ProcessID, provsql.StartProcess, provisioning.ProcessName, host, os.Getpid()); err != nil {
+	if err := d.db.GetContext(bg, &sum.ProcessID, provsql.StartProcess, provisioning.ProcessName, host, os.Getpid(), d.opts.RequestID != 0); err != nil {
 		return sum, fmt.Errorf("record run: %w", err)
 	}
 	log := d.log.WithField("process_id", sum.ProcessID)

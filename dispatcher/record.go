@@ -25,7 +25,8 @@ func (d *Dispatcher) recordEnd(ctx context.Context, sum *Summary, state provisio
 	deadline := time.Now().Add(recordRetry)
 	wait := 100 * time.Millisecond
 	for {
-		_, err := d.db.ExecContext(ctx, provsql.FinishProcess, sum.ProcessID, state, sum.Claimed, sum.Completed, sum.Rejected, sum.Retried, sum.Batches, msg)
+		_, err := d.db.ExecContext(ctx, provsql.FinishProcess, sum.ProcessID, state, sum.Claimed, sum.Completed, sum.Rejected, sum.Retried, sum.Batches, msg,
+			d.opts.RequestID != 0) // the Web API's one request: see finish_process.sql
 		if err == nil {
 			return nil
 		}

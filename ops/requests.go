@@ -184,6 +184,17 @@ func list(ctx context.Context, q sqlx.QueryerContext, f Filter) ([]Request, erro
 	return out, nil
 }
 
+// ScanOne runs query, a statement that returns one request with
+// filter_requests.sql's columns (the Web API's insert_request.sql, which returns the
+// request it creates), and reads it as List would. sql.ErrNoRows when no row came back.
+func ScanOne(ctx context.Context, q sqlx.QueryerContext, query string, args ...any) (Request, error) {
+	var row dbRequest
+	if err := sqlx.GetContext(ctx, q, &row, query, args...); err != nil {
+		return Request{}, err
+	}
+	return row.request(), nil
+}
+
 // Count returns how many requests f selects, f.Limit and f.Offset aside.
 func Count(ctx context.Context, db *store.DB, f Filter) (int64, error) {
 	var n int64

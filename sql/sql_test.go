@@ -60,3 +60,59 @@ func TestSendableMatchesClaim(t *testing.T) {
 		t.Errorf("the rule lacks the card's order: %s", claim)
 	}
 }
+
+// TestInsertRequestReturnsFilterColumns: insert_request.sql returns the request it
+// creates with filter_requests.sql's columns, which ops.ScanOne reads as ops.List
+// does: the same names in the same order.
+func TestInsertRequestReturnsFilterColumns(t *testing.T) {
+	names := func(name, list string) []string {
+		var out []string
+		depth, start := 0, 0
+		item := func(s string) {
+			f := strings.Fields(s)
+			last := f[len(f)-1]
+			if i := strings.LastIndexByte(last, '.'); i >= 0 {
+				last = last[i+1:]
+			}
+			out = append(out, last)
+		}
+		for i, r := range list {
+			switch r {
+			case '(':
+				depth++
+			case ')':
+				depth--
+			case ',':
+				if depth == 0 {
+					item(list[start:i])
+					start = i + 1
+				}
+			}
+		}
+		item(list[start:])
+		if len(out) < 10 {
+			t.Fatalf("%s: %d columns: %v", name, len(out), out)
+		}
+		return out
+	}
+	between := func(name, q, from, to string) string {
+		i := strings.Index(q, from)
+		if i < 0 {
+			t.Fatalf("%s: no %q", name, from)
+		}
+		q = q[i+len(from):]
+		if to == "" {
+			return q
+		}
+		j := strings.Index(q, to)
+		if j < 0 {
+			t.Fatalf("%s: no %q after %q", name, to, from)
+		}
+		return q[:j]
+	}
+	filter := names("filter_requests.sql", between("filter_requests.sql", FilterRequests, "\nSELECT ", "\nFROM ("))
+	insert := names("insert_request.sql", between("insert_request.sql", InsertRequest, "RETURNING ", ""))
+	if strings.Join(filter, ",") != strings.Join(insert, ",") {
+		t.Errorf("the columns differ:\n--- filter_requests.sql\n%v\n--- insert_request.sql\n%v", filter, insert)
+	}
+}

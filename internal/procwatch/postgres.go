@@ -227,3 +227,10 @@ func PostmasterOf(backend int) int {
 	}
 	return ppid
 }
+
+// ProcessCPU is the user+system CPU time so far of a running process of this machine
+// (a child that is still running, whose rusage Wait cannot give yet).
+func ProcessCPU(pid int) (time.Duration, bool) {
+	_, cpu, ok := procStat(pid)
+	return cpu, ok
+}
