@@ -19,9 +19,12 @@ func TestOverview(t *testing.T) {
 	e := newEnv(t, false)
 	ctx := context.Background()
 	later := time.Now().Add(48 * time.Hour)
+	// Due by the console's clock, which stands still from newEnv on: the database's
+	// default (a second before its now) may be after it on a loaded machine.
+	due := e.clock.now().Add(-time.Minute)
 	pgtest.Requests(t, e.db,
-		pgtest.RequestOpts{Smartcard: "C1"}, // due
-		pgtest.RequestOpts{Smartcard: "C1"}, // blocked behind it
+		pgtest.RequestOpts{Smartcard: "C1", ScheduledDate: &due}, // due
+		pgtest.RequestOpts{Smartcard: "C1", ScheduledDate: &due}, // blocked behind it
 		pgtest.RequestOpts{Smartcard: "C2", ScheduledDate: &later},
 		pgtest.RequestOpts{Smartcard: "C3", State: "COMPLETED"},
 		pgtest.RequestOpts{Smartcard: "C4", State: "REJECTED", ErrorCode: pgtest.Ptr("E_NOT_PAIRED"), ExecutedDate: pgtest.Ptr(time.Now())},
@@ -167,7 +170,8 @@ func strs(ns []int64) []string {
 func TestRequestPage(t *testing.T) {
 	e := newEnv(t, false)
 	cmd := `{"command_id":"x","type":"SET_PIN","smartcard_ca_id":"1000000001","pin":"9731"}`
-	n := pgtest.Request(t, e.db, pgtest.RequestOpts{Type: "SET_PIN", PIN: pgtest.Ptr("9731"), Request: &cmd, Attempts: 1})
+	due := e.clock.now().Add(-time.Minute) // see TestOverview
+	n := pgtest.Request(t, e.db, pgtest.RequestOpts{Type: "SET_PIN", PIN: pgtest.Ptr("9731"), Request: &cmd, Attempts: 1, ScheduledDate: &due})
 	if _, err := e.db.Exec(`INSERT INTO request_attempts (request_id, process_id, batch_id, command_id, sent_at, outcome, http_status, error_code)
 		SELECT id, 7, 'b1', 'x', now(), '503', 503, 'HTTP_503' FROM provisioning_requests WHERE number = $1`, n); err != nil {
 		t.Fatal(err)

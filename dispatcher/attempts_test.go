@@ -76,7 +76,10 @@ func TestSendsRecorded(t *testing.T) {
 			db, _ := pgtest.New(t)
 			_, srv := newSim(t, c.faults)
 			insert(t, db, c.r)
-			d := newDispatcher(t, db, srv.URL, 5*time.Second, dispatcher.Options{})
+			// MaxRequests: one send. A run goes on claiming while it lasts, and on a
+			// loaded machine an E_BUSY's backoff or a 503's Retry-After (both about a
+			// second) may end before it does: the request would be sent again.
+			d := newDispatcher(t, db, srv.URL, 5*time.Second, dispatcher.Options{MaxRequests: 1})
 			sum := run(t, d)
 			got := sends(t, db)
 			if c.outcome == "" {
@@ -105,7 +108,8 @@ func TestSendsKeepEveryTry(t *testing.T) {
 	db, _ := pgtest.New(t)
 	_, busy := newSim(t, simulator.Faults{Busy: 1})
 	insert(t, db, req{typ: "RESET_PIN", card: "1000000001"})
-	d := newDispatcher(t, db, busy.URL, 5*time.Second, dispatcher.Options{})
+	// MaxRequests: one send per run (see TestSendsRecorded).
+	d := newDispatcher(t, db, busy.URL, 5*time.Second, dispatcher.Options{MaxRequests: 1})
 	for range 2 {
 		run(t, d)
 		// Due again at once, not after the backoff.
@@ -186,7 +190,7 @@ func TestMaxAttemptsAge(t *testing.T) {
 	db, _ := pgtest.New(t)
 	_, srv := newSim(t, simulator.Faults{Busy: 1})
 	insert(t, db, req{typ: "RESET_PIN", card: "1000000001"})
-	d := newDispatcher(t, db, srv.URL, 5*time.Second, dispatcher.Options{MaxAttempts: 1, MaxAttemptsAge: time.Hour})
+	d := newDispatcher(t, db, srv.URL, 5*time.Second, dispatcher.Options{MaxAttempts: 1, MaxAttemptsAge: time.Hour, MaxRequests: 1})
 	due := func() {
 		if _, err := db.Exec(`UPDATE provisioning_requests SET next_attempt_at = NULL`); err != nil {
 			t.Fatal(err)

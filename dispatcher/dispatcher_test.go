@@ -468,8 +468,10 @@ func TestRetryBackoffAndMaxAttempts(t *testing.T) {
 	// Long enough that a run started right after a write-back, on a loaded machine,
 	// still finds the request waiting (a run ends a few claims after its last
 	// write-back; at 400 ms, half of it jittered away, it did not always).
+	// MaxRequests: one send per run, however slow the run's end (see
+	// TestSendsRecorded).
 	base := time.Second
-	d := newDispatcher(t, db, srv.URL, 5*time.Second, dispatcher.Options{MaxAttempts: 3, MaxAttemptsAge: dispatcher.NoMaxAttemptsAge, BackoffBase: base, BackoffCap: time.Hour})
+	d := newDispatcher(t, db, srv.URL, 5*time.Second, dispatcher.Options{MaxAttempts: 3, MaxAttemptsAge: dispatcher.NoMaxAttemptsAge, BackoffBase: base, BackoffCap: time.Hour, MaxRequests: 1})
 	for attempt := 1; attempt <= 2; attempt++ {
 		before := time.Now()
 		sum := run(t, d)

@@ -27,6 +27,7 @@ import (
 
 	"github.com/provisioner/provisioner/casapi"
 	"github.com/provisioner/provisioner/internal/pgtest"
+	"github.com/provisioner/provisioner/ops"
 	"github.com/provisioner/provisioner/simulator"
 	"github.com/provisioner/provisioner/store"
 )
@@ -252,15 +253,24 @@ func processArgs(extra ...string) []string {
 }
 
 // drain runs processing runs, one after another, until no due request is PENDING,
-// within limit; it returns how long that took.
+// within limit; it returns how long that took. Between runs it waits until the claim
+// would find work (the claim's own rule, as `status` counts "due"): a request backing
+// off after an unsettled send holds its card's later requests back too, and a run
+// started before its backoff ends claims nothing.
 func drain(t *testing.T, db *store.DB, p *program, limit time.Duration, extra ...string) time.Duration {
 	t.Helper()
 	start := time.Now()
+	var last *child
 	for i := 0; pendingDue(t, db) > 0; i++ {
 		if time.Since(start) > limit || i > 500 {
-			t.Fatalf("requests still PENDING after %d runs in %v", i, time.Since(start).Round(time.Millisecond))
+			out := ""
+			if last != nil {
+				out = "\nthe last run:\n" + last.output()
+			}
+			t.Fatalf("requests still PENDING after %d runs in %v:\n%s%s", i, time.Since(start).Round(time.Millisecond), pendingBreakdown(t, db), out)
 		}
 		c := p.start(processArgs(extra...)...)
+		last = c
 		// One run may take long on a large backlog: it has what is left of limit.
 		within := max(2*time.Minute, limit-time.Since(start))
 		code := c.wait(within)
@@ -268,15 +278,66 @@ func drain(t *testing.T, db *store.DB, p *program, limit time.Duration, extra ..
 			c.kill()
 			t.Fatalf("a processing run did not end within %v:\n%s", within.Round(time.Second), c.output())
 		}
+		if code == 2 { // a usage error: no run will do better
+			t.Fatalf("drain run %d: exit 2\n%s", i, c.output())
+		}
 		if code != 0 && code != 3 {
 			t.Logf("drain run %d: exit %d\n%s", i, code, c.output())
 		}
 		if code == 0 || code == 3 {
 			// Backoffs and leases still running: let them pass rather than spin.
-			waitFor(t, time.Minute, "a due request", func() bool { return dueNow(t, db) > 0 || pendingDue(t, db) == 0 })
+			waitFor(t, max(time.Minute, limit-time.Since(start)), "a request the claim takes", func() bool {
+				return claimable(t, db) > 0 || pendingDue(t, db) == 0
+			})
 		}
 	}
 	return time.Since(start)
+}
+
+// claimable counts the PENDING requests the next claim takes, by the claim's own rule
+// as `provisioner status` counts them (due: no wait of its own, head of its card).
+func claimable(t *testing.T, db *store.DB) int64 {
+	t.Helper()
+	var n int64
+	var err error
+	for i := 0; i < 20; i++ { // the scenarios cut the test's connections too
+		var groups []ops.Group
+		if groups, err = ops.CountRequests(context.Background(), db, time.Now()); err == nil {
+			for _, g := range groups {
+				n += g.Due
+			}
+			return n
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	t.Fatalf("count requests: %v", err)
+	return 0
+}
+
+// pendingBreakdown says what the PENDING requests are waiting for, for a failure's
+// message: by attempts made and last error, with the soonest next attempt.
+func pendingBreakdown(t *testing.T, db *store.DB) string {
+	t.Helper()
+	var rows []struct {
+		Attempts int            `db:"attempts"`
+		Code     string         `db:"code"`
+		N        int            `db:"n"`
+		Next     sql.NullString `db:"next"`
+		Leased   int            `db:"leased"`
+	}
+	err := db.Select(&rows, `SELECT attempts, coalesce(error_code, '') AS code, count(*) AS n,
+	        (min(next_attempt_at) - now())::text AS next, count(*) FILTER (WHERE lease_expires_at > now()) AS leased
+	    FROM provisioning_requests WHERE life_cycle_state = 'PENDING'
+	    GROUP BY 1, 2 ORDER BY 1, 2`)
+	if err != nil {
+		return "breakdown: " + err.Error()
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "claimable now: %d\nattempts  error code  requests  leased  next attempt in\n", claimable(t, db))
+	for _, r := range rows {
+		fmt.Fprintf(&b, "%8d  %-10s  %8d  %6d  %s\n", r.Attempts, r.Code, r.N, r.Leased, r.Next.String)
+	}
+	return b.String()
 }
 
 func count(t *testing.T, db *store.DB, q string, args ...any) int {
