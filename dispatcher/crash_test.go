@@ -33,6 +33,7 @@ import (
 	"github.com/provisioner/provisioner/casapi"
 	"github.com/provisioner/provisioner/dispatcher"
 	"github.com/provisioner/provisioner/internal/pgtest"
+	"github.com/provisioner/provisioner/internal/tcpproxy"
 	"github.com/provisioner/provisioner/internal/testutil"
 	"github.com/provisioner/provisioner/simulator"
 	"github.com/provisioner/provisioner/store"
@@ -871,7 +872,9 @@ func TestRunEndRecordedAfterOutage(t *testing.T) {
 		done <- result{sum, err}
 	}()
 	<-atGateway
-	proxy.Cut() // PostgreSQL goes away while the batch is out
+	if err := proxy.Set(tcpproxy.Refuse); err != nil { // PostgreSQL goes away while the batch is out
+		t.Fatal(err)
+	}
 	close(answer)
 	// Back once the run has failed its write-back and is trying to record its end.
 	for deadline := time.Now().Add(30 * time.Second); ; {
@@ -887,7 +890,9 @@ func TestRunEndRecordedAfterOutage(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond) // polling a condition
 	}
-	proxy.Restore()
+	if err := proxy.Set(tcpproxy.Pass); err != nil {
+		t.Fatal(err)
+	}
 	res := <-done
 	if res.err == nil {
 		t.Fatal("the run succeeded with its database gone")

@@ -17,7 +17,7 @@ echo "chaos: scenario 0.2, plans on stale statistics (cli TestStaleStatistics)"
 $GO test -count=1 -run '^TestStaleStatistics$' ./cli || status=$?
 
 cat "$table"
-grep -E '^\s+--- (FAIL|SKIP)|skipped:' "$log" || true
+grep -E '^\s*--- (FAIL|SKIP)|skipped:' "$log" || true
 if [ "$status" -ne 0 ]; then
 	echo "chaos: FAILED (exit $status); see $log"
 fi

@@ -45,6 +45,20 @@ var (
 //go:embed queries/schema_version.sql
 var SchemaVersion string
 
+// The statements of `provisioner migrate` (store.Migrate), beside the migrations.
+var (
+	//go:embed queries/migration_lock.sql
+	MigrationLock string
+	//go:embed queries/migration_lock_key.sql
+	MigrationLockKey string
+	//go:embed queries/schema_migrations_create.sql
+	SchemaMigrationsCreate string
+	//go:embed queries/schema_migrations_clear.sql
+	SchemaMigrationsClear string
+	//go:embed queries/schema_migrations_set.sql
+	SchemaMigrationsSet string
+)
+
 //go:embed queries/copy_requests.sql
 var CopyRequests string
 

@@ -8,9 +8,9 @@ import (
 	"io/fs"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/golang-migrate/migrate/v4"
-	"github.com/golang-migrate/migrate/v4/database/postgres"
 	"github.com/golang-migrate/migrate/v4/source/iofs"
 	"github.com/lib/pq"
 
@@ -20,6 +20,9 @@ import (
 // ErrSchema is the error of CheckSchema: the database's schema is not the one this
 // binary was built for. Its message says what to do.
 var ErrSchema = errors.New("database schema")
+
+// MigrationLockTimeout is how long Migrate waits for another migrate to finish.
+const MigrationLockTimeout = time.Minute
 
 // LatestVersion is the version of the newest migration embedded in this binary.
 func LatestVersion() uint {
@@ -38,12 +41,19 @@ func LatestVersion() uint {
 }
 
 // Migrate brings the database at dsn to the latest schema and returns the versions
-// before and after. golang-migrate takes an advisory lock, so concurrent runs are safe.
+// before and after. Concurrent runs wait for each other on a transaction-level lock
+// (migrationDriver), which works directly and through PgBouncer in transaction
+// pooling mode alike.
 func Migrate(ctx context.Context, dsn string) (from, to uint, err error) {
-	db, err := sql.Open("postgres", dsn)
+	cfg, err := connConfig(dsn)
+	if err != nil {
+		return 0, 0, err
+	}
+	connector, err := pq.NewConnectorConfig(cfg)
 	if err != nil {
 		return 0, 0, fmt.Errorf("open database %s: %w", Redact(dsn), redactErr(dsn, err))
 	}
+	db := sql.OpenDB(connector)
 	defer db.Close()
 	if err := db.PingContext(ctx); err != nil {
 		return 0, 0, fmt.Errorf("connect to database %s: %w", Redact(dsn), redactErr(dsn, err))
@@ -52,7 +62,7 @@ func Migrate(ctx context.Context, dsn string) (from, to uint, err error) {
 	if err != nil {
 		return 0, 0, fmt.Errorf("read migrations: %w", err)
 	}
-	driver, err := postgres.WithInstance(db, &postgres.Config{})
+	driver, err := newMigrationDriver(ctx, db)
 	if err != nil {
 		return 0, 0, fmt.Errorf("prepare migrations: %w", err)
 	}
@@ -60,6 +70,7 @@ func Migrate(ctx context.Context, dsn string) (from, to uint, err error) {
 	if err != nil {
 		return 0, 0, fmt.Errorf("prepare migrations: %w", err)
 	}
+	m.LockTimeout = MigrationLockTimeout
 	defer m.Close()
 
 	from, dirty, err := m.Version()
@@ -71,9 +82,13 @@ func Migrate(ctx context.Context, dsn string) (from, to uint, err error) {
 	case dirty:
 		return from, from, fmt.Errorf("%w: migration %d failed half-way (dirty); repair it by hand, then run `provisioner migrate` again", ErrSchema, from)
 	}
-	if err := m.Up(); err != nil && !errors.Is(err, migrate.ErrNoChange) {
+	switch err := m.Up(); {
+	case errors.Is(err, migrate.ErrLockTimeout):
+		return from, from, fmt.Errorf("migrate from version %d: another migrate has held the migration lock for %v: let it finish, then run `provisioner migrate` again", from, MigrationLockTimeout)
+	case err != nil && !errors.Is(err, migrate.ErrNoChange):
 		return from, from, fmt.Errorf("migrate from version %d: %w", from, err)
 	}
+	from = driver.foundVersion(from)
 	to, _, err = m.Version()
 	if err != nil {
 		return from, 0, fmt.Errorf("read schema version: %w", err)

@@ -44,20 +44,10 @@ const DefaultConns = 8
 // Open connects to the database at dsn (a postgres:// URL or key=value string) and
 // checks that it answers.
 func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
-	cfg, err := pq.NewConfig(dsn)
+	cfg, err := connConfig(dsn)
 	if err != nil {
-		return nil, fmt.Errorf("open database %s: %w", Redact(dsn), redactErr(dsn, err))
+		return nil, err
 	}
-	if cfg.ApplicationName == "" {
-		cfg.ApplicationName = "provisioner" // pg_stat_activity names who runs what
-	}
-	// One round trip per query with arguments: Parse, Bind and Execute of the unnamed
-	// statement sent together. Without it lib/pq parses first and binds in a second
-	// exchange, and a pooler in transaction mode (PgBouncer) may hand the server
-	// connection to another client in between: "bind message supplies 11 parameters,
-	// but prepared statement "" requires 5" (issue 16). []byte arguments then go in
-	// binary form; the provisioner passes none but bytea.
-	cfg.BinaryParameters = true
 	setStatementTimeout(&cfg, opts.StatementTimeout)
 	setRuntime(&cfg, "jit", "off")
 	connector, err := pq.NewConnectorConfig(cfg)
@@ -77,6 +67,26 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("connect to database %s: %w", Redact(dsn), redactErr(dsn, err))
 	}
 	return &DB{db}, nil
+}
+
+// connConfig is lib/pq's configuration of every connection the provisioner makes
+// (Open's and Migrate's).
+func connConfig(dsn string) (pq.Config, error) {
+	cfg, err := pq.NewConfig(dsn)
+	if err != nil {
+		return cfg, fmt.Errorf("open database %s: %w", Redact(dsn), redactErr(dsn, err))
+	}
+	if cfg.ApplicationName == "" {
+		cfg.ApplicationName = "provisioner" // pg_stat_activity names who runs what
+	}
+	// One round trip per query with arguments: Parse, Bind and Execute of the unnamed
+	// statement sent together. Without it lib/pq parses first and binds in a second
+	// exchange, and a pooler in transaction mode (PgBouncer) may hand the server
+	// connection to another client in between: "bind message supplies 11 parameters,
+	// but prepared statement "" requires 5" (issue 16). []byte arguments then go in
+	// binary form; the provisioner passes none but bytea.
+	cfg.BinaryParameters = true
+	return cfg, nil
 }
 
 // ParseStatementTimeout reads the statement-timeout setting as DATABASE_STATEMENT_TIMEOUT

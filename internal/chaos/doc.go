@@ -12,6 +12,7 @@
 //
 // The package itself holds what the scenarios need and a test could not fake:
 // Cluster, a PostgreSQL cluster of the test's own (initdb, pg_ctl restart -m fast
-// and -m immediate, listen addresses of its own), and Proxy, a TCP proxy the test
-// switches between passing, refusing and blackholing connections.
+// and -m immediate, listen addresses of its own). The TCP proxy the scenarios switch
+// between passing, refusing and blackholing connections is the project's one,
+// internal/tcpproxy (through internal/pgtest.NewProxy).
 package chaos

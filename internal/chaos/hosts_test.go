@@ -115,8 +115,9 @@ func TestHosts(t *testing.T) {
 		addrs = append(addrs, h.rootAddr)
 	}
 	// PostgreSQL notices a host gone silent by TCP keepalives (a cut link sends no
-	// FIN): then its sessions end and the locks they hold (the scheduler's job
-	// locks are session-level advisory locks) go with them.
+	// FIN): then its sessions end, and with them the row locks of a transaction
+	// they had open and their connection slots. (The scheduler's job locks are
+	// rows with a lease, which runs out on its own: jobs.Ledger.)
 	c, err := chaos.StartCluster(os.TempDir(), addrs, map[string]string{
 		"max_connections": "100", "tcp_keepalives_idle": "2", "tcp_keepalives_interval": "1", "tcp_keepalives_count": "3",
 	}, []string{"host all all 10.231.0.0/16 trust"})
@@ -208,7 +209,9 @@ func TestHosts(t *testing.T) {
 	cutAt := time.Now()
 	drop(names[2])
 	drop(names[3])
-	// The others take over what it held: settled while its link is down.
+	// The others take over what it held: settled while its link is down. Their
+	// runs of the processing job wait for the cut host's lock on the job to run
+	// out (a lease of a minute): the link stays down at least 20 s, and until then.
 	waitFor(t, 2*time.Minute, "the other hosts to settle what the cut host held", func() bool {
 		return count(t, db, `SELECT count(*) FROM provisioning_requests WHERE number = ANY($1) AND life_cycle_state = 'PENDING'`, int64s(held)) == 0
 	})
@@ -220,6 +223,7 @@ func TestHosts(t *testing.T) {
 		t.Fatal(err)
 	}
 	restored := time.Now()
+	down := restored.Sub(cutAt)
 	drop(names[4])
 	drop(names[5])
 	waitFor(t, 5*time.Minute, "the inbox to empty and every request to settle", func() bool {
@@ -250,8 +254,8 @@ func TestHosts(t *testing.T) {
 	}
 	record(t, row{scenario: "hosts: 3 netns, 1 link cut 20s", runs: count(t, db, `SELECT count(*) FROM job_runs`), faults: 1, requests: o.requests, lost: o.lost,
 		twice: o.twice, outOfOrder: o.outOfOrder, recover: recovered,
-		note: fmt.Sprintf("%s's link cut while it held %d requests; the others settled them %v after; %d files imported once; good job runs: %s; runs: job runs of the three schedulers",
-			cutName, len(held), takenOver.Round(100*time.Millisecond), len(shas), strings.Join(perHost, ", "))})
+		note: fmt.Sprintf("%s's link cut while it held %d requests; the others settled them %v after; link down %v; %d files imported once; good job runs: %s; runs: job runs of the three schedulers",
+			cutName, len(held), takenOver.Round(100*time.Millisecond), down.Round(100*time.Millisecond), len(shas), strings.Join(perHost, ", "))})
 }
 
 func int64s(v []int64) any { return pqArray(v) }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -46,8 +47,24 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// scenarios are the tests that record a row, in the table's order: one that
+// records none (skipped, or failed before its checks) still gets its line, so that
+// the table never leaves a scenario out in silence.
+var scenarios = []struct{ test, label string }{
+	{"TestKill", "1 SIGKILL runs"},
+	{"TestPostgresRestart", "2 PG restart fast/immediate"},
+	{"TestTerminateBackend", "3 pg_terminate_backend"},
+	{"TestPostgresUnreachable", "4 PG unreachable"},
+	{"TestConnectionExhaustion", "5 connections exhausted"},
+	{"TestGatewayDown", "6 gateway down"},
+	{"TestPriority", "7 EXPRESS stream at half the rate"},
+	{"TestImportKill", "8 importers killed, 3 hosts"},
+	{"TestHosts", "hosts: 3 netns, 1 link cut"},
+}
+
 // row is one scenario's line of the table.
 type row struct {
+	test          string // the test that recorded it
 	scenario      string
 	runs          int // runs of the program (processes started)
 	faults        int // kills or faults injected
@@ -58,6 +75,7 @@ type row struct {
 	recover       time.Duration
 	note          string
 	failed, short bool
+	none          bool // recorded nothing: skipped, or failed before its checks
 }
 
 var (
@@ -66,7 +84,7 @@ var (
 )
 
 func record(t *testing.T, r row) {
-	r.failed, r.short = t.Failed(), !*full
+	r.test, r.failed, r.short = t.Name(), t.Failed(), !*full
 	rowsMu.Lock()
 	rows = append(rows, r)
 	rowsMu.Unlock()
@@ -77,9 +95,28 @@ func record(t *testing.T, r row) {
 func table() string {
 	rowsMu.Lock()
 	defer rowsMu.Unlock()
-	if len(rows) == 0 {
+	// The scenarios selected (-test.run, -test.skip) that recorded nothing.
+	pattern := func(name string) *regexp.Regexp {
+		if f := flag.Lookup(name); f != nil && f.Value.String() != "" {
+			re, _ := regexp.Compile(f.Value.String())
+			return re
+		}
+		return nil
+	}
+	run, skip := pattern("test.run"), pattern("test.skip")
+	var missing []row
+	for _, sc := range scenarios {
+		if (run != nil && !run.MatchString(sc.test)) || (skip != nil && skip.MatchString(sc.test)) {
+			continue
+		}
+		if !slices.ContainsFunc(rows, func(r row) bool { return r.test == sc.test }) {
+			missing = append(missing, row{test: sc.test, scenario: sc.label, none: true, note: sc.test + " skipped, or failed before its checks: see the log"})
+		}
+	}
+	if len(rows)+len(missing) == 0 {
 		return ""
 	}
+	all := append(slices.Clone(rows), missing...)
 	var b strings.Builder
 	form := "full"
 	if !*full {
@@ -87,9 +124,13 @@ func table() string {
 	}
 	fmt.Fprintf(&b, "\nchaos scenarios (%s form)\n", form)
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	slices.SortStableFunc(rows, func(a, b row) int { return strings.Compare(a.scenario, b.scenario) })
+	slices.SortStableFunc(all, func(a, b row) int { return strings.Compare(a.scenario, b.scenario) })
 	fmt.Fprintln(tw, "scenario\truns\tkills/faults\trequests\tlost\tapplied twice\tout of order\ttime to recover\tresult\t")
-	for _, r := range rows {
+	for _, r := range all {
+		if r.none {
+			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\t-\t-\tNO RESULT\t\n", r.scenario)
+			continue
+		}
 		res := "PASS"
 		if r.failed {
 			res = "FAIL"
@@ -98,7 +139,7 @@ func table() string {
 			r.recover.Round(100*time.Millisecond), res)
 	}
 	tw.Flush()
-	for _, r := range rows {
+	for _, r := range all {
 		if r.note != "" {
 			fmt.Fprintf(&b, "  %s: %s\n", r.scenario, r.note)
 		}

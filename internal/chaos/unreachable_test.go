@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/provisioner/provisioner/internal/chaos"
 	"github.com/provisioner/provisioner/internal/pgtest"
+	"github.com/provisioner/provisioner/internal/tcpproxy"
 )
 
 // TestPostgresUnreachable is scenario 4: PostgreSQL unreachable for 30 s (reduced 3 s)
@@ -29,17 +29,7 @@ func TestPostgresUnreachable(t *testing.T) {
 	insert(t, db, workload{reqs: w.reqs[:half]})
 	gw := newGateway(t, seed, simulator0(), w.known)
 
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy, err := chaos.NewProxy(u.Host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(proxy.Close)
-	u.Host = proxy.Addr()
-	viaProxy := u.String()
+	proxy, viaProxy := pgtest.NewProxy(t, dsn)
 	p := newProgram(t, viaProxy, gw.srv.URL)
 
 	// serve, with a token, and the scheduler.
@@ -78,7 +68,7 @@ func TestPostgresUnreachable(t *testing.T) {
 	})
 
 	// The outage: refused, then a blackhole; a processing run started in each.
-	if err := proxy.Set(chaos.Refuse); err != nil {
+	if err := proxy.Set(tcpproxy.Refuse); err != nil {
 		t.Fatal(err)
 	}
 	began := time.Now()
@@ -92,7 +82,7 @@ func TestPostgresUnreachable(t *testing.T) {
 	for time.Since(began) < outage/2 {
 		time.Sleep(100 * time.Millisecond)
 	}
-	if err := proxy.Set(chaos.Blackhole); err != nil {
+	if err := proxy.Set(tcpproxy.Blackhole); err != nil {
 		t.Fatal(err)
 	}
 	blackholed := time.Now()
@@ -106,7 +96,7 @@ func TestPostgresUnreachable(t *testing.T) {
 	if serve.wait(0) != running {
 		t.Errorf("serve exited during the outage:\n%s", serve.output())
 	}
-	if err := proxy.Set(chaos.Pass); err != nil {
+	if err := proxy.Set(tcpproxy.Pass); err != nil {
 		t.Fatal(err)
 	}
 	restored := time.Now()

@@ -48,6 +48,18 @@ func New(t testing.TB) (*store.DB, string) {
 // run a command which opens the database itself. It is dropped when t ends.
 func NewURL(t testing.TB) string {
 	t.Helper()
+	return newDatabase(t, true)
+}
+
+// NewEmptyURL creates an empty database for t, with no schema (for tests of the
+// migrations themselves), and returns its URL. It is dropped when t ends.
+func NewEmptyURL(t testing.TB) string {
+	t.Helper()
+	return newDatabase(t, false)
+}
+
+func newDatabase(t testing.TB, migrated bool) string {
+	t.Helper()
 	ctx := context.Background()
 	admin, err := sql.Open("postgres", ServerURL())
 	if err != nil {
@@ -57,13 +69,18 @@ func NewURL(t testing.TB) string {
 	if err := admin.PingContext(ctx); err != nil {
 		t.Fatalf("pgtest: no PostgreSQL at %s (run scripts/ensure-postgres.sh, or set TEST_DATABASE_URL): %v", store.Redact(ServerURL()), err)
 	}
-	tpl, err := template(ctx, admin)
-	if err != nil {
-		t.Fatalf("pgtest: template: %v", err)
-	}
 	name := "provisioner_test_" + randomHex(6)
-	if err := createFrom(ctx, admin, name, tpl); err != nil {
-		t.Fatalf("pgtest: %v", err)
+	if migrated {
+		tpl, err := template(ctx, admin)
+		if err != nil {
+			t.Fatalf("pgtest: template: %v", err)
+		}
+		err = createFrom(ctx, admin, name, tpl)
+		if err != nil {
+			t.Fatalf("pgtest: %v", err)
+		}
+	} else if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+pq.QuoteIdentifier(name)); err != nil {
+		t.Fatalf("pgtest: create database %s: %v", name, err)
 	}
 	t.Cleanup(func() {
 		a, err := sql.Open("postgres", ServerURL())

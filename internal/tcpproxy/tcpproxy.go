@@ -1,9 +1,8 @@
-package chaos
+package tcpproxy
 
 import (
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"sync"
 	"time"
@@ -17,7 +16,7 @@ const (
 	// Pass forwards every connection to the target.
 	Pass Mode = iota
 	// Refuse closes the listening socket (a new connection is refused, as by a
-	// host whose server is down) and resets the connections open.
+	// host whose server is down) and closes the connections open.
 	Refuse
 	// Blackhole accepts connections and forwards nothing either way, as a network
 	// that drops every packet: the open connections hang, and so do new ones. Back
@@ -37,23 +36,26 @@ func (m Mode) String() string {
 	return fmt.Sprintf("Mode(%d)", int(m))
 }
 
+// dialTimeout bounds the proxy's own connection to the target: a target that does
+// not answer ends the client's connection instead of holding it.
+const dialTimeout = 5 * time.Second
+
 // Proxy forwards TCP connections from its address (on loopback) to a target, in the
-// mode the test sets: it stands between the program and PostgreSQL to make the
-// database unreachable without touching the database.
+// mode the test sets.
 type Proxy struct {
 	addr, target string
 
 	mu    sync.Mutex
 	mode  Mode
 	ln    net.Listener
-	conns map[net.Conn]bool
-	open  chan struct{} // closed while traffic may flow (Pass); replaced on leaving Pass
+	conns map[net.Conn]bool // both ends of every connection through the proxy
+	open  chan struct{}     // closed while traffic may flow (Pass); replaced on leaving Pass
 	done  bool
 	wg    sync.WaitGroup
 }
 
-// NewProxy listens on 127.0.0.1 (any free port) and forwards to target, in Pass.
-func NewProxy(target string) (*Proxy, error) {
+// New listens on 127.0.0.1 (a free port) and forwards to target (host:port), in Pass.
+func New(target string) (*Proxy, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("proxy listen: %w", err)
@@ -66,6 +68,9 @@ func NewProxy(target string) (*Proxy, error) {
 
 // Addr is the proxy's host:port.
 func (p *Proxy) Addr() string { return p.addr }
+
+// Target is the host:port the proxy forwards to.
+func (p *Proxy) Target() string { return p.target }
 
 // Mode returns the current mode.
 func (p *Proxy) Mode() Mode {
@@ -84,16 +89,11 @@ func (p *Proxy) Set(m Mode) error {
 	if m == p.mode {
 		return nil
 	}
-	if p.mode == Pass {
-		p.open = make(chan struct{}) // traffic waits on it
-	}
 	switch m {
 	case Refuse:
 		p.ln.Close()
 		p.ln = nil
-		for c := range p.conns {
-			c.Close()
-		}
+		p.closeConns()
 	case Pass, Blackhole:
 		if p.ln == nil {
 			ln, err := net.Listen("tcp", p.addr)
@@ -103,6 +103,11 @@ func (p *Proxy) Set(m Mode) error {
 			p.ln = ln
 			p.serve(ln)
 		}
+	default:
+		return fmt.Errorf("proxy: unknown mode %v", m)
+	}
+	if p.mode == Pass {
+		p.open = make(chan struct{}) // traffic waits on it
 	}
 	if m == Pass {
 		close(p.open)
@@ -111,18 +116,55 @@ func (p *Proxy) Set(m Mode) error {
 	return nil
 }
 
-// Close stops listening and closes every connection.
+// Cut closes every connection open through the proxy, both ends, and returns how
+// many client connections it cut; the mode stays, so in Pass new connections go
+// through (a link reset, as by a firewall or a restarted pooler).
+func (p *Proxy) Cut() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.closeConns()
+}
+
+// Conns is the number of client connections open through the proxy.
+func (p *Proxy) Conns() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, client := range p.conns {
+		if client {
+			n++
+		}
+	}
+	return n
+}
+
+// closeConns closes every connection and untracks it, so that a connection held in
+// the blackhole ends instead of flowing once back in Pass. p.mu is held.
+func (p *Proxy) closeConns() int {
+	n := 0
+	for c, client := range p.conns {
+		c.Close()
+		if client {
+			n++
+		}
+	}
+	clear(p.conns)
+	return n
+}
+
+// Close stops listening, closes every connection and waits for the proxy's
+// goroutines to end.
 func (p *Proxy) Close() {
 	p.mu.Lock()
-	p.done = true
-	if p.ln != nil {
-		p.ln.Close()
-	}
-	for c := range p.conns {
-		c.Close()
-	}
-	if p.mode != Pass {
-		close(p.open)
+	if !p.done {
+		p.done = true
+		if p.ln != nil {
+			p.ln.Close()
+		}
+		p.closeConns()
+		if p.mode != Pass {
+			close(p.open) // release the connections waiting to flow: they see done
+		}
 	}
 	p.mu.Unlock()
 	p.wg.Wait()
@@ -146,25 +188,29 @@ func (p *Proxy) serve(ln net.Listener) {
 	}()
 }
 
-// track adds or removes a connection; it refuses to add once refusing or closed.
-func (p *Proxy) track(c net.Conn, add bool) bool {
+// track adds a connection (client: the accepted end); it refuses once refusing or
+// closed.
+func (p *Proxy) track(c net.Conn, client bool) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if !add {
-		delete(p.conns, c)
-		return true
-	}
 	if p.done || p.mode == Refuse {
 		return false
 	}
-	p.conns[c] = true
+	p.conns[c] = client
 	return true
 }
 
-// gate returns when traffic may flow, or false when the connection must end.
+func (p *Proxy) untrack(c net.Conn) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.conns, c)
+}
+
+// gate returns when traffic may flow on c, or false when c must end (closed by
+// Refuse, Cut or Close meanwhile).
 func (p *Proxy) gate(c net.Conn) bool {
 	p.mu.Lock()
-	open, tracked := p.open, p.conns[c]
+	open, tracked := p.open, p.isTracked(c)
 	p.mu.Unlock()
 	if !tracked {
 		return false
@@ -172,30 +218,33 @@ func (p *Proxy) gate(c net.Conn) bool {
 	<-open
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.conns[c] && !p.done
+	return p.isTracked(c) && !p.done
+}
+
+func (p *Proxy) isTracked(c net.Conn) bool {
+	_, ok := p.conns[c]
+	return ok
 }
 
 func (p *Proxy) handle(client net.Conn) {
+	defer client.Close()
 	if !p.track(client, true) {
-		client.Close()
 		return
 	}
-	defer p.track(client, false)
-	defer client.Close()
+	defer p.untrack(client)
 	// A connection accepted in Blackhole does not reach the target until Pass.
 	if !p.gate(client) {
 		return
 	}
-	server, err := net.DialTimeout("tcp", p.target, 5*time.Second)
+	server, err := net.DialTimeout("tcp", p.target, dialTimeout)
 	if err != nil {
 		return
 	}
-	if !p.track(server, true) {
-		server.Close()
+	defer server.Close()
+	if !p.track(server, false) {
 		return
 	}
-	defer p.track(server, false)
-	defer server.Close()
+	defer p.untrack(server)
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() { defer wg.Done(); p.pump(server, client) }()
@@ -220,9 +269,6 @@ func (p *Proxy) pump(dst, src net.Conn) {
 			}
 		}
 		if err != nil {
-			if !errors.Is(err, io.EOF) {
-				return
-			}
 			return
 		}
 	}
