@@ -172,32 +172,46 @@ func readRejects(path string, most int) (rejectsTable, error) {
 // parseRejects reads a rejects CSV, its PIN column masked, keeping most rows.
 func parseRejects(in io.Reader, most int) (rejectsTable, error) {
 	var t rejectsTable
+	err := eachReject(in, func(rec []string) error {
+		if t.Header == nil {
+			t.Header = rec
+			return nil
+		}
+		t.Total++
+		if len(t.Rows) < most {
+			t.Rows = append(t.Rows, rec)
+		}
+		return nil
+	})
+	return t, err
+}
+
+// eachReject calls fn with each record of a rejects CSV, the header first, the PIN
+// column masked: rejected rows hold what the files hold, a set_pin's PIN included.
+func eachReject(in io.Reader, fn func([]string) error) error {
 	cr := csv.NewReader(in)
 	cr.FieldsPerRecord = -1
-	pin := -1
+	pin, header := -1, true
 	for {
 		rec, err := cr.Read()
 		if errors.Is(err, io.EOF) {
-			return t, nil
+			return nil
 		}
 		if err != nil {
-			return t, fmt.Errorf("read rejects: %w", err)
+			return fmt.Errorf("read rejects: %w", err)
 		}
-		if t.Header == nil {
-			t.Header = rec
+		if header {
+			header = false
 			for i, h := range rec {
 				if strings.EqualFold(strings.TrimSpace(strings.TrimPrefix(h, "\uFEFF")), provisioning.FieldPIN) {
 					pin = i
 				}
 			}
-			continue
-		}
-		if pin >= 0 && pin < len(rec) && rec[pin] != "" {
+		} else if pin >= 0 && pin < len(rec) && rec[pin] != "" {
 			rec[pin] = ops.MaskedPIN
 		}
-		t.Total++
-		if len(t.Rows) < most {
-			t.Rows = append(t.Rows, rec)
+		if err := fn(rec); err != nil {
+			return err
 		}
 	}
 }
@@ -212,7 +226,7 @@ func (c *Console) rejectsCSV(w http.ResponseWriter, r *http.Request) {
 		c.render(w, r, http.StatusNotFound, "error", "Not found", "The console was started without the inbox (serve --inbox): it cannot read rejects files.")
 		return
 	}
-	t, err := readRejects(importer.RejectsPath(c.opts.Inbox, f.Name), -1>>1)
+	fh, err := os.Open(importer.RejectsPath(c.opts.Inbox, f.Name))
 	if errors.Is(err, fs.ErrNotExist) {
 		c.render(w, r, http.StatusNotFound, "error", "Not found", fmt.Sprintf("File %d has no rejects file in the inbox's rejects/ folder.", f.ID))
 		return
@@ -221,12 +235,16 @@ func (c *Console) rejectsCSV(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, err)
 		return
 	}
+	defer fh.Close()
 	name := strings.TrimSuffix(f.Name, filepath.Ext(f.Name)) + ".rejects.csv"
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", name))
+	// Streamed, row by row: a rejects file may hold millions.
 	cw := csv.NewWriter(w)
-	cw.Write(t.Header)
-	cw.WriteAll(t.Rows)
+	if err := eachReject(fh, cw.Write); err != nil {
+		c.opts.Log.WithError(err).WithField("file", f.Name).Error("console: rejects download cut short")
+	}
+	cw.Flush()
 }
 
 // An uploaded file's name: a plain file name ending .csv, nothing that climbs out of
