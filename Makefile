@@ -22,6 +22,7 @@ vet:
 test: vet
 	scripts/ensure-postgres.sh
 	scripts/ensure-pgbouncer.sh
+	scripts/ensure-chromium.sh
 	$(GO) test -race -count=1 $(PKGS)
 
 # Benchmarks print figures beside a baseline measured in the same run.
