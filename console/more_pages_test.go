@@ -346,3 +346,72 @@ func TestRefreshKeepsNoSession(t *testing.T) {
 		t.Errorf("a page the operator opened did not keep the session: %d", p.status)
 	}
 }
+
+// TestNewActionsRefused: every action of the new pages refuses a viewer (and an
+// operator where it is the admin's), a missing and a wrong CSRF token: 403, nothing
+// done.
+func TestNewActionsRefused(t *testing.T) {
+	e := newEnv(t, false)
+	ctx := context.Background()
+	n := pgtest.Request(t, e.db, pgtest.RequestOpts{Smartcard: "Z1"})
+	roles := map[string]*browser{}
+	csrf := map[string]string{}
+	for _, r := range console.Roles {
+		roles[r] = e.as(t, r)
+		csrf[r] = roles[r].get("/console/").csrf(t)
+	}
+	actions := []struct {
+		path string
+		need string
+		form url.Values
+	}{
+		{"/console/bulk", "operator", url.Values{"smartcard": {"Z1"}, "lever": {"hold"}, "expect": {"1"}}},
+		{"/console/upload/confirm", "operator", url.Values{"token": {strings.Repeat("a", 43)}, "name": {"x.csv"}}},
+		{"/console/pause", "operator", url.Values{"target": {"queue"}, "back": {"/console/runs"}}},
+		{"/console/operators", "admin", url.Values{"name": {"mallory"}, "role": {"admin"}}},
+		{"/console/operators/viewer/disable", "admin", nil},
+		{"/console/operators/viewer/password", "admin", url.Values{"password": {"mallory-password"}}},
+		{"/console/tokens", "admin", url.Values{"name": {"mallory"}}},
+	}
+	for _, a := range actions {
+		try := func(who, token string) {
+			t.Helper()
+			f := url.Values{}
+			for k, v := range a.form {
+				f[k] = v
+			}
+			if token != "" {
+				f.Set("csrf", token)
+			}
+			if p := roles[who].post(a.path, f); p.status != http.StatusForbidden {
+				t.Errorf("%s by %s (csrf %q): %d, want 403", a.path, who, token, p.status)
+			}
+		}
+		for _, who := range console.Roles {
+			if who == a.need || who == "admin" {
+				try(who, "")            // missing
+				try(who, csrf[who]+"x") // wrong
+				continue
+			}
+			try(who, csrf[who]) // too few rights
+		}
+	}
+	if r, _ := ops.Get(ctx, e.db, n); r.HeldAt != nil {
+		t.Error("held")
+	}
+	if ps, _ := ops.Paused(ctx, e.db); len(ps) != 0 {
+		t.Errorf("paused: %v", ps)
+	}
+	if list, _ := console.ListOperators(ctx, e.db); len(list) != 3 || list[2].Disabled {
+		t.Errorf("operators changed: %+v", list)
+	}
+	if p := e.browser(t).signIn("viewer", "viewer-password"); p.status != http.StatusSeeOther {
+		t.Errorf("the viewer's password changed: %d", p.status)
+	}
+	if ts, _ := api.ListTokens(ctx, e.db); len(ts) != 0 {
+		t.Errorf("tokens: %v", ts)
+	}
+	if audit, _ := ops.ListAudit(ctx, e.db, ops.AuditFilter{}); len(audit) != 0 {
+		t.Errorf("audited: %+v", audit)
+	}
+}
