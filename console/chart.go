@@ -21,7 +21,8 @@ const (
 type chartData struct {
 	Width, Height       int
 	Completed, Rejected string // polyline points
-	Max                 int64  // the busiest minute's count, the top of the scale
+	Max                 int64  // the top of the scale: the busiest minute's count, at least 1
+	Busiest             int64  // the busiest minute's count
 	TotalCompleted      int64
 	TotalRejected       int64
 	Ticks               []chartTick
@@ -41,8 +42,9 @@ func drawChart(rows []ops.Settled, until time.Time) chartData {
 	for _, r := range rows {
 		d.TotalCompleted += r.Completed
 		d.TotalRejected += r.Rejected
-		d.Max = max(d.Max, r.Completed, r.Rejected)
+		d.Busiest = max(d.Busiest, r.Completed, r.Rejected)
 	}
+	d.Max = max(d.Busiest, 1)
 	y := func(n int64) string {
 		return fmt.Sprintf("%.1f", float64(chartHeight)-float64(n)*float64(chartHeight-4)/float64(d.Max))
 	}
