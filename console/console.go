@@ -170,6 +170,13 @@ func (c *Console) auth(role string, h http.HandlerFunc) http.HandlerFunc {
 			if r.Method == http.MethodGet {
 				next = "?next=" + url.QueryEscape(r.URL.RequestURI())
 			}
+			if r.Header.Get("HX-Request") == "true" {
+				// htmx's refresh: a redirect would swap the sign-in page's nothing
+				// into the overview; HX-Redirect sends the whole page there.
+				w.Header().Set("HX-Redirect", Prefix+"login"+next)
+				w.WriteHeader(http.StatusUnauthorized)
+				return
+			}
 			http.Redirect(w, r, Prefix+"login"+next, http.StatusSeeOther)
 			return
 		}

@@ -333,8 +333,8 @@ func TestRefreshKeepsNoSession(t *testing.T) {
 		t.Fatalf("refresh: %d", p.status)
 	}
 	e.clock.add(20 * time.Minute) // 40 minutes since the operator's last page
-	if p := refresh(); p.status != http.StatusSeeOther {
-		t.Errorf("the refresh kept the session alive: %d", p.status)
+	if p := refresh(); p.status != http.StatusUnauthorized || p.header.Get("HX-Redirect") != "/console/login?next=%2Fconsole%2F" {
+		t.Errorf("the refresh kept the session alive, or did not send the page to the sign-in: %d %v", p.status, p.header)
 	}
 	b = e.as(t, "viewer")
 	e.clock.add(20 * time.Minute)
