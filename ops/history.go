@@ -2,6 +2,7 @@ package ops
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -104,8 +105,16 @@ type Settled struct {
 // database over an index (migration 000017), whatever the size of the table.
 func SettledPerMinute(ctx context.Context, db *store.DB, since, until time.Time) ([]Settled, error) {
 	since, until = since.UTC().Truncate(time.Minute), until.UTC()
+	tx, err := db.BeginTxx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("settled per minute: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, provsql.SettledPerMinuteMemory); err != nil {
+		return nil, fmt.Errorf("settled per minute: %w", err)
+	}
 	var rows []Settled
-	if err := db.SelectContext(ctx, &rows, provsql.SettledPerMinute, since, until); err != nil {
+	if err := tx.SelectContext(ctx, &rows, provsql.SettledPerMinute, since, until); err != nil {
 		return nil, fmt.Errorf("settled per minute: %w", err)
 	}
 	got := make(map[time.Time]Settled, len(rows))

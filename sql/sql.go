@@ -304,6 +304,8 @@ var (
 var (
 	//go:embed queries/settled_per_minute.sql
 	SettledPerMinute string
+	//go:embed queries/settled_per_minute_memory.sql
+	SettledPerMinuteMemory string
 	//go:embed queries/list_processes.sql
 	ListProcesses string
 	//go:embed queries/list_job_runs.sql
