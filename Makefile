@@ -7,7 +7,7 @@ PKGS    := ./...
 # Tests create their databases on this server (see internal/pgtest).
 export TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable
 
-.PHONY: all build test bench chaos demo fuzz vet clean
+.PHONY: all build test bench bench-console chaos demo fuzz vet clean
 
 all: build
 
@@ -31,6 +31,12 @@ bench: build
 	scripts/bench.sh
 	scripts/bench-dispatch.sh
 	scripts/bench-reconcile.sh
+	scripts/bench-console.sh
+
+# The operator console's pages at 10,000,000 requests (docs/benchmarks.md).
+bench-console: build
+	scripts/ensure-postgres.sh
+	scripts/bench-console.sh
 
 # The chaos suite's full scenarios and their table (docs/chaos.md); their reduced
 # forms run in `make test`. The hosts scenario needs root for network namespaces.
