@@ -2,7 +2,6 @@ CREATE INDEX provisioning_requests_source_file ON provisioning_requests (source_
 DROP INDEX provisioning_requests_smartcard;
 DROP INDEX provisioning_requests_subscription;
 DROP INDEX provisioning_requests_source_file_number;
-DROP INDEX provisioning_requests_pending_number;
 DROP INDEX provisioning_requests_express_number;
 DROP INDEX provisioning_requests_error_code;
 DROP INDEX provisioning_requests_created_at;
