@@ -11,7 +11,7 @@ TEST_TIMEOUT ?= 30m
 # Tests create their databases on this server (see internal/pgtest).
 export TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable
 
-.PHONY: all build test bench chaos demo fuzz vet clean
+.PHONY: all build test bench bench-console chaos demo fuzz vet clean
 
 all: build
 
@@ -26,6 +26,7 @@ vet:
 test: vet
 	scripts/ensure-postgres.sh
 	scripts/ensure-pgbouncer.sh
+	scripts/ensure-chromium.sh
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) $(PKGS)
 
 # Benchmarks print figures beside a baseline measured in the same run.
@@ -35,6 +36,12 @@ bench: build
 	scripts/bench-dispatch.sh
 	scripts/bench-reconcile.sh
 	scripts/bench-api.sh
+	scripts/bench-console.sh
+
+# The operator console's pages at 10,000,000 requests (docs/benchmarks.md).
+bench-console: build
+	scripts/ensure-postgres.sh
+	scripts/bench-console.sh
 
 # The chaos suite's full scenarios and their table (docs/chaos.md); their reduced
 # forms run in `make test`. The hosts scenario needs root for network namespaces.

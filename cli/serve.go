@@ -57,6 +57,8 @@ func runServe(ctx context.Context, env Env, args []string) error {
 	consoleIdle := fs.Duration("console-idle", console.DefaultIdle, "a console session ends after this long without a page")
 	consoleSecure := fs.Bool("console-secure-cookies", false, "mark the console's cookies Secure on plain HTTP too: behind a reverse proxy that terminates TLS (under --tls-cert they always are)")
 	dbConns := fs.Int("db-conns", serveConns, "database connections kept open for the calls (the calls beyond it wait for one)")
+	consoleInbox := fs.String("inbox", "", "the import's inbox, for the console's Files page (upload, rejects) and its backlog (default: $PROVISIONER_INBOX, else the configuration's)")
+	consoleMaxUpload := fs.Int64("console-max-upload", console.DefaultMaxUpload, "the largest file the console uploads into the inbox, in bytes")
 	g := addGatewayFlags(fs) // for process_immediately
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -76,6 +78,8 @@ func runServe(ctx context.Context, env Env, args []string) error {
 		return usagef("--db-conns %d: must be at least 1", *dbConns)
 	case *consoleIdle < time.Minute:
 		return usagef("--console-idle %s: must be at least 1m", *consoleIdle)
+	case *consoleMaxUpload < 1024:
+		return usagef("--console-max-upload %d: must be at least 1024", *consoleMaxUpload)
 	}
 	var tlsConfig *tls.Config
 	if *tlsCert != "" {
@@ -128,8 +132,19 @@ func runServe(ctx context.Context, env Env, args []string) error {
 		// The console and the Web API on one listener: /console/ is the console's,
 		// every other path the API's.
 		mux := http.NewServeMux()
+		// The inbox and the schedules as status sees them: the flag, the
+		// environment, then the configuration.
+		inbox := *consoleInbox
+		if inbox == "" {
+			inbox = env.Getenv("PROVISIONER_INBOX")
+		}
+		so := statusOptions(env.now(), inbox, dbf.cfg)
+		if inbox == "" && dbf.cfg != nil {
+			inbox = dbf.cfg.Import.Inbox
+		}
 		mux.Handle(console.Prefix, console.New(db, console.Options{
 			Idle: *consoleIdle, Jobs: jobs.Names(), Secure: *consoleSecure, Log: log, Now: env.Now,
+			Inbox: inbox, Schedules: so.Schedules, MaxUpload: *consoleMaxUpload,
 		}).Handler())
 		mux.Handle("/", handler)
 		handler = mux

@@ -261,11 +261,11 @@ func startSession(ctx context.Context, db *store.DB, op Operator, now time.Time,
 	return secret, Session{OperatorID: op.ID, Operator: op.Name, Role: op.Role, CSRF: csrf}, nil
 }
 
-// touchSession returns the live session of the cookie's secret and moves its idle
-// expiry on; ok false when there is none.
-func touchSession(ctx context.Context, db *store.DB, secret string, now time.Time, idle time.Duration) (Session, bool, error) {
+// touchSession returns the live session of the cookie's secret and, with keep,
+// moves its idle expiry on; ok false when there is none.
+func touchSession(ctx context.Context, db *store.DB, secret string, now time.Time, idle time.Duration, keep bool) (Session, bool, error) {
 	var s Session
-	err := db.GetContext(ctx, &s, provsql.SessionTouch, sessionKey(secret), now, now.Add(idle))
+	err := db.GetContext(ctx, &s, provsql.SessionTouch, sessionKey(secret), now, now.Add(idle), keep)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Session{}, false, nil
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/provisioner/provisioner/ops"
 	"github.com/provisioner/provisioner/store"
 )
 
@@ -43,7 +44,20 @@ type Options struct {
 	Log    *logrus.Logger
 	// Now is the console's clock; nil is time.Now.
 	Now func() time.Time
+	// Inbox is the import's inbox: the Files page's upload writes into it, the
+	// overview counts its backlog, and the rejects of its files are read from its
+	// rejects/ folder. "" leaves the upload, the backlog and the rejects out.
+	Inbox string
+	// Schedules: the jobs' schedules (from a configuration), so that the overview
+	// says which job is overdue; nil when there is no configuration.
+	Schedules map[string]ops.Schedule
+	// MaxUpload is the largest file the upload takes, in bytes (0: DefaultMaxUpload).
+	MaxUpload int64
 }
+
+// DefaultMaxUpload is the largest CSV file the Files page uploads: 32 MiB, some
+// 300,000 rows; larger files go into the inbox by other means (scp, a share).
+const DefaultMaxUpload = 32 << 20
 
 // Console serves the console's pages.
 type Console struct {
@@ -63,11 +77,15 @@ func New(db *store.DB, opts Options) *Console {
 	if opts.Idle <= 0 {
 		opts.Idle = DefaultIdle
 	}
+	if opts.MaxUpload <= 0 {
+		opts.MaxUpload = DefaultMaxUpload
+	}
 	if opts.Log == nil {
 		opts.Log = logrus.New()
 	}
 	c := &Console{db: db, opts: opts, pages: map[string]*template.Template{}}
-	for _, p := range []string{"login", "overview", "requests", "request", "result", "error"} {
+	for _, p := range []string{"login", "overview", "requests", "request", "result", "error",
+		"bulk", "files", "file", "upload", "runs", "operators", "secret", "audit"} {
 		c.pages[p] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+p+".html"))
 	}
 	return c
@@ -94,16 +112,31 @@ func (c *Console) Handler() http.Handler {
 	mux.HandleFunc("POST /console/requests/{number}/{lever}", c.auth(RoleOperator, c.lever))
 	mux.HandleFunc("POST /console/pause", c.auth(RoleOperator, c.pause))
 	mux.HandleFunc("POST /console/resume", c.auth(RoleOperator, c.resume))
+	mux.HandleFunc("GET /console/bulk", c.auth(RoleOperator, c.bulkConfirm))
+	mux.HandleFunc("POST /console/bulk", c.auth(RoleOperator, c.bulk))
+	mux.HandleFunc("GET /console/files", c.auth(RoleViewer, c.files))
+	mux.HandleFunc("GET /console/files/{id}", c.auth(RoleViewer, c.file))
+	mux.HandleFunc("GET /console/files/{id}/rejects.csv", c.auth(RoleViewer, c.rejectsCSV))
+	mux.HandleFunc("POST /console/upload", c.limitBody(c.opts.MaxUpload+1<<20, c.auth(RoleOperator, c.upload)))
+	mux.HandleFunc("POST /console/upload/confirm", c.auth(RoleOperator, c.uploadConfirm))
+	mux.HandleFunc("GET /console/runs", c.auth(RoleViewer, c.runs))
+	mux.HandleFunc("GET /console/audit", c.auth(RoleViewer, c.audit))
+	mux.HandleFunc("GET /console/operators", c.auth(RoleAdmin, c.operators))
+	mux.HandleFunc("POST /console/operators", c.auth(RoleAdmin, c.operatorCreate))
+	mux.HandleFunc("POST /console/operators/{name}/{action}", c.auth(RoleAdmin, c.operatorAction))
+	mux.HandleFunc("POST /console/tokens", c.auth(RoleAdmin, c.tokenCreate))
+	mux.HandleFunc("POST /console/tokens/{name}/revoke", c.auth(RoleAdmin, c.tokenRevoke))
 	return securityHeaders(mux)
 }
 
 // securityHeaders: no page may be framed (clickjacking) or sniffed, and no page
-// loads anything from elsewhere.
+// loads anything from elsewhere: no inline script or style either (htmx is a file of
+// /console/static/, its indicator styles turned off in the layout).
 func securityHeaders(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Frame-Options", "DENY")
 		w.Header().Set("X-Content-Type-Options", "nosniff")
-		w.Header().Set("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'; form-action 'self'")
+		w.Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
 		w.Header().Set("Referrer-Policy", "same-origin")
 		w.Header().Set("Cache-Control", "no-store")
 		h.ServeHTTP(w, r)
@@ -123,7 +156,10 @@ func (c *Console) auth(role string, h http.HandlerFunc) http.HandlerFunc {
 		ok := false
 		if ck, err := r.Cookie(sessionCookie); err == nil && ck.Value != "" {
 			var err error
-			s, ok, err = touchSession(r.Context(), c.db, ck.Value, c.now(), c.opts.Idle)
+			// The overview's automatic refresh (htmx) is not the operator at the page:
+			// it does not keep the session alive.
+			keep := r.Header.Get("HX-Request") != "true"
+			s, ok, err = touchSession(r.Context(), c.db, ck.Value, c.now(), c.opts.Idle, keep)
 			if err != nil {
 				c.fail(w, r, err)
 				return
@@ -133,6 +169,13 @@ func (c *Console) auth(role string, h http.HandlerFunc) http.HandlerFunc {
 			next := ""
 			if r.Method == http.MethodGet {
 				next = "?next=" + url.QueryEscape(r.URL.RequestURI())
+			}
+			if r.Header.Get("HX-Request") == "true" {
+				// htmx's refresh: a redirect would swap the sign-in page's nothing
+				// into the overview; HX-Redirect sends the whole page there.
+				w.Header().Set("HX-Redirect", Prefix+"login"+next)
+				w.WriteHeader(http.StatusUnauthorized)
+				return
 			}
 			http.Redirect(w, r, Prefix+"login"+next, http.StatusSeeOther)
 			return

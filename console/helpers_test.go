@@ -1,8 +1,10 @@
 package console_test
 
 import (
+	"bytes"
 	"context"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -38,6 +40,7 @@ type env struct {
 	db    *store.DB
 	srv   *httptest.Server
 	clock *clock
+	inbox string
 }
 
 var jobNames = []string{"import", "process", "housekeeping"}
@@ -46,12 +49,23 @@ var jobNames = []string{"import", "process", "housekeeping"}
 // operator of each role: viewer, operator, admin; each's password is NAME-password.
 func newEnv(t *testing.T, tls bool) *env {
 	t.Helper()
+	return newEnvWith(t, tls, nil)
+}
+
+// newEnvWith is newEnv with the console's options changed by set (nil: none); the
+// console always has an inbox of its own (env.inbox).
+func newEnvWith(t *testing.T, tls bool, set func(*console.Options)) *env {
+	t.Helper()
 	console.BcryptCost = bcrypt.MinCost // the tests sign in often; the cost is not what they test
 	db, _ := pgtest.New(t)
 	clk := &clock{t: time.Now()}
 	log := logrus.New()
 	log.SetOutput(io.Discard)
-	c := console.New(db, console.Options{Jobs: jobNames, Log: log, Now: clk.now})
+	opts := console.Options{Jobs: jobNames, Log: log, Now: clk.now, Inbox: t.TempDir()}
+	if set != nil {
+		set(&opts)
+	}
+	c := console.New(db, opts)
 	var srv *httptest.Server
 	if tls {
 		srv = httptest.NewTLSServer(c.Handler())
@@ -64,7 +78,7 @@ func newEnv(t *testing.T, tls bool) *env {
 			t.Fatal(err)
 		}
 	}
-	return &env{db: db, srv: srv, clock: clk}
+	return &env{db: db, srv: srv, clock: clk, inbox: opts.Inbox}
 }
 
 // browser is a client with its own cookies that does not follow redirects, so that
@@ -120,6 +134,25 @@ func (b *browser) post(path string, form url.Values) page {
 	b.t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, b.base+path, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return b.do(req)
+}
+
+// upload posts a multipart form to path: fields, and the file named file holding
+// content.
+func (b *browser) upload(path string, fields map[string]string, file string, content []byte) page {
+	b.t.Helper()
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	for k, v := range fields {
+		mw.WriteField(k, v)
+	}
+	if file != "" {
+		fw, _ := mw.CreateFormFile("file", file)
+		fw.Write(content)
+	}
+	mw.Close()
+	req, _ := http.NewRequest(http.MethodPost, b.base+path, &body)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
 	return b.do(req)
 }
 

@@ -20,6 +20,10 @@ type resultData struct {
 	Outcomes []outcome
 	Changed  int
 	Back     string
+	// A bulk lever's: how many it matched (Outcomes may list fewer: BulkShown), and
+	// how many it skipped, by why.
+	Total   int
+	Skipped []reasonCount
 }
 
 type outcome struct {
@@ -27,6 +31,8 @@ type outcome struct {
 	Changed bool
 	Skipped string
 	Detail  string
+	// The confirmation page's sample shows them.
+	Type, State string
 }
 
 // lever pulls one lever on one request, under the signed-in operator's name:
@@ -62,7 +68,7 @@ func (c *Console) lever(w http.ResponseWriter, r *http.Request) {
 		c.result(w, r, d)
 		return
 	}
-	l, msg := leverOf(action, r, now)
+	l, msg := leverOf(action, r.PostFormValue, now)
 	if msg != "" {
 		d.Error = msg
 		c.result(w, r, d)
@@ -85,14 +91,14 @@ func (c *Console) lever(w http.ResponseWriter, r *http.Request) {
 }
 
 // leverOf reads a lever's form; msg names what is wrong with it ("" when nothing).
-func leverOf(action string, r *http.Request, now time.Time) (ops.Lever, string) {
-	l := ops.Lever{Action: action, Reason: strings.TrimSpace(r.PostFormValue("reason")),
-		Priority: strings.ToUpper(strings.TrimSpace(r.PostFormValue("priority")))}
+func leverOf(action string, get func(string) string, now time.Time) (ops.Lever, string) {
+	l := ops.Lever{Action: action, Reason: strings.TrimSpace(get("reason")),
+		Priority: strings.ToUpper(strings.TrimSpace(get("priority")))}
 	if !slices.Contains([]string{ops.ActionHold, ops.ActionRelease, ops.ActionCancel, ops.ActionReschedule, ops.ActionPriority}, action) {
 		return l, fmt.Sprintf("no such lever %q: retry, hold, release, cancel, reschedule or priority", action)
 	}
 	if action == ops.ActionReschedule {
-		v := strings.TrimSpace(r.PostFormValue("at"))
+		v := strings.TrimSpace(get("at"))
 		// A browser's datetime-local field gives 2026-12-24T18:00 (read as UTC).
 		at, err := time.Parse("2006-01-02T15:04", v)
 		if err != nil {
@@ -119,7 +125,7 @@ func (c *Console) result(w http.ResponseWriter, r *http.Request, d resultData) {
 func (c *Console) pauseTarget(w http.ResponseWriter, r *http.Request) (string, bool) {
 	t := strings.ToLower(strings.TrimSpace(r.PostFormValue("target")))
 	if !slices.Contains(c.targets(), t) {
-		c.render(w, r, http.StatusBadRequest, "result", "Pause", resultData{What: "pause", Back: Prefix,
+		c.render(w, r, http.StatusBadRequest, "result", "Pause", resultData{What: "pause", Back: safeNext(r.PostFormValue("back")),
 			Error: fmt.Sprintf("target %q: give one of %s", t, strings.Join(c.targets(), ", "))})
 		return "", false
 	}
@@ -139,7 +145,7 @@ func (c *Console) pause(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, err)
 		return
 	}
-	d := resultData{What: "pause " + t, Back: Prefix, Changed: 1}
+	d := resultData{What: "pause " + t, Back: safeNext(r.PostFormValue("back")), Changed: 1}
 	d.Outcomes = []outcome{{Changed: true, Detail: t + " paused"}}
 	if already {
 		d.Outcomes[0].Detail = t + " was already paused: its reason and operator are now yours"
@@ -159,7 +165,7 @@ func (c *Console) resume(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, err)
 		return
 	}
-	d := resultData{What: "resume " + t, Back: Prefix}
+	d := resultData{What: "resume " + t, Back: safeNext(r.PostFormValue("back"))}
 	if p == nil {
 		d.Outcomes = []outcome{{Skipped: t + " was not paused"}}
 	} else {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/provisioner/provisioner/importer"
 	"github.com/provisioner/provisioner/ops"
 	"github.com/provisioner/provisioner/provisioning"
 )
@@ -37,7 +38,15 @@ var funcs = template.FuncMap{
 		}
 		return *p
 	},
-	"age": func(s int64) string { return (time.Duration(s) * time.Second).String() },
+	"age":    func(s int64) string { return (time.Duration(s) * time.Second).String() },
+	"list":   func(s ...string) []string { return s },
+	"deref2": func(b *bool) bool { return b != nil && *b },
+	"dur": func(d time.Duration) string {
+		if d <= 0 {
+			return ""
+		}
+		return d.Round(time.Millisecond).String()
+	},
 }
 
 // The overview: what `provisioner status` shows (ops.Snapshot), and the pauses.
@@ -46,6 +55,9 @@ type overviewData struct {
 	States  []stateCount
 	Targets []string
 	Notice  string
+	Chart   chartData
+	Failed  []ops.ImportedFile // the files refused whole lately
+	Overdue int                // jobs overdue
 }
 
 type stateCount struct {
@@ -54,16 +66,43 @@ type stateCount struct {
 }
 
 func (c *Console) overview(w http.ResponseWriter, r *http.Request) {
-	st, err := ops.Snapshot(r.Context(), c.db, ops.StatusOptions{Now: c.now(), Jobs: c.opts.Jobs})
+	now := c.now()
+	opts := ops.StatusOptions{Now: now, Jobs: c.opts.Jobs, Schedules: c.opts.Schedules}
+	if c.opts.Inbox != "" {
+		opts.Inbox, opts.CountInbox = c.opts.Inbox, countInbox
+	}
+	st, err := ops.Snapshot(r.Context(), c.db, opts)
 	if err != nil {
 		c.fail(w, r, err)
 		return
 	}
 	d := overviewData{Status: st, Targets: c.targets()}
+	settled, err := ops.SettledPerMinute(r.Context(), c.db, now.Add(-24*time.Hour), now)
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	d.Chart = drawChart(settled, now)
+	if d.Failed, err = ops.ImportFiles(r.Context(), c.db, string(importer.Refused), 0, 5); err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	for _, j := range st.Jobs {
+		if j.Overdue != nil && *j.Overdue {
+			d.Overdue++
+		}
+	}
 	for _, s := range []provisioning.State{provisioning.Pending, provisioning.Completed, provisioning.Rejected} {
 		d.States = append(d.States, stateCount{string(s), st.Requests.ByState[string(s)]})
 	}
 	c.render(w, r, http.StatusOK, "overview", "Overview", d)
+}
+
+// countInbox counts an inbox's files by the importer's rules, for ops.Snapshot,
+// which does not know the inbox's layout (as the status command does).
+func countInbox(dir string) (ops.InboxFiles, error) {
+	b, err := importer.InboxBacklog(dir)
+	return ops.InboxFiles(b), err
 }
 
 func (c *Console) targets() []string {
@@ -79,6 +118,9 @@ const (
 
 type requestsData struct {
 	Form     url.Values
+	Levers   []string // the bulk levers, for an operator
+	Filtered bool     // a filter is given: the bulk levers apply
+	Hidden   []field  // the filters, for the bulk form
 	Errors   []string
 	Rows     []ops.Request
 	Count    int64
@@ -130,7 +172,7 @@ func requestFilter(q url.Values, now time.Time) (ops.Filter, []string) {
 	for _, n := range []struct {
 		field string
 		to    *int64
-	}{{"number", &f.Number}, {"after", &f.After}} {
+	}{{"number", &f.Number}, {"after", &f.After}, {"before", &f.Before}} {
 		if v := strings.TrimSpace(q.Get(n.field)); v != "" {
 			x, err := strconv.ParseInt(v, 10, 64)
 			if err != nil || x < 0 {
@@ -139,6 +181,13 @@ func requestFilter(q url.Values, now time.Time) (ops.Filter, []string) {
 			}
 			*n.to = x
 		}
+	}
+	switch v := strings.TrimSpace(q.Get("sort")); v {
+	case "", "number":
+	case "newest":
+		f.Newest = true
+	default:
+		errs = append(errs, fmt.Sprintf("sort: %q: give number (the oldest first) or newest (the newest first)", v))
 	}
 	return f, errs
 }
@@ -151,6 +200,15 @@ func (c *Console) requests(w http.ResponseWriter, r *http.Request) {
 		d.Types = append(d.Types, string(t))
 	}
 	f, errs := requestFilter(q, c.now())
+	if sessionOf(r).Can(RoleOperator) {
+		d.Levers = bulkLevers
+	}
+	d.Filtered = !f.Empty()
+	for _, name := range filterFields {
+		if v := strings.TrimSpace(q.Get(name)); v != "" {
+			d.Hidden = append(d.Hidden, field{name, v})
+		}
+	}
 	if len(errs) > 0 {
 		d.Errors = errs
 		c.render(w, r, http.StatusBadRequest, "requests", "Requests", d)
@@ -162,15 +220,24 @@ func (c *Console) requests(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, err)
 		return
 	}
+	// Keyset paging: the next page continues after the last number shown (before
+	// it, newest first), as fast on the last page as on the first.
+	pos := "after"
+	if f.Newest {
+		pos = "before"
+	}
 	if len(rows) > PageSize {
 		rows = rows[:PageSize]
 		next := cloneValues(q)
-		next.Set("after", strconv.FormatInt(rows[len(rows)-1].Number, 10))
+		next.Del("after")
+		next.Del("before")
+		next.Set(pos, strconv.FormatInt(rows[len(rows)-1].Number, 10))
 		d.Next = Prefix + "requests?" + next.Encode()
 	}
-	if f.After != 0 {
+	if f.After != 0 || f.Before != 0 {
 		first := cloneValues(q)
 		first.Del("after")
+		first.Del("before")
 		d.First = Prefix + "requests?" + first.Encode()
 	}
 	for i := range rows {
@@ -178,7 +245,7 @@ func (c *Console) requests(w http.ResponseWriter, r *http.Request) {
 	}
 	d.Rows = rows
 	// The count is of the whole filter, not of the pages after this one.
-	f.After = 0
+	f.After, f.Before = 0, 0
 	n, err := ops.CountUpTo(r.Context(), c.db, f, CountCap)
 	if err != nil {
 		c.fail(w, r, err)

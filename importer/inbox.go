@@ -88,6 +88,12 @@ func (im *Importer) ImportInbox(ctx context.Context, dir string, settle time.Dur
 	return results, nil
 }
 
+// RejectsPath is where the rejects of the file recorded as name (import_files.name),
+// imported from the inbox dir, are filed: the console reads them there.
+func RejectsPath(dir, name string) string {
+	return filepath.Join(dir, RejectsDir, strings.TrimSuffix(name, filepath.Ext(name))+".rejects.csv")
+}
+
 // importClaimed imports a file in processing/ while holding an exclusive lock on it,
 // then moves it on. ok is false when another importer holds the file.
 func (im *Importer) importClaimed(ctx context.Context, dir, path string, recovering bool) (res Result, ok bool, err error) {
@@ -112,7 +118,7 @@ func (im *Importer) importClaimed(ctx context.Context, dir, path string, recover
 	}
 
 	name := filepath.Base(path)
-	rejectsPath := filepath.Join(dir, RejectsDir, strings.TrimSuffix(name, filepath.Ext(name))+".rejects.csv")
+	rejectsPath := RejectsPath(dir, name)
 	rej := rejectsFile(rejectsPath)
 	defer rej.discard()
 	res, err = im.importFile(ctx, f, name, rej, recovering)

@@ -33,12 +33,14 @@ const (
 	ActionOperatorCreate   = "operators create"
 	ActionOperatorDisable  = "operators disable"
 	ActionOperatorPassword = "operators password"
+	// A file uploaded into the inbox through the console's Files page.
+	ActionUpload = "files upload"
 )
 
 // Actions are the audit trail's actions, for `audit list --action`.
 var Actions = []string{ActionRetry, ActionHold, ActionRelease, ActionCancel, ActionReschedule, ActionPriority,
 	ActionPause, ActionResume, ActionTokenCreate, ActionTokenRevoke, ActionReferenceLoad,
-	ActionOperatorCreate, ActionOperatorDisable, ActionOperatorPassword}
+	ActionOperatorCreate, ActionOperatorDisable, ActionOperatorPassword, ActionUpload}
 
 // MaxAuditNumbers caps the request numbers an audit entry stores: the first ones,
 // in number order. Touched keeps the full count. A lever over a million requests
@@ -125,6 +127,10 @@ type AuditFilter struct {
 	Since    time.Time
 	// Limit: the most entries, newest first (0: 1,000).
 	Limit int
+	// BeforeAt and BeforeID, when BeforeAt is set, keep the entries older than that
+	// one (at, then id): keyset paging, the console's Audit page.
+	BeforeAt time.Time
+	BeforeID int64
 }
 
 // ListAudit returns the audit entries f selects, newest first.
@@ -137,7 +143,7 @@ func ListAudit(ctx context.Context, db *store.DB, f AuditFilter) ([]AuditEntry, 
 		AuditEntry
 		Filters string `db:"filters"`
 	}
-	if err := db.SelectContext(ctx, &rows, provsql.ListAudit, f.Operator, f.Action, nullTime(f.Since), limit); err != nil {
+	if err := db.SelectContext(ctx, &rows, provsql.ListAudit, f.Operator, f.Action, nullTime(f.Since), limit, nullTime(f.BeforeAt), f.BeforeID); err != nil {
 		return nil, fmt.Errorf("list audit: %w", err)
 	}
 	out := make([]AuditEntry, len(rows))

@@ -39,6 +39,10 @@ type Filter struct {
 	// on page 1 (an Offset reads and skips every row before it). Given omits it: it
 	// is a position, not a filter.
 	After int64
+	// Newest lists newest first (descending number, the order of creation); Before
+	// then keeps the numbers before it (0: any), as After does the other way.
+	Newest bool
+	Before int64
 	// Limit caps the rows returned (0: no cap); Offset skips as many first (paging:
 	// the Web API's list). Count ignores both.
 	Limit  int

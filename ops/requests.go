@@ -174,7 +174,11 @@ func list(ctx context.Context, q sqlx.QueryerContext, f Filter) ([]Request, erro
 	}
 	var rows []dbRequest
 	args := append(f.args(), limit, f.Offset, !f.NoNames)
-	if err := sqlx.SelectContext(ctx, q, &rows, provsql.FilterRequests, args...); err != nil {
+	query := provsql.FilterRequests
+	if f.Newest {
+		query = provsql.FilterRequestsNewest
+	}
+	if err := sqlx.SelectContext(ctx, q, &rows, query, args...); err != nil {
 		return nil, fmt.Errorf("list requests: %w", err)
 	}
 	out := make([]Request, len(rows))
@@ -211,8 +215,16 @@ func (f Filter) args() []any {
 		nullList(f.States), nullList(f.Types), nullList(f.Priorities), nullList(f.ErrorCodes),
 		f.Smartcard, f.Subscription, f.File, stampedPattern(f.File),
 		nullTime(f.CreatedSince), nullTime(f.CreatedUntil), nullTime(f.ExecutedSince), nullTime(f.ExecutedUntil),
-		f.Number, f.ReferenceNumber, f.ID, f.After,
+		f.Number, f.ReferenceNumber, f.ID, f.position(),
 	}
+}
+
+// position is $16: the keyset position, After in number order, Before newest first.
+func (f Filter) position() int64 {
+	if f.Newest {
+		return f.Before
+	}
+	return f.After
 }
 
 // utc puts every time in UTC: the driver gives them in the session's time zone,

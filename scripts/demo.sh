@@ -78,3 +78,15 @@ $prov status --inbox "$demo/inbox"
 
 step "provisioner requests list --state REJECTED: what to look at, and retry once fixed"
 $prov requests list --state REJECTED
+
+step "the operator console on the demo's database"
+# A demo operator, its password generated and shown here (kept in $demo for
+# scripts that take the README's picture: internal/consoleshot).
+$prov operators create demo --role operator >"$demo/console-password" 2>/dev/null
+cat <<TXT
+Serve it (the Web API and the console, on one listener; Ctrl-C stops it):
+
+  DATABASE_URL='$DATABASE_URL' bin/provisioner serve --listen 127.0.0.1:8080
+
+then open http://127.0.0.1:8080/console/ and sign in as demo, password $(cat "$demo/console-password")
+TXT

@@ -3,6 +3,7 @@ package sql
 import (
 	"embed"
 	"io/fs"
+	"strings"
 )
 
 //go:embed migrations/*.sql
@@ -312,3 +313,38 @@ var (
 	//go:embed queries/session_delete.sql
 	SessionDelete string
 )
+
+// The console's other pages: the overview's chart, the Runs and Files pages.
+var (
+	//go:embed queries/settled_per_minute.sql
+	SettledPerMinute string
+	//go:embed queries/settled_per_minute_memory.sql
+	SettledPerMinuteMemory string
+	//go:embed queries/list_processes.sql
+	ListProcesses string
+	//go:embed queries/list_job_runs.sql
+	ListJobRuns string
+	//go:embed queries/list_import_files.sql
+	ListImportFiles string
+)
+
+// FilterRequestsNewest is FilterRequests newest first: in descending number order
+// (the order of creation), $16 then keeping the numbers before it (keyset paging
+// backwards). Derived from FilterRequests so that the filter has one text.
+var FilterRequestsNewest = newest(FilterRequests)
+
+func newest(q string) string {
+	for _, r := range [][2]string{
+		{"OR r.number > $16::bigint)", "OR r.number < $16::bigint)"},
+		{"ORDER BY r.number\n    LIMIT", "ORDER BY r.number DESC\n    LIMIT"},
+	} {
+		if strings.Count(q, r[0]) != 1 {
+			panic("sql: filter_requests.sql changed: " + r[0])
+		}
+		q = strings.Replace(q, r[0], r[1], 1)
+	}
+	if !strings.HasSuffix(strings.TrimSpace(q), "ORDER BY r.number") {
+		panic("sql: filter_requests.sql changed: its last ORDER BY")
+	}
+	return strings.TrimSpace(q) + " DESC\n"
+}

@@ -1,0 +1,234 @@
+package browsertest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// StepTimeout bounds one step (Browser.Do, a wait): generous, because a busy
+// two-core machine running the race detector may take seconds to draw a page.
+var StepTimeout = 90 * time.Second
+
+// ErrNoChromium: no browser binary was found.
+var ErrNoChromium = errors.New("no chromium: run scripts/ensure-chromium.sh (Debian's chromium package), or set CHROMIUM to a Chromium binary")
+
+// Path is the Chromium binary: $CHROMIUM, else /usr/bin/chromium (Debian's), else
+// chromium or chromium-browser on the PATH.
+func Path() (string, error) {
+	if p := os.Getenv("CHROMIUM"); p != "" {
+		return exec.LookPath(p)
+	}
+	if _, err := os.Stat("/usr/bin/chromium"); err == nil {
+		return "/usr/bin/chromium", nil
+	}
+	for _, name := range []string{"chromium", "chromium-browser"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p, nil
+		}
+	}
+	return "", ErrNoChromium
+}
+
+// Start starts a headless Chromium of width×height and returns a context of one tab
+// in it, with its own cookies; cancel stops the browser. The browser runs until
+// cancel, not until a deadline of parent: give each step its own (Browser.Do).
+func Start(parent context.Context, width, height int) (context.Context, context.CancelFunc, error) {
+	bin, err := Path()
+	if err != nil {
+		return nil, nil, err
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(bin),
+		// The new headless mode draws pages as the desktop browser does.
+		chromedp.Flag("headless", "new"),
+		chromedp.DisableGPU,
+		chromedp.WindowSize(width, height),
+		chromedp.WSURLReadTimeout(StepTimeout),
+	)
+	if os.Geteuid() == 0 {
+		// Chromium's sandbox refuses to run as root; the pages it opens are ours.
+		opts = append(opts, chromedp.NoSandbox)
+	}
+	actx, acancel := chromedp.NewExecAllocator(parent, opts...)
+	ctx, cancel := chromedp.NewContext(actx)
+	// The first Run starts the browser, tied to ctx: with no deadline (see chromedp.Run).
+	if err := chromedp.Do(ctx); err != nil {
+		cancel()
+		acancel()
+		return nil, nil, fmt.Errorf("start chromium %s: %w", bin, err)
+	}
+	return ctx, func() { cancel(); acancel() }, nil
+}
+
+// Browser is one headless Chromium driven by a test, on the site at Base.
+type Browser struct {
+	T    testing.TB
+	Ctx  context.Context // the tab's context: chromedp.Run(b.Ctx, ...) for what Do lacks
+	Base string          // the site's root URL, "http://127.0.0.1:PORT"
+	dir  string
+	shot int
+}
+
+// New starts a browser for t on the site at base, stopped when t ends. Without a
+// Chromium binary t is skipped, saying so, as the PgBouncer tests are; it fails
+// instead when CONSOLE_BROWSER_REQUIRED is set (.ci/run sets it).
+func New(t testing.TB, base string) *Browser {
+	t.Helper()
+	ctx, cancel, err := Start(context.Background(), 1280, 900)
+	if errors.Is(err, ErrNoChromium) {
+		if os.Getenv("CONSOLE_BROWSER_REQUIRED") != "" {
+			t.Fatal("browsertest: CONSOLE_BROWSER_REQUIRED is set: ", err)
+		}
+		t.Skip("browsertest: ", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cancel)
+	dir := os.Getenv("CONSOLE_SCREENSHOTS")
+	if dir == "" {
+		dir = t.TempDir()
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatalf("browsertest: screenshots: %v", err)
+	}
+	return &Browser{T: t, Ctx: ctx, Base: base, dir: dir}
+}
+
+// Do runs steps in order, each within StepTimeout; on an error it saves a
+// screenshot of the page as it was and fails the test with the URL and its text.
+func (b *Browser) Do(steps ...chromedp.Action[chromedp.Void]) {
+	b.T.Helper()
+	for i, s := range steps {
+		ctx, cancel := context.WithTimeout(b.Ctx, StepTimeout)
+		err := chromedp.Do(ctx, s)
+		cancel()
+		if err != nil {
+			b.fail(fmt.Sprintf("step %d of %d: %v", i+1, len(steps), err))
+		}
+	}
+}
+
+func (b *Browser) fail(msg string) {
+	b.T.Helper()
+	ctx, cancel := context.WithTimeout(b.Ctx, 20*time.Second)
+	defer cancel()
+	loc, _ := chromedp.Run(ctx, chromedp.Location())
+	body, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("body"), chromedp.NodeReady))
+	path := b.save(ctx, "failure")
+	b.T.Fatalf("browser: %s\nat %s (screenshot %s); the page reads:\n%s", msg, loc, path, body)
+}
+
+// Go opens path (under Base) and waits until the element of sel is visible.
+func (b *Browser) Go(path, sel string) {
+	b.T.Helper()
+	b.Do(chromedp.Navigate(b.Base+path), chromedp.WaitVisible(chromedp.CSS(sel)))
+}
+
+// Text is the text of the first element of sel, once it is visible, spaces collapsed.
+func (b *Browser) Text(sel string) string {
+	b.T.Helper()
+	ctx, cancel := context.WithTimeout(b.Ctx, StepTimeout)
+	defer cancel()
+	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel), chromedp.NodeVisible))
+	if err != nil {
+		b.fail(fmt.Sprintf("text of %s: %v", sel, err))
+	}
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// WaitText waits until the first element of sel shows want (spaces collapsed)
+// and fails the test, naming what it showed, if it does not within StepTimeout.
+func (b *Browser) WaitText(sel, want string) {
+	b.T.Helper()
+	ctx, cancel := context.WithTimeout(b.Ctx, StepTimeout)
+	defer cancel()
+	// The page's own clock polls: no test-side sleep.
+	js := fmt.Sprintf(`(() => { const e = document.querySelector(%q); return !!e && e.innerText.replace(/\s+/g, " ").trim() === %q; })()`, sel, want)
+	for {
+		_, err := chromedp.Run(ctx, chromedp.Poll[bool](js, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(StepTimeout)))
+		if err == nil {
+			return
+		}
+		// A page that navigates away ends the poll with its page: poll the next one,
+		// until the deadline.
+		if ctx.Err() != nil {
+			got, _ := chromedp.Run(b.Ctx, chromedp.Text(chromedp.CSS(sel), chromedp.NodeReady))
+			b.fail(fmt.Sprintf("%s shows %q, want %q: %v", sel, strings.Join(strings.Fields(got), " "), want, err))
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// Count is how many elements sel matches now.
+func (b *Browser) Count(sel string) int {
+	b.T.Helper()
+	ctx, cancel := context.WithTimeout(b.Ctx, StepTimeout)
+	defer cancel()
+	n, err := chromedp.Run(ctx, chromedp.Evaluate[int](fmt.Sprintf(`document.querySelectorAll(%q).length`, sel)))
+	if err != nil {
+		b.fail(fmt.Sprintf("count %s: %v", sel, err))
+	}
+	return n
+}
+
+// SignIn signs in through the console's sign-in form and waits for the page it
+// leads to (the overview, or the page asked for).
+func (b *Browser) SignIn(name, password string) {
+	b.T.Helper()
+	b.Go("/console/login", "#login")
+	b.Do(
+		chromedp.SendKeys(chromedp.CSS(`#login input[name=username]`), name),
+		chromedp.SendKeys(chromedp.CSS(`#login input[name=password]`), password),
+		chromedp.Click(chromedp.CSS(`#login button[type=submit]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#who`)),
+	)
+}
+
+// Screenshot saves the whole page as NAME.png in the screenshots' directory (named
+// after the test) and returns its path.
+func (b *Browser) Screenshot(name string) string {
+	b.T.Helper()
+	ctx, cancel := context.WithTimeout(b.Ctx, StepTimeout)
+	defer cancel()
+	path := b.save(ctx, name)
+	if path == "" {
+		b.T.Fatalf("browser: screenshot %s failed", name)
+	}
+	return path
+}
+
+var unsafe = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+
+func (b *Browser) save(ctx context.Context, name string) string {
+	b.shot++
+	path := filepath.Join(b.dir, fmt.Sprintf("%s-%02d-%s.png", unsafe.ReplaceAllString(b.T.Name(), "_"), b.shot, name))
+	if err := Screenshot(ctx, path); err != nil {
+		b.T.Logf("browser: screenshot %s: %v", path, err)
+		return ""
+	}
+	b.T.Logf("screenshot: %s", path)
+	return path
+}
+
+// Screenshot saves the whole page of the tab of ctx (beyond the window too) as a
+// PNG at path.
+func Screenshot(ctx context.Context, path string) error {
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		return fmt.Errorf("screenshot: %w", err)
+	}
+	return os.WriteFile(path, png, 0o644)
+}

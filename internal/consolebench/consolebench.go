@@ -1,0 +1,397 @@
+package consolebench
+
+import (
+	"context"
+	"database/sql"
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/lib/pq"
+	"github.com/sirupsen/logrus"
+
+	"github.com/provisioner/provisioner/console"
+	"github.com/provisioner/provisioner/jobs"
+	"github.com/provisioner/provisioner/ops"
+	provsql "github.com/provisioner/provisioner/sql"
+	"github.com/provisioner/provisioner/store"
+)
+
+// Goal is the longest a page may take at p95 (issue 13).
+const Goal = 150 * time.Millisecond
+
+// Config is one bench.
+type Config struct {
+	ServerURL string // any database of the server; the bench's is created beside it
+	Database  string
+	Requests  int64
+	Cards     int
+	Rounds    int  // timed loads of each page
+	Reuse     bool // keep a database already filled with as many requests (and keep it after)
+	Keep      bool // keep the database after
+	Only      string
+	Progress  io.Writer
+}
+
+func (c Config) logf(format string, args ...any) {
+	if c.Progress != nil {
+		fmt.Fprintf(c.Progress, "consolebench: "+format+"\n", args...)
+	}
+}
+
+// Run fills (or reuses) the database, times the pages and prints the table on w.
+func Run(ctx context.Context, cfg Config, w io.Writer) error {
+	if cfg.Rounds < 2 {
+		cfg.Rounds = 2
+	}
+	dsn, drop, filled, err := database(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if !cfg.Keep && !cfg.Reuse {
+		defer drop()
+	}
+	if !filled {
+		if _, _, err := store.Migrate(ctx, dsn); err != nil {
+			return err
+		}
+		took, err := fill(ctx, cfg, dsn)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "Filled %d requests (%d smartcards) in %s\n", cfg.Requests, cfg.Cards, took.Round(time.Second))
+	} else {
+		fmt.Fprintf(w, "Reused %s: %d requests already there\n", cfg.Database, cfg.Requests)
+	}
+
+	db, err := store.Open(ctx, dsn, store.Options{})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	// The console's own errors (a statement timeout) go to the progress output: a
+	// page that fails says why.
+	log := logrus.New()
+	log.SetOutput(io.Discard)
+	if cfg.Progress != nil {
+		log.SetOutput(cfg.Progress)
+	}
+	log.SetLevel(logrus.ErrorLevel)
+	con := console.New(db, console.Options{Jobs: jobs.Names(), Log: log})
+	srv := httptest.NewServer(con.Handler())
+	defer srv.Close()
+	cl, err := signIn(ctx, db, srv.URL)
+	if err != nil {
+		return err
+	}
+
+	cases := pages(cfg, time.Now())
+	if cfg.Only != "" {
+		cases = slices.DeleteFunc(cases, func(c page) bool { return !strings.Contains(c.name, cfg.Only) })
+	}
+	// One load of each first (the cache warm, as on a console in use), then the
+	// rounds, each page in turn within a round: the machine's noise falls on all.
+	// A page that fails (a statement timeout: store.DefaultStatementTimeout) is a MISS
+	// with its error, and is not loaded again.
+	failed := make([]error, len(cases))
+	for i, c := range cases {
+		if _, err := load(ctx, cl, srv.URL+c.path); err != nil {
+			failed[i] = err
+			cfg.logf("%s: %v", c.name, err)
+		}
+	}
+	times := make([][]time.Duration, len(cases))
+	for r := 0; r < cfg.Rounds; r++ {
+		for i, c := range cases {
+			if failed[i] != nil {
+				continue
+			}
+			d, err := load(ctx, cl, srv.URL+c.path)
+			if err != nil {
+				failed[i] = err
+				cfg.logf("%s: %v", c.name, err)
+				continue
+			}
+			times[i] = append(times[i], d)
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "page\tp50\tp95\tgoal %s\tplan\n", Goal)
+	missed := 0
+	for i, c := range cases {
+		if failed[i] != nil {
+			missed++
+			fmt.Fprintf(tw, "%s\t-\t-\tMISS\tfailed: %v\n", c.name, failed[i])
+			continue
+		}
+		p50, p95 := quantile(times[i], 0.50), quantile(times[i], 0.95)
+		verdict := "PASS"
+		if p95 > Goal {
+			verdict = "MISS"
+			missed++
+		}
+		plan, err := c.plan(ctx, db)
+		if err != nil {
+			plan = "explain: " + err.Error()
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.name, ms(p50), ms(p95), verdict, plan)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "%d pages, %d loads each after one to warm: %d under the goal at p95, %d missed\n",
+		len(cases), cfg.Rounds, len(cases)-missed, missed)
+	return nil
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
+
+func quantile(ds []time.Duration, q float64) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	i := int(float64(len(s))*q+0.5) - 1
+	return s[min(max(i, 0), len(s)-1)]
+}
+
+// database creates the bench's database, or finds it filled when cfg.Reuse.
+func database(ctx context.Context, cfg Config) (dsn string, drop func(), filled bool, err error) {
+	admin, err := sql.Open("postgres", cfg.ServerURL)
+	if err != nil {
+		return "", nil, false, err
+	}
+	u, err := url.Parse(cfg.ServerURL)
+	if err != nil {
+		return "", nil, false, err
+	}
+	u.Path = "/" + cfg.Database
+	dsn = u.String()
+	name := pq.QuoteIdentifier(cfg.Database)
+	drop = func() {
+		admin.ExecContext(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+		admin.Close()
+	}
+	if cfg.Reuse {
+		if db, err := sql.Open("postgres", dsn); err == nil {
+			var n int64
+			err := db.QueryRowContext(ctx, "SELECT requests FROM consolebench_filled").Scan(&n)
+			db.Close()
+			if err == nil && n == cfg.Requests {
+				return dsn, drop, true, nil
+			}
+		}
+	}
+	for _, q := range []string{"DROP DATABASE IF EXISTS " + name + " WITH (FORCE)", "CREATE DATABASE " + name} {
+		if _, err := admin.ExecContext(ctx, q); err != nil {
+			admin.Close()
+			return "", nil, false, fmt.Errorf("create database %s (run scripts/ensure-postgres.sh): %w", cfg.Database, err)
+		}
+	}
+	return dsn, drop, false, nil
+}
+
+var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+// signIn creates the operator bench and returns a client signed in as it, through
+// the sign-in form, as a browser is.
+func signIn(ctx context.Context, db *store.DB, base string) (*http.Client, error) {
+	password := console.GeneratePassword()
+	if _, err := db.ExecContext(ctx, "DELETE FROM operators WHERE name = 'bench'"); err != nil {
+		return nil, err
+	}
+	if err := console.CreateOperator(ctx, db, "bench", console.RoleOperator, password, time.Now()); err != nil {
+		return nil, err
+	}
+	jar, _ := cookiejar.New(nil)
+	cl := &http.Client{Jar: jar, Timeout: 5 * time.Minute}
+	resp, err := cl.Get(base + "/console/login")
+	if err != nil {
+		return nil, err
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	m := csrfField.FindSubmatch(body)
+	if m == nil {
+		return nil, fmt.Errorf("sign in: no csrf field in the sign-in page")
+	}
+	resp, err = cl.PostForm(base+"/console/login", url.Values{"csrf": {string(m[1])}, "username": {"bench"}, "password": {password}})
+	if err != nil {
+		return nil, err
+	}
+	resp.Body.Close()
+	if resp.Request.URL.Path != "/console/" {
+		return nil, fmt.Errorf("sign in: landed on %s (%d)", resp.Request.URL, resp.StatusCode)
+	}
+	return cl, nil
+}
+
+// load asks for the page and reads it whole: the time a browser waits for its HTML.
+func load(ctx context.Context, cl *http.Client, u string) (time.Duration, error) {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	start := time.Now()
+	resp, err := cl.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	_, err = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	took := time.Since(start)
+	if err != nil {
+		return 0, err
+	}
+	if resp.StatusCode != http.StatusOK || resp.Request.URL.Path == "/console/login" {
+		return 0, fmt.Errorf("GET %s: %d at %s", u, resp.StatusCode, resp.Request.URL.Path)
+	}
+	return took, nil
+}
+
+// page is one page of the console to time, and how to explain it.
+type page struct {
+	name string
+	path string
+	plan func(ctx context.Context, db *store.DB) (string, error)
+}
+
+// listing is a Requests page of the filter given both ways: as the page's URL
+// (what is timed) and as ops.Filter (what is explained: the page's two queries).
+func listing(name, query string, f ops.Filter) page {
+	return page{name: name, path: "/console/requests?" + query, plan: func(ctx context.Context, db *store.DB) (string, error) {
+		f.Limit = console.PageSize
+		list, err := ops.ExplainList(ctx, db, f)
+		if err != nil {
+			return "", err
+		}
+		count, err := ops.ExplainCountUpTo(ctx, db, f, console.CountCap)
+		if err != nil {
+			return "", err
+		}
+		return "list: " + summary(list) + "; count: " + summary(count), nil
+	}}
+}
+
+// pages are the console's pages and every filter of the Requests page, on the
+// data fill.sql makes.
+func pages(cfg Config, now time.Time) []page {
+	n := cfg.Requests
+	settled := n * 95 / 100
+	day := func(ago int) string { return now.AddDate(0, 0, -ago).UTC().Format("2006-01-02") }
+	at := func(s string) time.Time { t, _ := time.Parse("2006-01-02", s); return t }
+	card := (settled/2*7919)%int64(cfg.Cards) + 1 // the card of a settled request midway
+	overview := page{name: "overview", path: "/console/", plan: func(ctx context.Context, db *store.DB) (string, error) {
+		var parts []string
+		for _, q := range []struct {
+			name, sql string
+			args      []any
+		}{
+			{"queue counts", provsql.QueueCounts, []any{now}},
+			{"oldest due", provsql.OldestPending, []any{now}},
+			{"errors of the day", provsql.TopErrors, []any{now.Add(-24 * time.Hour), 10}},
+		} {
+			var plan []byte
+			if err := db.QueryRowContext(ctx, "EXPLAIN (ANALYZE, FORMAT JSON) "+q.sql, q.args...).Scan(&plan); err != nil {
+				return "", fmt.Errorf("%s: %w", q.name, err)
+			}
+			parts = append(parts, q.name+": "+summary(plan))
+		}
+		return strings.Join(parts, "; "), nil
+	}}
+	request := func(name string, number int64) page {
+		return page{name: name, path: fmt.Sprintf("/console/requests/%d", number), plan: func(ctx context.Context, db *store.DB) (string, error) {
+			plan, err := ops.ExplainList(ctx, db, ops.Filter{Number: number})
+			if err != nil {
+				return "", err
+			}
+			return "get: " + summary(plan), nil
+		}}
+	}
+	return []page{
+		overview,
+		listing("requests (no filter)", "", ops.Filter{}),
+		listing("state=PENDING", "state=PENDING", ops.Filter{States: []string{"PENDING"}}),
+		listing("state=COMPLETED", "state=COMPLETED", ops.Filter{States: []string{"COMPLETED"}}),
+		listing("state=REJECTED", "state=REJECTED", ops.Filter{States: []string{"REJECTED"}}),
+		listing("type=PAIR", "type=PAIR", ops.Filter{Types: []string{"PAIR"}}),
+		listing("priority=EXPRESS", "priority=EXPRESS", ops.Filter{Priorities: []string{"EXPRESS"}}),
+		listing("error_code=E_TIMEOUT", "error_code=E_TIMEOUT", ops.Filter{ErrorCodes: []string{"E_TIMEOUT"}}),
+		listing("state=REJECTED&error_code=E_BUSY", "state=REJECTED&error_code=E_BUSY", ops.Filter{States: []string{"REJECTED"}, ErrorCodes: []string{"E_BUSY"}}),
+		listing("smartcard (CA id)", fmt.Sprintf("smartcard=C%d", card), ops.Filter{Smartcard: fmt.Sprintf("C%d", card)}),
+		listing("smartcard (serial)", fmt.Sprintf("smartcard=SN%d", card), ops.Filter{Smartcard: fmt.Sprintf("SN%d", card)}),
+		listing("subscription", fmt.Sprintf("subscription=S%d", (card-1)%int64(cfg.Cards/2)+1), ops.Filter{Subscription: fmt.Sprintf("S%d", (card-1)%int64(cfg.Cards/2)+1)}),
+		listing("file", "file=bulk-00500.csv", ops.Filter{File: "bulk-00500.csv"}),
+		listing("reference_number", fmt.Sprintf("reference_number=GW%d", settled/3+1), ops.Filter{ReferenceNumber: fmt.Sprintf("GW%d", settled/3+1)}),
+		listing("created, one day 45 days ago", "created_since="+day(45)+"&created_until="+day(44), ops.Filter{CreatedSince: at(day(45)), CreatedUntil: at(day(44))}),
+		listing("created since 36h", "created_since=36h", ops.Filter{CreatedSince: now.Add(-36 * time.Hour)}),
+		listing("executed, one day 30 days ago", "executed_since="+day(30)+"&executed_until="+day(29), ops.Filter{ExecutedSince: at(day(30)), ExecutedUntil: at(day(29))}),
+		listing("executed since 7d", "executed_since=7d", ops.Filter{ExecutedSince: now.AddDate(0, 0, -7)}),
+		listing("REJECTED, E_BUSY, created 7d", "state=REJECTED&error_code=E_BUSY&created_since=7d", ops.Filter{States: []string{"REJECTED"}, ErrorCodes: []string{"E_BUSY"}, CreatedSince: now.AddDate(0, 0, -7)}),
+		listing("keyset: after 90% (no filter)", fmt.Sprintf("after=%d", n*9/10), ops.Filter{After: n * 9 / 10}),
+		listing("keyset: last page (no filter)", fmt.Sprintf("after=%d", n-20), ops.Filter{After: n - 20}),
+		listing("keyset: REJECTED after 90%", fmt.Sprintf("state=REJECTED&after=%d", n*9/10), ops.Filter{States: []string{"REJECTED"}, After: n * 9 / 10}),
+		listing("keyset: PAIR after 50%", fmt.Sprintf("type=PAIR&after=%d", n/2), ops.Filter{Types: []string{"PAIR"}, After: n / 2}),
+		request("request (settled)", settled/2),
+		request("request (pending, held)", settled+6),
+	}
+}
+
+// summary says what a plan (EXPLAIN's JSON) did: the scans of provisioning_requests
+// (by which index), the rows they read and whether a Limit stopped them.
+func summary(plan []byte) string {
+	var top []struct {
+		Plan node `json:"Plan"`
+	}
+	if err := json.Unmarshal(plan, &top); err != nil || len(top) == 0 {
+		return "unreadable plan"
+	}
+	var scans []string
+	limited := false
+	var walk func(n node)
+	walk = func(n node) {
+		if n.NodeType == "Limit" {
+			limited = true
+		}
+		if n.Relation == "provisioning_requests" {
+			s := n.NodeType
+			if n.Index != "" {
+				s += " " + n.Index
+			}
+			s += fmt.Sprintf(" (%.0f rows", n.ActualRows*max(n.Loops, 1))
+			if n.Removed > 0 {
+				s += fmt.Sprintf(", %.0f filtered out", n.Removed*max(n.Loops, 1))
+			}
+			scans = append(scans, s+")")
+		}
+		for _, c := range n.Plans {
+			walk(c)
+		}
+	}
+	walk(top[0].Plan)
+	out := strings.Join(scans, " + ")
+	if out == "" {
+		out = "no scan of provisioning_requests"
+	}
+	if limited {
+		out += ", limited"
+	}
+	return out
+}
+
+type node struct {
+	NodeType   string  `json:"Node Type"`
+	Relation   string  `json:"Relation Name"`
+	Index      string  `json:"Index Name"`
+	ActualRows float64 `json:"Actual Rows"`
+	Loops      float64 `json:"Actual Loops"`
+	Removed    float64 `json:"Rows Removed by Filter"`
+	Plans      []node  `json:"Plans"`
+}

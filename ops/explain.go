@@ -1,0 +1,33 @@
+package ops
+
+import (
+	"context"
+	"fmt"
+
+	provsql "github.com/provisioner/provisioner/sql"
+	"github.com/provisioner/provisioner/store"
+)
+
+// ExplainList runs List(f)'s query under EXPLAIN (ANALYZE, FORMAT JSON) and returns
+// the plan: the console bench shows why a page is fast or slow (the index used, the
+// rows read). The query runs, so its cost is a page's.
+func ExplainList(ctx context.Context, db *store.DB, f Filter) ([]byte, error) {
+	var limit any
+	if f.Limit > 0 {
+		limit = f.Limit
+	}
+	return explain(ctx, db, provsql.FilterRequests, append(f.args(), limit, f.Offset, !f.NoNames)...)
+}
+
+// ExplainCountUpTo is ExplainList for CountUpTo(f, max).
+func ExplainCountUpTo(ctx context.Context, db *store.DB, f Filter, max int64) ([]byte, error) {
+	return explain(ctx, db, provsql.CountRequestsCapped, append(f.args(), max+1)...)
+}
+
+func explain(ctx context.Context, db *store.DB, q string, args ...any) ([]byte, error) {
+	var plan []byte
+	if err := db.QueryRowContext(ctx, "EXPLAIN (ANALYZE, FORMAT JSON) "+q, args...).Scan(&plan); err != nil {
+		return nil, fmt.Errorf("explain: %w", err)
+	}
+	return plan, nil
+}

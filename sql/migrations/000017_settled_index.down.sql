@@ -1,0 +1,1 @@
+DROP INDEX provisioning_requests_settled;
