@@ -19,18 +19,12 @@ import (
 // report's rows and creates the corrections.
 func (r *run) handle(ctx context.Context, ch *chunk) error {
 	look := r.lookup(ch)
-	stbSerials, err := r.actualSTBs(ctx, ch)
-	if err != nil {
-		return err
-	}
+	stbSerials := ch.stbs
 	c := &r.sum.Counts
-	if err := r.recheckBusy(ctx, ch); err != nil {
-		return err
-	}
-	// The report's rows wait for the chunk's corrections, created together at its
-	// end, to have their numbers.
-	var rows []pendingRow
-	var reqs []provisioning.Resolved
+	// The report's rows wait in r.rows for their corrections, created together
+	// (flush), to have their numbers.
+	rows, reqs := r.rows, r.reqs
+	defer func() { r.rows, r.reqs = rows, reqs }()
 	for i := range ch.cards {
 		cd := &ch.cards[i]
 		st, known := ch.states[cd.CAID]
@@ -53,7 +47,7 @@ func (r *run) handle(ctx context.Context, ch *chunk) error {
 			continue
 		}
 		c.Checked++
-		ds := compare(cd, r.cat.expected(cd), st)
+		ds := ch.drifts[i]
 		if len(ds) == 0 {
 			c.InSync++
 			continue
@@ -84,14 +78,34 @@ func (r *run) handle(ctx context.Context, ch *chunk) error {
 			c.CorrectedCards++
 		}
 	}
+	return nil
+}
+
+// flushAt is how many corrections wait before they are created in one statement:
+// one a chunk (about ten, at 1% drift) made the insert's round trip and its
+// planning the larger part of the run's one sequential step.
+const flushAt = 1000
+
+// flushIfDue creates the waiting corrections and writes the waiting rows when there
+// are flushAt corrections, or when no row waits for a number.
+func (r *run) flushIfDue(ctx context.Context) error {
+	if len(r.reqs) >= flushAt || len(r.reqs) == 0 || r.opts.DryRun {
+		return r.flush(ctx, true)
+	}
+	return nil
+}
+
+// flush creates the waiting corrections (when create; a failed run does not) and
+// writes the waiting report rows with their numbers, in the cards' order.
+func (r *run) flush(ctx context.Context, create bool) error {
 	var numbers []int64
-	if !r.opts.DryRun && len(reqs) > 0 {
+	if create && !r.opts.DryRun && len(r.reqs) > 0 {
 		var err error
-		if numbers, err = r.create(ctx, reqs); err != nil {
+		if numbers, err = r.create(ctx, r.reqs); err != nil {
 			return err
 		}
 	}
-	for _, p := range rows {
+	for _, p := range r.rows {
 		var number int64
 		if p.req >= 0 && numbers != nil {
 			number = numbers[p.req]
@@ -100,6 +114,8 @@ func (r *run) handle(ctx context.Context, ch *chunk) error {
 			return err
 		}
 	}
+	clear(r.rows) // the rows point into their chunks' cards: let them go
+	r.rows, r.reqs = r.rows[:0], r.reqs[:0]
 	return nil
 }
 
@@ -145,18 +161,32 @@ func (r *run) create(ctx context.Context, reqs []provisioning.Resolved) ([]int64
 	return numbers, nil
 }
 
-// recheckBusy marks busy the chunk's drifted cards that got a PENDING request since
-// they were read (a cursor reads from the run's start): their state is about to
-// change, and a correction now could undo what the request does.
-func (r *run) recheckBusy(ctx context.Context, ch *chunk) error {
+// prepare compares each card of a chunk the gateway answered for (ch.drifts), then
+// looks up what handle needs of the database: which drifted cards became busy
+// (recheckBusy) and the serial numbers of the STBs the gateway names (actualSTBs).
+func (r *run) prepare(ctx context.Context, ch *chunk) error {
+	ch.drifts = make([][]drift, len(ch.cards))
 	var drifted []string
 	for i := range ch.cards {
 		cd := &ch.cards[i]
-		if st, ok := ch.states[cd.CAID]; ok && !cd.Busy && st.Status != casapi.SmartcardDisabled &&
-			len(compare(cd, r.cat.expected(cd), st)) > 0 {
-			drifted = append(drifted, cd.CAID)
+		if st, ok := ch.states[cd.CAID]; ok && !cd.Busy && st.Status != casapi.SmartcardDisabled {
+			if ch.drifts[i] = compare(cd, r.cat.expected(cd), st); len(ch.drifts[i]) > 0 {
+				drifted = append(drifted, cd.CAID)
+			}
 		}
 	}
+	if err := r.recheckBusy(ctx, ch, drifted); err != nil {
+		return err
+	}
+	var err error
+	ch.stbs, err = r.actualSTBs(ctx, ch)
+	return err
+}
+
+// recheckBusy marks busy the chunk's drifted cards that got a PENDING request since
+// they were read (a cursor reads from the run's start): their state is about to
+// change, and a correction now could undo what the request does.
+func (r *run) recheckBusy(ctx context.Context, ch *chunk, drifted []string) error {
 	if len(drifted) == 0 {
 		return nil
 	}

@@ -182,6 +182,10 @@ type run struct {
 	tx     *sqlx.Tx
 	insert *sqlx.Stmt
 	rep    *report
+	// rows and reqs wait for flush: the report's rows in order, and the corrections
+	// they name (pendingRow.req indexes reqs).
+	rows []pendingRow
+	reqs []provisioning.Resolved
 }
 
 // chunk is one chunk of cards on its way: read, asked of the gateway, compared.
@@ -189,8 +193,13 @@ type chunk struct {
 	cards   []card
 	states  map[string]casapi.SmartcardState
 	unknown map[string]bool
-	err     error
-	done    chan struct{}
+	// drifts are each card's differences (by index), found by the worker that asked
+	// the gateway; stbs the serial numbers of the STBs the gateway pairs the drifted
+	// cards with (actualSTBs).
+	drifts [][]drift
+	stbs   map[string]string
+	err    error
+	done   chan struct{}
 }
 
 // do reads the scope's cards chunk by chunk, asks the gateway for up to
@@ -236,7 +245,12 @@ func (r *run) do(ctx context.Context, ids []int64) (err error) {
 		go func() {
 			defer wg.Done()
 			for ch := range work {
+				// The compare and its look-ups run here, chunks in parallel, so
+				// that the one sequential step, handle, only writes.
 				r.ask(ctx, ch)
+				if ch.err == nil {
+					ch.err = r.prepare(ctx, ch)
+				}
 				close(ch.done)
 			}
 		}()
@@ -270,7 +284,9 @@ func (r *run) do(ctx context.Context, ids []int64) (err error) {
 			continue
 		}
 		if handleErr = ch.err; handleErr == nil {
-			handleErr = r.handle(ctx, ch)
+			if handleErr = r.handle(ctx, ch); handleErr == nil {
+				handleErr = r.flushIfDue(ctx)
+			}
 		}
 		if handleErr != nil {
 			cancel()
@@ -278,6 +294,12 @@ func (r *run) do(ctx context.Context, ids []int64) (err error) {
 	}
 	wg.Wait()
 	rerr := <-readErr
+	if handleErr == nil && rerr == nil && parent.Err() == nil {
+		handleErr = r.flush(ctx, true)
+	} else if ferr := r.flush(ctx, false); ferr != nil {
+		// The run failed: its rows go in the report all the same, with no number.
+		r.log.WithError(ferr).Warn("drift report: the failed run's last rows")
+	}
 	switch {
 	case parent.Err() != nil:
 		return parent.Err()
