@@ -183,15 +183,23 @@ func (r *run) prepare(ctx context.Context, ch *chunk) error {
 	return err
 }
 
-// recheckBusy marks busy the chunk's drifted cards that got a PENDING request since
-// they were read (a cursor reads from the run's start): their state is about to
-// change, and a correction now could undo what the request does.
-func (r *run) recheckBusy(ctx context.Context, ch *chunk, drifted []string) error {
-	if len(drifted) == 0 {
-		return nil
+// checkBusy marks busy the chunk's cards that have a PENDING request, in flight or
+// not: their state is about to change, so comparing them now would find false
+// drift. Asked just before the gateway query, in the workers: one statement a chunk
+// of cards, where a probe per row in the cursor held up the run's one sequential
+// read.
+func (r *run) checkBusy(ctx context.Context, ch *chunk) error {
+	ids := make([]string, len(ch.cards))
+	for i := range ch.cards {
+		ids[i] = ch.cards[i].CAID
 	}
+	return r.markBusy(ctx, ch, ids)
+}
+
+// markBusy marks busy the cards of ch among ids that have a PENDING request now.
+func (r *run) markBusy(ctx context.Context, ch *chunk, ids []string) error {
 	var busy []string
-	if err := r.db.SelectContext(ctx, &busy, provsql.BusyCards, pq.StringArray(drifted)); err != nil {
+	if err := r.db.SelectContext(ctx, &busy, provsql.BusyCards, pq.StringArray(ids)); err != nil {
 		return fmt.Errorf("check busy cards: %w", err)
 	}
 	if len(busy) == 0 {
@@ -207,6 +215,16 @@ func (r *run) recheckBusy(ctx context.Context, ch *chunk, drifted []string) erro
 		}
 	}
 	return nil
+}
+
+// recheckBusy marks busy the chunk's drifted cards that got a PENDING request since
+// they were read (a cursor reads from the run's start): their state is about to
+// change, and a correction now could undo what the request does.
+func (r *run) recheckBusy(ctx context.Context, ch *chunk, drifted []string) error {
+	if len(drifted) == 0 {
+		return nil
+	}
+	return r.markBusy(ctx, ch, drifted)
 }
 
 func (r *run) row(cd *card, kind, expected, actual, action string, number int64) error {

@@ -15,6 +15,7 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 	"github.com/sirupsen/logrus"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/provisioner/provisioner/casapi"
 	"github.com/provisioner/provisioner/dispatcher"
@@ -247,7 +248,9 @@ func (r *run) do(ctx context.Context, ids []int64) (err error) {
 			for ch := range work {
 				// The compare and its look-ups run here, chunks in parallel, so
 				// that the one sequential step, handle, only writes.
-				r.ask(ctx, ch)
+				if ch.err = r.checkBusy(ctx, ch); ch.err == nil {
+					r.ask(ctx, ch)
+				}
 				if ch.err == nil {
 					ch.err = r.prepare(ctx, ch)
 				}
@@ -424,7 +427,7 @@ func scanCards(rows *sql.Rows, size int) ([]card, error) {
 		cards = append(cards, card{})
 		c := &cards[len(cards)-1]
 		if err := rows.Scan(&c.ID, &c.Serial, &c.CAID, &c.SubscriptionID, &c.SubscriptionNumber, &c.SubscriptionState,
-			&c.ProductIDs, &c.STBChecked, &c.STBSerial, &c.STBCAID, &c.Busy); err != nil {
+			&c.ProductIDs, &c.STBChecked, &c.STBSerial, &c.STBCAID); err != nil {
 			return nil, fmt.Errorf("read cards: %w", err)
 		}
 	}
@@ -457,15 +460,37 @@ func (r *run) ask(ctx context.Context, ch *chunk) {
 }
 
 // ReadAll reads every card with entitlements as a run --all does (the same cursor,
-// the same fetches and decoding, the busy probe included) and nothing else: the
-// database's part of a run, which the reconciliation bench measures beside the
-// gateway's as the ceiling of a run on the machine. It returns the cards read.
+// the same fetches and decoding, the busy probe of each chunk by as many workers)
+// and nothing else: the database's part of a run, which the reconciliation bench
+// measures beside the gateway's as the ceiling of a run on the machine. It returns
+// the cards read.
 func ReadAll(ctx context.Context, db *store.DB) (int, error) {
 	r := &run{db: db, opts: Options{Scope: Scope{All: true}}.withDefaults()}
+	g, ctx := errgroup.WithContext(ctx)
+	work := make(chan *chunk)
+	for range r.opts.Concurrency {
+		g.Go(func() error {
+			for ch := range work {
+				if err := r.checkBusy(ctx, ch); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
 	n := 0
-	err := r.readAll(ctx, func(ch *chunk) bool {
-		n += len(ch.cards)
-		return true
+	g.Go(func() error {
+		defer close(work)
+		return r.readAll(ctx, func(ch *chunk) bool {
+			n += len(ch.cards)
+			select {
+			case work <- ch:
+				return true
+			case <-ctx.Done():
+				return false
+			}
+		})
 	})
+	err := g.Wait()
 	return n, err
 }
