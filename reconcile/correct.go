@@ -13,6 +13,7 @@ import (
 	"github.com/provisioner/provisioner/casapi"
 	"github.com/provisioner/provisioner/provisioning"
 	provsql "github.com/provisioner/provisioner/sql"
+	"github.com/provisioner/provisioner/store"
 )
 
 // handle compares each card of a chunk with the gateway's answer, writes the drift
@@ -185,15 +186,50 @@ func (r *run) prepare(ctx context.Context, ch *chunk) error {
 
 // checkBusy marks busy the chunk's cards that have a PENDING request, in flight or
 // not: their state is about to change, so comparing them now would find false
-// drift. Asked just before the gateway query, in the workers: one statement a chunk
-// of cards, where a probe per row in the cursor held up the run's one sequential
-// read.
+// drift. From the pending set read at the start of the run when there is one, else
+// asked just before the gateway query, in the workers: one statement a chunk of
+// cards. Either way not a probe per row in the cursor, which held up the run's one
+// sequential read.
 func (r *run) checkBusy(ctx context.Context, ch *chunk) error {
+	if r.pending != nil {
+		for i := range ch.cards {
+			if _, ok := r.pending[ch.cards[i].CAID]; ok {
+				ch.cards[i].Busy = true
+			}
+		}
+		return nil
+	}
 	ids := make([]string, len(ch.cards))
 	for i := range ch.cards {
 		ids[i] = ch.cards[i].CAID
 	}
 	return r.markBusy(ctx, ch, ids)
+}
+
+// maxPending is the most cards with a PENDING request that a run --all reads at its
+// start (pendingSet): about 8 MB. Past it, each chunk asks (busy_cards.sql), so that
+// memory stays bounded however long the queue.
+const maxPending = 100_000
+
+// pendingSet reads the cards with a PENDING request, as the cursor's reading starts:
+// nil when there are more than maxPending. Looked up in memory, the busy cards cost
+// the database one statement for the fleet, where asking for each chunk cost 1.3 ms
+// of its CPU a chunk (2.7 s over 1,000,000 cards) and probing in the cursor 4.1 s.
+// A card that becomes busy later is seen by recheckBusy if drifted, as with the
+// cursor's own snapshot.
+func pendingSet(ctx context.Context, db *store.DB) (map[string]struct{}, error) {
+	var ids []string
+	if err := db.SelectContext(ctx, &ids, provsql.PendingCards, maxPending+1); err != nil {
+		return nil, fmt.Errorf("read busy cards: %w", err)
+	}
+	if len(ids) > maxPending {
+		return nil, nil
+	}
+	set := make(map[string]struct{}, len(ids))
+	for _, id := range ids {
+		set[id] = struct{}{}
+	}
+	return set, nil
 }
 
 // markBusy marks busy the cards of ch among ids that have a PENDING request now.

@@ -187,6 +187,9 @@ type run struct {
 	// they name (pendingRow.req indexes reqs).
 	rows []pendingRow
 	reqs []provisioning.Resolved
+	// pending are the cards busy at the start of a run --all (pendingSet); nil:
+	// checkBusy asks the database for each chunk.
+	pending map[string]struct{}
 }
 
 // chunk is one chunk of cards on its way: read, asked of the gateway, compared.
@@ -232,6 +235,12 @@ func (r *run) do(ctx context.Context, ids []int64) (err error) {
 		defer r.tx.Rollback()
 		if r.insert, err = r.tx.PreparexContext(ctx, provsql.InsertCorrections); err != nil {
 			return fmt.Errorf("prepare: %w", err)
+		}
+	}
+
+	if r.opts.Scope.All {
+		if r.pending, err = pendingSet(ctx, r.db); err != nil {
+			return err
 		}
 	}
 
@@ -460,12 +469,16 @@ func (r *run) ask(ctx context.Context, ch *chunk) {
 }
 
 // ReadAll reads every card with entitlements as a run --all does (the same cursor,
-// the same fetches and decoding, the busy probe of each chunk by as many workers)
+// the same fetches and decoding, the same busy check of each chunk by as many workers)
 // and nothing else: the database's part of a run, which the reconciliation bench
 // measures beside the gateway's as the ceiling of a run on the machine. It returns
 // the cards read.
 func ReadAll(ctx context.Context, db *store.DB) (int, error) {
 	r := &run{db: db, opts: Options{Scope: Scope{All: true}}.withDefaults()}
+	var err error
+	if r.pending, err = pendingSet(ctx, db); err != nil {
+		return 0, err
+	}
 	g, ctx := errgroup.WithContext(ctx)
 	work := make(chan *chunk)
 	for range r.opts.Concurrency {
@@ -491,6 +504,6 @@ func ReadAll(ctx context.Context, db *store.DB) (int, error) {
 			}
 		})
 	})
-	err := g.Wait()
+	err = g.Wait()
 	return n, err
 }
