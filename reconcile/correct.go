@@ -19,7 +19,7 @@ import (
 // handle compares each card of a chunk with the gateway's answer, writes the drift
 // report's rows and creates the corrections.
 func (r *run) handle(ctx context.Context, ch *chunk) error {
-	look := r.lookup(ch)
+	var look *chunkLookup // built for the first drifted card: most chunks have none
 	stbSerials := ch.stbs
 	c := &r.sum.Counts
 	// The report's rows wait in r.rows for their corrections, created together
@@ -54,6 +54,9 @@ func (r *run) handle(ctx context.Context, ch *chunk) error {
 			continue
 		}
 		c.Drifted++
+		if look == nil {
+			look = r.lookup(ch)
+		}
 		corrected := false
 		for _, d := range ds {
 			c.add(d.Kind)
