@@ -21,7 +21,7 @@ type card struct {
 	STBChecked         bool   `db:"stb_checked"`
 	STBSerial          string `db:"stb_serial"`
 	STBCAID            string `db:"stb_ca_id"`
-	Busy               bool   `db:"busy"`
+	Busy               bool   // a PENDING request: checkBusy, recheckBusy
 }
 
 // catalogue is the products by id and by CA id: small, read once per run.
@@ -41,8 +41,11 @@ func (cat *catalogue) expected(c *card) []string {
 	if ids == "" {
 		return nil
 	}
-	var out []string
-	for _, id := range strings.Split(ids, ",") {
+	// Cut rather than Split, the result made to size: this runs for every card.
+	out := make([]string, 0, strings.Count(ids, ",")+1)
+	for ids != "" {
+		var id string
+		id, ids, _ = strings.Cut(ids, ",")
 		if p, ok := cat.byID[id]; ok && p.CAID != "" {
 			out = append(out, p.CAID)
 		}
@@ -63,8 +66,12 @@ type drift struct {
 // and the STB when the file said) and the gateway's state st of an ACTIVE card.
 func compare(c *card, want []string, st casapi.SmartcardState) []drift {
 	var ds []drift
-	have := slices.Clone(st.Products)
-	slices.Sort(have)
+	// The state is the run's own copy, decoded from the answer: sorted in place
+	// (a gateway sends them sorted already), not cloned for every card.
+	have := st.Products
+	if !slices.IsSorted(have) {
+		slices.Sort(have)
+	}
 	var missing, extra []string
 	for _, p := range want {
 		if _, ok := slices.BinarySearch(have, p); !ok {

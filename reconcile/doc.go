@@ -3,10 +3,14 @@
 // entitlements of the reference data) with the state the CAS gateway holds, reports
 // every difference in a drift report, and creates the requests that set it right.
 //
-// Cards are read in chunks of ChunkSize by keyset and asked of the gateway in one
-// POST /v1/smartcards/query each (GET one by one, bounded, on a gateway without the
-// query), several chunks in flight, so memory stays flat in the fleet's size. A card
-// with a PENDING request is busy and left alone. Corrections are ordinary requests,
+// Cards are read in chunks of ChunkSize (--all: through one cursor; other scopes:
+// by keyset) and handed to Concurrency workers; each worker asks the database which
+// of its chunk's cards are busy (a PENDING request: left alone), asks the gateway for
+// the others in one POST /v1/smartcards/query (GET one by one, bounded, on a gateway
+// without the query), compares them and looks up what the report needs. The one
+// sequential step, handle, takes the chunks in the order read, counts, writes the
+// report and creates the corrections a thousand at a time. Only the chunks in flight
+// are held, so memory stays flat in the fleet's size. Corrections are ordinary requests,
 // checked by the instruction rules of package provisioning as an imported row is,
 // with the run as their source. They are written in one transaction that commits at
 // the end only if they touch at most MaxCorrections of the cards checked (or Force):

@@ -15,6 +15,7 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 	"github.com/sirupsen/logrus"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/provisioner/provisioner/casapi"
 	"github.com/provisioner/provisioner/dispatcher"
@@ -182,6 +183,13 @@ type run struct {
 	tx     *sqlx.Tx
 	insert *sqlx.Stmt
 	rep    *report
+	// rows and reqs wait for flush: the report's rows in order, and the corrections
+	// they name (pendingRow.req indexes reqs).
+	rows []pendingRow
+	reqs []provisioning.Resolved
+	// pending are the cards busy at the start of a run --all (pendingSet); nil:
+	// checkBusy asks the database for each chunk.
+	pending map[string]struct{}
 }
 
 // chunk is one chunk of cards on its way: read, asked of the gateway, compared.
@@ -189,8 +197,13 @@ type chunk struct {
 	cards   []card
 	states  map[string]casapi.SmartcardState
 	unknown map[string]bool
-	err     error
-	done    chan struct{}
+	// drifts are each card's differences (by index), found by the worker that asked
+	// the gateway; stbs the serial numbers of the STBs the gateway pairs the drifted
+	// cards with (actualSTBs).
+	drifts [][]drift
+	stbs   map[string]string
+	err    error
+	done   chan struct{}
 }
 
 // do reads the scope's cards chunk by chunk, asks the gateway for up to
@@ -225,6 +238,12 @@ func (r *run) do(ctx context.Context, ids []int64) (err error) {
 		}
 	}
 
+	if r.opts.Scope.All {
+		if r.pending, err = pendingSet(ctx, r.db); err != nil {
+			return err
+		}
+	}
+
 	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -236,7 +255,14 @@ func (r *run) do(ctx context.Context, ids []int64) (err error) {
 		go func() {
 			defer wg.Done()
 			for ch := range work {
-				r.ask(ctx, ch)
+				// The compare and its look-ups run here, chunks in parallel, so
+				// that the one sequential step, handle, only writes.
+				if ch.err = r.checkBusy(ctx, ch); ch.err == nil {
+					r.ask(ctx, ch)
+				}
+				if ch.err == nil {
+					ch.err = r.prepare(ctx, ch)
+				}
 				close(ch.done)
 			}
 		}()
@@ -270,7 +296,9 @@ func (r *run) do(ctx context.Context, ids []int64) (err error) {
 			continue
 		}
 		if handleErr = ch.err; handleErr == nil {
-			handleErr = r.handle(ctx, ch)
+			if handleErr = r.handle(ctx, ch); handleErr == nil {
+				handleErr = r.flushIfDue(ctx)
+			}
 		}
 		if handleErr != nil {
 			cancel()
@@ -278,6 +306,12 @@ func (r *run) do(ctx context.Context, ids []int64) (err error) {
 	}
 	wg.Wait()
 	rerr := <-readErr
+	if handleErr == nil && rerr == nil && parent.Err() == nil {
+		handleErr = r.flush(ctx, true)
+	} else if ferr := r.flush(ctx, false); ferr != nil {
+		// The run failed: its rows go in the report all the same, with no number.
+		r.log.WithError(ferr).Warn("drift report: the failed run's last rows")
+	}
 	switch {
 	case parent.Err() != nil:
 		return parent.Err()
@@ -402,7 +436,7 @@ func scanCards(rows *sql.Rows, size int) ([]card, error) {
 		cards = append(cards, card{})
 		c := &cards[len(cards)-1]
 		if err := rows.Scan(&c.ID, &c.Serial, &c.CAID, &c.SubscriptionID, &c.SubscriptionNumber, &c.SubscriptionState,
-			&c.ProductIDs, &c.STBChecked, &c.STBSerial, &c.STBCAID, &c.Busy); err != nil {
+			&c.ProductIDs, &c.STBChecked, &c.STBSerial, &c.STBCAID); err != nil {
 			return nil, fmt.Errorf("read cards: %w", err)
 		}
 	}
@@ -435,15 +469,41 @@ func (r *run) ask(ctx context.Context, ch *chunk) {
 }
 
 // ReadAll reads every card with entitlements as a run --all does (the same cursor,
-// the same fetches and decoding, the busy probe included) and nothing else: the
-// database's part of a run, which the reconciliation bench measures beside the
-// gateway's as the ceiling of a run on the machine. It returns the cards read.
+// the same fetches and decoding, the same busy check of each chunk by as many workers)
+// and nothing else: the database's part of a run, which the reconciliation bench
+// measures beside the gateway's as the ceiling of a run on the machine. It returns
+// the cards read.
 func ReadAll(ctx context.Context, db *store.DB) (int, error) {
 	r := &run{db: db, opts: Options{Scope: Scope{All: true}}.withDefaults()}
+	var err error
+	if r.pending, err = pendingSet(ctx, db); err != nil {
+		return 0, err
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	work := make(chan *chunk)
+	for range r.opts.Concurrency {
+		g.Go(func() error {
+			for ch := range work {
+				if err := r.checkBusy(ctx, ch); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
 	n := 0
-	err := r.readAll(ctx, func(ch *chunk) bool {
-		n += len(ch.cards)
-		return true
+	g.Go(func() error {
+		defer close(work)
+		return r.readAll(ctx, func(ch *chunk) bool {
+			n += len(ch.cards)
+			select {
+			case work <- ch:
+				return true
+			case <-ctx.Done():
+				return false
+			}
+		})
 	})
+	err = g.Wait()
 	return n, err
 }

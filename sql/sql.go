@@ -273,6 +273,8 @@ var (
 	ReconcileFetch string
 	//go:embed queries/busy_cards.sql
 	BusyCards string
+	//go:embed queries/pending_cards.sql
+	PendingCards string
 	//go:embed queries/reconcile_scope_subscription.sql
 	ReconcileScopeSubscription string
 	//go:embed queries/reconcile_scope_smartcards.sql

@@ -110,16 +110,26 @@ func Run(ctx context.Context, cfg Config, w io.Writer) (err error) {
 	if err != nil {
 		return err
 	}
-	q1, err := queryOnly(ctx, client, ids, cfg.Concurrency)
+	ceil := func(pass string) (passes, error) {
+		var p passes
+		var err error
+		if p.query, err = queryOnly(ctx, client, ids, cfg.Concurrency); err != nil {
+			return p, err
+		}
+		if p.db, err = databaseOnly(ctx, dbURL, cfg.Cards); err != nil {
+			return p, err
+		}
+		if p.both, err = together(ctx, client, ids, cfg.Concurrency, dbURL, cfg.Cards); err != nil {
+			return p, err
+		}
+		cfg.logf("%s: query only %v, database only %v, both at once %v", pass, p.query.Round(time.Millisecond),
+			p.db.Round(time.Millisecond), p.both.Round(time.Millisecond))
+		return p, nil
+	}
+	before, err := ceil("ceilings before")
 	if err != nil {
 		return err
 	}
-	cfg.logf("query only: %d cards in %v", len(ids), q1.Round(time.Millisecond))
-	d1, err := databaseOnly(ctx, dbURL, cfg.Cards)
-	if err != nil {
-		return err
-	}
-	cfg.logf("database only: %d cards in %v", cfg.Cards, d1.Round(time.Millisecond))
 
 	reports := filepath.Join(work, "reports")
 	t = time.Now()
@@ -131,24 +141,33 @@ func Run(ctx context.Context, cfg Config, w io.Writer) (err error) {
 	}
 	cfg.logf("%s", strings.TrimSpace(out))
 
-	q2, err := queryOnly(ctx, client, ids, cfg.Concurrency)
+	after, err := ceil("ceilings after")
 	if err != nil {
 		return err
 	}
-	cfg.logf("query only, again: %v", q2.Round(time.Millisecond))
-	d2, err := databaseOnly(ctx, dbURL, cfg.Cards)
-	if err != nil {
-		return err
-	}
-	cfg.logf("database only, again: %v", d2.Round(time.Millisecond))
+	printFigures(w, cfg, load, out, wall, peak, len(ids), before.best(after))
+	return nil
+}
 
-	// Of each pair of passes, the faster is the ceiling: the machine was less busy.
-	query := float64(len(ids)) / (min(q1, q2).Seconds())
-	dbRate := float64(cfg.Cards) / (min(d1, d2).Seconds())
-	ceiling, bound := query, "the gateway (query-only)"
-	if dbRate < query {
-		ceiling, bound = dbRate, "PostgreSQL (database-only)"
-	}
+// passes are the durations of the ceilings' passes over the whole fleet: the
+// query-only pass, the database-only pass, and both run at once (the slower of the
+// two, when they share the machine).
+type passes struct{ query, db, both time.Duration }
+
+// best is, of each pass, the faster of p and o: the machine was less busy.
+func (p passes) best(o passes) passes {
+	return passes{min(p.query, o.query), min(p.db, o.db), min(p.both, o.both)}
+}
+
+// printFigures prints the run's figures beside the goals of issue 14 and the
+// ceilings measured in the same run, with the reconciliation's ratio to each.
+func printFigures(w io.Writer, cfg Config, load time.Duration, out string, wall time.Duration, peak int64, asked int, p passes) {
+	query := float64(asked) / p.query.Seconds()
+	dbRate := float64(cfg.Cards) / p.db.Seconds()
+	both := float64(cfg.Cards) / p.both.Seconds()
+	// Were the two passes unable to overlap at all, each card would cost the time of
+	// both: the harmonic sum. Both at once measures what overlap this machine allows.
+	serial := 1 / (1/query + 1/dbRate)
 	rate := float64(cfg.Cards) / wall.Seconds()
 	mark := func(ok bool) string {
 		if ok {
@@ -160,21 +179,26 @@ func Run(ctx context.Context, cfg Config, w io.Writer) (err error) {
 		cfg.Cards, 100*cfg.DriftFraction, cfg.Concurrency, reconcile.ChunkSize)
 	fmt.Fprintf(w, "setup: reference data and entitlements loaded in %v\n", load.Round(time.Millisecond))
 	fmt.Fprintf(w, "run:   %s\n\n", strings.TrimSpace(out))
-	fmt.Fprintf(w, "%-40s %16s %16s %s\n", "figure", "measured", "goal", "")
-	fmt.Fprintf(w, "%-40s %16s %16s %s\n", "whole fleet, wall time", wall.Round(time.Millisecond), "< "+goalWall.String(), mark(wall < goalWall))
-	fmt.Fprintf(w, "%-40s %16.0f %16s %s\n", "cards per second", rate, ">= 17000", mark(rate >= goalRate))
-	fmt.Fprintf(w, "%-40s %13.1f MB %16s %s\n", "peak RSS of provisioner reconcile", float64(peak)/(1<<20), "< 200 MB", mark(peak < goalRSS))
-	fmt.Fprintf(w, "%-40s %16.0f %16s\n", "query-only rate (cards/s, same run)", query, "(a ceiling)")
-	fmt.Fprintf(w, "%-40s %16.0f %16s\n", "database-only rate (cards/s, same run)", dbRate, "(a ceiling)")
-	fmt.Fprintf(w, "%-40s %15.2fx %16s %s   %.2fx of min(query-only, database-only)\n", "reconciliation / query-only",
-		rate/query, ">= 0.80x", mark(rate/query >= goalVsQuery), rate/ceiling)
-	fmt.Fprintf(w, "\nOn this machine the run is bound by %s: %.0f cards/s, the lower of the two ceilings measured in this run; "+
-		"the reconciliation reaches %.0f%% of it.\n", bound, ceiling, 100*rate/ceiling)
+	fmt.Fprintf(w, "%-44s %16s %16s %s\n", "figure", "measured", "goal", "")
+	fmt.Fprintf(w, "%-44s %16s %16s %s\n", "whole fleet, wall time", wall.Round(time.Millisecond), "< "+goalWall.String(), mark(wall < goalWall))
+	fmt.Fprintf(w, "%-44s %16.0f %16s %s\n", "cards per second", rate, ">= 17000", mark(rate >= goalRate))
+	fmt.Fprintf(w, "%-44s %13.1f MB %16s %s\n", "peak RSS of provisioner reconcile", float64(peak)/(1<<20), "< 200 MB", mark(peak < goalRSS))
+	fmt.Fprintf(w, "%-44s %15.2fx %16s %s\n", "reconciliation / query-only", rate/query, ">= 0.80x", mark(rate/query >= goalVsQuery))
+	fmt.Fprintf(w, "\nceilings measured in this run (cards/s; the faster of the passes before and after)   reconciliation / ceiling\n")
+	fmt.Fprintf(w, "%-44s %16.0f %16.2fx\n", "query-only (the gateway alone)", query, rate/query)
+	fmt.Fprintf(w, "%-44s %16.0f %16.2fx\n", "database-only (PostgreSQL alone)", dbRate, rate/dbRate)
+	fmt.Fprintf(w, "%-44s %16.0f %16.2fx\n", "both at once (the slower of the two)", both, rate/both)
+	fmt.Fprintf(w, "%-44s %16.0f %16.2fx\n", "one after the other, 1/(1/q+1/d)", serial, rate/serial)
+	fmt.Fprintf(w, "\nBoth at once is the most a perfectly overlapped reconciliation could do on this machine, its "+
+		"gateway, PostgreSQL and the compare sharing the same cores: %.2fx of the query-only rate", both/query)
+	if both/query < goalVsQuery {
+		fmt.Fprintf(w, ", so the goal of %.1fx is out of reach here however the run is built", goalVsQuery)
+	}
+	fmt.Fprintf(w, ". The reconciliation reaches %.0f%% of it.\n", 100*rate/both)
 	if rate < goalRate {
 		fmt.Fprintf(w, "The goal of %.0f cards/s is %s here.\n", goalRate,
-			map[bool]string{true: "out of reach", false: "within reach"}[ceiling < goalRate])
+			map[bool]string{true: "out of reach", false: "within reach"}[both < goalRate])
 	}
-	return nil
 }
 
 // writeEntitlements lists every subscription's smartcard (samplegen: subscription i
@@ -267,6 +291,24 @@ func databaseOnly(ctx context.Context, dbURL string, cards int) (time.Duration, 
 	return time.Since(started), nil
 }
 
+// together runs the query-only and the database-only passes at the same time and
+// returns the slower's duration: what a reconciliation that overlapped its reading and
+// its asking perfectly would take, both sharing this machine's cores (as PostgreSQL,
+// the simulator and the provisioner do in a run).
+func together(ctx context.Context, c *dispatcher.Client, ids []string, conc int, dbURL string, cards int) (time.Duration, error) {
+	var q, d time.Duration
+	var qerr, derr error
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); q, qerr = queryOnly(ctx, c, ids, conc) }()
+	go func() { defer wg.Done(); d, derr = databaseOnly(ctx, dbURL, cards) }()
+	wg.Wait()
+	if err := errors.Join(qerr, derr); err != nil {
+		return 0, err
+	}
+	return max(q, d), nil
+}
+
 func createDatabase(ctx context.Context, cfg Config) (string, func(), error) {
 	admin, err := sql.Open("postgres", cfg.ServerURL)
 	if err != nil {
@@ -311,7 +353,7 @@ func startSimulator(ctx context.Context, cfg Config, ref string) (string, func()
 		cmd.Wait()
 	}
 	url := "http://" + addr
-	deadline := time.Now().Add(5 * time.Minute) // reading a million cards' reference data takes a while
+	deadline := time.Now().Add(15 * time.Minute) // reading a million cards' reference data takes a while; minutes on a loaded machine
 	for {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url+casapi.PathHealth, nil)
 		req.Header.Set(casapi.HeaderAuthorization, casapi.BearerPrefix+token)

@@ -1,10 +1,8 @@
 -- One chunk of the cards to reconcile, by keyset on the smartcard's id: $1 after
 -- this id, $2 at most this many, $3 only these ids (NULL: every card with
 -- entitlements). For each: the card, its subscription and its state, the CRM's
--- expected products (ids) and STB, and whether it is busy: any PENDING request,
--- in flight or not, means its state is about to change: one probe of the
--- card_queue index per card (a scalar subquery with LIMIT; EXISTS was planned as a
--- hash of every pending request, read again at every chunk).
+-- expected products (ids) and STB. Whether a card is busy is asked chunk by chunk
+-- (busy_cards.sql), as for reconcile_cursor.sql.
 -- The chunk is taken from entitlements first (MATERIALIZED): joined whole, the
 -- planner merge-joined installed_items from its first row at every chunk, a scan
 -- that grew with the keyset (measured: 435 ms a chunk 20,000 cards in, 4,000
@@ -22,9 +20,7 @@ SELECT i.id, i.serial_number, i.ca_id,
        coalesce(s.number, '') AS subscription_number,
        coalesce(s.state, '') AS subscription_state,
        e.product_ids::text AS product_ids, e.stb_checked,
-       coalesce(stb.serial_number, '') AS stb_serial, coalesce(stb.ca_id, '') AS stb_ca_id,
-       (SELECT true FROM provisioning_requests r
-        WHERE r.smartcard_ca_id = i.ca_id AND r.life_cycle_state = 'PENDING' LIMIT 1) IS NOT NULL AS busy
+       coalesce(stb.serial_number, '') AS stb_serial, coalesce(stb.ca_id, '') AS stb_ca_id
 FROM chunk e
 JOIN installed_items i ON i.id = e.smartcard_id
 LEFT JOIN subscriptions s ON s.id = i.subscription_id
