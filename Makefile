@@ -30,6 +30,7 @@ bench: build
 	scripts/bench.sh
 	scripts/bench-dispatch.sh
 	scripts/bench-reconcile.sh
+	scripts/bench-history.sh
 
 # The chaos suite's full scenarios and their table (docs/chaos.md); their reduced
 # forms run in `make test`. The hosts scenario needs root for network namespaces.

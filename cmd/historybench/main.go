@@ -40,6 +40,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		"URL of any database on the server; the bench's databases are created beside it")
 	fs.StringVar(&cfg.TempDir, "tmp", "", "where the generated files go (default: the system's temporary directory)")
 	fs.BoolVar(&cfg.Keep, "keep", false, "keep the databases and the generated files")
+	fs.BoolVar(&cfg.Reuse, "reuse", false, "use the databases an earlier -keep run left, migrated, instead of filling them again")
 	if err := cmdline.Parse(fs, args); err != nil {
 		return err
 	}

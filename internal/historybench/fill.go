@@ -84,6 +84,16 @@ func fill(ctx context.Context, db *sql.DB, n int64, days, cards int, progress fu
 	if _, err := db.ExecContext(ctx, "SELECT setseed(0.1616)"); err != nil {
 		return err
 	}
+	// The indexes that no constraint needs are dropped for the fill and built again
+	// after it, sorted in one pass each: inserted into row by row, the fill of 10M
+	// took four times as long.
+	var defs []string
+	if n > 0 {
+		var err error
+		if defs, err = dropIndexes(ctx, db); err != nil {
+			return err
+		}
+	}
 	t := time.Now()
 	for from := int64(0); from < n; from += fillChunk {
 		to := min(from+fillChunk, n)
@@ -92,7 +102,13 @@ func fill(ctx context.Context, db *sql.DB, n int64, days, cards int, progress fu
 		}
 		progress("history: %d of %d settled requests (%v)", to, n, time.Since(t).Round(time.Second))
 	}
+	for _, def := range defs {
+		if _, err := db.ExecContext(ctx, def); err != nil {
+			return fmt.Errorf("rebuild an index: %w", err)
+		}
+	}
 	if n > 0 {
+		progress("history: indexes rebuilt (%v)", time.Since(t).Round(time.Second))
 		if _, err := db.ExecContext(ctx, "VACUUM (ANALYZE) provisioning_requests, request_attempts"); err != nil {
 			return fmt.Errorf("vacuum the history: %w", err)
 		}
@@ -101,4 +117,35 @@ func fill(ctx context.Context, db *sql.DB, n int64, days, cards int, progress fu
 		}
 	}
 	return nil
+}
+
+// dropIndexes drops the indexes of provisioning_requests and request_attempts that
+// back no constraint, and returns their definitions.
+func dropIndexes(ctx context.Context, db *sql.DB) ([]string, error) {
+	rows, err := db.QueryContext(ctx, `
+		SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid)
+		FROM pg_index i
+		WHERE i.indrelid IN ('provisioning_requests'::regclass, 'request_attempts'::regclass)
+		  AND NOT EXISTS (SELECT FROM pg_constraint c WHERE c.conindid = i.indexrelid)`)
+	if err != nil {
+		return nil, fmt.Errorf("list indexes: %w", err)
+	}
+	defer rows.Close()
+	var names, defs []string
+	for rows.Next() {
+		var name, def string
+		if err := rows.Scan(&name, &def); err != nil {
+			return nil, err
+		}
+		names, defs = append(names, name), append(defs, def)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for _, name := range names {
+		if _, err := db.ExecContext(ctx, "DROP INDEX "+name); err != nil {
+			return nil, fmt.Errorf("drop index %s: %w", name, err)
+		}
+	}
+	return defs, nil
 }

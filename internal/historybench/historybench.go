@@ -50,8 +50,12 @@ type Config struct {
 	// databases are created beside it and dropped at the end.
 	ServerURL string
 	TempDir   string
-	Keep      bool      // keep the databases and the work directory
-	Progress  io.Writer // what is going on, as it goes
+	Keep      bool // keep the databases and the work directory
+	// Reuse: databases kept by an earlier run (Keep) with the same fleet and
+	// history are migrated and used as they are, instead of filled again: for
+	// measuring a change of the code without waiting for the fill.
+	Reuse    bool
+	Progress io.Writer // what is going on, as it goes
 }
 
 // DefaultSizes are the histories of the issue: none, 1M and 10M settled requests.
@@ -96,6 +100,7 @@ type target struct {
 	card, subscription, refNumber string
 	day                           time.Time
 	numbers                       [2]int64 // the range of numbers to show
+	reused                        bool
 }
 
 type bench struct {
@@ -172,8 +177,19 @@ func (b *bench) setup(ctx context.Context) error {
 		if t.url, err = withDatabase(b.cfg.ServerURL, t.name); err != nil {
 			return err
 		}
+		if b.cfg.Reuse && b.reusable(ctx, t) {
+			t.reused = true
+			if _, _, err := store.Migrate(ctx, t.url); err != nil {
+				return err
+			}
+			b.logf("database %s reused (%d settled requests before the bench's work)", t.name, size)
+			continue
+		}
 		q := pq.QuoteIdentifier(t.name)
 		create := "CREATE DATABASE " + q
+		if first == nil && i > 0 {
+			return fmt.Errorf("-reuse: database %s is reusable but %s is not: run without -reuse", b.targets[0].name, t.name)
+		}
 		if first != nil {
 			// The fleet, migrated and loaded once: the others start as its copy.
 			create += " TEMPLATE " + pq.QuoteIdentifier(first.name)
@@ -212,11 +228,17 @@ func (b *bench) setup(ctx context.Context) error {
 			return err
 		}
 		t.raw = t.db.DB.DB
-		tm := time.Now()
-		if err := fill(ctx, t.raw, t.size, b.cfg.Days, b.cfg.Cards, b.logf); err != nil {
-			return err
+		if !t.reused {
+			tm := time.Now()
+			if err := fill(ctx, t.raw, t.size, b.cfg.Days, b.cfg.Cards, b.logf); err != nil {
+				return err
+			}
+			if _, err := t.raw.ExecContext(ctx, `CREATE TABLE bench_history AS SELECT $1::bigint AS size, $2::int AS cards, $3::int AS days`,
+				t.size, b.cfg.Cards, b.cfg.Days); err != nil {
+				return fmt.Errorf("mark %s: %w", t.name, err)
+			}
+			b.logf("database %s: %d settled requests in %v", t.name, t.size, time.Since(tm).Round(time.Second))
 		}
-		b.logf("database %s: %d settled requests in %v", t.name, t.size, time.Since(tm).Round(time.Second))
 		if err := b.probes(ctx, t); err != nil {
 			return err
 		}
@@ -275,3 +297,17 @@ func withDatabase(serverURL, name string) (string, error) {
 }
 
 func cpus() int { return runtime.NumCPU() }
+
+// reusable says whether t's database exists with the history it should have
+// (the mark fill leaves in bench_history).
+func (b *bench) reusable(ctx context.Context, t *target) bool {
+	db, err := sql.Open("postgres", t.url)
+	if err != nil {
+		return false
+	}
+	defer db.Close()
+	var size int64
+	var cards, days int
+	err = db.QueryRowContext(ctx, `SELECT size, cards, days FROM bench_history`).Scan(&size, &cards, &days)
+	return err == nil && size == t.size && cards == b.cfg.Cards && days == b.cfg.Days
+}

@@ -174,7 +174,7 @@ func (b *bench) process(ctx context.Context, t *target) (float64, error) {
 func (b *bench) webAPI(ctx context.Context, t *target, r int) error {
 	if t.token == "" {
 		var err error
-		if t.token, err = api.CreateToken(ctx, t.db, "bench"); err != nil {
+		if t.token, err = api.CreateToken(ctx, t.db, fmt.Sprintf("bench-%d", time.Now().UnixNano())); err != nil {
 			return err
 		}
 	}

@@ -16,6 +16,13 @@
 -- '' (a send without an answer writes an empty response). created_by_token and
 -- updated_by_token are '' for a request no token created (an import file's).
 -- The WHERE clause is count_requests.sql's, word for word (sql's tests check it).
+-- With a since bound ($9 or $11), the page's rows are taken through the time's
+-- index (migration 000021) and sorted: "r.number + 0" is not the number index's
+-- order. The planner, which assumes matching rows spread evenly over the numbers,
+-- would otherwise walk the number index from the oldest request through every one
+-- created or settled before the bound (seconds on 10 million requests). Without
+-- one, the walk in number order stops at the limit. The parameters are bound
+-- before planning (no named statements), so the CASE folds to one or the other.
 -- The page is taken from provisioning_requests alone, and only its rows are joined:
 -- joined before the limit, every row skipped by the offset was joined too (an
 -- offset of 100,000 took 0.4 s instead of 25 ms, on 200,000 requests).
@@ -55,7 +62,7 @@ FROM (
       AND ($14::text = '' OR r.reference_number = $14::text)
       AND ($15::bigint = 0 OR r.id = $15::bigint)
       AND ($16::bigint = 0 OR r.number > $16::bigint)
-    ORDER BY r.number
+    ORDER BY CASE WHEN $9::timestamptz IS NULL AND $11::timestamptz IS NULL THEN r.number ELSE r.number + 0 END
     LIMIT $17::bigint OFFSET $18::bigint
 ) r
 LEFT JOIN subscriptions s ON $19::boolean AND s.id = r.subscription_id

@@ -1,0 +1,5 @@
+DROP INDEX IF EXISTS provisioning_requests_executed;
+DROP INDEX IF EXISTS provisioning_requests_created;
+DROP INDEX IF EXISTS provisioning_requests_rejected_number;
+DROP INDEX IF EXISTS provisioning_requests_subscription;
+DROP INDEX IF EXISTS provisioning_requests_smartcard;
