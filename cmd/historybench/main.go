@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/provisioner/provisioner/internal/cmdline"
 	"github.com/provisioner/provisioner/internal/historybench"
@@ -35,7 +36,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.Concurrency, "concurrency", 8, "Web API creates in flight at once")
 	fs.IntVar(&cfg.Shows, "shows", 200, "Web API shows per round")
 	fs.IntVar(&cfg.Reads, "reads", 5, "times each operator's read is timed per round")
-	fs.DurationVar(&cfg.HousekeepAge, "housekeep-age", 60*24*60*60*1e9, "housekeeping deletes requests settled longer ago (0: not measured)")
+	fs.DurationVar(&cfg.HousekeepAge, "housekeep-age", 75*24*time.Hour, "housekeeping deletes requests settled longer ago (0: not measured)")
 	fs.StringVar(&cfg.ServerURL, "server", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable",
 		"URL of any database on the server; the bench's databases are created beside it")
 	fs.StringVar(&cfg.TempDir, "tmp", "", "where the generated files go (default: the system's temporary directory)")

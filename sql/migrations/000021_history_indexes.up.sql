@@ -25,6 +25,8 @@ CREATE INDEX IF NOT EXISTS provisioning_requests_rejected_number ON provisioning
 -- until); the second is also housekeeping's way to the oldest settled requests
 -- (housekeeping_delete_requests.sql), which scanned the table from its start for
 -- every slice. Both times grow with the number: appended at the right edge.
-CREATE INDEX IF NOT EXISTS provisioning_requests_created ON provisioning_requests (created_at);
-CREATE INDEX IF NOT EXISTS provisioning_requests_executed ON provisioning_requests (executed_date)
+-- With the number, so that a page of a range is chosen from the index alone
+-- (filter_requests.sql).
+CREATE INDEX IF NOT EXISTS provisioning_requests_created ON provisioning_requests (created_at, number);
+CREATE INDEX IF NOT EXISTS provisioning_requests_executed ON provisioning_requests (executed_date, number)
     WHERE executed_date IS NOT NULL;
