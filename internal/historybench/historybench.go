@@ -111,6 +111,9 @@ type bench struct {
 	log     logrus.FieldLogger
 	targets []*target
 	fig     figures
+	// nonce seeds the files: another run on reused databases imports new content,
+	// not duplicates of the last run's.
+	nonce uint64
 }
 
 // Run runs the bench and prints its table to out.
@@ -124,7 +127,7 @@ func Run(ctx context.Context, cfg Config, out io.Writer) error {
 	}
 	b := &bench{cfg: cfg, logf: func(format string, args ...any) {
 		fmt.Fprintf(cfg.Progress, "bench-history: "+format+"\n", args...)
-	}, fig: figures{}}
+	}, fig: figures{}, nonce: uint64(time.Now().UnixNano())}
 	l := logrus.New()
 	l.SetOutput(io.Discard)
 	b.log = l

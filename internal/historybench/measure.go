@@ -54,6 +54,7 @@ var (
 	figPending   = figure{"requests list --state PENDING (ms)", false, 9}
 	figCreated   = figure{"requests list --created-since/until, a day (ms)", false, 10}
 	figExecuted  = figure{"requests list --executed-since/until, a day (ms)", false, 11}
+	allFigures   = []figure{figProcess, figImport, figCreate, figShow, figStatus, figCard, figSub, figRef, figRejected, figPending, figCreated, figExecuted}
 	readCeiling  = 50.0 // ms: the operator's reads
 	throughRatio = 0.9  // at the largest history ÷ at the baseline
 	hkRatio      = 0.8  // the processing run during housekeeping ÷ without
@@ -78,7 +79,7 @@ func (b *bench) round(ctx context.Context, r int) error {
 	if err != nil {
 		return err
 	}
-	_, err = samplegen.WriteInstructions(out, samplegen.Config{Rows: b.cfg.ImportRows, Seed: uint64(100 + r), Subscriptions: b.cfg.Cards})
+	_, err = samplegen.WriteInstructions(out, samplegen.Config{Rows: b.cfg.ImportRows, Seed: b.nonce + uint64(r), Subscriptions: b.cfg.Cards})
 	if cerr := out.Close(); err == nil {
 		err = cerr
 	}
@@ -125,6 +126,12 @@ func (b *bench) measure(ctx context.Context, t *target, file string, r int) erro
 	}
 	b.logf("round %d, %d settled: import %.0f rows/s, run %.0f requests/s", r+1, t.size,
 		last(b.fig[figImport][t.size]), rate)
+	// Every figure of the round as it stands, so that a run cut short still says it.
+	for _, f := range allFigures {
+		if v := b.fig[f][t.size]; len(v) > 0 {
+			b.logf("round %d, %d settled: %s %s (median so far)", r+1, t.size, f.name, num(median(v), f.throughput))
+		}
+	}
 	return nil
 }
 
@@ -319,7 +326,7 @@ func (b *bench) housekeeping(ctx context.Context) (*housekeepingFigures, error) 
 			if err != nil {
 				return nil, err
 			}
-			_, err = samplegen.WriteInstructions(out, samplegen.Config{Rows: b.cfg.ImportRows, Seed: uint64(1000 + 2*r + btoi(during)), Subscriptions: b.cfg.Cards})
+			_, err = samplegen.WriteInstructions(out, samplegen.Config{Rows: b.cfg.ImportRows, Seed: b.nonce + uint64(1000+2*r+btoi(during)), Subscriptions: b.cfg.Cards})
 			out.Close()
 			if err != nil {
 				return nil, err

@@ -21,7 +21,9 @@
 -- order. The planner, which assumes matching rows spread evenly over the numbers,
 -- would otherwise walk the number index from the oldest request through every one
 -- created or settled before the bound (seconds on 10 million requests). Without
--- one, the walk in number order stops at the limit. The parameters are bound
+-- one, the walk in number order stops at the limit. So too for the PENDING
+-- requests alone: the newest, they come last in number order, behind every settled
+-- one; they are read through their partial indexes and sorted instead. The parameters are bound
 -- before planning (no named statements), so the CASE folds to one or the other.
 -- The page is chosen by number alone, and only its rows are read whole: a day's
 -- rows (110,000 of 10 million) are then sorted from the time's index (which holds
@@ -68,7 +70,8 @@ FROM (
       AND ($14::text = '' OR r.reference_number = $14::text)
       AND ($15::bigint = 0 OR r.id = $15::bigint)
       AND ($16::bigint = 0 OR r.number > $16::bigint)
-    ORDER BY CASE WHEN $9::timestamptz IS NULL AND $11::timestamptz IS NULL THEN r.number ELSE r.number + 0 END
+    ORDER BY CASE WHEN $9::timestamptz IS NULL AND $11::timestamptz IS NULL AND NOT coalesce($1::text[] <@ ARRAY['PENDING'], false)
+                  THEN r.number ELSE r.number + 0 END
     LIMIT $17::bigint OFFSET $18::bigint
     ) page
     JOIN provisioning_requests p ON p.number = page.number
