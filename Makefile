@@ -36,6 +36,7 @@ bench: build
 	scripts/bench-dispatch.sh
 	scripts/bench-reconcile.sh
 	scripts/bench-api.sh
+	scripts/bench-history.sh
 	scripts/bench-console.sh
 
 # The operator console's pages at 10,000,000 requests (docs/benchmarks.md).

@@ -82,9 +82,9 @@ type HousekeepingJob struct {
 	// are deleted, or moved under MoveTo when it is set.
 	FilesAfter time.Duration
 	MoveTo     string
-	// RequestsAfter: COMPLETED and REJECTED requests executed (or last updated)
-	// longer ago than this are deleted. Off by default: requests are the record of
-	// what was sent to the CAS.
+	// RequestsAfter: COMPLETED and REJECTED requests executed longer ago than this
+	// are deleted. Off by default: requests are the record of what was sent to the
+	// CAS.
 	RequestsAfter time.Duration
 	// RunsAfter: finished job_runs and processes records older than this are deleted.
 	RunsAfter time.Duration

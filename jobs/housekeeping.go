@@ -37,18 +37,16 @@ func Housekeeping(ctx context.Context, env Env) (Result, error) {
 		}
 	}
 	if h.RequestsAfter > 0 {
-		for ctx.Err() == nil {
-			var n int
-			err := env.DB.GetContext(ctx, &n, provsql.HousekeepingDeleteRequests, h.RequestsAfter.Seconds(), requestSlice)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("delete finished requests: %w", err))
-				break
-			}
-			counts["requests_deleted"] += n
-			if n < requestSlice {
-				break
-			}
+		n, err := deleteRequests(ctx, env, h.RequestsAfter)
+		counts["requests_deleted"] = n
+		if err != nil {
+			errs = append(errs, err)
 		}
+	}
+	// The deltas of the settled requests' counts, summed (see
+	// sql/queries/compact_settled_counts.sql): housekeeping's deletions add some.
+	if _, err := env.DB.ExecContext(ctx, provsql.CompactSettledCounts); err != nil {
+		errs = append(errs, fmt.Errorf("compact the settled counts: %w", err))
 	}
 	if h.RunsAfter > 0 {
 		for key, q := range map[string]string{"job_runs_deleted": provsql.HousekeepingDeleteJobRuns, "processes_deleted": provsql.HousekeepingDeleteProcesses} {
@@ -87,6 +85,36 @@ func Housekeeping(ctx context.Context, env Env) (Result, error) {
 	res.Summary = fmt.Sprintf("files: %d moved, %d deleted; deleted %d requests (with their sends), %d job runs, %d processes, %d dead instances; marked %d dead processing runs FAILED, %d job runs ABANDONED",
 		counts["files_moved"], counts["files_deleted"], counts["requests_deleted"], counts["job_runs_deleted"], counts["processes_deleted"], gone, len(dead), n)
 	return res, errors.Join(errs...)
+}
+
+// deleteRequests deletes the requests settled more than age ago, oldest first, a
+// slice per statement, each slice going on from where the one before ended, with a
+// pause after each as long as the slice took: a processing run at work meanwhile
+// keeps at least half of the database's time (docs/benchmarks.md measures it).
+func deleteRequests(ctx context.Context, env Env, age time.Duration) (int, error) {
+	var total int
+	var after *time.Time
+	for ctx.Err() == nil {
+		var s struct {
+			Deleted int        `db:"deleted"`
+			Seen    int        `db:"seen"`
+			Last    *time.Time `db:"last"`
+		}
+		t := time.Now()
+		if err := env.DB.GetContext(ctx, &s, provsql.HousekeepingDeleteRequests, age.Seconds(), requestSlice, after); err != nil {
+			return total, fmt.Errorf("delete finished requests: %w", err)
+		}
+		total += s.Deleted
+		if s.Seen < requestSlice || s.Last == nil {
+			break
+		}
+		after = s.Last
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Since(t)):
+		}
+	}
+	return total, nil
 }
 
 // retireFiles deletes, or moves under moveTo, the files of the inbox's archive,

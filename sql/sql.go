@@ -197,6 +197,8 @@ var (
 	JobRunLastTick string
 	//go:embed queries/housekeeping_delete_requests.sql
 	HousekeepingDeleteRequests string
+	//go:embed queries/compact_settled_counts.sql
+	CompactSettledCounts string
 	//go:embed queries/housekeeping_delete_job_runs.sql
 	HousekeepingDeleteJobRuns string
 	//go:embed queries/housekeeping_delete_processes.sql

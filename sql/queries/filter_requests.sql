@@ -16,6 +16,19 @@
 -- '' (a send without an answer writes an empty response). created_by_token and
 -- updated_by_token are '' for a request no token created (an import file's).
 -- The WHERE clause is count_requests.sql's, word for word (sql's tests check it).
+-- With a since bound ($9 or $11), the page's rows are taken through the time's
+-- index (migration 000019) and sorted: "r.number + 0" is not the number index's
+-- order. The planner, which assumes matching rows spread evenly over the numbers,
+-- would otherwise walk the number index from the oldest request through every one
+-- created or settled before the bound (seconds on 10 million requests). Without
+-- one, the walk in number order stops at the limit. So too for the PENDING
+-- requests alone: the newest, they come last in number order, behind every settled
+-- one; they are read through their partial indexes and sorted instead. The parameters are bound
+-- before planning (no named statements), so the CASE folds to one or the other.
+-- The page is chosen by number alone, and only its rows are read whole: a day's
+-- rows (110,000 of 10 million) are then sorted from the time's index (which holds
+-- the number: an index-only scan on a vacuumed history), not fetched from the
+-- table one by one.
 -- The page is taken from provisioning_requests alone, and only its rows are joined:
 -- joined before the limit, every row skipped by the offset was joined too (an
 -- offset of 100,000 took 0.4 s instead of 25 ms, on 200,000 requests).
@@ -35,7 +48,9 @@ SELECT r.id, r.number, r.type, r.life_cycle_state, r.priority, r.sequence_number
        r.created_at, r.updated_at,
        coalesce(r.created_by_token, '') AS created_by_token, coalesce(r.updated_by_token, '') AS updated_by_token
 FROM (
-    SELECT *
+    SELECT p.*
+    FROM (
+    SELECT r.number
     FROM provisioning_requests r
     WHERE ($1::text[] IS NULL OR r.life_cycle_state = ANY ($1::text[]))
       AND ($2::text[] IS NULL OR r.type = ANY ($2::text[]))
@@ -55,8 +70,11 @@ FROM (
       AND ($14::text = '' OR r.reference_number = $14::text)
       AND ($15::bigint = 0 OR r.id = $15::bigint)
       AND ($16::bigint = 0 OR r.number > $16::bigint)
-    ORDER BY r.number
+    ORDER BY CASE WHEN $9::timestamptz IS NULL AND $11::timestamptz IS NULL AND NOT coalesce($1::text[] <@ ARRAY['PENDING'], false)
+                  THEN r.number ELSE r.number + 0 END
     LIMIT $17::bigint OFFSET $18::bigint
+    ) page
+    JOIN provisioning_requests p ON p.number = page.number
 ) r
 LEFT JOIN subscriptions s ON $19::boolean AND s.id = r.subscription_id
 LEFT JOIN installed_items sc ON $19::boolean AND sc.ca_id = r.smartcard_ca_id

@@ -14,7 +14,7 @@
 --
 -- The cost (measured on 1,000,000 settled and 200,000 pending requests, 150,000 of
 -- them waiting for nothing of their own, on the shared 2-core machine): the settled
--- requests are counted by one scan, as before; the pending ones are read through
+-- requests were then counted by one scan (now summed from settled_counts); the pending ones are read through
 -- their partial index and sorted by card, once: 1.0-1.8 s against 0.8-1.1 s for the
 -- count without the head rule. A probe of the card's queue per pending request
 -- (a correlated subquery, or a lateral join) took 3.3-10 s: a loop per row, and a
@@ -51,8 +51,10 @@ SELECT 'PENDING' AS state, type, priority, count(*) AS count,
 FROM pending
 GROUP BY type, priority
 UNION ALL
-SELECT life_cycle_state, type, priority, count(*), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, NULL
-FROM provisioning_requests
-WHERE life_cycle_state <> 'PENDING'
+-- The settled ones from their counts (migration 000020), not from the table: the
+-- count of 10 million settled requests took seconds and grew with the history.
+SELECT life_cycle_state, type, priority, sum(n)::bigint, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, NULL
+FROM settled_counts
 GROUP BY life_cycle_state, type, priority
+HAVING sum(n) <> 0
 ORDER BY 1, 2, 3

@@ -30,6 +30,5 @@ DROP INDEX provisioning_requests_source_file;
 -- then read every PENDING request.
 CREATE INDEX provisioning_requests_express_number ON provisioning_requests (number) WHERE priority = 'EXPRESS';
 CREATE INDEX provisioning_requests_error_code ON provisioning_requests (error_code, number) WHERE error_code IS NOT NULL;
--- created and executed since/until.
-CREATE INDEX provisioning_requests_created_at ON provisioning_requests (created_at);
-CREATE INDEX provisioning_requests_executed_date ON provisioning_requests (executed_date) WHERE executed_date IS NOT NULL;
+-- created and executed since/until: migration 000019's provisioning_requests_created
+-- and provisioning_requests_executed, which end with number too.

@@ -4,5 +4,3 @@ DROP INDEX provisioning_requests_subscription;
 DROP INDEX provisioning_requests_source_file_number;
 DROP INDEX provisioning_requests_express_number;
 DROP INDEX provisioning_requests_error_code;
-DROP INDEX provisioning_requests_created_at;
-DROP INDEX provisioning_requests_executed_date;

@@ -1,0 +1,57 @@
+// Command historybench measures the same work beside growing histories of settled
+// requests (`make bench` runs it through scripts/bench-history.sh): see package
+// internal/historybench.
+package main
+
+import (
+	"context"
+	"flag"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/provisioner/provisioner/internal/cmdline"
+	"github.com/provisioner/provisioner/internal/historybench"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(cmdline.Exit("historybench", err, os.Stderr))
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("historybench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg := historybench.Config{Progress: stderr}
+	sizes := fs.String("sizes", "0,1M,10M", "settled requests already in the table, one database each; the first is the baseline")
+	fs.IntVar(&cfg.Rounds, "rounds", 3, "rounds; every figure is measured once per round on every database")
+	fs.IntVar(&cfg.Cards, "cards", 200_000, "the fleet: subscriptions, each with a smartcard and an STB")
+	fs.IntVar(&cfg.Days, "days", 90, "days the history is spread over")
+	fs.IntVar(&cfg.ImportRows, "import-rows", 50_000, "rows imported, then sent, per round")
+	fs.IntVar(&cfg.Creates, "creates", 2_000, "Web API creates per round")
+	fs.IntVar(&cfg.Concurrency, "concurrency", 8, "Web API creates in flight at once")
+	fs.IntVar(&cfg.Shows, "shows", 200, "Web API shows per round")
+	fs.IntVar(&cfg.Reads, "reads", 5, "times each operator's read is timed per round")
+	fs.DurationVar(&cfg.HousekeepAge, "housekeep-age", 75*24*time.Hour, "housekeeping deletes requests settled longer ago (0: not measured)")
+	fs.StringVar(&cfg.ServerURL, "server", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable",
+		"URL of any database on the server; the bench's databases are created beside it")
+	fs.StringVar(&cfg.TempDir, "tmp", "", "where the generated files go (default: the system's temporary directory)")
+	fs.BoolVar(&cfg.Keep, "keep", false, "keep the databases and the generated files")
+	fs.BoolVar(&cfg.Reuse, "reuse", false, "use the databases an earlier -keep run left, migrated, instead of filling them again")
+	if err := cmdline.Parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return cmdline.Usagef("unexpected arguments %q", fs.Args())
+	}
+	var err error
+	if cfg.Sizes, err = historybench.ParseSizes(*sizes); err != nil {
+		return cmdline.Usagef("-sizes: %v", err)
+	}
+	return historybench.Run(ctx, cfg, stdout)
+}

@@ -1,0 +1,101 @@
+package historybench
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// print writes the table: one line per figure, its median at every size, the ratio
+// of the largest history's to the baseline's (throughputs) and the goal.
+func (b *bench) print(w io.Writer, hk *housekeepingFigures, took time.Duration) {
+	c := b.cfg
+	fmt.Fprintf(w, "History bench: the same work beside 0 to %s settled requests (spread over %d days, %d cards, %d CPUs)\n",
+		size(c.Sizes[len(c.Sizes)-1]), c.Days, c.Cards, cpus())
+	fmt.Fprintf(w, "each round, on every database in turn: import %d rows, one processing run over them (defaults: batch 100, concurrency 4,\n"+
+		"simulator over HTTP), %d Web API creates at concurrency %d and %d shows, %d times each operator's read; %d rounds, medians\n\n",
+		c.ImportRows, c.Creates, c.Concurrency, c.Shows, c.Reads, c.Rounds)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight|tabwriter.Debug)
+	head := []string{"figure"}
+	for _, s := range c.Sizes {
+		head = append(head, "at "+size(s))
+	}
+	head = append(head, "ratio", "goal", "")
+	fmt.Fprintln(tw, strings.Join(head, "\t")+"\t")
+	figs := make([]figure, 0, len(b.fig))
+	for f := range b.fig {
+		figs = append(figs, f)
+	}
+	slices.SortFunc(figs, func(a, b figure) int { return a.order - b.order })
+	pass := true
+	base, top := c.Sizes[0], c.Sizes[len(c.Sizes)-1]
+	for _, f := range figs {
+		row := []string{f.name}
+		for _, s := range c.Sizes {
+			row = append(row, num(median(b.fig[f][s]), f.throughput))
+		}
+		b0, bt := median(b.fig[f][base]), median(b.fig[f][top])
+		var ok bool
+		if f.throughput {
+			ratio := bt / b0
+			ok = ratio >= throughRatio
+			row = append(row, fmt.Sprintf("%.2f", ratio), fmt.Sprintf(">= %.1fx", throughRatio))
+		} else {
+			ok = bt < readCeiling
+			row = append(row, fmt.Sprintf("%.1fx", bt/b0), fmt.Sprintf("< %.0f ms", readCeiling))
+		}
+		pass = pass && ok
+		row = append(row, verdict(ok))
+		fmt.Fprintln(tw, strings.Join(row, "\t")+"\t")
+	}
+	if hk != nil {
+		wo, du := median(hk.without), median(hk.during)
+		ok := du/wo >= hkRatio && hk.ranThrough
+		pass = pass && ok
+		fmt.Fprintf(tw, "processing run during housekeeping at %s (requests/s)\t%s\t%s\t%.2f\t>= %.1fx\t%s\t\n",
+			size(top), num(wo, true)+" without", num(du, true)+" during", du/wo, hkRatio, verdict(ok))
+	}
+	tw.Flush()
+	if hk != nil {
+		fmt.Fprintf(w, "\nhousekeeping (requests settled over %v ago): %d deleted in all; after the runs it deleted %d alone in %v (%.0f/s)",
+			c.HousekeepAge, hk.deleted, hk.finished, hk.finish.Round(time.Second), float64(hk.finished)/max(hk.finish.Seconds(), 0.001))
+		if !hk.ranThrough {
+			fmt.Fprint(w, "; it ended before a run did: the 'during' figure is not all during (MISS)")
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintf(w, "throughputs: ratio = at %s / at %s; reads: ratio for information, the goal is the time at %s. Took %v.\n",
+		size(top), size(base), size(top), took.Round(time.Second))
+	if pass {
+		fmt.Fprintln(w, "every goal: PASS")
+	} else {
+		fmt.Fprintln(w, "every goal: MISS (see the lines above)")
+	}
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return "PASS"
+	}
+	return "MISS"
+}
+
+func num(v float64, throughput bool) string {
+	if throughput {
+		return fmt.Sprintf("%.0f", v)
+	}
+	return fmt.Sprintf("%.1f", v)
+}
+
+func size(n int64) string {
+	switch {
+	case n >= 1_000_000 && n%1_000_000 == 0:
+		return fmt.Sprintf("%dM", n/1_000_000)
+	case n >= 1_000 && n%1_000 == 0:
+		return fmt.Sprintf("%dk", n/1_000)
+	}
+	return fmt.Sprint(n)
+}

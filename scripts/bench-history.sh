@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Cost as history grows (issue 16, part 3; internal/historybench): the same work
+# beside 0, 1M and 10M settled requests already in the table, one database each,
+# alternated over rounds in one run: the processing run and the importer (rates),
+# the Web API's create (rate) and show (p50), `status` and `requests list` with each
+# filter (times), with the goals (throughputs at least 0.9x the figure at 0, reads
+# under 50 ms), then on the largest history the processing run while housekeeping
+# deletes the oldest part of it (at least 0.8x the run alone). Prints one table.
+#
+# The fill is bounded: 10M settled requests (and their sends) take about 8 GB of
+# disk and, on an idle 2-core machine, about 15 minutes to write and index; the
+# databases are dropped at the end unless HISTORY_FLAGS=-keep.
+#
+#   HISTORY_SIZES=0,100k,1M           the histories (default 0,1M,10M; the first is the baseline)
+#   HISTORY_ROUNDS=5                  rounds (default 3); the table shows medians
+#   HISTORY_FLAGS='-keep'             keep the databases; then '-keep -reuse' measures
+#                                     again on them without filling them again
+#   HISTORY_FLAGS='-import-rows 100000 -cards 500000 -housekeep-age 0'   see bin/historybench -h
+#   BENCH_SERVER_URL=...              another server (default the local one)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+[ -x bin/historybench ] || go build -o bin/ ./cmd/historybench
+server=${BENCH_SERVER_URL:-postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable}
+# shellcheck disable=SC2086 # HISTORY_FLAGS is a list of flags
+exec bin/historybench -sizes "${HISTORY_SIZES:-0,1M,10M}" -rounds "${HISTORY_ROUNDS:-3}" -server "$server" \
+  ${HISTORY_FLAGS:-}
