@@ -340,7 +340,7 @@ var FilterRequestsNewest = newest(FilterRequests)
 func newest(q string) string {
 	for _, r := range [][2]string{
 		{"OR r.number > $16::bigint)", "OR r.number < $16::bigint)"},
-		{"ORDER BY r.number\n    LIMIT", "ORDER BY r.number DESC\n    LIMIT"},
+		{"THEN r.number ELSE r.number + 0 END\n    LIMIT", "THEN r.number ELSE r.number + 0 END DESC\n    LIMIT"},
 	} {
 		if strings.Count(q, r[0]) != 1 {
 			panic("sql: filter_requests.sql changed: " + r[0])
