@@ -286,9 +286,13 @@ func drain(t *testing.T, db *store.DB, p *program, limit time.Duration, extra ..
 		}
 		if code == 0 || code == 3 {
 			// Backoffs and leases still running: let them pass rather than spin.
-			waitFor(t, max(time.Minute, limit-time.Since(start)), "a request the claim takes", func() bool {
-				return claimable(t, db) > 0 || pendingDue(t, db) == 0
-			})
+			wait := max(time.Minute, limit-time.Since(start))
+			for deadline := time.Now().Add(wait); claimable(t, db) == 0 && pendingDue(t, db) > 0; {
+				if time.Now().After(deadline) {
+					t.Fatalf("waited %v for a request the claim takes, after %d runs:\n%s\nthe last run:\n%s", wait.Round(time.Second), i+1, pendingBreakdown(t, db), c.output())
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
 		}
 	}
 	return time.Since(start)
