@@ -7,21 +7,13 @@ import (
 	"context"
 	"flag"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/provisioner/provisioner/internal/apibench"
 	"github.com/provisioner/provisioner/internal/cmdline"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(cmdline.Exit("apibench", err, os.Stderr))
-}
+func main() { cmdline.Main("apibench", run) }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("apibench", flag.ContinueOnError)
@@ -41,12 +33,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.Pgbench, "pgbench", "pgbench", "pgbench")
 	fs.BoolVar(&cfg.LogStatements, "log-statements", false, "have PostgreSQL log every statement of the bench database with its duration (to profile)")
 	fs.BoolVar(&cfg.Keep, "keep", false, "keep the databases and the generated files")
-	if err := cmdline.Parse(fs, args); err != nil {
+	if err := cmdline.ParseNoArgs(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		fs.Usage()
-		return cmdline.Usagef("unexpected arguments %q", fs.Args())
 	}
 	return apibench.Run(ctx, cfg, stdout)
 }

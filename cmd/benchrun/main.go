@@ -6,20 +6,12 @@ import (
 	"context"
 	"flag"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/provisioner/provisioner/internal/benchrun"
 	"github.com/provisioner/provisioner/internal/cmdline"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(cmdline.Exit("benchrun", err, os.Stderr))
-}
+func main() { cmdline.Main("benchrun", run) }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("benchrun", flag.ContinueOnError)
@@ -35,12 +27,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.Psql, "psql", "psql", "psql, for the raw COPY")
 	fs.StringVar(&cfg.TempDir, "tmp", "", "where the generated files go (default: the system's temporary directory)")
 	fs.BoolVar(&cfg.Keep, "keep", false, "keep the database and the generated files")
-	if err := cmdline.Parse(fs, args); err != nil {
+	if err := cmdline.ParseNoArgs(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		fs.Usage()
-		return cmdline.Usagef("unexpected arguments %q", fs.Args())
 	}
 	return benchrun.Run(ctx, cfg, stdout)
 }

@@ -7,20 +7,12 @@ import (
 	"context"
 	"flag"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/provisioner/provisioner/internal/cmdline"
 	"github.com/provisioner/provisioner/internal/consolebench"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(cmdline.Exit("consolebench", err, os.Stderr))
-}
+func main() { cmdline.Main("consolebench", run) }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("consolebench", flag.ContinueOnError)
@@ -35,12 +27,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&cfg.Keep, "keep", false, "keep the database")
 	fs.BoolVar(&cfg.Reuse, "reuse", false, "use the database if a bench of as many requests filled it (and keep it)")
 	fs.StringVar(&cfg.Only, "only", "", "time only the pages whose name contains this")
-	if err := cmdline.Parse(fs, args); err != nil {
+	if err := cmdline.ParseNoArgs(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		fs.Usage()
-		return cmdline.Usagef("no arguments")
 	}
 	return consolebench.Run(ctx, cfg, stdout)
 }

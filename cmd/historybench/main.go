@@ -7,21 +7,13 @@ import (
 	"context"
 	"flag"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/provisioner/provisioner/internal/cmdline"
 	"github.com/provisioner/provisioner/internal/historybench"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(cmdline.Exit("historybench", err, os.Stderr))
-}
+func main() { cmdline.Main("historybench", run) }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("historybench", flag.ContinueOnError)
@@ -42,12 +34,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.TempDir, "tmp", "", "where the generated files go (default: the system's temporary directory)")
 	fs.BoolVar(&cfg.Keep, "keep", false, "keep the databases and the generated files")
 	fs.BoolVar(&cfg.Reuse, "reuse", false, "use the databases an earlier -keep run left, migrated, instead of filling them again")
-	if err := cmdline.Parse(fs, args); err != nil {
+	if err := cmdline.ParseNoArgs(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		fs.Usage()
-		return cmdline.Usagef("unexpected arguments %q", fs.Args())
 	}
 	var err error
 	if cfg.Sizes, err = historybench.ParseSizes(*sizes); err != nil {

@@ -7,20 +7,12 @@ import (
 	"context"
 	"flag"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/provisioner/provisioner/internal/cmdline"
 	"github.com/provisioner/provisioner/internal/reconbench"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(cmdline.Exit("reconbench", err, os.Stderr))
-}
+func main() { cmdline.Main("reconbench", run) }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("reconbench", flag.ContinueOnError)
@@ -36,12 +28,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.Simulator, "simulator", "bin/cas-simulator", "the gateway simulator binary")
 	fs.StringVar(&cfg.TempDir, "tmp", "", "where the generated files go (default: the system's temporary directory)")
 	fs.BoolVar(&cfg.Keep, "keep", false, "keep the database and the generated files")
-	if err := cmdline.Parse(fs, args); err != nil {
+	if err := cmdline.ParseNoArgs(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		fs.Usage()
-		return cmdline.Usagef("no arguments")
 	}
 	return reconbench.Run(ctx, cfg, stdout)
 }

@@ -1,11 +1,15 @@
 package cmdline
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 )
 
 // Exit codes shared by every command. provisioner adds 3: done, but some input
@@ -113,4 +117,26 @@ func Exit(name string, err error, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "%s: %v\n", name, err)
 	return ExitFailed
+}
+
+// Main is a tool's whole main (the benches'): run under a context that SIGINT or
+// SIGTERM cancels, then exit with Exit's code.
+func Main(name string, run func(ctx context.Context, args []string, stdout, stderr io.Writer) error) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(Exit(name, err, os.Stderr))
+}
+
+// ParseNoArgs is Parse for a command that takes flags only: an argument is a usage
+// error, after the usage.
+func ParseNoArgs(fs *flag.FlagSet, args []string) error {
+	if err := Parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return Usagef("unexpected arguments %q", fs.Args())
+	}
+	return nil
 }

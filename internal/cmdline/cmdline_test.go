@@ -79,3 +79,24 @@ func TestParseInterleaved(t *testing.T) {
 		t.Errorf("an unknown flag after a file: %v, want a usage error", err)
 	}
 }
+
+// TestParseNoArgs: flags only; an argument anywhere is a usage error.
+func TestParseNoArgs(t *testing.T) {
+	for _, c := range []struct {
+		args  []string
+		usage bool
+	}{
+		{[]string{"-n", "3"}, false},
+		{nil, false},
+		{[]string{"extra"}, true},
+		{[]string{"-n", "3", "extra"}, true},
+	} {
+		fs := flag.NewFlagSet("t", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		fs.Int("n", 0, "")
+		err := cmdline.ParseNoArgs(fs, c.args)
+		if cmdline.IsUsage(err) != c.usage || (!c.usage && err != nil) {
+			t.Errorf("%q: %v, want usage error %v", c.args, err, c.usage)
+		}
+	}
+}
