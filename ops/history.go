@@ -102,7 +102,7 @@ type Settled struct {
 
 // SettledPerMinute returns the requests settled in each minute from since to until,
 // every minute listed (0 for none), oldest first: one statement, bucketed in the
-// database over an index (migration 000017), whatever the size of the table.
+// database over an index (migration 000019), whatever the size of the table.
 func SettledPerMinute(ctx context.Context, db *store.DB, since, until time.Time) ([]Settled, error) {
 	since, until = since.UTC().Truncate(time.Minute), until.UTC()
 	tx, err := db.BeginTxx(ctx, &sql.TxOptions{ReadOnly: true})

@@ -1,6 +1,6 @@
 -- The requests settled per minute from $1 (inclusive) to $2 (exclusive), COMPLETED
 -- and REJECTED apart: the console's overview chart. One index-only scan of
--- provisioning_requests_settled (migration 000017), of the day's rows alone; minutes
+-- provisioning_requests_executed (migration 000019), of the day's rows alone; minutes
 -- with none are absent, and the rows come in no order (ops.SettledPerMinute places
 -- them). Run after settled_per_minute_memory.sql, in its transaction.
 SELECT date_trunc('minute', executed_date) AS minute,
