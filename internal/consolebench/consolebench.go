@@ -305,7 +305,7 @@ func pages(cfg Config, now time.Time) []page {
 	at := func(s string) time.Time { t, _ := time.Parse("2006-01-02", s); return t }
 	card := (settled/2*7919)%int64(cfg.Cards) + 1 // the card of a settled request midway
 	overview := page{name: "overview", path: "/console/", plan: explainSQL(
-		query{"queue counts", provsql.QueueCounts, "provisioning_requests", []any{now}},
+		query{"queue counts", provsql.QueueCounts, "provisioning_requests", []any{now, true}},
 		query{"oldest due", provsql.OldestPending, "provisioning_requests", []any{now}},
 		query{"errors of the day", provsql.TopErrors, "provisioning_requests", []any{now.Add(-24 * time.Hour), 10}},
 		query{"last job runs", provsql.LastJobRuns, "job_runs", nil},
