@@ -306,9 +306,11 @@ func pages(cfg Config, now time.Time) []page {
 	day := func(ago int) string { return now.AddDate(0, 0, -ago).UTC().Format("2006-01-02") }
 	at := func(s string) time.Time { t, _ := time.Parse("2006-01-02", s); return t }
 	card := (settled/2*7919)%int64(cfg.Cards) + 1 // the card of a settled request midway
+	// The overview's statements as it runs them: PENDING counted up to its cap, and
+	// above it the settled groups alone (console.OverviewPendingCap).
 	overview := page{name: "overview", path: "/console/", plan: explainSQL(
-		query{"queue counts", provsql.QueueCounts, "provisioning_requests", []any{now, true}},
-		query{"oldest due", provsql.OldestPending, "provisioning_requests", []any{now}},
+		query{"pending up to the cap", provsql.PendingCount, "provisioning_requests", []any{console.OverviewPendingCap + 1}},
+		query{"queue counts", provsql.QueueCounts, "provisioning_requests", []any{now, cfg.Requests-cfg.Requests*95/100 <= console.OverviewPendingCap}},
 		query{"errors of the day", provsql.TopErrors, "provisioning_requests", []any{now.Add(-24 * time.Hour), 10}},
 		query{"last job runs", provsql.LastJobRuns, "job_runs", nil},
 	)}

@@ -2,7 +2,10 @@
 -- the names of what they refer to: `provisioner requests list|show|retry` and the
 -- Web API's show and list. A parameter left NULL ('' or 0 for the scalars) does not
 -- filter. ops resolves the names to constants first (sql/queries/filter_constants.sql),
--- so that the planner sees the values, not subqueries it estimates blind:
+-- so that the planner sees the values, not subqueries it estimates blind. A list of
+-- one value is compared with "=" (the CASE folds on the bound parameter): an index
+-- on (the column, number) then gives its rows in number order, which it does not
+-- for "= ANY" (an error code's page read all its 48,000 entries and sorted them):
 -- $1 states, $2 types, $3 priorities, $4 error codes (text[]); $5 the smartcard's CA
 -- ids (the value given, and the CA id of the serial number it may be); $6 the
 -- subscription's id; $7 the import files' ids; $8/$9 created since/until, $10/$11
@@ -60,10 +63,10 @@ FROM (
     WHERE ($1::text[] IS NULL OR r.life_cycle_state = ANY ($1::text[]))
       AND ($2::text[] IS NULL OR r.type = ANY ($2::text[]))
       AND ($3::text[] IS NULL OR r.priority = ANY ($3::text[]))
-      AND ($4::text[] IS NULL OR r.error_code = ANY ($4::text[]))
-      AND ($5::text[] IS NULL OR r.smartcard_ca_id = ANY ($5::text[]))
+      AND ($4::text[] IS NULL OR CASE WHEN cardinality($4::text[]) = 1 THEN r.error_code = ($4::text[])[1] ELSE r.error_code = ANY ($4::text[]) END)
+      AND ($5::text[] IS NULL OR CASE WHEN cardinality($5::text[]) = 1 THEN r.smartcard_ca_id = ($5::text[])[1] ELSE r.smartcard_ca_id = ANY ($5::text[]) END)
       AND ($6::bigint IS NULL OR r.subscription_id = $6::bigint)
-      AND ($7::bigint[] IS NULL OR r.source_file_id = ANY ($7::bigint[]))
+      AND ($7::bigint[] IS NULL OR CASE WHEN cardinality($7::bigint[]) = 1 THEN r.source_file_id = ($7::bigint[])[1] ELSE r.source_file_id = ANY ($7::bigint[]) END)
       AND ($8::timestamptz IS NULL OR r.created_at >= $8::timestamptz)
       AND ($9::timestamptz IS NULL OR r.created_at < $9::timestamptz)
       AND ($10::timestamptz IS NULL OR r.executed_date >= $10::timestamptz)
