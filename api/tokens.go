@@ -74,8 +74,18 @@ func RevokeToken(ctx context.Context, db *store.DB, name string) error {
 
 // ListTokens returns every token issued, live and revoked.
 func ListTokens(ctx context.Context, db *store.DB) ([]Token, error) {
+	return listTokens(ctx, db, nil)
+}
+
+// ListTokensUpTo is ListTokens with each token's requests counted up to max: max+1
+// says more.
+func ListTokensUpTo(ctx context.Context, db *store.DB, max int64) ([]Token, error) {
+	return listTokens(ctx, db, max+1)
+}
+
+func listTokens(ctx context.Context, db *store.DB, limit any) ([]Token, error) {
 	var ts []Token
-	if err := db.SelectContext(ctx, &ts, provsql.ListAPITokens); err != nil {
+	if err := db.SelectContext(ctx, &ts, provsql.ListAPITokens, limit); err != nil {
 		return nil, fmt.Errorf("list tokens: %w", err)
 	}
 	return ts, nil

@@ -24,16 +24,17 @@ type operatorsData struct {
 	Tokens    []api.Token
 	Roles     []string
 	Now       time.Time
+	Cap       int64 // a token's requests are counted up to it
 }
 
 func (c *Console) operators(w http.ResponseWriter, r *http.Request) {
-	d := operatorsData{Roles: Roles, Now: c.now()}
+	d := operatorsData{Roles: Roles, Now: c.now(), Cap: CountCap}
 	var err error
 	if d.Operators, err = ListOperators(r.Context(), c.db); err != nil {
 		c.fail(w, r, err)
 		return
 	}
-	if d.Tokens, err = api.ListTokens(r.Context(), c.db); err != nil {
+	if d.Tokens, err = api.ListTokensUpTo(r.Context(), c.db, CountCap); err != nil {
 		c.fail(w, r, err)
 		return
 	}

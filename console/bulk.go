@@ -58,6 +58,9 @@ func (c *Console) bulkRequest(v url.Values) (ops.Filter, ops.Lever, bulkData, st
 	d := bulkData{Lever: strings.ToLower(strings.TrimSpace(v.Get("lever")))}
 	f, errs := requestFilter(v, now)
 	f.After, f.Before, f.Newest, f.Limit = 0, 0, false, 0 // positions of a page, not filters
+	// The bulk pages show numbers, types and states, no names: a lever on 10,000
+	// requests then reads no serial numbers or file names for them.
+	f.NoNames = true
 	q := url.Values{}
 	for _, name := range filterFields {
 		val := strings.TrimSpace(v.Get(name))

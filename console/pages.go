@@ -67,7 +67,7 @@ type stateCount struct {
 
 func (c *Console) overview(w http.ResponseWriter, r *http.Request) {
 	now := c.now()
-	opts := ops.StatusOptions{Now: now, Jobs: c.opts.Jobs, Schedules: c.opts.Schedules}
+	opts := ops.StatusOptions{Now: now, Jobs: c.opts.Jobs, Schedules: c.opts.Schedules, PendingCap: OverviewPendingCap}
 	if c.opts.Inbox != "" {
 		opts.Inbox, opts.CountInbox = c.opts.Inbox, countInbox
 	}
@@ -108,6 +108,12 @@ func countInbox(dir string) (ops.InboxFiles, error) {
 func (c *Console) targets() []string {
 	return append([]string{provisioning.PauseQueue}, c.opts.Jobs...)
 }
+
+// OverviewPendingCap is the most PENDING requests the overview breaks down by what
+// they wait for (ops.StatusOptions.PendingCap): the breakdown reads and sorts every
+// one of them (half a million took seconds), so that above it the overview says
+// "more than" and `provisioner status` gives the rest.
+const OverviewPendingCap = 5000
 
 // PageSize is how many requests the Requests page lists; CountCap the most it counts
 // exactly.

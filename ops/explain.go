@@ -16,12 +16,24 @@ func ExplainList(ctx context.Context, db *store.DB, f Filter) ([]byte, error) {
 	if f.Limit > 0 {
 		limit = f.Limit
 	}
-	return explain(ctx, db, provsql.FilterRequests, append(f.args(), limit, f.Offset, !f.NoNames)...)
+	args, _, err := f.resolve(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	query := provsql.FilterRequests
+	if f.Newest {
+		query = provsql.FilterRequestsNewest
+	}
+	return explain(ctx, db, query, append(args, limit, f.Offset, !f.NoNames)...)
 }
 
 // ExplainCountUpTo is ExplainList for CountUpTo(f, max).
 func ExplainCountUpTo(ctx context.Context, db *store.DB, f Filter, max int64) ([]byte, error) {
-	return explain(ctx, db, provsql.CountRequestsCapped, append(f.args(), max+1)...)
+	args, _, err := f.resolve(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	return explain(ctx, db, provsql.CountRequestsCapped, append(args, max+1)...)
 }
 
 func explain(ctx context.Context, db *store.DB, q string, args ...any) ([]byte, error) {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -168,12 +169,19 @@ func List(ctx context.Context, db *store.DB, f Filter) ([]Request, error) {
 }
 
 func list(ctx context.Context, q sqlx.QueryerContext, f Filter) ([]Request, error) {
+	args, none, err := f.resolve(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("list requests: %w", err)
+	}
+	if none {
+		return nil, nil
+	}
 	var limit any
 	if f.Limit > 0 {
 		limit = f.Limit
 	}
 	var rows []dbRequest
-	args := append(f.args(), limit, f.Offset, !f.NoNames)
+	args = append(args, limit, f.Offset, !f.NoNames)
 	query := provsql.FilterRequests
 	if f.Newest {
 		query = provsql.FilterRequestsNewest
@@ -201,25 +209,77 @@ func ScanOne(ctx context.Context, q sqlx.QueryerContext, query string, args ...a
 
 // Count returns how many requests f selects, f.Limit and f.Offset aside.
 func Count(ctx context.Context, db *store.DB, f Filter) (int64, error) {
+	args, none, err := f.resolve(ctx, db)
+	if err != nil || none {
+		return 0, err
+	}
 	var n int64
-	if err := db.GetContext(ctx, &n, provsql.CountRequests, f.args()...); err != nil {
+	if err := db.GetContext(ctx, &n, provsql.CountRequests, args...); err != nil {
 		return 0, fmt.Errorf("count requests: %w", err)
 	}
 	return n, nil
 }
 
-// args are the filter's parameters of filter_requests.sql and count_requests.sql
-// ($1 to $15).
-func (f Filter) args() []any {
-	return []any{
-		nullList(f.States), nullList(f.Types), nullList(f.Priorities), nullList(f.ErrorCodes),
-		f.Smartcard, f.Subscription, f.File, stampedPattern(f.File),
-		nullTime(f.CreatedSince), nullTime(f.CreatedUntil), nullTime(f.ExecutedSince), nullTime(f.ExecutedUntil),
-		f.Number, f.ReferenceNumber, f.ID, f.position(),
-	}
+// enumsOnly reports whether f filters by state, type and priority alone (the
+// groups of settled_counts), a keyset position aside.
+func (f Filter) enumsOnly() bool {
+	g := f
+	g.States, g.Types, g.Priorities = nil, nil, nil
+	return g.Empty()
 }
 
-// position is $16: the keyset position, After in number order, Before newest first.
+// CreateSkew is the longest a transaction that creates requests is taken to last:
+// numbers follow creation time up to it, and a created or executed range is turned
+// into number bounds with it (sql/queries/filter_constants.sql). The longest such
+// transaction is an import's, which its file timeout bounds (an hour by default,
+// importer.DefaultFileTimeout); a file imported for longer than this may have
+// requests at the edges of a created range that the range does not list.
+const CreateSkew = 2 * time.Hour
+
+// constants are what filter_constants.sql resolves a filter's names and ranges to.
+type constants struct {
+	Smartcards   pq.StringArray `db:"smartcards"`
+	Subscription *int64         `db:"subscription"`
+	Files        pq.Int64Array  `db:"files"`
+	NumberFrom   int64          `db:"number_from"`
+	NumberTo     int64          `db:"number_to"`
+}
+
+// resolve returns the parameters of filter_requests.sql's WHERE clause ($1 to
+// $17) with the filter's names and ranges resolved to constants in one statement
+// first; none says that nothing can match (a subscription or a file no row has).
+func (f Filter) resolve(ctx context.Context, q sqlx.QueryerContext) (args []any, none bool, err error) {
+	var c constants
+	until := f.CreatedUntil
+	if !f.ExecutedUntil.IsZero() && (until.IsZero() || f.ExecutedUntil.Before(until)) {
+		until = f.ExecutedUntil // settled before it, so created before it too
+	}
+	needs := f.Smartcard != "" || f.Subscription != "" || f.File != "" || !f.CreatedSince.IsZero() || !until.IsZero()
+	if needs {
+		if err := sqlx.GetContext(ctx, q, &c, provsql.FilterConstants, f.Smartcard, f.Subscription, f.File,
+			stampedPattern(f.File), nullTime(f.CreatedSince), nullTime(until), fmt.Sprintf("%d seconds", int64(CreateSkew/time.Second))); err != nil {
+			return nil, false, fmt.Errorf("resolve the filter: %w", err)
+		}
+		if (f.Subscription != "" && c.Subscription == nil) || (f.File != "" && len(c.Files) == 0) {
+			return nil, true, nil
+		}
+	}
+	var smartcards, files any
+	if f.Smartcard != "" {
+		smartcards = c.Smartcards
+	}
+	if f.File != "" {
+		files = c.Files
+	}
+	return []any{
+		nullList(f.States), nullList(f.Types), nullList(f.Priorities), nullList(f.ErrorCodes),
+		smartcards, c.Subscription, files,
+		nullTime(f.CreatedSince), nullTime(f.CreatedUntil), nullTime(f.ExecutedSince), nullTime(f.ExecutedUntil),
+		f.Number, f.ReferenceNumber, f.ID, f.position(), c.NumberFrom, c.NumberTo,
+	}, false, nil
+}
+
+// position is $15: the keyset position, After in number order, Before newest first.
 func (f Filter) position() int64 {
 	if f.Newest {
 		return f.Before
@@ -245,8 +305,23 @@ func (r *Request) utc() {
 // returns max+1 when more match, and reads at most that many rows, so a page can say
 // "more than max" at once where an exact count of millions takes seconds.
 func CountUpTo(ctx context.Context, db *store.DB, f Filter, max int64) (int64, error) {
+	if f.enumsOnly() && !slices.Equal(f.States, []string{string(provisioning.Pending)}) {
+		// The settled ones alone may be past the cap: their counts say so at once.
+		var settled int64
+		if err := db.GetContext(ctx, &settled, provsql.SettledCount,
+			nullList(f.States), nullList(f.Types), nullList(f.Priorities)); err != nil {
+			return 0, fmt.Errorf("count requests: %w", err)
+		}
+		if settled > max {
+			return max + 1, nil
+		}
+	}
+	args, none, err := f.resolve(ctx, db)
+	if err != nil || none {
+		return 0, err
+	}
 	var n int64
-	if err := db.GetContext(ctx, &n, provsql.CountRequestsCapped, append(f.args(), max+1)...); err != nil {
+	if err := db.GetContext(ctx, &n, provsql.CountRequestsCapped, append(args, max+1)...); err != nil {
 		return 0, fmt.Errorf("count requests: %w", err)
 	}
 	return n, nil

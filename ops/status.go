@@ -83,6 +83,11 @@ type RequestTotals struct {
 	Pending PendingTotals `json:"pending"`
 	// Groups: by state, type and priority, the groups that have requests.
 	Groups []Group `json:"groups"`
+	// PendingMoreThan, when not 0, says that more requests than it are PENDING
+	// (StatusOptions.PendingCap): ByState counts PENDING as one more, and neither
+	// Pending, nor Groups (the settled ones only), nor Status.OldestPending say more
+	// of them. Never set by the status command, which counts them all.
+	PendingMoreThan int64 `json:"pending_more_than,omitempty"`
 }
 
 // PendingTotals splits the PENDING requests by what they wait for (WaitKind): each
@@ -366,6 +371,13 @@ type StatusOptions struct {
 	// DeadAfter: an instance with no heartbeat for longer is dead; 0:
 	// instances.DefaultDeadAfter.
 	DeadAfter time.Duration
+	// PendingCap, when not 0, is the most PENDING requests counted by what they wait
+	// for, and searched for the oldest due: above it, RequestTotals.PendingMoreThan
+	// says so and the rest is left out. The breakdown reads every PENDING request and
+	// sorts them by card (half a million: seconds), where the cap's count reads an
+	// index of them up to the cap: for the console's overview, which must come back
+	// at once at any size of queue.
+	PendingCap int64
 }
 
 // Schedule is a job's schedule as configured (config.Job).
@@ -377,8 +389,13 @@ type Schedule struct {
 // CountRequests returns the requests by state, type and priority at now: one
 // statement, shared by Snapshot and the metrics.
 func CountRequests(ctx context.Context, q sqlx.QueryerContext, now time.Time) ([]Group, error) {
+	return countRequests(ctx, q, now, true)
+}
+
+// countRequests is CountRequests, the PENDING requests left out unless pending.
+func countRequests(ctx context.Context, q sqlx.QueryerContext, now time.Time, pending bool) ([]Group, error) {
 	var gs []Group
-	if err := sqlx.SelectContext(ctx, q, &gs, provsql.QueueCounts, now); err != nil {
+	if err := sqlx.SelectContext(ctx, q, &gs, provsql.QueueCounts, now, pending); err != nil {
 		return nil, fmt.Errorf("count requests: %w", err)
 	}
 	return gs, nil
@@ -388,13 +405,26 @@ func CountRequests(ctx context.Context, q sqlx.QueryerContext, now time.Time) ([
 func Snapshot(ctx context.Context, db *store.DB, opts StatusOptions) (Status, error) {
 	now := opts.Now.UTC()
 	st := Status{GeneratedAt: now, Jobs: []JobRun{}, ErrorsLastDay: []ErrorCount{}, Paused: []Pause{}}
-	groups, err := CountRequests(ctx, db, now)
+	capped := false
+	if opts.PendingCap > 0 {
+		var n int64
+		if err := db.GetContext(ctx, &n, provsql.PendingCount, opts.PendingCap+1); err != nil {
+			return st, fmt.Errorf("count pending requests: %w", err)
+		}
+		capped = n > opts.PendingCap
+	}
+	groups, err := countRequests(ctx, db, now, !capped)
 	if err != nil {
 		return st, err
 	}
 	st.Requests = RequestTotals{Groups: groups, ByState: map[string]int64{}}
+	if capped {
+		st.Requests.PendingMoreThan = opts.PendingCap
+		st.Requests.ByState[string(provisioning.Pending)] = opts.PendingCap + 1
+		st.Requests.Total = opts.PendingCap + 1
+	}
 	for _, s := range []provisioning.State{provisioning.Pending, provisioning.Completed, provisioning.Rejected} {
-		st.Requests.ByState[string(s)] = 0
+		st.Requests.ByState[string(s)] += 0
 	}
 	if st.Requests.Groups == nil {
 		st.Requests.Groups = []Group{}
@@ -412,9 +442,13 @@ func Snapshot(ctx context.Context, db *store.DB, opts StatusOptions) (Status, er
 	}
 	p.Blocked = p.BlockedBy.Total()
 
+	// Above the cap, left out with the breakdown: it too sorts every PENDING request
+	// by card.
 	var oldest []OldestPending
-	if err := db.SelectContext(ctx, &oldest, provsql.OldestPending, now); err != nil {
-		return st, fmt.Errorf("oldest pending request: %w", err)
+	if !capped {
+		if err := db.SelectContext(ctx, &oldest, provsql.OldestPending, now); err != nil {
+			return st, fmt.Errorf("oldest pending request: %w", err)
+		}
 	}
 	if len(oldest) == 1 {
 		o := oldest[0]

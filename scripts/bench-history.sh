@@ -15,6 +15,8 @@
 #   HISTORY_ROUNDS=5                  rounds (default 3); the table shows medians
 #   HISTORY_FLAGS='-keep'             keep the databases; then '-keep -reuse' measures
 #                                     again on them without filling them again
+#   HISTORY_FLAGS='-keep -reuse -reads-only'   the operator's reads alone, on kept databases
+#   HISTORY_FLAGS='-database-prefix h_x_history'   other names for the databases
 #   HISTORY_FLAGS='-import-rows 100000 -cards 500000 -housekeep-age 0'   see bin/historybench -h
 #   BENCH_SERVER_URL=...              another server (default the local one)
 set -euo pipefail

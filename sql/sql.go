@@ -214,6 +214,8 @@ var (
 	FilterRequests string
 	//go:embed queries/count_requests.sql
 	CountRequests string
+	//go:embed queries/filter_constants.sql
+	FilterConstants string
 	//go:embed queries/retry_requests.sql
 	RetryRequests string
 	//go:embed queries/queue_counts.sql
@@ -296,6 +298,8 @@ var (
 var (
 	//go:embed queries/count_requests_capped.sql
 	CountRequestsCapped string
+	//go:embed queries/settled_count.sql
+	SettledCount string
 	//go:embed queries/operator_insert.sql
 	OperatorInsert string
 	//go:embed queries/operator_list.sql
@@ -333,13 +337,13 @@ var (
 )
 
 // FilterRequestsNewest is FilterRequests newest first: in descending number order
-// (the order of creation), $16 then keeping the numbers before it (keyset paging
+// (the order of creation), $15 then keeping the numbers before it (keyset paging
 // backwards). Derived from FilterRequests so that the filter has one text.
 var FilterRequestsNewest = newest(FilterRequests)
 
 func newest(q string) string {
 	for _, r := range [][2]string{
-		{"OR r.number > $16::bigint)", "OR r.number < $16::bigint)"},
+		{"OR r.number > $15::bigint)", "OR r.number < $15::bigint)"},
 		{"THEN r.number ELSE r.number + 0 END\n    LIMIT", "THEN r.number ELSE r.number + 0 END DESC\n    LIMIT"},
 	} {
 		if strings.Count(q, r[0]) != 1 {

@@ -28,6 +28,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.Concurrency, "concurrency", 8, "Web API creates in flight at once")
 	fs.IntVar(&cfg.Shows, "shows", 200, "Web API shows per round")
 	fs.IntVar(&cfg.Reads, "reads", 5, "times each operator's read is timed per round")
+	fs.BoolVar(&cfg.ReadsOnly, "reads-only", false, "time the operator's reads alone (no import, run, Web API or housekeeping)")
+	fs.StringVar(&cfg.Prefix, "database-prefix", "provisioner_bench_history", "the databases are PREFIX_0, PREFIX_1, ...")
 	fs.DurationVar(&cfg.HousekeepAge, "housekeep-age", 75*24*time.Hour, "housekeeping deletes requests settled longer ago (0: not measured)")
 	fs.StringVar(&cfg.ServerURL, "server", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable",
 		"URL of any database on the server; the bench's databases are created beside it")

@@ -61,10 +61,12 @@ func Run(ctx context.Context, cfg Config, w io.Writer) error {
 	if !cfg.Keep && !cfg.Reuse {
 		defer drop()
 	}
+	// A reused database is migrated too: the bench then times the pages on the
+	// schema of the code it runs.
+	if _, _, err := store.Migrate(ctx, dsn); err != nil {
+		return err
+	}
 	if !filled {
-		if _, _, err := store.Migrate(ctx, dsn); err != nil {
-			return err
-		}
 		took, err := fill(ctx, cfg, dsn)
 		if err != nil {
 			return err
@@ -105,7 +107,7 @@ func Run(ctx context.Context, cfg Config, w io.Writer) error {
 	// with its error, and is not loaded again.
 	failed := make([]error, len(cases))
 	for i, c := range cases {
-		if _, err := load(ctx, cl, srv.URL+c.path); err != nil {
+		if _, err := c.time(ctx, cl, srv.URL, db); err != nil {
 			failed[i] = err
 			cfg.logf("%s: %v", c.name, err)
 		}
@@ -116,7 +118,7 @@ func Run(ctx context.Context, cfg Config, w io.Writer) error {
 			if failed[i] != nil {
 				continue
 			}
-			d, err := load(ctx, cl, srv.URL+c.path)
+			d, err := c.time(ctx, cl, srv.URL, db)
 			if err != nil {
 				failed[i] = err
 				cfg.logf("%s: %v", c.name, err)
@@ -144,9 +146,12 @@ func Run(ctx context.Context, cfg Config, w io.Writer) error {
 			verdict = "MISS"
 			missed++
 		}
-		plan, err := c.plan(ctx, db)
-		if err != nil {
-			plan = "explain: " + err.Error()
+		plan := "-"
+		if c.plan != nil {
+			var err error
+			if plan, err = c.plan(ctx, db); err != nil {
+				plan = "explain: " + err.Error()
+			}
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.name, ms(p50), ms(p95), verdict, plan)
 	}
@@ -203,14 +208,15 @@ func database(ctx context.Context, cfg Config) (dsn string, drop func(), filled 
 
 var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 
-// signIn creates the operator bench and returns a client signed in as it, through
+// signIn creates the admin bench and returns a client signed in as it, through
 // the sign-in form, as a browser is.
 func signIn(ctx context.Context, db *store.DB, base string) (*http.Client, error) {
 	password := console.GeneratePassword()
 	if _, err := db.ExecContext(ctx, "DELETE FROM operators WHERE name = 'bench'"); err != nil {
 		return nil, err
 	}
-	if err := console.CreateOperator(ctx, db, "bench", console.RoleOperator, password, time.Now()); err != nil {
+	// An admin: it sees every page, the Operators and tokens page included.
+	if err := console.CreateOperator(ctx, db, "bench", console.RoleAdmin, password, time.Now()); err != nil {
 		return nil, err
 	}
 	jar, _ := cookiejar.New(nil)
@@ -260,7 +266,19 @@ func load(ctx context.Context, cl *http.Client, u string) (time.Duration, error)
 type page struct {
 	name string
 	path string
+	// run, when set, is timed instead of a load of path: a part of a page.
+	run  func(ctx context.Context, db *store.DB) error
 	plan func(ctx context.Context, db *store.DB) (string, error)
+}
+
+// time loads the page (or runs its part) once.
+func (p page) time(ctx context.Context, cl *http.Client, base string, db *store.DB) (time.Duration, error) {
+	if p.run != nil {
+		start := time.Now()
+		err := p.run(ctx, db)
+		return time.Since(start), err
+	}
+	return load(ctx, cl, base+p.path)
 }
 
 // listing is a Requests page of the filter given both ways: as the page's URL
@@ -288,24 +306,38 @@ func pages(cfg Config, now time.Time) []page {
 	day := func(ago int) string { return now.AddDate(0, 0, -ago).UTC().Format("2006-01-02") }
 	at := func(s string) time.Time { t, _ := time.Parse("2006-01-02", s); return t }
 	card := (settled/2*7919)%int64(cfg.Cards) + 1 // the card of a settled request midway
-	overview := page{name: "overview", path: "/console/", plan: func(ctx context.Context, db *store.DB) (string, error) {
-		var parts []string
-		for _, q := range []struct {
-			name, sql string
-			args      []any
-		}{
-			{"queue counts", provsql.QueueCounts, []any{now}},
-			{"oldest due", provsql.OldestPending, []any{now}},
-			{"errors of the day", provsql.TopErrors, []any{now.Add(-24 * time.Hour), 10}},
-		} {
-			var plan []byte
-			if err := db.QueryRowContext(ctx, "EXPLAIN (ANALYZE, FORMAT JSON) "+q.sql, q.args...).Scan(&plan); err != nil {
-				return "", fmt.Errorf("%s: %w", q.name, err)
+	// The overview's statements as it runs them: PENDING counted up to its cap, and
+	// above it the settled groups alone (console.OverviewPendingCap).
+	overview := page{name: "overview", path: "/console/", plan: explainSQL(
+		query{"pending up to the cap", provsql.PendingCount, "provisioning_requests", []any{console.OverviewPendingCap + 1}},
+		query{"queue counts", provsql.QueueCounts, "provisioning_requests", []any{now, cfg.Requests-cfg.Requests*95/100 <= console.OverviewPendingCap}},
+		query{"errors of the day", provsql.TopErrors, "provisioning_requests", []any{now.Add(-24 * time.Hour), 10}},
+		query{"last job runs", provsql.LastJobRuns, "job_runs", nil},
+	)}
+	// The overview's chart alone (ops.SettledPerMinute, as the overview calls it):
+	// its share of the overview's time.
+	chart := page{name: "overview's chart (24 h)", run: func(ctx context.Context, db *store.DB) error {
+		_, err := ops.SettledPerMinute(ctx, db, now.Add(-24*time.Hour), now)
+		return err
+	}, plan: explainSQL(query{"per minute", provsql.SettledPerMinute, "provisioning_requests",
+		[]any{now.Add(-24 * time.Hour).UTC().Truncate(time.Minute), now}})}
+	bulk := func(name, query string, f ops.Filter) page {
+		return page{name: name, path: "/console/bulk?" + query, plan: func(ctx context.Context, db *store.DB) (string, error) {
+			plan, err := ops.ExplainList(ctx, db, f)
+			if err != nil {
+				return "", err
 			}
-			parts = append(parts, q.name+": "+summary(plan))
+			return "dry run: " + summary(plan), nil
+		}}
+	}
+	small := func(name, path string, qs ...query) page {
+		p := page{name: name, path: path}
+		if len(qs) > 0 {
+			p.plan = explainSQL(qs...)
 		}
-		return strings.Join(parts, "; "), nil
-	}}
+		return p
+	}
+	sub := (card-1)%int64(cfg.Cards/2) + 1
 	request := func(name string, number int64) page {
 		return page{name: name, path: fmt.Sprintf("/console/requests/%d", number), plan: func(ctx context.Context, db *store.DB) (string, error) {
 			plan, err := ops.ExplainList(ctx, db, ops.Filter{Number: number})
@@ -327,7 +359,7 @@ func pages(cfg Config, now time.Time) []page {
 		listing("state=REJECTED&error_code=E_BUSY", "state=REJECTED&error_code=E_BUSY", ops.Filter{States: []string{"REJECTED"}, ErrorCodes: []string{"E_BUSY"}}),
 		listing("smartcard (CA id)", fmt.Sprintf("smartcard=C%d", card), ops.Filter{Smartcard: fmt.Sprintf("C%d", card)}),
 		listing("smartcard (serial)", fmt.Sprintf("smartcard=SN%d", card), ops.Filter{Smartcard: fmt.Sprintf("SN%d", card)}),
-		listing("subscription", fmt.Sprintf("subscription=S%d", (card-1)%int64(cfg.Cards/2)+1), ops.Filter{Subscription: fmt.Sprintf("S%d", (card-1)%int64(cfg.Cards/2)+1)}),
+		listing("subscription", fmt.Sprintf("subscription=S%d", sub), ops.Filter{Subscription: fmt.Sprintf("S%d", sub)}),
 		listing("file", "file=bulk-00500.csv", ops.Filter{File: "bulk-00500.csv"}),
 		listing("reference_number", fmt.Sprintf("reference_number=GW%d", settled/3+1), ops.Filter{ReferenceNumber: fmt.Sprintf("GW%d", settled/3+1)}),
 		listing("created, one day 45 days ago", "created_since="+day(45)+"&created_until="+day(44), ops.Filter{CreatedSince: at(day(45)), CreatedUntil: at(day(44))}),
@@ -341,12 +373,51 @@ func pages(cfg Config, now time.Time) []page {
 		listing("keyset: PAIR after 50%", fmt.Sprintf("type=PAIR&after=%d", n/2), ops.Filter{Types: []string{"PAIR"}, After: n / 2}),
 		request("request (settled)", settled/2),
 		request("request (pending, held)", settled+6),
+		chart,
+		bulk("bulk retry: REJECTED, E_BUSY, executed 1d", "lever=retry&state=REJECTED&error_code=E_BUSY&executed_since=1d",
+			ops.Filter{States: []string{"REJECTED"}, ErrorCodes: []string{"E_BUSY"}, ExecutedSince: now.AddDate(0, 0, -1)}),
+		bulk("bulk hold: a subscription's PENDING", fmt.Sprintf("lever=hold&state=PENDING&subscription=S%d", sub),
+			ops.Filter{States: []string{"PENDING"}, Subscription: fmt.Sprintf("S%d", sub)}),
+		bulk("bulk hold: PENDING EXPRESS (10,000)", "lever=hold&state=PENDING&priority=EXPRESS",
+			ops.Filter{States: []string{"PENDING"}, Priorities: []string{"EXPRESS"}}),
+		small("files", "/console/files", query{"files", provsql.ListImportFiles, "import_files", []any{"", 0, 51, 0}}),
+		small("file", "/console/files/500"),
+		small("runs", "/console/runs", query{"processing runs", provsql.ListProcesses, "processes", []any{"PROVISIONING_REQUEST_PROCESSING_RUN", 0, 51}},
+			query{"ledger", provsql.ListJobRuns, "job_runs", []any{"", 0, 51}}),
+		small("runs of a job (reconcile)", "/console/runs?job=reconcile", query{"ledger", provsql.ListJobRuns, "job_runs", []any{"reconcile", 0, 51}}),
+		small("operators and tokens", "/console/operators", query{"tokens", provsql.ListAPITokens, "provisioning_requests", []any{console.CountCap + 1}}),
+		small("audit", "/console/audit", query{"audit", provsql.ListAudit, "audit_log", []any{"", "", nil, 51, nil, 0}}),
+		small("audit: an operator's retries", "/console/audit?operator=operator-3&action=retry",
+			query{"audit", provsql.ListAudit, "audit_log", []any{"operator-3", "retry", nil, 51, nil, 0}}),
 	}
+}
+
+// explainSQL is a page's plan from its own statements: name, SQL and arguments.
+func explainSQL(qs ...query) func(ctx context.Context, db *store.DB) (string, error) {
+	return func(ctx context.Context, db *store.DB) (string, error) {
+		var parts []string
+		for _, q := range qs {
+			var plan []byte
+			if err := db.QueryRowContext(ctx, "EXPLAIN (ANALYZE, FORMAT JSON) "+q.sql, q.args...).Scan(&plan); err != nil {
+				return "", fmt.Errorf("%s: %w", q.name, err)
+			}
+			parts = append(parts, q.name+": "+summaryOf(plan, q.table))
+		}
+		return strings.Join(parts, "; "), nil
+	}
+}
+
+type query struct {
+	name, sql, table string // table: the relation whose scans the summary names
+	args             []any
 }
 
 // summary says what a plan (EXPLAIN's JSON) did: the scans of provisioning_requests
 // (by which index), the rows they read and whether a Limit stopped them.
-func summary(plan []byte) string {
+func summary(plan []byte) string { return summaryOf(plan, "provisioning_requests") }
+
+// summaryOf is summary for the scans of table.
+func summaryOf(plan []byte, table string) string {
 	var top []struct {
 		Plan node `json:"Plan"`
 	}
@@ -360,7 +431,7 @@ func summary(plan []byte) string {
 		if n.NodeType == "Limit" {
 			limited = true
 		}
-		if n.Relation == "provisioning_requests" {
+		if n.Relation == table {
 			s := n.NodeType
 			if n.Index != "" {
 				s += " " + n.Index
@@ -378,7 +449,7 @@ func summary(plan []byte) string {
 	walk(top[0].Plan)
 	out := strings.Join(scans, " + ")
 	if out == "" {
-		out = "no scan of provisioning_requests"
+		out = "no scan of " + table
 	}
 	if limited {
 		out += ", limited"

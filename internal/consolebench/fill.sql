@@ -4,7 +4,12 @@
 -- REJECTED with an error code); the rest, the last 5% created, are PENDING, in
 -- turn: due, blocked (behind the due one on its card), in flight, retry wait,
 -- scheduled, held. Smartcards are C1..C{$6} (serial SN1..), each of subscription
--- S1..S{$7}; 80% of the requests came from one of $8 import files, in file order.
+-- S1..S{$7}; 80% of the requests came from one of $8 import files, in file order,
+-- the rest from the Web API under one of three tokens. Then what the other pages
+-- read: the settled counts (the triggers are off during the fill), 90 days of
+-- processing runs and of the job ledger (a processing and an import run a minute, a
+-- housekeeping and a reconciliation run a day: what housekeeping's 90 days keep),
+-- and an audit trail.
 
 -- name: subscriptions
 INSERT INTO subscriptions (number, state)
@@ -21,11 +26,17 @@ SELECT format('bulk-%s.csv', lpad(f::text, 5, '0')), md5(f::text) || md5(f::text
        $1::timestamptz - interval '90 days' + (f - 1) * (interval '90 days' / $2::int)
 FROM generate_series(1, $2::int) f
 
+-- name: tokens
+INSERT INTO api_tokens (name, token_sha256, created_at)
+SELECT 'crm-' || t, md5('bench-token-' || t) || md5('bench-token-' || t), $1::timestamptz - interval '100 days'
+FROM generate_series(1, 3) t
+
 -- name: requests
 INSERT INTO provisioning_requests (number, sequence_number, type, life_cycle_state, priority,
     scheduled_date, executed_date, request, response, reference_number, error_code, error_description,
     process_name, process_id, subscription_id, smartcard_ca_id, service_ca_ids, source_file_id, source_line,
-    attempts, next_attempt_at, claimed_by, lease_expires_at, held_at, held_by, held_reason, created_at, updated_at)
+    attempts, next_attempt_at, claimed_by, lease_expires_at, held_at, held_by, held_reason, created_at, updated_at,
+    source_token_id)
 SELECT i, i, type,
        CASE WHEN pending THEN 'PENDING' WHEN i % 33 = 0 THEN 'REJECTED' ELSE 'COMPLETED' END,
        CASE WHEN i % 50 = 7 THEN 'EXPRESS' ELSE 'REGULAR' END,
@@ -52,7 +63,8 @@ SELECT i, i, type,
        CASE WHEN pending AND wait = 5 THEN created END,
        CASE WHEN pending AND wait = 5 THEN 'bench' END,
        CASE WHEN pending AND wait = 5 THEN 'held by the bench' END,
-       created, created
+       created, created,
+       CASE WHEN i % 5 = 0 THEN (i / 5) % 3 + 1 END
 FROM (
     SELECT i, pending, j, wait, created,
            CASE WHEN NOT pending THEN (i * 7919) % $6::int + 1
@@ -65,3 +77,35 @@ FROM (
         FROM generate_series($1::bigint, $2::bigint) i
     ) g
 ) r;
+
+-- name: settled_counts
+INSERT INTO settled_counts (life_cycle_state, type, priority, n)
+SELECT life_cycle_state, type, priority, count(*)
+FROM provisioning_requests
+WHERE life_cycle_state <> 'PENDING'
+GROUP BY life_cycle_state, type, priority
+
+-- name: processes
+INSERT INTO processes (name, host, pid, state, claimed, completed, rejected, retried, batches, started_at, finished_at)
+SELECT 'PROVISIONING_REQUEST_PROCESSING_RUN', 'bench-host-' || m % 3, 1000 + m % 30000, 'SUCCEEDED',
+       100, 97, 3, 0, 1, at, at + interval '20 seconds'
+FROM (SELECT m, $1::timestamptz - interval '90 days' + m * interval '1 minute' AS at
+      FROM generate_series(0, 90 * 1440 - 1) m) g
+
+-- name: job_runs
+INSERT INTO job_runs (job, tick, trigger, instance, state, started_at, finished_at, counts)
+SELECT job, at, 'SCHEDULE', 'bench-host-' || m % 3 || ':' || (1000 + m % 30000),
+       CASE WHEN m % 997 = 0 THEN 'FAILED' WHEN m % 101 = 0 THEN 'SKIPPED' ELSE 'SUCCEEDED' END,
+       at, at + interval '20 seconds', '{"claimed": 100, "completed": 97, "rejected": 3}'
+FROM (SELECT m, j.job, $1::timestamptz - interval '90 days' + m * interval '1 minute' AS at
+      FROM generate_series(0, 90 * 1440 - 1) m,
+           (VALUES ('process', 1), ('import', 1), ('housekeeping', 1440), ('reconcile', 1440)) j (job, every)
+      WHERE m % j.every = 0) g
+
+-- name: audit_log
+INSERT INTO audit_log (at, operator, action, command, filters, touched, numbers)
+SELECT $1::timestamptz - interval '90 days' + a * (interval '90 days' / 20000), 'operator-' || a % 7,
+       (ARRAY['retry','hold','release','cancel','reschedule','priority','pause','resume'])[1 + a % 8],
+       'requests ' || (ARRAY['retry','hold','release','cancel','reschedule','priority','pause','resume'])[1 + a % 8] || ' --state PENDING',
+       '{"states": ["PENDING"]}', 3, ARRAY[a, a + 1, a + 2]::bigint[]
+FROM generate_series(1, 20000) a

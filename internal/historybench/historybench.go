@@ -41,6 +41,12 @@ type Config struct {
 	Creates, Shows, Concurrency int
 	// Reads: how many times each operator's read is timed per round.
 	Reads int
+	// ReadsOnly: each round times the operator's reads alone (no import, run or
+	// Web API, no housekeeping): for working on the reads against kept databases.
+	ReadsOnly bool
+	// Prefix names the databases: Prefix_0, Prefix_1, ... (default
+	// provisioner_bench_history), so that two benches on one server do not share them.
+	Prefix string
 	// HousekeepAge: housekeeping deletes the requests settled longer ago than this;
 	// the processing run is timed while it runs on the largest history (0: not
 	// measured).
@@ -125,6 +131,9 @@ func Run(ctx context.Context, cfg Config, out io.Writer) error {
 		cfg.Creates < 1 || cfg.Shows < 1 || cfg.Concurrency < 1 || cfg.Reads < 1 {
 		return fmt.Errorf("historybench: config %+v out of range", cfg)
 	}
+	if cfg.Prefix == "" {
+		cfg.Prefix = "provisioner_bench_history"
+	}
 	b := &bench{cfg: cfg, logf: func(format string, args ...any) {
 		fmt.Fprintf(cfg.Progress, "bench-history: "+format+"\n", args...)
 	}, fig: figures{}, nonce: uint64(time.Now().UnixNano())}
@@ -151,7 +160,7 @@ func Run(ctx context.Context, cfg Config, out io.Writer) error {
 		}
 	}
 	var hk *housekeepingFigures
-	if cfg.HousekeepAge > 0 {
+	if cfg.HousekeepAge > 0 && !cfg.ReadsOnly {
 		if hk, err = b.housekeeping(ctx); err != nil {
 			return err
 		}
@@ -174,7 +183,7 @@ func (b *bench) setup(ctx context.Context) error {
 	defer admin.Close()
 	var first *target
 	for i, size := range b.cfg.Sizes {
-		t := &target{size: size, name: fmt.Sprintf("provisioner_bench_history_%d", i)}
+		t := &target{size: size, name: fmt.Sprintf("%s_%d", b.cfg.Prefix, i)}
 		b.targets = append(b.targets, t)
 		var err error
 		if t.url, err = withDatabase(b.cfg.ServerURL, t.name); err != nil {
@@ -274,7 +283,7 @@ func (b *bench) teardown() {
 		}
 	}
 	if b.cfg.Keep {
-		b.logf("keeping the databases provisioner_bench_history_*")
+		b.logf("keeping the databases %s_*", b.cfg.Prefix)
 		return
 	}
 	admin, err := sql.Open("postgres", b.cfg.ServerURL)

@@ -98,6 +98,13 @@ func (b *bench) round(ctx context.Context, r int) error {
 
 // measure takes every figure once on t.
 func (b *bench) measure(ctx context.Context, t *target, file string, r int) error {
+	if b.cfg.ReadsOnly {
+		if err := b.reads(ctx, t); err != nil {
+			return err
+		}
+		b.logf("round %d, %d settled: reads timed", r+1, t.size)
+		return nil
+	}
 	// The importer, as `provisioner import FILE` runs it (no gateway: its
 	// process_immediately requests wait for the run).
 	im := importer.New(t.db, b.log, importer.Options{})

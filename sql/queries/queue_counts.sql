@@ -16,7 +16,9 @@
 -- them waiting for nothing of their own, on the shared 2-core machine): the settled
 -- requests were then counted by one scan (now summed from settled_counts); the pending ones are read through
 -- their partial index and sorted by card, once: 1.0-1.8 s against 0.8-1.1 s for the
--- count without the head rule. A probe of the card's queue per pending request
+-- count without the head rule. $2 false leaves the PENDING ones out (a constant: the
+-- planner drops their scan): the console's overview above its cap
+-- (ops.StatusOptions.PendingCap). A probe of the card's queue per pending request
 -- (a correlated subquery, or a lateral join) took 3.3-10 s: a loop per row, and a
 -- cost estimate that set off JIT compilation.
 WITH pending AS (
@@ -32,7 +34,7 @@ WITH pending AS (
                     WHEN scheduled_date > $1 THEN 'scheduled'
                     ELSE 'ready' END AS own
         FROM provisioning_requests
-        WHERE life_cycle_state = 'PENDING'
+        WHERE life_cycle_state = 'PENDING' AND $2::boolean
     ) p
     WINDOW card AS (PARTITION BY smartcard_ca_id ORDER BY sequence_number)
 )
