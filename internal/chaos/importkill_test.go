@@ -75,14 +75,6 @@ func inboxLeft(inbox string) int {
 // (reduced 3); each killed one is started again. Every file must be imported exactly
 // once, each of its rows once; then the processing settles the requests.
 func TestImportKill(t *testing.T) {
-	if !*full {
-		// The reduced form passed the stress test 3/3 after the drain's fix (docs/chaos.md,
-		// "Found"), then failed a clean-clone .ci/run: no request the claim would take for
-		// 3 minutes while requests were still due by the test's rule (seed
-		// 1796537524150416656; it passes when repeated). Until that is explained it runs
-		// only in `make chaos`, which prints the PENDING requests' breakdown if it recurs.
-		t.Skip("scenario 8 runs under make chaos only (-chaos) until its second stall is explained: see docs/chaos.md, \"Open\"")
-	}
 	seed := seedOf(t)
 	dir := t.TempDir()
 	inbox := filepath.Join(dir, "inbox")
@@ -150,6 +142,13 @@ func TestImportKill(t *testing.T) {
 	}
 	imported := time.Since(lastKill)
 	created := checkFiles(t, db, shas)
+	// An importer killed while it sent its files' process_immediately rows (after its
+	// last file, while another host's file was in processing/) leaves them claimed,
+	// with the default lease of 5 minutes: longer than the drain waits. The drain's
+	// first run gives them back (dispatcher.markDead: their process is gone from this
+	// host); this scenario once failed so, before it did.
+	heldByKilled := count(t, db, `SELECT count(*) FROM provisioning_requests WHERE life_cycle_state = 'PENDING' AND lease_expires_at > now()`)
+	t.Logf("after the imports: %d requests held by importers killed while sending them", heldByKilled)
 	// Batches of 100 get a batch timeout (and a lease, at least twice it) of their
 	// size: the scenarios' 1 s (processArgs) is for batches of 20, and under a CPU hog a batch of 100 answered after it is an
 	// unknown outcome, sent again after a backoff that doubles each time (this scenario
