@@ -77,12 +77,12 @@ func inboxLeft(inbox string) int {
 //
 // The files (full: 8 of 5,000 rows; reduced: 3 of 1,500) name four requests per card
 // over all, so that a file still has cards with several requests, whose order the
-// check holds to. Not 32, as samplegen's default of a card per four rows of one file made
-// it with 8 files: a tenth of the rows are scheduled up to a month ahead, so two thirds
-// of the requests then waited behind a later date of their card, and every claim
-// weighed them again (claims of 2 to 6 s at a load of 25, 10 s for the last, empty
-// ones: docs/chaos.md, "Found"), the drain of 120,000 requests outlasting its 10
-// minutes.
+// check holds to. Not 32, as samplegen's default (a card per four rows of one file)
+// made it with 8 files: a tenth of the rows are scheduled up to a month ahead, so two
+// thirds of the requests then waited behind a later date of their card, and every
+// claim weighed them again (claims of 2 to 6 s at a load of 25, 10 s for the last,
+// empty ones: docs/chaos.md, "Found"), the drain of 120,000 requests outlasting its
+// 10 minutes.
 func TestImportKill(t *testing.T) {
 	seed := seedOf(t)
 	dir := t.TempDir()
