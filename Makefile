@@ -48,6 +48,7 @@ bench-console: build
 # forms run in `make test`. The hosts scenario needs root for network namespaces.
 chaos:
 	scripts/ensure-postgres.sh
+	scripts/ensure-pgbouncer.sh
 	scripts/chaos.sh
 
 demo: build

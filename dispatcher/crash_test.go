@@ -918,8 +918,11 @@ func TestRunEndRecordedAfterOutage(t *testing.T) {
 }
 
 // TestDeadRunMarked: a run recorded RUNNING by a process of this host that is gone
-// is marked FAILED by the next run at once; one of another host is left to
-// housekeeping (issue 16, item 3).
+// is marked FAILED by the next run at once, and the requests it held are given back
+// and sent by that run rather than wait for their leases (an importer killed while
+// sending its process_immediately rows held them for the default 5 minutes: chaos
+// scenario 8). One of another host is left to housekeeping, its requests to their
+// leases (issue 16, item 3).
 func TestDeadRunMarked(t *testing.T) {
 	db, _ := pgtest.New(t)
 	gone := exec.Command("true")
@@ -930,15 +933,38 @@ func TestDeadRunMarked(t *testing.T) {
 	var mine, other int64
 	db.QueryRow(`INSERT INTO processes (name, host, pid) VALUES ('provisioner', $1, $2) RETURNING id`, host, gone.Process.Pid).Scan(&mine)
 	db.QueryRow(`INSERT INTO processes (name, host, pid) VALUES ('provisioner', 'elsewhere', $1) RETURNING id`, gone.Process.Pid).Scan(&other)
+	// Each dead run holds one request, on a card of its own, for an hour.
+	ids := pgtest.Requests(t, db, pgtest.RequestOpts{Smartcard: "1000000002"}, pgtest.RequestOpts{Smartcard: "1000000003"})
+	held := map[int64]int64{mine: ids[0], other: ids[1]}
+	for run, id := range held {
+		if _, err := db.Exec(`UPDATE provisioning_requests SET claimed_by = $1, lease_expires_at = now() + interval '1 hour' WHERE id = $2`, run, id); err != nil {
+			t.Fatal(err)
+		}
+	}
 	_, srv := newSim(t, simulator.Faults{})
 	run(t, newDispatcher(t, db, srv.URL, 5*time.Second, dispatcher.Options{}))
-	states := map[int64]string{}
-	for _, id := range []int64{mine, other} {
-		var s string
-		db.Get(&s, `SELECT state FROM processes WHERE id = $1`, id)
-		states[id] = s
+	cases := []struct {
+		name        string
+		run         int64
+		state, req  string
+		stillLeased bool
+	}{
+		{"this host's dead run", mine, "FAILED", "COMPLETED", false},
+		{"another host's run", other, "RUNNING", "PENDING", true},
 	}
-	if states[mine] != "FAILED" || states[other] != "RUNNING" {
-		t.Errorf("dead run of this host %s, of another host %s; want FAILED and RUNNING", states[mine], states[other])
+	for _, tc := range cases {
+		var got struct {
+			State  string `db:"state"`
+			Req    string `db:"req"`
+			Leased bool   `db:"leased"`
+		}
+		if err := db.Get(&got, `SELECT p.state, r.life_cycle_state AS req, coalesce(r.lease_expires_at > now(), false) AS leased
+		    FROM processes p, provisioning_requests r WHERE p.id = $1 AND r.id = $2`, tc.run, held[tc.run]); err != nil {
+			t.Fatal(err)
+		}
+		if got.State != tc.state || got.Req != tc.req || got.Leased != tc.stillLeased {
+			t.Errorf("%s: run %s, its request %s (leased %v); want %s, %s (leased %v)",
+				tc.name, got.State, got.Req, got.Leased, tc.state, tc.req, tc.stillLeased)
+		}
 	}
 }

@@ -40,8 +40,12 @@ func (d *Dispatcher) recordEnd(ctx context.Context, sum *Summary, state provisio
 }
 
 // markDead marks FAILED the RUNNING processing runs of this host whose process is
-// gone: killed, or ended while the database was away and could not record it. Its
-// requests' leases expire as usual. Runs of other hosts wait for housekeeping.
+// gone: killed, or ended while the database was away and could not record it. It
+// gives back the requests they held rather than let their leases run out (5 minutes
+// by default): a process that is gone can no longer write back, and what it had in
+// flight is sent again under the same command_id. This takes host names to be unique
+// among the machines (or PID namespaces) that run the provisioner, as liveness.Dead
+// does. Runs of other hosts wait for their leases and for housekeeping.
 func (d *Dispatcher) markDead(ctx context.Context, host string, self int64, log logrus.FieldLogger) {
 	var running []struct {
 		ID  int64 `db:"id"`
@@ -65,7 +69,15 @@ func (d *Dispatcher) markDead(ctx context.Context, host string, self int64, log 
 		log.WithError(err).Warn("could not mark the runs of dead processes on this host")
 		return
 	}
-	if len(marked) > 0 {
-		log.WithField("runs", pq.Int64Array(marked)).Warn("runs left RUNNING by a process of this host that is gone marked FAILED")
+	if len(marked) == 0 {
+		return
 	}
+	entry := log.WithField("runs", pq.Int64Array(marked))
+	res, err := d.db.ExecContext(ctx, provsql.ReleaseDeadRuns, pq.Int64Array(marked))
+	if err != nil {
+		entry.WithError(err).Warn("runs left RUNNING by a process of this host that is gone marked FAILED; could not give back their requests: their leases will expire instead")
+		return
+	}
+	n, _ := res.RowsAffected()
+	entry.WithField("released", n).Warn("runs left RUNNING by a process of this host that is gone marked FAILED, their requests given back")
 }

@@ -88,6 +88,8 @@ var (
 	RunningProcessesOnHost string
 	//go:embed queries/mark_dead_processes.sql
 	MarkDeadProcesses string
+	//go:embed queries/release_dead_runs.sql
+	ReleaseDeadRuns string
 	//go:embed queries/request_attempts.sql
 	RequestAttempts string
 )

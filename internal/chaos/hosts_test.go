@@ -134,7 +134,7 @@ func TestHosts(t *testing.T) {
 	dir := t.TempDir()
 	inbox := filepath.Join(dir, "inbox")
 	staged := filepath.Join(dir, "staged")
-	shas, known, refDir := importFiles(t, dir, staged, 6, 3000, seed)
+	shas, known, refDir := importFiles(t, dir, staged, 6, 3000, 0, seed)
 	w := genWorkload(seed, 600, 8, 10)
 	known.Smartcards = append(known.Smartcards, w.known.Smartcards...)
 	known.STBs = append(known.STBs, w.known.STBs...)
