@@ -47,8 +47,8 @@ func runImport(ctx context.Context, env Env, args []string) error {
 		return usagef("--settle %v: must not be negative", *settle)
 	case *chunk < 1 || *chunk > 100000:
 		return usagef("--chunk %d: must be between 1 and 100000", *chunk)
-	case *fileTimeout < time.Second:
-		return usagef("--file-timeout %v: must be at least 1s", *fileTimeout)
+	case *fileTimeout < time.Second || *fileTimeout > importer.MaxFileTimeout:
+		return usagef("--file-timeout %v: must be between 1s and %v (a longer import could be left out of created-date filters)", *fileTimeout, importer.MaxFileTimeout)
 	}
 	dbf.conns = g.opts.Conns() // for the process_immediately runs
 	env, log, db, err := dbf.setUp(ctx, env)

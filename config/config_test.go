@@ -194,6 +194,8 @@ func TestOneMistakeEach(t *testing.T) {
 			[]string{`x.toml:4: jobs.housekeeping.stale_process_after: "soon": not a duration (such as "30s", "5m", "12h" or "30d")`}},
 		{"a good lease against the default still checked", "[jobs.process]\nlease = \"4h\"\n",
 			[]string{"x.toml:2: jobs.housekeeping.stale_process_after: 6h0m0s: must be at least twice jobs.process.lease (4h0m0s), or a live run could be taken for dead"}},
+		{"file timeout past what the created-date filters allow", "[jobs.import]\nfile_timeout = \"3h\"\n",
+			[]string{`x.toml:2: jobs.import.file_timeout: "3h": must be at most 1h0m0s: a longer import could be left out of the created-date filters of requests list and the console`}},
 		{"port out of range", "[scheduler]\nmetrics_listen = \"127.0.0.1:99999\"\n",
 			[]string{`x.toml:2: scheduler.metrics_listen: "127.0.0.1:99999": the port must be a number from 0 to 65535 (address 99999: invalid port)`}},
 	}

@@ -49,7 +49,8 @@ var settings = []setting{
 	{"jobs.import.inbox", str(func(c *Config) *string { return &c.Import.Inbox }, nil)},
 	{"jobs.import.settle", duration(func(c *Config) *time.Duration { return &c.Import.Settle }, 0)},
 	{"jobs.import.chunk", integer(func(c *Config) *int { return &c.Import.Chunk }, 1, 100000)},
-	{"jobs.import.file_timeout", duration(func(c *Config) *time.Duration { return &c.Import.FileTimeout }, time.Second)},
+	{"jobs.import.file_timeout", durationUpTo(func(c *Config) *time.Duration { return &c.Import.FileTimeout }, time.Second, time.Hour,
+		"a longer import could be left out of the created-date filters of requests list and the console")},
 
 	{"jobs.process.schedule", str(func(c *Config) *string { return &c.Process.Schedule }, nil)},
 	{"jobs.process.catch_up", boolean(func(c *Config) *bool { return &c.Process.CatchUp })},
@@ -429,6 +430,20 @@ func number(field func(*Config) *float64) func(*Config, value) error {
 
 // duration reads a string such as "90s", "5m", "1h30m" or "30d" (days); "0" is off
 // where the setting allows it (least 0).
+// durationUpTo is duration with a most as well, and why.
+func durationUpTo(field func(*Config) *time.Duration, least, most time.Duration, why string) func(*Config, value) error {
+	parse := duration(field, least)
+	return func(c *Config, v value) error {
+		if err := parse(c, v); err != nil {
+			return err
+		}
+		if d := *field(c); d > most {
+			return fmt.Errorf("%q: must be at most %v: %s", v.n.Data, most, why)
+		}
+		return nil
+	}
+}
+
 func duration(field func(*Config) *time.Duration, least time.Duration) func(*Config, value) error {
 	return func(c *Config, v value) error {
 		if v.n.Kind != unstable.String {

@@ -60,6 +60,13 @@ type Options struct {
 // DefaultFileTimeout is an hour: 10 million rows import in a few minutes.
 const DefaultFileTimeout = time.Hour
 
+// MaxFileTimeout is the most a file's statements may be given. A request's number
+// follows its creation time only up to the length of the transaction that created
+// it (created_at is the transaction's start, the number is drawn as the row goes
+// in), and the created-date filters of `requests list` and the console rely on that
+// lag being under ops.CreateSkew, twice this.
+const MaxFileTimeout = time.Hour
+
 // Importer imports instruction files into the database.
 type Importer struct {
 	db   *store.DB

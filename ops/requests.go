@@ -231,9 +231,10 @@ func (f Filter) enumsOnly() bool {
 // CreateSkew is the longest a transaction that creates requests is taken to last:
 // numbers follow creation time up to it, and a created or executed range is turned
 // into number bounds with it (sql/queries/filter_constants.sql). The longest such
-// transaction is an import's, which its file timeout bounds (an hour by default,
-// importer.DefaultFileTimeout); a file imported for longer than this may have
-// requests at the edges of a created range that the range does not list.
+// transaction is an import's, whose statements its file timeout bounds (at most
+// importer.MaxFileTimeout, an hour, which the configuration and the import command
+// enforce): a file imported for longer than this could have requests at the edges of
+// a created range that the range does not list.
 const CreateSkew = 2 * time.Hour
 
 // constants are what filter_constants.sql resolves a filter's names and ranges to.

@@ -1,0 +1,1 @@
+CREATE INDEX IF NOT EXISTS provisioning_requests_created ON provisioning_requests (created_at, number);
