@@ -23,8 +23,8 @@ type run struct {
 	bg      context.Context
 	limiter *rate.Limiter
 
-	pre      []claimed // the one request of a Web API run, claimed by startRequest
-	short    bool   // the last claim returned fewer than asked (claim's goroutine only)
+	pre   []claimed // the one request of a Web API run, claimed by startRequest
+	short bool      // the last claim returned fewer than asked (claim's goroutine only)
 	// claimInterrupted: a claim was cancelled by the shutdown or MaxDuration, and may
 	// have committed just before (claim's goroutine only): see releaseLeftovers.
 	claimInterrupted bool
