@@ -33,9 +33,12 @@ type Config struct {
 	Database  string
 
 	Provisioner string // the provisioner binary
-	Psql        string // psql
-	TempDir     string // where the work directory is created ("" for the system's)
-	Keep        bool   // keep the database and the work directory, to look at them
+	// Base, when set, is another build of the provisioner (the one before a change),
+	// whose import is measured in every round too, beside this build's.
+	Base    string
+	Psql    string // psql
+	TempDir string // where the work directory is created ("" for the system's)
+	Keep    bool   // keep the database and the work directory, to look at them
 
 	Progress io.Writer // what is going on, as it goes
 }
@@ -70,7 +73,10 @@ func Run(ctx context.Context, cfg Config, out io.Writer) error {
 	if b.table, b.columns, err = copyTarget(); err != nil {
 		return err
 	}
-	for _, bin := range []*string{&b.cfg.Provisioner, &b.cfg.Psql} {
+	for _, bin := range []*string{&b.cfg.Provisioner, &b.cfg.Psql, &b.cfg.Base} {
+		if *bin == "" {
+			continue // no base build
+		}
 		path, err := exec.LookPath(*bin)
 		if err != nil {
 			return fmt.Errorf("find %s: %w", *bin, err)
@@ -204,7 +210,7 @@ func (b *bench) rounds(ctx context.Context, rep *report) error {
 	resolved := filepath.Join(b.work, "resolved.copy")
 	var rows []resolvedRow
 	for round := 1; round <= b.cfg.Rounds; round++ {
-		m, own, err := b.importer(ctx)
+		m, own, err := b.importer(ctx, b.cfg.Provisioner)
 		if err != nil {
 			return err
 		}
@@ -230,6 +236,14 @@ func (b *bench) rounds(ctx context.Context, rep *report) error {
 		}
 		rep.psql = append(rep.psql, m)
 		b.logf("round %d/%d: psql \\copy    %s", round, b.cfg.Rounds, m)
+
+		if b.cfg.Base != "" {
+			if m, _, err = b.importer(ctx, b.cfg.Base); err != nil {
+				return fmt.Errorf("base build: %w", err)
+			}
+			rep.base = append(rep.base, m)
+			b.logf("round %d/%d: base build     %s", round, b.cfg.Rounds, m)
+		}
 
 		if rep.pqSkipped == "" {
 			if m, err = b.pqCopy(ctx, rows); err != nil {
@@ -265,15 +279,15 @@ func (b *bench) check(ctx context.Context, what string) error {
 	return nil
 }
 
-// importer runs `provisioner import FILE` as an operator would. own is the duration
-// the importer logs for the file (from its start to its commit), without the
-// process's start, connection and exit.
-func (b *bench) importer(ctx context.Context) (m measurement, own time.Duration, err error) {
+// importer runs `bin import FILE` as an operator would. own is the duration the
+// importer logs for the file (from its start to its commit), without the process's
+// start, connection and exit.
+func (b *bench) importer(ctx context.Context, bin string) (m measurement, own time.Duration, err error) {
 	if err := b.reset(ctx); err != nil {
 		return m, 0, err
 	}
 	w := procwatch.WatchPostgres(b.pgPID, b.cfg.Database)
-	c, err := runChild(ctx, b.env, b.cfg.Provisioner, "import", b.file)
+	c, err := runChild(ctx, b.env, bin, "import", b.file)
 	c.pgCPU = w.Finish()
 	if err != nil {
 		return m, 0, fmt.Errorf("importer: %w", err)
