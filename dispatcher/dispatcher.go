@@ -146,6 +146,10 @@ func (d *Dispatcher) Run(ctx context.Context) (Summary, error) {
 func (d *Dispatcher) RunRequest(ctx context.Context, id int64) (Summary, error) {
 	one := *d
 	one.opts.RequestID = id
+	// One batch of one request: one sender and one writer, not the run's slots, whose
+	// goroutines each call started and woke threads for (measured in serve's CPU per
+	// call on a busy machine, where a wake-up waits for a core).
+	one.opts.Concurrency = 1
 	return one.Run(ctx)
 }
 
