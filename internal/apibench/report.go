@@ -66,7 +66,7 @@ func (r *report) print(w io.Writer) {
 	fmt.Fprintf(w, "process_immediately: median of the rounds' p50 %s, of their p90 %s; one commit of one client (pgbench -c 1, one INSERT): %s,\n",
 		ms(p50), ms(p90), ms(commit))
 	if commit > 0 {
-		fmt.Fprintf(w, "so the p50 is %.1f commits; a call that sends waits for 2 (docs/web-api.md, throughput)\n\n", float64(p50)/float64(commit))
+		fmt.Fprintf(w, "so the p50 is %.1f commits; a call that sends waits for 1, its insert's (docs/web-api.md, throughput)\n\n", float64(p50)/float64(commit))
 	}
 	ratio := 0.0
 	if pgTPS > 0 {
