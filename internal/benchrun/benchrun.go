@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -205,19 +206,24 @@ func (b *bench) dropDatabase() {
 	}
 }
 
-// rounds alternates the importer and the baselines.
+// rounds alternates the importer and the baselines: in even rounds they run in the
+// reverse order, so that none always follows the same one (a measurement leaves
+// the server's caches and the machine's load to the next). Round 1 starts with the
+// importer, whose rows the baselines load.
 func (b *bench) rounds(ctx context.Context, rep *report) error {
 	resolved := filepath.Join(b.work, "resolved.copy")
 	var rows []resolvedRow
 	for round := 1; round <= b.cfg.Rounds; round++ {
-		m, own, err := b.importer(ctx, b.cfg.Provisioner)
-		if err != nil {
-			return err
-		}
-		rep.importer, rep.importerOwn = append(rep.importer, m), append(rep.importerOwn, own)
-		b.logf("round %d/%d: importer       %s", round, b.cfg.Rounds, m)
-
-		if round == 1 {
+		importer := func() error {
+			m, own, err := b.importer(ctx, b.cfg.Provisioner)
+			if err != nil {
+				return err
+			}
+			rep.importer, rep.importerOwn = append(rep.importer, m), append(rep.importerOwn, own)
+			b.logf("round %d/%d: importer       %s", round, b.cfg.Rounds, m)
+			if round > 1 {
+				return nil
+			}
 			// What the importer wrote, column for column, is what the baselines load.
 			cmd := fmt.Sprintf(`\copy (SELECT %s FROM %s ORDER BY id) TO '%s'`, strings.Join(b.columns, ", "), b.table, resolved)
 			if _, err := runChild(ctx, b.env, b.cfg.Psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", b.dbURL, "-c", cmd); err != nil {
@@ -228,29 +234,49 @@ func (b *bench) rounds(ctx context.Context, rep *report) error {
 			} else if rows, err = readResolved(resolved); err != nil {
 				return fmt.Errorf("read %s: %w", resolved, err)
 			}
+			return nil
 		}
-
-		m, err = b.psqlCopy(ctx, resolved)
-		if err != nil {
-			return err
+		psql := func() error {
+			m, err := b.psqlCopy(ctx, resolved)
+			if err != nil {
+				return err
+			}
+			rep.psql = append(rep.psql, m)
+			b.logf("round %d/%d: psql \\copy    %s", round, b.cfg.Rounds, m)
+			return nil
 		}
-		rep.psql = append(rep.psql, m)
-		b.logf("round %d/%d: psql \\copy    %s", round, b.cfg.Rounds, m)
-
-		if b.cfg.Base != "" {
-			if m, _, err = b.importer(ctx, b.cfg.Base); err != nil {
+		base := func() error {
+			if b.cfg.Base == "" {
+				return nil
+			}
+			m, _, err := b.importer(ctx, b.cfg.Base)
+			if err != nil {
 				return fmt.Errorf("base build: %w", err)
 			}
 			rep.base = append(rep.base, m)
 			b.logf("round %d/%d: base build     %s", round, b.cfg.Rounds, m)
+			return nil
 		}
-
-		if rep.pqSkipped == "" {
-			if m, err = b.pqCopy(ctx, rows); err != nil {
+		pqCopy := func() error {
+			if rep.pqSkipped != "" {
+				return nil
+			}
+			m, err := b.pqCopy(ctx, rows)
+			if err != nil {
 				return err
 			}
 			rep.pq = append(rep.pq, m)
 			b.logf("round %d/%d: lib/pq CopyIn %s", round, b.cfg.Rounds, m)
+			return nil
+		}
+		steps := []func() error{importer, psql, base, pqCopy}
+		if round%2 == 0 {
+			slices.Reverse(steps)
+		}
+		for _, step := range steps {
+			if err := step(); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
