@@ -225,7 +225,7 @@ func (b *bench) rounds(ctx context.Context, rep *report) error {
 				return nil
 			}
 			// What the importer wrote, column for column, is what the baselines load.
-			cmd := fmt.Sprintf(`\copy (SELECT %s FROM %s ORDER BY id) TO '%s'`, strings.Join(b.columns, ", "), b.table, resolved)
+			cmd := fmt.Sprintf(`\copy (SELECT %s FROM %s WHERE life_cycle_state = 'PENDING' ORDER BY id) TO '%s'`, strings.Join(b.columns, ", "), b.table, resolved)
 			if _, err := runChild(ctx, b.env, b.cfg.Psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", b.dbURL, "-c", cmd); err != nil {
 				return fmt.Errorf("export the imported rows: %w", err)
 			}
@@ -282,10 +282,26 @@ func (b *bench) rounds(ctx context.Context, rep *report) error {
 	return nil
 }
 
+// history is how many settled requests each measurement finds in the table.
+const history = 1000
+
 // reset empties the request and import tables (the importer would refuse the same
-// file twice) and checkpoints, so that no measurement writes out another's pages.
+// file twice), writes a small settled history and analyses it, and checkpoints, so
+// that no measurement writes out another's pages. Every measurement then finds
+// the table as an operator's bulk import does: statistics that know only settled
+// requests, which the importer refreshes in the file's transaction
+// (store.RefreshRequestStatsTx) and a raw COPY does not. Without the history, the
+// statistics left by the round before knew the file's rows, and only the first
+// import of a run paid for the refresh.
 func (b *bench) reset(ctx context.Context) error {
-	for _, q := range []string{"TRUNCATE " + pq.QuoteIdentifier(b.table) + ", import_files RESTART IDENTITY", "CHECKPOINT"} {
+	table := pq.QuoteIdentifier(b.table)
+	for _, q := range []string{
+		"TRUNCATE " + table + ", import_files RESTART IDENTITY",
+		fmt.Sprintf(`INSERT INTO %s (type, life_cycle_state, smartcard_ca_id, executed_date)
+		        SELECT 'RESET_PIN', 'COMPLETED', 'H' || i, now() - interval '1 day' FROM generate_series(1, %d) i`, table, history),
+		"ANALYZE " + table,
+		"CHECKPOINT",
+	} {
 		if _, err := b.db.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("reset: %w", err)
 		}
@@ -296,7 +312,7 @@ func (b *bench) reset(ctx context.Context) error {
 // check makes sure that a measurement wrote every row.
 func (b *bench) check(ctx context.Context, what string) error {
 	var n int
-	if err := b.db.QueryRowContext(ctx, "SELECT count(*) FROM "+pq.QuoteIdentifier(b.table)).Scan(&n); err != nil {
+	if err := b.db.QueryRowContext(ctx, "SELECT count(*) FROM "+pq.QuoteIdentifier(b.table)+" WHERE life_cycle_state = 'PENDING'").Scan(&n); err != nil {
 		return fmt.Errorf("%s: count: %w", what, err)
 	}
 	if n != b.cfg.Rows {
