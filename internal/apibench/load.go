@@ -158,7 +158,7 @@ var txLine = regexp.MustCompile(`(?m)^number of transactions actually processed:
 // pgbench runs pgbench's built-in TPC-B-like script on its database.
 func (b *bench) pgbench(ctx context.Context) (measurement, error) {
 	var m measurement
-	w := b.watchPostgres(b.cfg.Database+"_pgbench")
+	w := b.watchPostgres(b.cfg.Database + "_pgbench")
 	t := time.Now()
 	var stdout, stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, b.cfg.Pgbench, "-c", strconv.Itoa(b.cfg.Concurrency), "-j", "2",
