@@ -87,7 +87,7 @@ func (r *report) print(w io.Writer) {
 			return float64(m.serverCPU) / float64(time.Microsecond) / float64(max(1, m.n))
 		})
 		fmt.Fprintf(w, "\nbase build %s, its calls alternated with this build's: p50 %s against this build's %s (%.2fx the base's);\n"+
-			"serve's CPU per call %.0f µs against %.0f µs\n", c.Base, ms(base), ms(p50), float64(p50)/float64(max(1, base)), baseCPU, cpu)
+			"serve's CPU per call %.0f µs in the base build, %.0f µs in this one\n", c.Base, ms(base), ms(p50), float64(p50)/float64(max(1, base)), baseCPU, cpu)
 	}
 	fmt.Fprintf(w, "\nCPU: client = pgbench, or the bench's callers (this process); serve = provisioner serve; PG = the database's backends,\n"+
 		"walwriter, checkpointer and background writer (polled: a little low). bench took %s.\n", secs(r.total))
