@@ -735,7 +735,7 @@ func sqlRun(b *testing.B, bd benchData, batch, workers int) (*store.DB, *run, *S
 	}
 	ctx := context.Background()
 	sum := &Summary{}
-	if err := db.GetContext(ctx, &sum.ProcessID, provsql.StartProcess, provisioning.ProcessName, "bench", os.Getpid(), false); err != nil {
+	if err := db.GetContext(ctx, &sum.ProcessID, provsql.StartProcess, provisioning.ProcessName, "bench", os.Getpid()); err != nil {
 		b.Fatal(err)
 	}
 	return db, d.newRun(ctx, sum, log), sum

@@ -201,12 +201,11 @@ func (r *run) claim(ctx context.Context, limit int) ([]claimed, error) {
 	if r.short {
 		factor = 4
 	}
-	args := []any{r.sum.ProcessID, limit, r.d.opts.Lease.Seconds(), r.d.opts.FileID, factor}
-	if id := r.d.opts.RequestID; id != 0 {
-		args = []any{r.sum.ProcessID, r.d.opts.Lease.Seconds(), id} // claim_request.sql
-	}
-	err := r.d.db.SelectContext(ctx, &batch, r.claimSQL, args...)
-	if err != nil {
+	if r.d.opts.RequestID != 0 {
+		// The Web API's one request, claimed when its run was recorded
+		// (startRequest): a statement saved, and its round trip.
+		batch, r.pre = r.pre, nil
+	} else if err := r.d.db.SelectContext(ctx, &batch, provsql.ClaimRequests, r.sum.ProcessID, limit, r.d.opts.Lease.Seconds(), r.d.opts.FileID, factor); err != nil {
 		return nil, fmt.Errorf("claim batch: %w", err)
 	}
 	r.short = len(batch) < limit

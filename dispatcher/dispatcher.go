@@ -69,7 +69,13 @@ func (d *Dispatcher) Run(ctx context.Context) (Summary, error) {
 	var sum Summary
 	// Records and write-backs must happen even after ctx is cancelled.
 	bg := context.WithoutCancel(ctx)
-	if err := d.db.GetContext(bg, &sum.ProcessID, provsql.StartProcess, provisioning.ProcessName, host, os.Getpid(), d.opts.RequestID != 0); err != nil {
+	var pre []claimed // the Web API's one request, claimed as its run is recorded
+	if id := d.opts.RequestID; id != 0 {
+		var err error
+		if pre, err = d.startRequest(bg, &sum, host, id); err != nil || len(pre) == 0 {
+			return sum, err
+		}
+	} else if err := d.db.GetContext(bg, &sum.ProcessID, provsql.StartProcess, provisioning.ProcessName, host, os.Getpid()); err != nil {
 		return sum, fmt.Errorf("record run: %w", err)
 	}
 	log := d.log.WithField("process_id", sum.ProcessID)
@@ -96,6 +102,7 @@ func (d *Dispatcher) Run(ctx context.Context) (Summary, error) {
 	}
 
 	r := d.newRun(bg, &sum, log)
+	r.pre = pre
 	err := r.loop(stop)
 	sum.Duration = time.Since(started)
 
@@ -133,19 +140,35 @@ func (d *Dispatcher) Run(ctx context.Context) (Summary, error) {
 // RunRequest is Run restricted to one request (Options.RequestID): what the Web API
 // calls for a request created with process_immediately. When the request may not be
 // sent now (scheduled later, behind an earlier request of its card, leased, waiting
-// for a retry), it records no run and returns an empty Summary: a run is recorded
-// only to send something. (A run that starts anyway, when another run took the
-// request in between, claims nothing and says so.)
+// for a retry, held, the queue paused), it records no run and returns an empty
+// Summary: a run is recorded only to send something, in the statement that claims
+// the request (claim_request.sql).
 func (d *Dispatcher) RunRequest(ctx context.Context, id int64) (Summary, error) {
-	var sendable bool
-	if err := d.db.GetContext(ctx, &sendable, provsql.RequestSendable, id); err != nil {
-		return Summary{}, fmt.Errorf("check request %d: %w", id, err)
-	}
-	if !sendable {
-		d.log.WithField("request_id", id).Debug("process_immediately: the request may not be sent now; it waits for a processing run")
-		return Summary{}, nil
-	}
 	one := *d
 	one.opts.RequestID = id
+	// One batch of one request: one sender and one writer, not the run's slots, whose
+	// goroutines each call started and woke threads for (measured in serve's CPU per
+	// call on a busy machine, where a wake-up waits for a core).
+	one.opts.Concurrency = 1
 	return one.Run(ctx)
+}
+
+// startRequest records the run of the one request id and claims the request, in one
+// statement; nothing is recorded, and nothing returned, when the request may not be
+// sent now. Not cancelled with the call: a cancel arriving after the commit would
+// leave the request leased and the run RUNNING, for nothing.
+func (d *Dispatcher) startRequest(ctx context.Context, sum *Summary, host string, id int64) ([]claimed, error) {
+	var rows []struct {
+		ProcessID int64 `db:"process_id"`
+		claimed
+	}
+	if err := d.db.SelectContext(ctx, &rows, provsql.ClaimRequest, provisioning.ProcessName, host, os.Getpid(), d.opts.Lease.Seconds(), id); err != nil {
+		return nil, fmt.Errorf("claim request %d: %w", id, err)
+	}
+	if len(rows) == 0 {
+		d.log.WithField("request_id", id).Debug("process_immediately: the request may not be sent now; it waits for a processing run")
+		return nil, nil
+	}
+	sum.ProcessID = rows[0].ProcessID
+	return []claimed{rows[0].claimed}, nil
 }

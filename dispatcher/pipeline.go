@@ -13,7 +13,6 @@ import (
 
 	"github.com/provisioner/provisioner/casapi"
 	"github.com/provisioner/provisioner/internal/recovered"
-	provsql "github.com/provisioner/provisioner/sql"
 )
 
 // run is the state of one processing run.
@@ -24,8 +23,8 @@ type run struct {
 	bg      context.Context
 	limiter *rate.Limiter
 
-	claimSQL string // claim_requests.sql, or claim_request.sql for one request
-	short    bool   // the last claim returned fewer than asked (claim's goroutine only)
+	pre   []claimed // the one request of a Web API run, claimed by startRequest
+	short bool      // the last claim returned fewer than asked (claim's goroutine only)
 	// claimInterrupted: a claim was cancelled by the shutdown or MaxDuration, and may
 	// have committed just before (claim's goroutine only): see releaseLeftovers.
 	claimInterrupted bool
@@ -49,10 +48,7 @@ type run struct {
 // parsed and planned with each execution; the planning is measured in
 // docs/benchmarks.md.
 func (d *Dispatcher) newRun(bg context.Context, sum *Summary, log logrus.FieldLogger) *run {
-	r := &run{d: d, sum: sum, log: log, bg: bg, claimSQL: provsql.ClaimRequests}
-	if d.opts.RequestID != 0 {
-		r.claimSQL = provsql.ClaimRequest
-	}
+	r := &run{d: d, sum: sum, log: log, bg: bg}
 	if d.opts.Rate > 0 {
 		r.limiter = rate.NewLimiter(rate.Limit(d.opts.Rate), max(d.opts.BatchSize, int(math.Ceil(d.opts.Rate))))
 	}

@@ -112,7 +112,8 @@ func (r *run) writeBack(batch []claimed, outs []outcome) {
 	var written []int64
 	err := r.d.db.SelectContext(r.bg, &written, provsql.WriteBack, r.sum.ProcessID, provisioning.ProcessName,
 		ids, states, attempts, next, requests, responses, refs, codes, descs,
-		kinds, batchIDs, commandIDs, sentAt, answeredAt, statuses, sendCodes, sendDescs, replayed)
+		kinds, batchIDs, commandIDs, sentAt, answeredAt, statuses, sendCodes, sendDescs, replayed,
+		r.d.opts.RequestID != 0) // the Web API's one request commits without waiting for the flush: see write_back.sql
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err != nil {

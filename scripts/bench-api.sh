@@ -9,6 +9,7 @@
 #   API_BENCH_DURATION=20s                 each pgbench and creates measurement (default 10s)
 #   BENCH_SERVER_URL=...                   another server (default the local one)
 #   API_BENCH_FLAGS='-immediate 500 -keep' more flags of bin/apibench
+#   API_BENCH_FLAGS='-base OLD/provisioner' immediate calls alternated with another build's serve
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -8,6 +8,7 @@
 #   ROUNDS=5 make bench         more rounds (default 3)
 #   BENCH_SERVER_URL=...        another server (default the local one, as the tests use)
 #   BENCH_FLAGS=-keep           keep the database and files to look at them
+#   BENCH_FLAGS='-base OLD/provisioner'  another build's import in every round too
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

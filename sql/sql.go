@@ -72,8 +72,6 @@ var (
 	ClaimRequests string
 	//go:embed queries/claim_request.sql
 	ClaimRequest string
-	//go:embed queries/request_sendable.sql
-	RequestSendable string
 	//go:embed queries/write_back.sql
 	WriteBack string
 	//go:embed queries/release_requests.sql

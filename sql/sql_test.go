@@ -36,31 +36,6 @@ func TestCountMatchesFilter(t *testing.T) {
 	}
 }
 
-// TestSendableMatchesClaim: request_sendable.sql (may the Web API's request be sent
-// now?) asks what claim_request.sql claims by: their rules are one text after the
-// id, but for the indentation.
-func TestSendableMatchesClaim(t *testing.T) {
-	rule := func(name, q, end string) string {
-		i := strings.Index(q, "AND r.life_cycle_state")
-		if i < 0 {
-			t.Fatalf("%s: no rule", name)
-		}
-		w := q[i:]
-		j := strings.Index(w, end)
-		if j < 0 {
-			t.Fatalf("%s: no %q after the rule", name, end)
-		}
-		return strings.Join(strings.Fields(w[:j]), " ")
-	}
-	claim, sendable := rule("claim_request.sql", ClaimRequest, "FOR UPDATE"), rule("request_sendable.sql", RequestSendable, "\n)")
-	if claim != sendable {
-		t.Errorf("the rules differ:\n--- claim_request.sql\n%s\n--- request_sendable.sql\n%s", claim, sendable)
-	}
-	if !strings.Contains(claim, "min(p.sequence_number)") {
-		t.Errorf("the rule lacks the card's order: %s", claim)
-	}
-}
-
 // TestInsertRequestReturnsFilterColumns: insert_request.sql returns the request it
 // creates with filter_requests.sql's columns, which ops.ScanOne reads as ops.List
 // does: the same names in the same order.

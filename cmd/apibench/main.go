@@ -29,6 +29,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		"URL of any database on the server; the bench databases are created beside it")
 	fs.StringVar(&cfg.Database, "database", "provisioner_apibench", "the database created, used and dropped (and NAME_pgbench)")
 	fs.StringVar(&cfg.Provisioner, "provisioner", "bin/provisioner", "the provisioner binary to measure")
+	fs.StringVar(&cfg.Base, "base", "", "another provisioner build (before a change): its serve takes every other process_immediately call, on the same database")
 	fs.StringVar(&cfg.Simulator, "simulator", "bin/cas-simulator", "the gateway simulator")
 	fs.StringVar(&cfg.Pgbench, "pgbench", "pgbench", "pgbench")
 	fs.BoolVar(&cfg.LogStatements, "log-statements", false, "have PostgreSQL log every statement of the bench database with its duration (to profile)")

@@ -24,6 +24,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		"URL of any database on the server; the bench database is created beside it")
 	fs.StringVar(&cfg.Database, "database", "provisioner_bench", "the database created, used and dropped")
 	fs.StringVar(&cfg.Provisioner, "provisioner", "bin/provisioner", "the provisioner binary to measure")
+	fs.StringVar(&cfg.Base, "base", "", "another provisioner build (before a change), whose import is measured in every round too")
 	fs.StringVar(&cfg.Psql, "psql", "psql", "psql, for the raw COPY")
 	fs.StringVar(&cfg.TempDir, "tmp", "", "where the generated files go (default: the system's temporary directory)")
 	fs.BoolVar(&cfg.Keep, "keep", false, "keep the database and the generated files")

@@ -40,9 +40,13 @@ type Config struct {
 	Database  string // the provisioner's; pgbench's is Database + "_pgbench"
 
 	Provisioner string // the provisioner binary
-	Simulator   string // cas-simulator
-	Pgbench     string // pgbench
-	Keep        bool   // keep the databases and the work directory
+	// Base, when set, is another build of the provisioner (the one before a change):
+	// a second serve of it, on the same database, takes every other immediate call,
+	// so that both builds' latencies are measured in the same run, call by call.
+	Base      string
+	Simulator string // cas-simulator
+	Pgbench   string // pgbench
+	Keep      bool   // keep the databases and the work directory
 	// LogStatements has PostgreSQL log every statement of the bench database with
 	// its duration (log_min_duration_statement = 0, for that database only): to see
 	// where a call's time goes, in the server's log.
@@ -67,6 +71,8 @@ type bench struct {
 	token    string // the Web API token
 	apiURL   string
 	serve    *exec.Cmd
+	base     *exec.Cmd // the base build's serve (Config.Base), or nil
+	baseURL  string
 	sim      *exec.Cmd
 	pgPID    int      // the postmaster; 0 if unknown
 	cards    []string // serial numbers of smartcards on an ACTIVE subscription
@@ -88,7 +94,10 @@ func Run(ctx context.Context, cfg Config, out io.Writer) error {
 	b := &bench{cfg: cfg, logf: func(format string, args ...any) {
 		fmt.Fprintf(cfg.Progress, "apibench: "+format+"\n", args...)
 	}}
-	for _, bin := range []*string{&b.cfg.Provisioner, &b.cfg.Simulator, &b.cfg.Pgbench} {
+	for _, bin := range []*string{&b.cfg.Provisioner, &b.cfg.Simulator, &b.cfg.Pgbench, &b.cfg.Base} {
+		if *bin == "" {
+			continue // no base build
+		}
 		path, err := exec.LookPath(*bin)
 		if err != nil {
 			return fmt.Errorf("find %s: %w", *bin, err)
@@ -205,11 +214,27 @@ func (b *bench) setup(ctx context.Context, rep *report) error {
 		return err
 	}
 	b.apiURL = "http://" + apiAddr
-	b.serve = exec.Command(b.cfg.Provisioner, "serve", "--listen", apiAddr, "--console=false")
-	b.serve.Env = append(os.Environ(), append(b.env, "CAS_GATEWAY_URL=http://"+simAddr,
-		"CAS_GATEWAY_TOKEN="+gatewayToken, "CAS_DESTINATION_ID="+destination)...)
+	serve := func(bin, addr string) *exec.Cmd {
+		cmd := exec.Command(bin, "serve", "--listen", addr, "--console=false")
+		cmd.Env = append(os.Environ(), append(b.env, "CAS_GATEWAY_URL=http://"+simAddr,
+			"CAS_GATEWAY_TOKEN="+gatewayToken, "CAS_DESTINATION_ID="+destination)...)
+		return cmd
+	}
+	b.serve = serve(b.cfg.Provisioner, apiAddr)
 	if err := b.start(b.serve, b.apiURL+"/healthz"); err != nil {
 		return err
+	}
+	if b.cfg.Base != "" {
+		baseAddr, err := freeAddr()
+		if err != nil {
+			return err
+		}
+		b.baseURL = "http://" + baseAddr
+		b.base = serve(b.cfg.Base, baseAddr)
+		if err := b.start(b.base, b.baseURL+"/healthz"); err != nil {
+			return err
+		}
+		b.logf("the base build's serve (%s) on %s", b.cfg.Base, baseAddr)
 	}
 	b.client = &http.Client{Transport: &http.Transport{
 		MaxIdleConns: 4 * cfg.Concurrency, MaxIdleConnsPerHost: 4 * cfg.Concurrency, IdleConnTimeout: time.Minute,
@@ -291,7 +316,7 @@ func (b *bench) start(cmd *exec.Cmd, url string) error {
 }
 
 func (b *bench) teardown() {
-	for _, c := range []*exec.Cmd{b.serve, b.sim} {
+	for _, c := range []*exec.Cmd{b.serve, b.base, b.sim} {
 		if c != nil && c.Process != nil {
 			c.Process.Signal(syscall.SIGTERM)
 			done := make(chan struct{})

@@ -40,3 +40,30 @@ func TestReport(t *testing.T) {
 		}
 	}
 }
+
+// TestReportBase: with a base build, its p50, this build's, their ratio and each
+// serve's CPU per call are printed; without one, none of it.
+func TestReportBase(t *testing.T) {
+	lat := func(ds ...time.Duration) []time.Duration { return ds }
+	r := &report{cfg: Config{Rounds: 1, Duration: time.Second, Concurrency: 32, Immediate: 2, Cards: 100, Scale: 10, Base: "old/provisioner"}, cpus: 2,
+		pgbench:       []measurement{{wall: time.Second, n: 1000, tps: 1000, pgCPU: -1}},
+		creates:       []measurement{{wall: time.Second, n: 900, latencies: lat(time.Millisecond), pgCPU: time.Second}},
+		immediate:     []measurement{{wall: time.Second, n: 2, latencies: lat(6*time.Millisecond, 7*time.Millisecond), serverCPU: 2 * time.Millisecond, pgCPU: -1}},
+		baseImmediate: []measurement{{wall: time.Second, n: 2, latencies: lat(9*time.Millisecond, 10*time.Millisecond), serverCPU: 4 * time.Millisecond, pgCPU: -1}},
+		commits:       []measurement{{latencies: lat(4 * time.Millisecond)}},
+	}
+	var b strings.Builder
+	r.print(&b)
+	out := b.String()
+	for _, want := range []string{"base build old/provisioner", "p50 10.0ms against this build's 7.0ms (0.70x the base's)", "serve's CPU per call 2000 µs in the base build, 1000 µs in this one"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+	r.cfg.Base, r.baseImmediate = "", nil
+	b.Reset()
+	r.print(&b)
+	if strings.Contains(b.String(), "base build") {
+		t.Errorf("report without a base build names one:\n%s", b.String())
+	}
+}

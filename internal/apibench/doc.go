@@ -23,4 +23,8 @@
 // database for the baseline, to compare CPU per create with CPU per transaction.
 // Medians over the rounds are printed beside the goals of issue 16: creates/s at
 // least 0.8 × pgbench's TPS, and the immediate call's median under 15 ms.
+//
+// With Config.Base (apibench -base BUILD), a second serve of another build runs on
+// the same database, and the immediate calls alternate between the two, call by
+// call: the change's effect on the latency measured in one run, under the same load.
 package apibench

@@ -59,7 +59,7 @@ func (m measurement) percentile(p float64) time.Duration {
 func (b *bench) rounds(ctx context.Context, rep *report) error {
 	// The first cards are the immediate calls', one each, so that each call's request
 	// is the only one of its card and may be sent at once; the creates use the rest.
-	reserved := b.cfg.Immediate*b.cfg.Rounds + warmUp
+	reserved := b.reserved()
 	if reserved+100 > len(b.cards) {
 		return fmt.Errorf("%d cards: the immediate calls need %d of them and the creates at least 100 more", len(b.cards), reserved)
 	}
@@ -67,7 +67,7 @@ func (b *bench) rounds(ctx context.Context, rep *report) error {
 	if _, err := b.creates(ctx, time.Second); err != nil {
 		return err
 	}
-	if _, err := b.immediate(ctx, warmUp); err != nil {
+	if _, _, err := b.immediate(ctx, warmUp); err != nil {
 		return err
 	}
 	for round := 1; round <= b.cfg.Rounds; round++ {
@@ -87,11 +87,16 @@ func (b *bench) rounds(ctx context.Context, rep *report) error {
 			}
 			rep.creates = append(rep.creates, m)
 			b.logf("round %d/%d: creates    %s", round, b.cfg.Rounds, m)
-			if m, err = b.immediate(ctx, b.cfg.Immediate); err != nil {
+			m, base, err := b.immediate(ctx, b.cfg.Immediate)
+			if err != nil {
 				return err
 			}
 			rep.immediate = append(rep.immediate, m)
 			b.logf("round %d/%d: immediate  %s", round, b.cfg.Rounds, m)
+			if b.base != nil {
+				rep.baseImmediate = append(rep.baseImmediate, base)
+				b.logf("round %d/%d: base build %s", round, b.cfg.Rounds, base)
+			}
 			c, err := b.commitLatency(ctx)
 			if err != nil {
 				return err
@@ -153,7 +158,7 @@ var txLine = regexp.MustCompile(`(?m)^number of transactions actually processed:
 // pgbench runs pgbench's built-in TPC-B-like script on its database.
 func (b *bench) pgbench(ctx context.Context) (measurement, error) {
 	var m measurement
-	w := procwatch.WatchPostgres(b.pgPID, b.cfg.Database+"_pgbench")
+	w := b.watchPostgres(b.cfg.Database + "_pgbench")
 	t := time.Now()
 	var stdout, stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, b.cfg.Pgbench, "-c", strconv.Itoa(b.cfg.Concurrency), "-j", "2",
@@ -181,7 +186,7 @@ func (b *bench) pgbench(ctx context.Context) (measurement, error) {
 // each, and counts the answers; any answer but 200 fails the bench.
 func (b *bench) creates(ctx context.Context, d time.Duration) (measurement, error) {
 	var m measurement
-	cards := b.cards[b.cfg.Immediate*b.cfg.Rounds+warmUp:]
+	cards := b.cards[b.reserved():]
 	var (
 		mu       sync.Mutex
 		firstErr error
@@ -189,7 +194,7 @@ func (b *bench) creates(ctx context.Context, d time.Duration) (measurement, erro
 	)
 	serveCPU, _ := procwatch.ProcessCPU(b.serve.Process.Pid)
 	self := procwatch.SelfCPU()
-	pg := procwatch.WatchPostgres(b.pgPID, b.cfg.Database)
+	pg := b.watchPostgres(b.cfg.Database)
 	t := time.Now()
 	deadline := t.Add(d)
 	for i := range b.cfg.Concurrency {
@@ -232,26 +237,71 @@ func (b *bench) creates(ctx context.Context, d time.Duration) (measurement, erro
 	return m, ctx.Err()
 }
 
+// watchPostgres watches the server's processes of database. Every 250 ms: the
+// measured connections (serve's pool, pgbench's clients) live through a measurement,
+// and polling every 20 ms took about 8 ms of this process's CPU per immediate call,
+// taken from the two cores serve and PostgreSQL share with it.
+func (b *bench) watchPostgres(database string) *procwatch.Postgres {
+	return procwatch.WatchPostgresEvery(b.pgPID, database, 250*time.Millisecond)
+}
+
+// reserved is how many of the first cards the immediate calls take.
+func (b *bench) reserved() int {
+	n := b.cfg.Immediate*b.cfg.Rounds + warmUp
+	if b.base != nil {
+		n *= 2
+	}
+	return n
+}
+
 // immediate makes n calls with process_immediately, one after the other, each on
-// a card of its own; every request must come back COMPLETED.
-func (b *bench) immediate(ctx context.Context, n int) (measurement, error) {
-	var m measurement
+// a card of its own; every request must come back COMPLETED. With a base build
+// (Config.Base), it makes n more, every other call to the base build's serve, the
+// first of each pair to either in turn: base holds those. Their CPU times are each
+// serve's own; PostgreSQL's cannot be told apart then, and is left unknown.
+func (b *bench) immediate(ctx context.Context, n int) (m, base measurement, err error) {
 	serveCPU, _ := procwatch.ProcessCPU(b.serve.Process.Pid)
+	var baseCPU time.Duration
+	if b.base != nil {
+		baseCPU, _ = procwatch.ProcessCPU(b.base.Process.Pid)
+	}
 	self := procwatch.SelfCPU()
-	pg := procwatch.WatchPostgres(b.pgPID, b.cfg.Database)
+	pg := b.watchPostgres(b.cfg.Database)
 	t := time.Now()
-	for range n {
+	one := func(url string, into *measurement) error {
 		card := b.cards[b.next]
 		b.next++
 		body := b.body(card, b.products[b.next%len(b.products)], true)
 		c := time.Now()
-		state, err := b.call(ctx, body)
-		m.latencies = append(m.latencies, time.Since(c))
+		state, err := b.callAt(ctx, url, body)
+		into.latencies = append(into.latencies, time.Since(c))
 		if err != nil {
-			return m, fmt.Errorf("immediate: %w", err)
+			return fmt.Errorf("immediate: %w", err)
 		}
 		if state != "COMPLETED" {
-			return m, fmt.Errorf("immediate: the request of card %s came back %s, not COMPLETED: is the simulator up?", card, state)
+			return fmt.Errorf("immediate: the request of card %s came back %s, not COMPLETED: is the simulator up?", card, state)
+		}
+		return nil
+	}
+	for i := range n {
+		if b.base == nil {
+			if err := one(b.apiURL, &m); err != nil {
+				return m, base, err
+			}
+			continue
+		}
+		type target struct {
+			url  string
+			into *measurement
+		}
+		pair := [2]target{{b.apiURL, &m}, {b.baseURL, &base}}
+		if i%2 == 1 {
+			pair[0], pair[1] = pair[1], pair[0]
+		}
+		for _, t := range pair {
+			if err := one(t.url, t.into); err != nil {
+				return m, base, err
+			}
 		}
 	}
 	m.wall = time.Since(t)
@@ -262,7 +312,14 @@ func (b *bench) immediate(ctx context.Context, n int) (measurement, error) {
 	}
 	m.n = n
 	slices.Sort(m.latencies)
-	return m, nil
+	if b.base != nil {
+		base.wall, base.n, base.pgCPU, m.pgCPU = m.wall, n, -1, -1
+		if after, ok := procwatch.ProcessCPU(b.base.Process.Pid); ok {
+			base.serverCPU = after - baseCPU
+		}
+		slices.Sort(base.latencies)
+	}
+	return m, base, nil
 }
 
 func (b *bench) body(card, product string, immediately bool) []byte {
@@ -280,7 +337,12 @@ func (b *bench) body(card, product string, immediately bool) []byte {
 
 // call creates one request with add_services and returns its state.
 func (b *bench) call(ctx context.Context, body []byte) (string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.apiURL+"/nagravision/provisioning_requests/add_services", bytes.NewReader(body))
+	return b.callAt(ctx, b.apiURL, body)
+}
+
+// callAt is call to the serve at url.
+func (b *bench) callAt(ctx context.Context, url string, body []byte) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url+"/nagravision/provisioning_requests/add_services", bytes.NewReader(body))
 	if err != nil {
 		return "", err
 	}

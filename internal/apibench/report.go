@@ -22,6 +22,7 @@ type report struct {
 	total            time.Duration
 	pgbench, creates []measurement
 	immediate        []measurement
+	baseImmediate    []measurement // the base build's calls, alternated with immediate's (Config.Base)
 	commits          []measurement // one latency each: commitLatency
 }
 
@@ -38,6 +39,7 @@ func (r *report) print(w io.Writer) {
 		{"pgbench TPC-B-like (tx)", r.pgbench},
 		{"API creates, add_services", r.creates},
 		{"API process_immediately, one at a time", r.immediate},
+		{"base build: process_immediately", r.baseImmediate},
 	}
 	const row = "%-6s %-40s %8s %9s %8s %8s %8s %11s %9s %9s %9s\n"
 	fmt.Fprintf(w, row, "ROUND", "RUN", "WALL", "PER SEC", "P50", "P90", "P99", "CLIENT CPU", "SERVE CPU", "PG CPU", "CPU µs/1")
@@ -64,7 +66,7 @@ func (r *report) print(w io.Writer) {
 	fmt.Fprintf(w, "process_immediately: median of the rounds' p50 %s, of their p90 %s; one commit of one client (pgbench -c 1, one INSERT): %s,\n",
 		ms(p50), ms(p90), ms(commit))
 	if commit > 0 {
-		fmt.Fprintf(w, "so the p50 is %.1f commits; a call that sends waits for 2 (docs/web-api.md, throughput)\n\n", float64(p50)/float64(commit))
+		fmt.Fprintf(w, "so the p50 is %.1f commits; a call that sends waits for 1, its insert's (docs/web-api.md, throughput)\n\n", float64(p50)/float64(commit))
 	}
 	ratio := 0.0
 	if pgTPS > 0 {
@@ -76,6 +78,17 @@ func (r *report) print(w io.Writer) {
 		c.Concurrency, goalRatio, pgTPS, creates, ratio, verdict(ratio >= goalRatio))
 	fmt.Fprintf(tw, "process_immediately p50 (simulator, no latency)\t< %s\t\t%s\t%s\n", ms(goalImmediate), ms(p50), verdict(p50 < goalImmediate))
 	tw.Flush()
+	if len(r.baseImmediate) > 0 {
+		base := time.Duration(median(r.baseImmediate, func(m measurement) float64 { return float64(m.percentile(0.5)) }))
+		baseCPU := median(r.baseImmediate, func(m measurement) float64 {
+			return float64(m.serverCPU) / float64(time.Microsecond) / float64(max(1, m.n))
+		})
+		cpu := median(r.immediate, func(m measurement) float64 {
+			return float64(m.serverCPU) / float64(time.Microsecond) / float64(max(1, m.n))
+		})
+		fmt.Fprintf(w, "\nbase build %s, its calls alternated with this build's: p50 %s against this build's %s (%.2fx the base's);\n"+
+			"serve's CPU per call %.0f µs in the base build, %.0f µs in this one\n", c.Base, ms(base), ms(p50), float64(p50)/float64(max(1, base)), baseCPU, cpu)
+	}
 	fmt.Fprintf(w, "\nCPU: client = pgbench, or the bench's callers (this process); serve = provisioner serve; PG = the database's backends,\n"+
 		"walwriter, checkpointer and background writer (polled: a little low). bench took %s.\n", secs(r.total))
 }

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -33,9 +34,12 @@ type Config struct {
 	Database  string
 
 	Provisioner string // the provisioner binary
-	Psql        string // psql
-	TempDir     string // where the work directory is created ("" for the system's)
-	Keep        bool   // keep the database and the work directory, to look at them
+	// Base, when set, is another build of the provisioner (the one before a change),
+	// whose import is measured in every round too, beside this build's.
+	Base    string
+	Psql    string // psql
+	TempDir string // where the work directory is created ("" for the system's)
+	Keep    bool   // keep the database and the work directory, to look at them
 
 	Progress io.Writer // what is going on, as it goes
 }
@@ -70,7 +74,10 @@ func Run(ctx context.Context, cfg Config, out io.Writer) error {
 	if b.table, b.columns, err = copyTarget(); err != nil {
 		return err
 	}
-	for _, bin := range []*string{&b.cfg.Provisioner, &b.cfg.Psql} {
+	for _, bin := range []*string{&b.cfg.Provisioner, &b.cfg.Psql, &b.cfg.Base} {
+		if *bin == "" {
+			continue // no base build
+		}
 		path, err := exec.LookPath(*bin)
 		if err != nil {
 			return fmt.Errorf("find %s: %w", *bin, err)
@@ -199,21 +206,26 @@ func (b *bench) dropDatabase() {
 	}
 }
 
-// rounds alternates the importer and the baselines.
+// rounds alternates the importer and the baselines: in even rounds they run in the
+// reverse order, so that none always follows the same one (a measurement leaves
+// the server's caches and the machine's load to the next). Round 1 starts with the
+// importer, whose rows the baselines load.
 func (b *bench) rounds(ctx context.Context, rep *report) error {
 	resolved := filepath.Join(b.work, "resolved.copy")
 	var rows []resolvedRow
 	for round := 1; round <= b.cfg.Rounds; round++ {
-		m, own, err := b.importer(ctx)
-		if err != nil {
-			return err
-		}
-		rep.importer, rep.importerOwn = append(rep.importer, m), append(rep.importerOwn, own)
-		b.logf("round %d/%d: importer       %s", round, b.cfg.Rounds, m)
-
-		if round == 1 {
+		importer := func() error {
+			m, own, err := b.importer(ctx, b.cfg.Provisioner)
+			if err != nil {
+				return err
+			}
+			rep.importer, rep.importerOwn = append(rep.importer, m), append(rep.importerOwn, own)
+			b.logf("round %d/%d: importer       %s", round, b.cfg.Rounds, m)
+			if round > 1 {
+				return nil
+			}
 			// What the importer wrote, column for column, is what the baselines load.
-			cmd := fmt.Sprintf(`\copy (SELECT %s FROM %s ORDER BY id) TO '%s'`, strings.Join(b.columns, ", "), b.table, resolved)
+			cmd := fmt.Sprintf(`\copy (SELECT %s FROM %s WHERE life_cycle_state = 'PENDING' ORDER BY id) TO '%s'`, strings.Join(b.columns, ", "), b.table, resolved)
 			if _, err := runChild(ctx, b.env, b.cfg.Psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", b.dbURL, "-c", cmd); err != nil {
 				return fmt.Errorf("export the imported rows: %w", err)
 			}
@@ -222,30 +234,74 @@ func (b *bench) rounds(ctx context.Context, rep *report) error {
 			} else if rows, err = readResolved(resolved); err != nil {
 				return fmt.Errorf("read %s: %w", resolved, err)
 			}
+			return nil
 		}
-
-		m, err = b.psqlCopy(ctx, resolved)
-		if err != nil {
-			return err
+		psql := func() error {
+			m, err := b.psqlCopy(ctx, resolved)
+			if err != nil {
+				return err
+			}
+			rep.psql = append(rep.psql, m)
+			b.logf("round %d/%d: psql \\copy    %s", round, b.cfg.Rounds, m)
+			return nil
 		}
-		rep.psql = append(rep.psql, m)
-		b.logf("round %d/%d: psql \\copy    %s", round, b.cfg.Rounds, m)
-
-		if rep.pqSkipped == "" {
-			if m, err = b.pqCopy(ctx, rows); err != nil {
+		base := func() error {
+			if b.cfg.Base == "" {
+				return nil
+			}
+			m, _, err := b.importer(ctx, b.cfg.Base)
+			if err != nil {
+				return fmt.Errorf("base build: %w", err)
+			}
+			rep.base = append(rep.base, m)
+			b.logf("round %d/%d: base build     %s", round, b.cfg.Rounds, m)
+			return nil
+		}
+		pqCopy := func() error {
+			if rep.pqSkipped != "" {
+				return nil
+			}
+			m, err := b.pqCopy(ctx, rows)
+			if err != nil {
 				return err
 			}
 			rep.pq = append(rep.pq, m)
 			b.logf("round %d/%d: lib/pq CopyIn %s", round, b.cfg.Rounds, m)
+			return nil
+		}
+		steps := []func() error{importer, psql, base, pqCopy}
+		if round%2 == 0 {
+			slices.Reverse(steps)
+		}
+		for _, step := range steps {
+			if err := step(); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
 }
 
+// history is how many settled requests each measurement finds in the table.
+const history = 1000
+
 // reset empties the request and import tables (the importer would refuse the same
-// file twice) and checkpoints, so that no measurement writes out another's pages.
+// file twice), writes a small settled history and analyses it, and checkpoints, so
+// that no measurement writes out another's pages. Every measurement then finds
+// the table as an operator's bulk import does: statistics that know only settled
+// requests, which the importer refreshes in the file's transaction
+// (store.RefreshRequestStatsTx) and a raw COPY does not. Without the history, the
+// statistics left by the round before knew the file's rows, and only the first
+// import of a run paid for the refresh.
 func (b *bench) reset(ctx context.Context) error {
-	for _, q := range []string{"TRUNCATE " + pq.QuoteIdentifier(b.table) + ", import_files RESTART IDENTITY", "CHECKPOINT"} {
+	table := pq.QuoteIdentifier(b.table)
+	for _, q := range []string{
+		"TRUNCATE " + table + ", import_files RESTART IDENTITY",
+		fmt.Sprintf(`INSERT INTO %s (type, life_cycle_state, smartcard_ca_id, executed_date)
+		        SELECT 'RESET_PIN', 'COMPLETED', 'H' || i, now() - interval '1 day' FROM generate_series(1, %d) i`, table, history),
+		"ANALYZE " + table,
+		"CHECKPOINT",
+	} {
 		if _, err := b.db.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("reset: %w", err)
 		}
@@ -256,7 +312,7 @@ func (b *bench) reset(ctx context.Context) error {
 // check makes sure that a measurement wrote every row.
 func (b *bench) check(ctx context.Context, what string) error {
 	var n int
-	if err := b.db.QueryRowContext(ctx, "SELECT count(*) FROM "+pq.QuoteIdentifier(b.table)).Scan(&n); err != nil {
+	if err := b.db.QueryRowContext(ctx, "SELECT count(*) FROM "+pq.QuoteIdentifier(b.table)+" WHERE life_cycle_state = 'PENDING'").Scan(&n); err != nil {
 		return fmt.Errorf("%s: count: %w", what, err)
 	}
 	if n != b.cfg.Rows {
@@ -265,15 +321,15 @@ func (b *bench) check(ctx context.Context, what string) error {
 	return nil
 }
 
-// importer runs `provisioner import FILE` as an operator would. own is the duration
-// the importer logs for the file (from its start to its commit), without the
-// process's start, connection and exit.
-func (b *bench) importer(ctx context.Context) (m measurement, own time.Duration, err error) {
+// importer runs `bin import FILE` as an operator would. own is the duration the
+// importer logs for the file (from its start to its commit), without the process's
+// start, connection and exit.
+func (b *bench) importer(ctx context.Context, bin string) (m measurement, own time.Duration, err error) {
 	if err := b.reset(ctx); err != nil {
 		return m, 0, err
 	}
 	w := procwatch.WatchPostgres(b.pgPID, b.cfg.Database)
-	c, err := runChild(ctx, b.env, b.cfg.Provisioner, "import", b.file)
+	c, err := runChild(ctx, b.env, bin, "import", b.file)
 	c.pgCPU = w.Finish()
 	if err != nil {
 		return m, 0, fmt.Errorf("importer: %w", err)

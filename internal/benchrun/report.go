@@ -30,6 +30,7 @@ type report struct {
 	importer    []measurement
 	importerOwn []time.Duration // the importer's own logged duration of each round
 	psql        []measurement
+	base        []measurement // the base build's import (Config.Base), in the same rounds
 	pq          []measurement
 	pqSkipped   string
 }
@@ -53,6 +54,7 @@ func (r *report) print(w io.Writer) {
 		{"importer (bin/provisioner import)", r.importer},
 		{"raw COPY (psql \\copy)", r.psql},
 		{"raw COPY (lib/pq CopyIn, rows in memory)", r.pq},
+		{"base build's importer (-base)", r.base},
 	}
 	const roundRow = "%-6s %-41s %8s %10s %11s %13s %11s %9s\n"
 	fmt.Fprintf(w, roundRow, "ROUND", "RUN", "WALL", "ROWS/S", "CLIENT CPU", "POSTGRES CPU", "CPU µs/ROW", "PEAK RSS")

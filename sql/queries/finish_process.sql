@@ -1,9 +1,8 @@
 -- $1 id, $2 state, $3 claimed, $4 completed, $5 rejected, $6 retried, $7 batches, $8 error;
--- $9 true: commit without waiting for the WAL flush (see start_process.sql). For the
--- Web API's one-request runs: the outcome of their request is written back with
--- synchronous_commit on before this; a crash within wal_writer_delay of this commit
--- may lose the run's end only, and the run is then marked as a dead one's is
--- (mark_dead_processes.sql, housekeeping).
+-- $9 true: commit without waiting for the WAL flush, for the Web API's one-request
+-- runs (see claim_request.sql and write_back.sql, which commit so too): a crash
+-- within wal_writer_delay of this commit may lose the run's end only, and the run is
+-- then marked as a dead one's is (mark_dead_processes.sql, housekeeping).
 WITH commit_mode AS MATERIALIZED (
     SELECT set_config('synchronous_commit',
                       CASE WHEN $9::boolean THEN 'off' ELSE current_setting('synchronous_commit') END, true)

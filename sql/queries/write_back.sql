@@ -13,7 +13,18 @@
 -- that one is never written without the other. Not behind the guard: a command sent
 -- was sent, even by a run whose lease expired meanwhile (its outcome is then the
 -- other run's to write), and the history says so.
-WITH attempts AS (
+--
+-- $21 true: commit without waiting for the WAL flush, for the Web API's one request
+-- (process_immediately), whose caller waits for this commit: the insert that created
+-- the request was flushed before it was sent, and an outcome lost in a crash of the
+-- server leaves the request claimed; its lease expires, a processing run sends it
+-- again under the same command_id, and the gateway answers that as a replay, applying
+-- nothing twice, so the request ends as the caller was told (docs/web-api.md). The
+-- processing run waits for the flush ($21 false).
+WITH commit_mode AS MATERIALIZED (
+    SELECT set_config('synchronous_commit',
+                      CASE WHEN $21::boolean THEN 'off' ELSE current_setting('synchronous_commit') END, true)
+), attempts AS (
     INSERT INTO request_attempts (request_id, process_id, batch_id, command_id, sent_at, answered_at, outcome,
                                   http_status, error_code, error_description, replayed)
     SELECT a.id, $1, a.batch_id, a.command_id, a.sent_at::timestamptz, NULLIF(a.answered_at, '')::timestamptz,
@@ -40,7 +51,7 @@ SET life_cycle_state  = u.state,
     updated_at        = now(),
     -- A counted send (attempts raised) starts the age E_MAX_ATTEMPTS also needs.
     first_attempt_at  = CASE WHEN u.attempts > r.attempts THEN coalesce(r.first_attempt_at, now()) ELSE r.first_attempt_at END
-FROM unnest($3::bigint[], $4::text[], $5::int[], $6::text[], $7::text[], $8::text[],
+FROM commit_mode, unnest($3::bigint[], $4::text[], $5::int[], $6::text[], $7::text[], $8::text[],
             $9::text[], $10::text[], $11::text[])
          AS u (id, state, attempts, next_attempt_at, request, response, reference_number, error_code, error_description)
 -- Each id by its primary key. The statistics see claimed_by as always NULL, so a plain
