@@ -182,7 +182,9 @@ type run struct {
 
 	tx     *sqlx.Tx
 	insert *sqlx.Stmt
-	rep    *report
+	// lookStmt is reconcile_lookup.sql, prepared once a run (see look).
+	lookStmt *sqlx.Stmt
+	rep      *report
 	// rows and reqs wait for flush: the report's rows in order, and the corrections
 	// they name (pendingRow.req indexes reqs).
 	rows []pendingRow
@@ -199,7 +201,7 @@ type chunk struct {
 	unknown map[string]bool
 	// drifts are each card's differences (by index), found by the worker that asked
 	// the gateway; stbs the serial numbers of the STBs the gateway pairs the drifted
-	// cards with (actualSTBs).
+	// cards with (prepare).
 	drifts [][]drift
 	stbs   map[string]string
 	err    error
@@ -243,6 +245,10 @@ func (r *run) do(ctx context.Context, ids []int64) (err error) {
 			return err
 		}
 	}
+	if r.lookStmt, err = r.db.PreparexContext(ctx, provsql.ReconcileLookup); err != nil {
+		return fmt.Errorf("prepare: %w", err)
+	}
+	defer r.lookStmt.Close()
 
 	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
@@ -494,6 +500,10 @@ func ReadAll(ctx context.Context, db *store.DB) (int, error) {
 	if r.pending, err = pendingSet(ctx, db); err != nil {
 		return 0, err
 	}
+	if r.lookStmt, err = db.PreparexContext(ctx, provsql.ReconcileLookup); err != nil {
+		return 0, fmt.Errorf("prepare: %w", err)
+	}
+	defer r.lookStmt.Close()
 	g, ctx := errgroup.WithContext(ctx)
 	work := make(chan *chunk)
 	for range r.opts.Concurrency {
