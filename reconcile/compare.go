@@ -21,7 +21,7 @@ type card struct {
 	STBChecked         bool   `db:"stb_checked"`
 	STBSerial          string `db:"stb_serial"`
 	STBCAID            string `db:"stb_ca_id"`
-	Busy               bool   // a PENDING request: checkBusy, recheckBusy
+	Busy               bool   // a PENDING request: checkBusy, and prepare's recheck
 }
 
 // catalogue is the products by id and by CA id: small, read once per run.

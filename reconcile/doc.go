@@ -4,10 +4,11 @@
 // every difference in a drift report, and creates the requests that set it right.
 //
 // Cards are read in chunks of ChunkSize (--all: through one cursor; other scopes:
-// by keyset) and handed to Concurrency workers; each worker asks the database which
-// of its chunk's cards are busy (a PENDING request: left alone), asks the gateway for
+// by keyset), a few chunks ahead, and handed to Concurrency workers; each worker
+// marks its chunk's busy cards (a PENDING request: left alone), asks the gateway for
 // the others in one POST /v1/smartcards/query (GET one by one, bounded, on a gateway
-// without the query), compares them and looks up what the report needs. The one
+// without the query), and goes on to its next query while the answer is compared
+// beside it and what the report needs looked up (one statement a chunk). The one
 // sequential step, handle, takes the chunks in the order read, counts, writes the
 // report and creates the corrections a thousand at a time. Only the chunks in flight
 // are held, so memory stays flat in the fleet's size. Corrections are ordinary requests,

@@ -9,6 +9,10 @@
 #   RECON_CONCURRENCY=8                              queries in flight (default 4)
 #   BENCH_SERVER_URL=...                             another server (default the local one)
 #   RECON_FLAGS=-keep                                keep the database and files
+#   RECON_FLAGS="-reuse DIR"                         measure a kept fleet again (DIR: the
+#                                                    folder -keep printed), no new fleet
+#   RECON_FLAGS="-baseline OTHER/provisioner -rounds 2"   A/B against another build,
+#                                                    alternated in the same run
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

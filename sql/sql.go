@@ -275,8 +275,8 @@ var (
 	ReconcileCursor string
 	//go:embed queries/reconcile_fetch.sql
 	ReconcileFetch string
-	//go:embed queries/busy_cards.sql
-	BusyCards string
+	//go:embed queries/reconcile_lookup.sql
+	ReconcileLookup string
 	//go:embed queries/pending_cards.sql
 	PendingCards string
 	//go:embed queries/reconcile_scope_subscription.sql

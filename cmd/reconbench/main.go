@@ -28,6 +28,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.Simulator, "simulator", "bin/cas-simulator", "the gateway simulator binary")
 	fs.StringVar(&cfg.TempDir, "tmp", "", "where the generated files go (default: the system's temporary directory)")
 	fs.BoolVar(&cfg.Keep, "keep", false, "keep the database and the generated files")
+	fs.StringVar(&cfg.Reuse, "reuse", "", "the folder of a run kept with -keep (its database named by -database): measure again without a new fleet")
+	fs.StringVar(&cfg.Baseline, "baseline", "", "another provisioner binary (main's, say) measured in the same run, alternated")
+	fs.IntVar(&cfg.Rounds, "rounds", 1, "reconciliations of each binary")
 	if err := cmdline.ParseNoArgs(fs, args); err != nil {
 		return err
 	}

@@ -7,5 +7,8 @@
 // ceilings measured before and after it: the simulator's query-only rate (every card
 // asked, nothing else), the database-only rate (reconcile.ReadAll), and both passes
 // at once (the rate of the slower: what a perfectly overlapped run could do with the
-// database, the gateway and the compare sharing this machine's cores).
+// database, the gateway and the compare sharing this machine's cores). With Keep the
+// fleet stays, and Reuse measures it again without a new one (setting a million
+// cards up takes 15 to 22 minutes); with Baseline another build's reconciliation is
+// measured in the same run, alternated, with each run's CPU time and PostgreSQL's.
 package reconbench

@@ -2,7 +2,7 @@
 -- this id, $2 at most this many, $3 only these ids (NULL: every card with
 -- entitlements). For each: the card, its subscription and its state, the CRM's
 -- expected products (ids) and STB. Whether a card is busy is asked chunk by chunk
--- (busy_cards.sql), as for reconcile_cursor.sql.
+-- (reconcile_lookup.sql), as for reconcile_cursor.sql.
 -- The chunk is taken from entitlements first (MATERIALIZED): joined whole, the
 -- planner merge-joined installed_items from its first row at every chunk, a scan
 -- that grew with the keyset (measured: 435 ms a chunk 20,000 cards in, 4,000

@@ -4,7 +4,7 @@
 -- a round trip each time (measured: 8,400-9,400 cards/s keyset, on a loaded 2-core
 -- machine). The columns are reconcile_cards.sql's. Whether a card is busy is not
 -- read here but chunk by chunk, in parallel, just before its gateway query
--- (busy_cards.sql): a probe per row in this one sequential statement was 40% of its
+-- (reconcile_lookup.sql): a probe per row in this one sequential statement was 40% of its
 -- server CPU (4.1 of 9.6 s over 1,000,000 cards).
 DECLARE reconcile_cards NO SCROLL CURSOR FOR
 SELECT i.id, i.serial_number, i.ca_id,
