@@ -9,9 +9,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
 )
 
@@ -182,6 +184,67 @@ func (b *Browser) Count(sel string) int {
 		b.fail(fmt.Sprintf("count %s: %v", sel, err))
 	}
 	return n
+}
+
+// Download clicks the element of sel (a link to a download), lets the browser save
+// what it answers into a folder of the test's, and returns the name the browser was
+// given for it (the answer's Content-Disposition) and its content, once the download
+// is complete: the browser's own download, cookies and all, not a second client.
+func (b *Browser) Download(sel string) (string, []byte) {
+	b.T.Helper()
+	dir := b.T.TempDir()
+	ctx, cancel := context.WithTimeout(b.Ctx, StepTimeout)
+	defer cancel()
+	var (
+		mu   sync.Mutex
+		name string
+		end  *browser.EventDownloadProgress
+		done = make(chan struct{})
+	)
+	// The callback runs in the tab's reading loop: it records and returns.
+	err := chromedp.Listen(ctx, func(ev any) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch ev := ev.(type) {
+		case *browser.EventDownloadWillBegin:
+			name = ev.SuggestedFilename
+		case *browser.EventDownloadProgress:
+			if end == nil && (ev.State == browser.DownloadProgressStateCompleted || ev.State == browser.DownloadProgressStateCanceled) {
+				end = ev
+				close(done)
+			}
+		}
+	})
+	if err == nil {
+		err = chromedp.Do(ctx,
+			chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+				events := true
+				_, err := chromedp.Call(ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
+					Behavior: browser.SetDownloadBehaviorBehaviorAllowAndName, DownloadPath: dir, EventsEnabled: &events})
+				return err
+			}),
+			chromedp.Click(chromedp.CSS(sel)),
+		)
+	}
+	if err != nil {
+		b.fail(fmt.Sprintf("download %s: %v", sel, err))
+	}
+	select {
+	case <-done:
+	case <-ctx.Done():
+		b.fail(fmt.Sprintf("download %s: not complete: %v", sel, ctx.Err()))
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if end.State != browser.DownloadProgressStateCompleted {
+		b.fail(fmt.Sprintf("download %s: %s", sel, end.State))
+	}
+	// allowAndName saves the file under its download's GUID.
+	content, err := os.ReadFile(filepath.Join(dir, end.GUID))
+	if err != nil {
+		b.fail(fmt.Sprintf("download %s: %v", sel, err))
+	}
+	return name, content
 }
 
 // SignIn signs in through the console's sign-in form and waits for the page it
