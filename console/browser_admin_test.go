@@ -18,7 +18,8 @@ import (
 // and shown once), issues a Web API token and revokes it, and finds the three on
 // the Audit page under its name. The new viewer then signs in with the password
 // shown, and is offered no lever anywhere: not on a request, nor in bulk, nor a
-// pause, nor the Operators page.
+// pause, nor the Operators page. Last the admin disables it (its sign-in refused
+// from then on) and sets another operator's password (which then signs it in).
 func TestBrowserAdmin(t *testing.T) {
 	e := newEnv(t, false)
 	ctx := context.Background()
@@ -126,4 +127,44 @@ func TestBrowserAdmin(t *testing.T) {
 	if r, err := ops.Get(ctx, e.db, num); err != nil || r.State != "PENDING" || r.HeldAt != nil {
 		t.Errorf("the request: %+v, %v", r, err)
 	}
+
+	// The admin again: disables dave, and gives the operator a new password, which
+	// the page does not show back.
+	b.Do(chromedp.Click(chromedp.CSS(`form.signout button`)), chromedp.WaitVisible(chromedp.CSS(`#login`)))
+	b.SignIn("admin", "admin-password")
+	b.Go("/console/operators", `tr[data-operator=dave] form[data-action=disable]`)
+	b.Do(chromedp.Click(chromedp.CSS(`tr[data-operator=dave] form[data-action=disable] button`)))
+	b.WaitText("#summary", "1 changed.")
+	b.Do(chromedp.Click(chromedp.CSS(`#back`)), chromedp.WaitVisible(chromedp.CSS(`tr[data-operator=dave]`)))
+	if got := b.Text(`tr[data-operator=dave]`); !strings.HasPrefix(got, "dave viewer disabled") || b.Count(`tr[data-operator=dave] form[data-action=disable]`) != 0 {
+		t.Errorf("the disabled operator's row: %q", got)
+	}
+	b.Do(
+		chromedp.SendKeys(chromedp.CSS(`tr[data-operator=operator] form[data-action=password] input[name=password]`), "a-new-password"),
+		chromedp.Click(chromedp.CSS(`tr[data-operator=operator] form[data-action=password] button`)),
+	)
+	b.WaitText("#summary", "1 changed.")
+	if got := b.Text("main"); strings.Contains(got, "a-new-password") || !strings.Contains(got, "with the password given") {
+		t.Errorf("the new password's page: %q", got)
+	}
+	b.Screenshot("password-set")
+	accounts, err = console.ListOperators(ctx, e.db)
+	if err != nil || accounts[1].Name != "dave" || !accounts[1].Disabled {
+		t.Errorf("dave after disable: %+v, %v", accounts, err)
+	}
+	audit, err := ops.ListAudit(ctx, e.db, ops.AuditFilter{Operator: "admin", Limit: 2})
+	if err != nil || len(audit) != 2 || audit[0].Action != ops.ActionOperatorPassword || audit[1].Action != ops.ActionOperatorDisable {
+		t.Errorf("audit: %+v, %v", audit, err)
+	}
+
+	// dave is refused; the operator signs in with its new password.
+	b.Do(chromedp.Click(chromedp.CSS(`form.signout button`)), chromedp.WaitVisible(chromedp.CSS(`#login`)))
+	b.Do(
+		chromedp.SendKeys(chromedp.CSS(`#login input[name=username]`), "dave"),
+		chromedp.SendKeys(chromedp.CSS(`#login input[name=password]`), pw),
+		chromedp.Click(chromedp.CSS(`#login button[type=submit]`)),
+	)
+	b.WaitText("#error", "wrong name or password")
+	b.SignIn("operator", "a-new-password")
+	b.WaitText("#who", "operator (operator)")
 }

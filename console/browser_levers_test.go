@@ -9,6 +9,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/provisioner/provisioner/console/browsertest"
 	"github.com/provisioner/provisioner/internal/pgtest"
 	"github.com/provisioner/provisioner/ops"
 )
@@ -67,7 +68,10 @@ func TestBrowserRequestLevers(t *testing.T) {
 		if c.lever == ops.ActionCancel {
 			// Without its reason the browser does not send the form (the field is
 			// required): the server's refusal of it is TestLevers'.
-			if ok, err := chromedp.Run(b.Ctx, chromedp.Evaluate[bool](`document.querySelector("form[data-lever=cancel]").checkValidity()`)); err != nil || ok {
+			vctx, cancel := context.WithTimeout(b.Ctx, browsertest.StepTimeout)
+			ok, err := chromedp.Run(vctx, chromedp.Evaluate[bool](`document.querySelector("form[data-lever=cancel]").checkValidity()`))
+			cancel()
+			if err != nil || ok {
 				t.Errorf("cancel's form is valid without a reason (%v)", err)
 			}
 		}
