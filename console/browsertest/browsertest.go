@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto"
 	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
 )
@@ -148,11 +149,27 @@ func (b *Browser) Do(steps ...chromedp.Action[chromedp.Void]) {
 	for i, s := range steps {
 		ctx, cancel := context.WithTimeout(b.Ctx, StepTimeout)
 		err := chromedp.Do(ctx, s)
+		// A node found in chromedp's copy of the page just before the browser
+		// replaced the page is gone when the step acts on it: find it again in the
+		// new page. The step has done nothing then (it fails resolving the node).
+		for staleNode(err) && ctx.Err() == nil {
+			select {
+			case <-ctx.Done():
+			case <-time.After(50 * time.Millisecond):
+			}
+			err = chromedp.Do(ctx, s)
+		}
 		cancel()
 		if err != nil {
 			b.fail(fmt.Sprintf("step %d of %d: %v", i+1, len(steps), err))
 		}
 	}
+}
+
+// staleNode: the error of a protocol call on a node of a page since replaced.
+func staleNode(err error) bool {
+	var e *cdproto.Error
+	return errors.As(err, &e) && e.Message == "No node with given id found"
 }
 
 func (b *Browser) fail(msg string) {
