@@ -233,6 +233,8 @@ func (c *Console) bulk(w http.ResponseWriter, r *http.Request) {
 	c.result(w, r, res)
 }
 
+// countChanged says why a bulk lever was refused; the result page says after it that
+// nothing was changed.
 func countChanged(e *ops.CountMismatchError) string {
-	return fmt.Sprintf("%d requests match now, not the %d you confirmed: the queue changed since the confirmation page. Nothing was changed: look again, and confirm the new count.", e.Matched, e.Expected)
+	return fmt.Sprintf("%d requests match now, not the %d you confirmed: the queue changed since the confirmation page. Look again, and confirm the new count.", e.Matched, e.Expected)
 }

@@ -9,9 +9,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto"
+	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
 )
 
@@ -79,12 +82,47 @@ type Browser struct {
 	shot int
 }
 
-// New starts a browser for t on the site at base, stopped when t ends. Without a
-// Chromium binary t is skipped, saying so, as the PgBouncer tests are; it fails
-// instead when CONSOLE_BROWSER_REQUIRED is set (.ci/run sets it).
+// shared is the one Chromium of a test binary: each Browser is a tab of it in a
+// browser context of its own (its own cookies and storage, as apart as two
+// browsers), because starting Chromium was a third of a short test's time, 4 s
+// idle and 10 to 20 s under a load of 25. It stops with the binary (chromedp kills
+// it when its parent exits).
+var shared struct {
+	sync.Mutex
+	ctx context.Context // the browser's first tab, which holds it
+}
+
+// Tab opens a tab of width×height in a new browser context of the test binary's
+// Chromium, started on first use; cancel closes the tab and drops its context.
+func Tab(width, height int) (context.Context, context.CancelFunc, error) {
+	shared.Lock()
+	if shared.ctx == nil {
+		// Never cancelled: the browser serves the binary's tests until it exits.
+		ctx, _, err := Start(context.Background(), width, height)
+		if err != nil {
+			shared.Unlock()
+			return nil, nil, err
+		}
+		shared.ctx = ctx
+	}
+	parent := shared.ctx
+	shared.Unlock()
+	ctx, cancel := chromedp.NewContext(parent, chromedp.WithNewBrowserContext())
+	// The first Run creates the browser context and the tab, tied to ctx: no deadline.
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(int64(width), int64(height))); err != nil {
+		cancel()
+		return nil, nil, fmt.Errorf("open a tab: %w", err)
+	}
+	return ctx, cancel, nil
+}
+
+// New opens a browser for t on the site at base, closed when t ends: a tab with
+// cookies of its own in the binary's one Chromium (Tab). Without a Chromium binary
+// t is skipped, saying so, as the PgBouncer tests are; it fails instead when
+// CONSOLE_BROWSER_REQUIRED is set (.ci/run sets it).
 func New(t testing.TB, base string) *Browser {
 	t.Helper()
-	ctx, cancel, err := Start(context.Background(), 1280, 900)
+	ctx, cancel, err := Tab(1280, 900)
 	if errors.Is(err, ErrNoChromium) {
 		if os.Getenv("CONSOLE_BROWSER_REQUIRED") != "" {
 			t.Fatal("browsertest: CONSOLE_BROWSER_REQUIRED is set: ", err)
@@ -111,11 +149,27 @@ func (b *Browser) Do(steps ...chromedp.Action[chromedp.Void]) {
 	for i, s := range steps {
 		ctx, cancel := context.WithTimeout(b.Ctx, StepTimeout)
 		err := chromedp.Do(ctx, s)
+		// A node found in chromedp's copy of the page just before the browser
+		// replaced the page is gone when the step acts on it: find it again in the
+		// new page. The step has done nothing then (it fails resolving the node).
+		for staleNode(err) && ctx.Err() == nil {
+			select {
+			case <-ctx.Done():
+			case <-time.After(50 * time.Millisecond):
+			}
+			err = chromedp.Do(ctx, s)
+		}
 		cancel()
 		if err != nil {
 			b.fail(fmt.Sprintf("step %d of %d: %v", i+1, len(steps), err))
 		}
 	}
+}
+
+// staleNode: the error of a protocol call on a node of a page since replaced.
+func staleNode(err error) bool {
+	var e *cdproto.Error
+	return errors.As(err, &e) && e.Message == "No node with given id found"
 }
 
 func (b *Browser) fail(msg string) {
@@ -139,11 +193,24 @@ func (b *Browser) Text(sel string) string {
 	b.T.Helper()
 	ctx, cancel := context.WithTimeout(b.Ctx, StepTimeout)
 	defer cancel()
-	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel), chromedp.NodeVisible))
-	if err != nil {
-		b.fail(fmt.Sprintf("text of %s: %v", sel, err))
+	// Read in the page, not through a node id of the protocol's: one found just
+	// before a new page replaced the old is gone when read ("No node with given id").
+	js := fmt.Sprintf(`(() => { const e = document.querySelector(%q); return e && e.getClientRects().length ? [e.innerText] : null; })()`, sel)
+	for {
+		v, err := chromedp.Run(ctx, chromedp.Poll[[]string](js, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(StepTimeout)))
+		if err == nil && len(v) == 1 {
+			return strings.Join(strings.Fields(v[0]), " ")
+		}
+		// A page that navigates away ends the poll with its page: poll the next one,
+		// until the deadline.
+		if ctx.Err() != nil {
+			b.fail(fmt.Sprintf("text of %s: %v", sel, err))
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
-	return strings.Join(strings.Fields(s), " ")
 }
 
 // WaitText waits until the first element of sel shows want (spaces collapsed)
@@ -182,6 +249,69 @@ func (b *Browser) Count(sel string) int {
 		b.fail(fmt.Sprintf("count %s: %v", sel, err))
 	}
 	return n
+}
+
+// Download clicks the element of sel (a link to a download), lets the browser save
+// what it answers into a folder of the test's, and returns the name the browser was
+// given for it (the answer's Content-Disposition) and its content, once the download
+// is complete: the browser's own download, cookies and all, not a second client.
+func (b *Browser) Download(sel string) (string, []byte) {
+	b.T.Helper()
+	dir := b.T.TempDir()
+	ctx, cancel := context.WithTimeout(b.Ctx, StepTimeout)
+	defer cancel()
+	var (
+		mu   sync.Mutex
+		name string
+		end  *browser.EventDownloadProgress
+		done = make(chan struct{})
+	)
+	// The callback runs in the tab's reading loop: it records and returns.
+	err := chromedp.Listen(ctx, func(ev any) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch ev := ev.(type) {
+		case *browser.EventDownloadWillBegin:
+			name = ev.SuggestedFilename
+		case *browser.EventDownloadProgress:
+			if end == nil && (ev.State == browser.DownloadProgressStateCompleted || ev.State == browser.DownloadProgressStateCanceled) {
+				end = ev
+				close(done)
+			}
+		}
+	})
+	if err == nil {
+		err = chromedp.Do(ctx,
+			chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+				events := true
+				// Of the tab's browser context: the default one's behaviour is not its.
+				_, err := chromedp.Call(ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
+					Behavior: browser.SetDownloadBehaviorBehaviorAllowAndName, DownloadPath: dir, EventsEnabled: &events,
+					BrowserContextID: chromedp.FromContext(ctx).BrowserContextID})
+				return err
+			}),
+			chromedp.Click(chromedp.CSS(sel)),
+		)
+	}
+	if err != nil {
+		b.fail(fmt.Sprintf("download %s: %v", sel, err))
+	}
+	select {
+	case <-done:
+	case <-ctx.Done():
+		b.fail(fmt.Sprintf("download %s: not complete: %v", sel, ctx.Err()))
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if end.State != browser.DownloadProgressStateCompleted {
+		b.fail(fmt.Sprintf("download %s: %s", sel, end.State))
+	}
+	// allowAndName saves the file under its download's GUID.
+	content, err := os.ReadFile(filepath.Join(dir, end.GUID))
+	if err != nil {
+		b.fail(fmt.Sprintf("download %s: %v", sel, err))
+	}
+	return name, content
 }
 
 // SignIn signs in through the console's sign-in form and waits for the page it
