@@ -205,7 +205,7 @@ func (r *run) claim(ctx context.Context, limit int) ([]claimed, error) {
 		// The Web API's one request, claimed when its run was recorded
 		// (startRequest): a statement saved, and its round trip.
 		batch, r.pre = r.pre, nil
-	} else if err := r.d.db.SelectContext(ctx, &batch, provsql.ClaimRequests, r.sum.ProcessID, limit, r.d.opts.Lease.Seconds(), r.d.opts.FileID, factor); err != nil {
+	} else if err := r.claimBatch(ctx, &batch, limit, factor); err != nil {
 		return nil, fmt.Errorf("claim batch: %w", err)
 	}
 	r.short = len(batch) < limit
@@ -220,6 +220,24 @@ func (r *run) claim(ctx context.Context, limit int) ([]claimed, error) {
 	r.sum.Claimed += len(batch)
 	r.mu.Unlock()
 	return batch, nil
+}
+
+// claimBatch runs the claim (sql.ClaimRequests) in a transaction of its own with JIT
+// compilation off (sql.ClaimNoJIT says why). A claim cancelled before its commit
+// claims nothing: the transaction is rolled back.
+func (r *run) claimBatch(ctx context.Context, batch *[]claimed, limit, factor int) error {
+	tx, err := r.d.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, provsql.ClaimNoJIT); err != nil {
+		return err
+	}
+	if err := tx.SelectContext(ctx, batch, provsql.ClaimRequests, r.sum.ProcessID, limit, r.d.opts.Lease.Seconds(), r.d.opts.FileID, factor); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 func (r *run) claimedSoFar() int {
