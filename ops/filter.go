@@ -43,6 +43,14 @@ type Filter struct {
 	// then keeps the numbers before it (0: any), as After does the other way.
 	Newest bool
 	Before int64
+	// BySettlement lists in the order of settlement: by executed_date, then number
+	// (oldest first, or newest first with Newest). Only settled requests have an
+	// executed_date: the PENDING ones are left out (and not counted). The keyset
+	// position is then the pair (At, After), or (At, Before) newest first: the
+	// executed_date and number of the last row shown. Not a filter: Empty and Given
+	// ignore it.
+	BySettlement bool
+	At           time.Time
 	// Limit caps the rows returned (0: no cap); Offset skips as many first (paging:
 	// the Web API's list). Count ignores both.
 	Limit  int
