@@ -8,14 +8,19 @@ import (
 )
 
 func runRequestsList(ctx context.Context, env Env, args []string) error {
-	fs := newFlagSet(env, "requests list", "requests list [filters] [--limit N] [--format table|csv|json]")
+	fs := newFlagSet(env, "requests list", "requests list [filters] [--sort ORDER] [--limit N] [--format table|csv|json]")
 	dbf := addDBFlags(fs)
 	ff := addFilterFlags(fs, true)
-	limit := fs.Int("limit", 100, "at most this many requests, oldest number first (0: all)")
+	sort := fs.String("sort", "", "number (oldest first), newest, executed (by settlement time, oldest first; PENDING left out) or executed-newest; "+
+		"default: number, executed with --executed-since or --executed-until")
+	limit := fs.Int("limit", 100, "at most this many requests, the first in the order of --sort (0: all)")
 	format := fs.String("format", "table", "table, csv or json")
 	f, err := parseFiltered(env, fs, ff, args)
 	if err != nil {
 		return err
+	}
+	if err := f.SetSort(*sort); err != nil {
+		return usagef("--sort %s", err)
 	}
 	if *limit < 0 {
 		return usagef("--limit %d: must not be negative", *limit)
