@@ -240,6 +240,13 @@ func TestRequestsList(t *testing.T) {
 			if more != slices.Contains(tc.args, "3") {
 				t.Errorf("stderr %q", r.stderr)
 			}
+			// An explicit settlement order without a settlement range says that
+			// the PENDING requests it would otherwise list are left out.
+			leftOut := strings.Contains(r.stderr, "PENDING requests, not settled yet, are left out")
+			if want := slices.ContainsFunc(tc.args, func(a string) bool { return strings.HasPrefix(strings.ToLower(a), "executed") }) &&
+				!slices.Contains(tc.args, "completed"); leftOut != want {
+				t.Errorf("the note on PENDING requests: %v, want %v; stderr %q", leftOut, want, r.stderr)
+			}
 		})
 	}
 }

@@ -3,8 +3,10 @@ package cli
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/provisioner/provisioner/ops"
+	"github.com/provisioner/provisioner/provisioning"
 )
 
 func runRequestsList(ctx context.Context, env Env, args []string) error {
@@ -57,6 +59,11 @@ func runRequestsList(ctx context.Context, env Env, args []string) error {
 	}
 	if more {
 		fmt.Fprintf(env.Stderr, "more than %d requests match: showing the first %d (--limit 0 for all)\n", *limit, *limit)
+	}
+	if f.BySettlement && f.ExecutedSince.IsZero() && f.ExecutedUntil.IsZero() &&
+		(len(f.States) == 0 || slices.Contains(f.States, string(provisioning.Pending))) {
+		// The filter alone would have listed them: say where they went.
+		fmt.Fprintln(env.Stderr, "by settlement time: PENDING requests, not settled yet, are left out")
 	}
 	return err
 }

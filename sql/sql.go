@@ -390,5 +390,7 @@ func byExecuted(q, dir string) string {
 	if !strings.HasSuffix(q, "ORDER BY r.number") {
 		panic("sql: filter_requests.sql changed: its last ORDER BY")
 	}
-	return strings.TrimSuffix(q, "ORDER BY r.number") + "ORDER BY r.executed_date" + dir + ", r.number" + dir + "\n"
+	return "-- filter_requests.sql by settlement time (sql.FilterRequestsExecuted" + strings.TrimSpace(strings.ReplaceAll(dir, " DESC", "Newest")) +
+		"): (executed_date, number) for the number order and position below.\n" +
+		strings.TrimSuffix(q, "ORDER BY r.number") + "ORDER BY r.executed_date" + dir + ", r.number" + dir + "\n"
 }
