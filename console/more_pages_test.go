@@ -520,7 +520,7 @@ func TestRequestsSortBySettlement(t *testing.T) {
 					t.Errorf("%s: next %s lost %s=%s", c.query, href, k, v[0])
 				}
 			}
-			if u.Query().Get("at") == "" {
+			if u.Query().Get("position_at") == "" {
 				t.Errorf("%s: next %s has no settlement time", c.query, href)
 			}
 			p = b.get(href)
@@ -533,7 +533,7 @@ func TestRequestsSortBySettlement(t *testing.T) {
 		len(find(p.doc, withAttr("id", "by-settlement"))) != 0 || rows(p)[0] != fmt.Sprint(nums[0]) {
 		t.Errorf("a settlement range in number order: %d, rows %v", p.status, rows(p))
 	}
-	for _, q := range []string{"sort=executed&after=5", "sort=executed&state=PENDING", "sort=executed&after=5&at=yesterday"} {
+	for _, q := range []string{"sort=executed&after=5", "sort=executed&state=PENDING", "sort=executed&after=5&position_at=yesterday"} {
 		if p := b.get("/console/requests?" + q); p.status != http.StatusBadRequest {
 			t.Errorf("%s: %d, want 400", q, p.status)
 		}

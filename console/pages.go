@@ -192,10 +192,10 @@ func requestFilter(q url.Values, now time.Time) (ops.Filter, []string) {
 			*n.to = x
 		}
 	}
-	if v := strings.TrimSpace(q.Get("at")); v != "" {
+	if v := strings.TrimSpace(q.Get("position_at")); v != "" {
 		at, err := time.Parse(time.RFC3339Nano, v)
 		if err != nil {
-			errs = append(errs, fmt.Sprintf("at: %q is not a settlement time (RFC 3339)", v))
+			errs = append(errs, fmt.Sprintf("position_at: %q is not a settlement time (RFC 3339)", v))
 		}
 		f.At = at
 	}
@@ -205,7 +205,7 @@ func requestFilter(q url.Values, now time.Time) (ops.Filter, []string) {
 		errs = append(errs, "sort: "+err.Error())
 	}
 	if f.BySettlement && (f.After != 0 || f.Before != 0) && f.At.IsZero() {
-		errs = append(errs, "at: a page by settlement time starts after a settlement time and a number: give both")
+		errs = append(errs, "position_at: a page by settlement time starts after a settlement time and a number: give both")
 	}
 	return f, errs
 }
@@ -251,11 +251,11 @@ func (c *Console) requests(w http.ResponseWriter, r *http.Request) {
 		next := cloneValues(q)
 		next.Del("after")
 		next.Del("before")
-		next.Del("at")
+		next.Del("position_at")
 		last := rows[len(rows)-1]
 		next.Set(pos, strconv.FormatInt(last.Number, 10))
 		if f.BySettlement && last.ExecutedDate != nil {
-			next.Set("at", last.ExecutedDate.UTC().Format(time.RFC3339Nano))
+			next.Set("position_at", last.ExecutedDate.UTC().Format(time.RFC3339Nano))
 		}
 		d.Next = Prefix + "requests?" + next.Encode()
 	}
@@ -263,7 +263,7 @@ func (c *Console) requests(w http.ResponseWriter, r *http.Request) {
 		first := cloneValues(q)
 		first.Del("after")
 		first.Del("before")
-		first.Del("at")
+		first.Del("position_at")
 		d.First = Prefix + "requests?" + first.Encode()
 	}
 	for i := range rows {
