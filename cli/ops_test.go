@@ -213,7 +213,13 @@ func TestRequestsList(t *testing.T) {
 		{[]string{"--created-since", "2026-11-30 09:00:00", "--created-until", "2026-11-30T10:00:00Z"}, []int{3, 4, 6}},
 		{[]string{"--created-until", "2026-11-30"}, []int{5}},
 		{[]string{"--executed-since", "24h"}, []int{1, 2, 3, 4, 9, 10}},
-		{[]string{"--executed-since", "3d", "--executed-until", "2026-11-30T09:00:00Z"}, []int{1, 2, 5}},
+		// A settlement range lists by settlement time unless a sort is given.
+		{[]string{"--executed-since", "3d", "--executed-until", "2026-11-30T09:00:00Z"}, []int{5, 1, 2}},
+		{[]string{"--executed-since", "3d", "--executed-until", "2026-11-30T09:00:00Z", "--sort", "number"}, []int{1, 2, 5}},
+		{[]string{"--sort", "executed"}, []int{5, 1, 2, 3, 4, 9, 10}},
+		{[]string{"--sort", "executed-newest", "--limit", "3"}, []int{10, 9, 4}},
+		{[]string{"--sort", "EXECUTED", "--state", "completed"}, []int{1, 9}},
+		{[]string{"--sort", "newest", "--state", "PENDING"}, []int{11, 8, 7, 6}},
 		{[]string{"--executed-since", "90m"}, []int{9, 10}},
 		{[]string{"--limit", "3"}, []int{1, 2, 3}},
 		{[]string{"--limit", "0", "--state", "COMPLETED"}, []int{1, 9}},
@@ -233,6 +239,13 @@ func TestRequestsList(t *testing.T) {
 			more := strings.Contains(r.stderr, "more than 3 requests match")
 			if more != slices.Contains(tc.args, "3") {
 				t.Errorf("stderr %q", r.stderr)
+			}
+			// An explicit settlement order without a settlement range says that
+			// the PENDING requests it would otherwise list are left out.
+			leftOut := strings.Contains(r.stderr, "PENDING requests, not settled yet, are left out")
+			if want := slices.ContainsFunc(tc.args, func(a string) bool { return strings.HasPrefix(strings.ToLower(a), "executed") }) &&
+				!slices.Contains(tc.args, "completed"); leftOut != want {
+				t.Errorf("the note on PENDING requests: %v, want %v; stderr %q", leftOut, want, r.stderr)
 			}
 		})
 	}
@@ -319,6 +332,8 @@ func TestRequestsUsage(t *testing.T) {
 				`--created-since "yesterday" is not a time`, `--executed-until "-5m" is not a time`}},
 		{[]string{"requests", "list", "--format", "xml"}, []string{`--format "xml": expected table, csv or json`}},
 		{[]string{"requests", "list", "--limit", "-1"}, []string{"--limit -1: must not be negative"}},
+		{[]string{"requests", "list", "--sort", "date"}, []string{`--sort "date": give number, newest, executed, executed-newest`}},
+		{[]string{"requests", "list", "--sort", "executed", "--state", "PENDING"}, []string{`--sort "executed" lists settled requests only, by their settlement time: PENDING ones have none`}},
 		{[]string{"requests", "list", "extra"}, []string{`requests list takes no arguments, got ["extra"]`}},
 		{[]string{"requests", "show"}, []string{"requests show takes one request number"}},
 		{[]string{"requests", "show", "12x"}, []string{`"12x" is not a request number`}},

@@ -8,7 +8,7 @@ import (
 	"github.com/provisioner/provisioner/ops"
 )
 
-const requestsUsage = `requests list [filters] [--limit N] [--format table|csv|json]
+const requestsUsage = `requests list [filters] [--sort number|newest|executed|executed-newest] [--limit N] [--format table|csv|json]
        provisioner requests show [--json] NUMBER
        provisioner requests retry [filters | --all] (--dry-run | --yes | --expect N) [--as NAME]
        provisioner requests hold [--reason TEXT] (NUMBER | filters | --all) [confirmation]
@@ -25,7 +25,9 @@ Filters (combined with AND; a comma-separated list matches any of its values):
   --state, --type, --priority, --error-code, --smartcard (CA id or serial number),
   --subscription (number), --file (import file id, or its name as dropped or recorded),
   --created-since, --created-until, --executed-since, --executed-until
-  (RFC 3339, "2026-11-29 02:15:00" UTC, 2026-11-29, or an age: 90m, 36h, 7d).`
+  (RFC 3339, "2026-11-29 02:15:00" UTC, 2026-11-29, or an age: 90m, 36h, 7d).
+list sorts by number, or by settlement time (executed: PENDING ones left out) when
+--executed-since or --executed-until is given and --sort is not.`
 
 func runRequests(ctx context.Context, env Env, args []string) error {
 	if len(args) == 0 {

@@ -3,19 +3,26 @@ package cli
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/provisioner/provisioner/ops"
+	"github.com/provisioner/provisioner/provisioning"
 )
 
 func runRequestsList(ctx context.Context, env Env, args []string) error {
-	fs := newFlagSet(env, "requests list", "requests list [filters] [--limit N] [--format table|csv|json]")
+	fs := newFlagSet(env, "requests list", "requests list [filters] [--sort ORDER] [--limit N] [--format table|csv|json]")
 	dbf := addDBFlags(fs)
 	ff := addFilterFlags(fs, true)
-	limit := fs.Int("limit", 100, "at most this many requests, oldest number first (0: all)")
+	sort := fs.String("sort", "", "number (oldest first), newest, executed (by settlement time, oldest first; PENDING left out) or executed-newest; "+
+		"default: number, executed with --executed-since or --executed-until")
+	limit := fs.Int("limit", 100, "at most this many requests, the first in the order of --sort (0: all)")
 	format := fs.String("format", "table", "table, csv or json")
 	f, err := parseFiltered(env, fs, ff, args)
 	if err != nil {
 		return err
+	}
+	if err := f.SetSort(*sort); err != nil {
+		return usagef("--sort %s", err)
 	}
 	if *limit < 0 {
 		return usagef("--limit %d: must not be negative", *limit)
@@ -52,6 +59,11 @@ func runRequestsList(ctx context.Context, env Env, args []string) error {
 	}
 	if more {
 		fmt.Fprintf(env.Stderr, "more than %d requests match: showing the first %d (--limit 0 for all)\n", *limit, *limit)
+	}
+	if f.BySettlement && f.ExecutedSince.IsZero() && f.ExecutedUntil.IsZero() &&
+		(len(f.States) == 0 || slices.Contains(f.States, string(provisioning.Pending))) {
+		// The filter alone would have listed them: say where they went.
+		fmt.Fprintln(env.Stderr, "by settlement time: PENDING requests, not settled yet, are left out")
 	}
 	return err
 }

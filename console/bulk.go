@@ -57,7 +57,8 @@ func (c *Console) bulkRequest(v url.Values) (ops.Filter, ops.Lever, bulkData, st
 	now := c.now()
 	d := bulkData{Lever: strings.ToLower(strings.TrimSpace(v.Get("lever")))}
 	f, errs := requestFilter(v, now)
-	f.After, f.Before, f.Newest, f.Limit = 0, 0, false, 0 // positions of a page, not filters
+	// Positions and orders of a page, not filters.
+	f.After, f.Before, f.Newest, f.BySettlement, f.At, f.Limit = 0, 0, false, false, time.Time{}, 0
 	// The bulk pages show numbers, types and states, no names: a lever on 10,000
 	// requests then reads no serial numbers or file names for them.
 	f.NoNames = true

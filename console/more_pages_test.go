@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -414,4 +415,136 @@ func TestNewActionsRefused(t *testing.T) {
 	if audit, _ := ops.ListAudit(ctx, e.db, ops.AuditFilter{}); len(audit) != 0 {
 		t.Errorf("audited: %+v", audit)
 	}
+}
+
+// TestRequestsSortBySettlement: by settlement time, oldest or newest first, ties
+// broken by number, the PENDING requests left out and said so; the next page's link
+// keeps the filters and continues after the last row's (settlement time, number),
+// no row lost or repeated; a settlement range sorts so unless a sort is chosen.
+func TestRequestsSortBySettlement(t *testing.T) {
+	e := newEnv(t, false)
+	base := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	var opts []pgtest.RequestOpts
+	for i := 0; i < 70; i++ {
+		o := pgtest.RequestOpts{Smartcard: fmt.Sprintf("S%d", i)}
+		if i%10 != 9 {
+			// Settled earlier the higher the number, by pairs: some at the same instant
+			// (the number breaks the tie), some a microsecond apart against number
+			// order (which the page's position must keep).
+			o.State, o.ExecutedDate = "COMPLETED", pgtest.Ptr(base.Add(time.Duration(70-i)/2*time.Hour+time.Duration(i%6/4)*time.Microsecond))
+		}
+		opts = append(opts, o)
+	}
+	nums := pgtest.Requests(t, e.db, opts...)
+	type row struct {
+		at     time.Time
+		number int64
+	}
+	var settled []row
+	for i, o := range opts {
+		if o.ExecutedDate != nil {
+			settled = append(settled, row{*o.ExecutedDate, nums[i]})
+		}
+	}
+	slices.SortFunc(settled, func(a, b row) int {
+		if c := a.at.Compare(b.at); c != 0 {
+			return c
+		}
+		return int(a.number - b.number)
+	})
+	want := func(newest bool, since time.Time) []string {
+		var out []string
+		for _, r := range settled {
+			if !r.at.Before(since) {
+				out = append(out, fmt.Sprint(r.number))
+			}
+		}
+		if newest {
+			slices.Reverse(out)
+		}
+		return out
+	}
+	b := e.as(t, "viewer")
+	rows := func(p page) []string {
+		var out []string
+		for _, n := range find(p.doc, hasAttr("data-number")) {
+			out = append(out, attr(n, "data-number"))
+		}
+		return out
+	}
+	selected := func(p page) string {
+		for _, n := range find(p.doc, hasAttr("selected")) {
+			if v := attr(n, "value"); v != "" {
+				return v
+			}
+		}
+		return "number"
+	}
+	since := base.Add(5 * time.Hour)
+	for _, c := range []struct {
+		query, sort string
+		want        []string
+	}{
+		{"sort=executed", "executed", want(false, time.Time{})},
+		{"sort=executed-newest", "executed-newest", want(true, time.Time{})},
+		{"sort=executed&state=COMPLETED", "executed", want(false, time.Time{})},
+		{"executed_since=" + since.Format(time.RFC3339), "executed", want(false, since)},
+	} {
+		var got []string
+		p := b.get("/console/requests?" + c.query)
+		for pages := 0; ; pages++ {
+			if p.status != http.StatusOK || pages > 3 {
+				t.Fatalf("%s: page %d: %d\n%s", c.query, pages, p.status, p.body)
+			}
+			if s := selected(p); s != c.sort {
+				t.Errorf("%s: the sort shown is %q, want %q", c.query, s, c.sort)
+			}
+			if note := text(p.one(t, "by-settlement")); !strings.Contains(note, "PENDING requests, not settled yet, are left out") {
+				t.Errorf("%s: note %q", c.query, note)
+			}
+			if n := text(p.one(t, "count")); n != fmt.Sprintf("%d requests match.", len(c.want)) {
+				t.Errorf("%s: %q, want %d", c.query, n, len(c.want))
+			}
+			got = append(got, rows(p)...)
+			next := find(p.doc, withAttr("id", "next"))
+			if len(next) == 0 {
+				break
+			}
+			href := attr(next[0], "href")
+			u, err := url.Parse(href)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for k, v := range mustQuery(t, c.query) {
+				if u.Query().Get(k) != v[0] {
+					t.Errorf("%s: next %s lost %s=%s", c.query, href, k, v[0])
+				}
+			}
+			if u.Query().Get("position_at") == "" {
+				t.Errorf("%s: next %s has no settlement time", c.query, href)
+			}
+			p = b.get(href)
+		}
+		if !slices.Equal(got, c.want) {
+			t.Errorf("%s: listed %v, want %v", c.query, got, c.want)
+		}
+	}
+	if p := b.get("/console/requests?executed_since=" + since.Format(time.RFC3339) + "&sort=number"); p.status != http.StatusOK ||
+		len(find(p.doc, withAttr("id", "by-settlement"))) != 0 || rows(p)[0] != fmt.Sprint(nums[0]) {
+		t.Errorf("a settlement range in number order: %d, rows %v", p.status, rows(p))
+	}
+	for _, q := range []string{"sort=executed&after=5", "sort=executed&state=PENDING", "sort=executed&after=5&position_at=yesterday"} {
+		if p := b.get("/console/requests?" + q); p.status != http.StatusBadRequest {
+			t.Errorf("%s: %d, want 400", q, p.status)
+		}
+	}
+}
+
+func mustQuery(t *testing.T, q string) url.Values {
+	t.Helper()
+	v, err := url.ParseQuery(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }

@@ -137,6 +137,10 @@ type requestsData struct {
 	States   []string
 	Types    []string
 	Priority []string
+	// Sort is the order shown (ops.Sorts), the one asked or the default;
+	// BySettlement: by settlement time, so the PENDING requests are left out.
+	Sort         string
+	BySettlement bool
 }
 
 // requestFilter reads the Requests page's filters, those of `requests list`: every
@@ -188,12 +192,20 @@ func requestFilter(q url.Values, now time.Time) (ops.Filter, []string) {
 			*n.to = x
 		}
 	}
-	switch v := strings.TrimSpace(q.Get("sort")); v {
-	case "", "number":
-	case "newest":
-		f.Newest = true
-	default:
-		errs = append(errs, fmt.Sprintf("sort: %q: give number (the oldest first) or newest (the newest first)", v))
+	if v := strings.TrimSpace(q.Get("position_at")); v != "" {
+		at, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("position_at: %q is not a settlement time (RFC 3339)", v))
+		}
+		f.At = at
+	}
+	// The sort reads the filters above: a settlement range sorts by settlement time
+	// unless another sort is asked (ops.Filter.SetSort says why).
+	if err := f.SetSort(q.Get("sort")); err != nil {
+		errs = append(errs, "sort: "+err.Error())
+	}
+	if f.BySettlement && (f.After != 0 || f.Before != 0) && f.At.IsZero() {
+		errs = append(errs, "position_at: a page by settlement time starts after a settlement time and a number: give both")
 	}
 	return f, errs
 }
@@ -220,6 +232,7 @@ func (c *Console) requests(w http.ResponseWriter, r *http.Request) {
 		c.render(w, r, http.StatusBadRequest, "requests", "Requests", d)
 		return
 	}
+	d.Sort, d.BySettlement = sortName(f), f.BySettlement
 	f.Limit = PageSize + 1 // one more: is there a next page?
 	rows, err := ops.List(r.Context(), c.db, f)
 	if err != nil {
@@ -227,7 +240,8 @@ func (c *Console) requests(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// Keyset paging: the next page continues after the last number shown (before
-	// it, newest first), as fast on the last page as on the first.
+	// it, newest first), and by settlement after its (settlement time, number), as
+	// fast on the last page as on the first.
 	pos := "after"
 	if f.Newest {
 		pos = "before"
@@ -237,13 +251,19 @@ func (c *Console) requests(w http.ResponseWriter, r *http.Request) {
 		next := cloneValues(q)
 		next.Del("after")
 		next.Del("before")
-		next.Set(pos, strconv.FormatInt(rows[len(rows)-1].Number, 10))
+		next.Del("position_at")
+		last := rows[len(rows)-1]
+		next.Set(pos, strconv.FormatInt(last.Number, 10))
+		if f.BySettlement && last.ExecutedDate != nil {
+			next.Set("position_at", last.ExecutedDate.UTC().Format(time.RFC3339Nano))
+		}
 		d.Next = Prefix + "requests?" + next.Encode()
 	}
 	if f.After != 0 || f.Before != 0 {
 		first := cloneValues(q)
 		first.Del("after")
 		first.Del("before")
+		first.Del("position_at")
 		d.First = Prefix + "requests?" + first.Encode()
 	}
 	for i := range rows {
@@ -251,7 +271,7 @@ func (c *Console) requests(w http.ResponseWriter, r *http.Request) {
 	}
 	d.Rows = rows
 	// The count is of the whole filter, not of the pages after this one.
-	f.After, f.Before = 0, 0
+	f.After, f.Before, f.At = 0, 0, time.Time{}
 	n, err := ops.CountUpTo(r.Context(), c.db, f, CountCap)
 	if err != nil {
 		c.fail(w, r, err)
@@ -259,6 +279,21 @@ func (c *Console) requests(w http.ResponseWriter, r *http.Request) {
 	}
 	d.Count, d.More = n, n > CountCap
 	c.render(w, r, http.StatusOK, "requests", "Requests", d)
+}
+
+// sortName is the name (ops.Sorts) of f's order.
+func sortName(f ops.Filter) string {
+	name := "number"
+	if f.BySettlement {
+		name = "executed"
+	}
+	if f.Newest {
+		if f.BySettlement {
+			return name + "-newest"
+		}
+		return "newest"
+	}
+	return name
 }
 
 func cloneValues(v url.Values) url.Values {

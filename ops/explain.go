@@ -12,19 +12,12 @@ import (
 // the plan: the console bench shows why a page is fast or slow (the index used, the
 // rows read). The query runs, so its cost is a page's.
 func ExplainList(ctx context.Context, db *store.DB, f Filter) ([]byte, error) {
-	var limit any
-	if f.Limit > 0 {
-		limit = f.Limit
-	}
 	args, _, err := f.resolve(ctx, db)
 	if err != nil {
 		return nil, err
 	}
-	query := provsql.FilterRequests
-	if f.Newest {
-		query = provsql.FilterRequestsNewest
-	}
-	return explain(ctx, db, query, append(args, limit, f.Offset, !f.NoNames)...)
+	query, args := f.listQuery(args)
+	return explain(ctx, db, query, args...)
 }
 
 // ExplainCountUpTo is ExplainList for CountUpTo(f, max).

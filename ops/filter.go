@@ -43,6 +43,14 @@ type Filter struct {
 	// then keeps the numbers before it (0: any), as After does the other way.
 	Newest bool
 	Before int64
+	// BySettlement lists in the order of settlement: by executed_date, then number
+	// (oldest first, or newest first with Newest). Only settled requests have an
+	// executed_date: the PENDING ones are left out (and not counted). The keyset
+	// position is then the pair (At, After), or (At, Before) newest first: the
+	// executed_date and number of the last row shown. Not a filter: Empty and Given
+	// ignore it.
+	BySettlement bool
+	At           time.Time
 	// Limit caps the rows returned (0: no cap); Offset skips as many first (paging:
 	// the Web API's list). Count ignores both.
 	Limit  int
@@ -171,4 +179,33 @@ func (f Filter) Given() map[string]any {
 		m["id"] = f.ID
 	}
 	return m
+}
+
+// Sorts are the orders a list of requests can be asked for, as `requests list
+// --sort` and the console's Requests page name them: number order oldest or newest
+// first, and settlement order (executed_date, then number) oldest or newest first.
+var Sorts = []string{"number", "newest", "executed", "executed-newest"}
+
+// SetSort sets f's order from its name, one of Sorts. "" is number order, but by
+// settlement time when a settlement range filters (ExecutedSince or ExecutedUntil,
+// set before): the range lists the same requests either way (none PENDING), and
+// only in settlement order does a page read its rows alone, through
+// provisioning_requests_executed, where number order sorts every request of the
+// range (a request may settle long after its creation: no number bounds it).
+// Settlement order with PENDING alone is an error: they have no settlement time.
+func (f *Filter) SetSort(name string) error {
+	switch name = strings.ToLower(strings.TrimSpace(name)); name {
+	case "":
+		f.BySettlement = !f.ExecutedSince.IsZero() || !f.ExecutedUntil.IsZero()
+		return nil
+	case "number", "newest", "executed", "executed-newest":
+		f.Newest = strings.HasSuffix(name, "newest")
+		f.BySettlement = strings.HasPrefix(name, "executed")
+	default:
+		return fmt.Errorf("%q: give %s", name, strings.Join(Sorts, ", "))
+	}
+	if f.BySettlement && slices.Equal(f.States, []string{string(provisioning.Pending)}) {
+		return fmt.Errorf("%q lists settled requests only, by their settlement time: PENDING ones have none", name)
+	}
+	return nil
 }

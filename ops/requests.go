@@ -162,13 +162,20 @@ func MaskCommandPIN(s string) string {
 // ErrNotFound is Get's error for a number no request has.
 var ErrNotFound = errors.New("no such request")
 
-// List returns the requests f selects, in number order: at most f.Limit of them,
-// from f.Offset.
+// List returns the requests f selects, in number order (newest first with
+// f.Newest; by settlement time with f.BySettlement, the PENDING ones left out): at
+// most f.Limit of them, from f.Offset.
 func List(ctx context.Context, db *store.DB, f Filter) ([]Request, error) {
 	return list(ctx, db, f)
 }
 
+// ErrNoPositionTime is List's error for a position by settlement without its time.
+var ErrNoPositionTime = errors.New("a position by settlement time needs its executed_date (At) as well as its number")
+
 func list(ctx context.Context, q sqlx.QueryerContext, f Filter) ([]Request, error) {
+	if f.BySettlement && f.position() != 0 && f.At.IsZero() {
+		return nil, fmt.Errorf("list requests: %w", ErrNoPositionTime)
+	}
 	args, none, err := f.resolve(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("list requests: %w", err)
@@ -176,16 +183,8 @@ func list(ctx context.Context, q sqlx.QueryerContext, f Filter) ([]Request, erro
 	if none {
 		return nil, nil
 	}
-	var limit any
-	if f.Limit > 0 {
-		limit = f.Limit
-	}
 	var rows []dbRequest
-	args = append(args, limit, f.Offset, !f.NoNames)
-	query := provsql.FilterRequests
-	if f.Newest {
-		query = provsql.FilterRequestsNewest
-	}
+	query, args := f.listQuery(args)
 	if err := sqlx.SelectContext(ctx, q, &rows, query, args...); err != nil {
 		return nil, fmt.Errorf("list requests: %w", err)
 	}
@@ -194,6 +193,25 @@ func list(ctx context.Context, q sqlx.QueryerContext, f Filter) ([]Request, erro
 		out[i] = rows[i].request()
 	}
 	return out, nil
+}
+
+// listQuery is the query of f's order and its parameters: args, resolve's, then
+// the limit, the offset, the names and, by settlement, the position's executed_date.
+func (f Filter) listQuery(args []any) (string, []any) {
+	var limit any
+	if f.Limit > 0 {
+		limit = f.Limit
+	}
+	args = append(args, limit, f.Offset, !f.NoNames)
+	switch {
+	case f.BySettlement && f.Newest:
+		return provsql.FilterRequestsExecutedNewest, append(args, nullTime(f.At))
+	case f.BySettlement:
+		return provsql.FilterRequestsExecuted, append(args, nullTime(f.At))
+	case f.Newest:
+		return provsql.FilterRequestsNewest, args
+	}
+	return provsql.FilterRequests, args
 }
 
 // ScanOne runs query, a statement that returns one request with
@@ -272,10 +290,17 @@ func (f Filter) resolve(ctx context.Context, q sqlx.QueryerContext) (args []any,
 	if f.File != "" {
 		files = c.Files
 	}
+	// By settlement, only settled requests count, as only they are listed: an
+	// executed since of -infinity (no bound otherwise) leaves out the PENDING ones
+	// in Count and CountUpTo too.
+	var executedSince any = nullTime(f.ExecutedSince)
+	if f.BySettlement && executedSince == nil {
+		executedSince = "-infinity"
+	}
 	return []any{
 		nullList(f.States), nullList(f.Types), nullList(f.Priorities), nullList(f.ErrorCodes),
 		smartcards, c.Subscription, files,
-		nullTime(f.CreatedSince), nullTime(f.CreatedUntil), nullTime(f.ExecutedSince), nullTime(f.ExecutedUntil),
+		nullTime(f.CreatedSince), nullTime(f.CreatedUntil), executedSince, nullTime(f.ExecutedUntil),
 		f.Number, f.ReferenceNumber, f.ID, f.position(), c.NumberFrom, c.NumberTo,
 	}, false, nil
 }

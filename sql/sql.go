@@ -358,3 +358,41 @@ func newest(q string) string {
 	}
 	return strings.TrimSpace(q) + " DESC\n"
 }
+
+// FilterRequestsExecuted is FilterRequests in the order of settlement: by
+// executed_date, then number, oldest first; FilterRequestsExecutedNewest is its
+// reverse. Only settled requests have an executed_date: the PENDING ones are left
+// out. The keyset position is the pair ($21 the executed_date, $15 the number) of
+// the last row shown, compared as a row: the walk of
+// provisioning_requests_executed (executed_date, number) starts right after it
+// and stops at the limit, where number order has to sort every settled request of
+// the range (111,000 for a day at 10 million: 180-400 ms). Derived from
+// FilterRequests so that the filter has one text.
+var (
+	FilterRequestsExecuted       = byExecuted(FilterRequests, "")
+	FilterRequestsExecutedNewest = byExecuted(FilterRequests, " DESC")
+)
+
+func byExecuted(q, dir string) string {
+	cmp := ">"
+	if dir != "" {
+		cmp = "<"
+	}
+	for _, r := range [][2]string{
+		{"OR r.number > $15::bigint)", "OR (r.executed_date, r.number) " + cmp + " ($21::timestamptz, $15::bigint))\n      AND r.executed_date IS NOT NULL"},
+		{"ORDER BY CASE WHEN $10::timestamptz IS NULL THEN r.number ELSE r.number + 0 END\n    LIMIT",
+			"ORDER BY r.executed_date" + dir + ", r.number" + dir + "\n    LIMIT"},
+	} {
+		if strings.Count(q, r[0]) != 1 {
+			panic("sql: filter_requests.sql changed: " + r[0])
+		}
+		q = strings.Replace(q, r[0], r[1], 1)
+	}
+	q = strings.TrimSpace(q)
+	if !strings.HasSuffix(q, "ORDER BY r.number") {
+		panic("sql: filter_requests.sql changed: its last ORDER BY")
+	}
+	return "-- filter_requests.sql by settlement time (sql.FilterRequestsExecuted" + strings.TrimSpace(strings.ReplaceAll(dir, " DESC", "Newest")) +
+		"): (executed_date, number) for the number order and position below.\n" +
+		strings.TrimSuffix(q, "ORDER BY r.number") + "ORDER BY r.executed_date" + dir + ", r.number" + dir + "\n"
+}

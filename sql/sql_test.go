@@ -91,3 +91,40 @@ func TestInsertRequestReturnsFilterColumns(t *testing.T) {
 		t.Errorf("the columns differ:\n--- filter_requests.sql\n%v\n--- insert_request.sql\n%v", filter, insert)
 	}
 }
+
+// TestFilterRequestsExecuted: the settlement orders are filter_requests.sql with its
+// number position and order replaced by (executed_date, number), both ways, and
+// nothing else: the same filter, so the same count.
+func TestFilterRequestsExecuted(t *testing.T) {
+	for _, c := range []struct {
+		name, q, cmp, order string
+	}{
+		{"oldest first", FilterRequestsExecuted, ">", "ORDER BY r.executed_date, r.number"},
+		{"newest first", FilterRequestsExecutedNewest, "<", "ORDER BY r.executed_date DESC, r.number DESC"},
+	} {
+		if want := "(r.executed_date, r.number) " + c.cmp + " ($21::timestamptz, $15::bigint)"; !strings.Contains(c.q, want) {
+			t.Errorf("%s: no %q", c.name, want)
+		}
+		if n := strings.Count(c.q, c.order+"\n"); n != 2 {
+			t.Errorf("%s: %q %d times, want 2 (the page's and the rows')", c.name, c.order, n)
+		}
+		if !strings.Contains(c.q, "AND r.executed_date IS NOT NULL") || strings.Contains(c.q, "r.number + 0 END") {
+			t.Errorf("%s: not the settled requests alone in the index's order:\n%s", c.name, c.q)
+		}
+		// The WHERE clause is the filter's but for its position.
+		where := func(q string) string {
+			w := q[strings.Index(q, "WHERE ("):]
+			w = w[:strings.Index(w, "ORDER BY")]
+			var keep []string
+			for _, l := range strings.Split(w, "\n") {
+				if !strings.Contains(l, "$15::bigint") && !strings.Contains(l, "IS NOT NULL\n") && strings.TrimSpace(l) != "AND r.executed_date IS NOT NULL" {
+					keep = append(keep, strings.TrimSpace(l))
+				}
+			}
+			return strings.Join(keep, " ")
+		}
+		if a, b := where(c.q), where(FilterRequests); a != b {
+			t.Errorf("%s: the WHERE clause differs:\n%s\n%s", c.name, a, b)
+		}
+	}
+}

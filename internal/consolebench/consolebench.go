@@ -364,8 +364,11 @@ func pages(cfg Config, now time.Time) []page {
 		listing("reference_number", fmt.Sprintf("reference_number=GW%d", settled/3+1), ops.Filter{ReferenceNumber: fmt.Sprintf("GW%d", settled/3+1)}),
 		listing("created, one day 45 days ago", "created_since="+day(45)+"&created_until="+day(44), ops.Filter{CreatedSince: at(day(45)), CreatedUntil: at(day(44))}),
 		listing("created since 36h", "created_since=36h", ops.Filter{CreatedSince: now.Add(-36 * time.Hour)}),
-		listing("executed, one day 30 days ago", "executed_since="+day(30)+"&executed_until="+day(29), ops.Filter{ExecutedSince: at(day(30)), ExecutedUntil: at(day(29))}),
-		listing("executed since 7d", "executed_since=7d", ops.Filter{ExecutedSince: now.AddDate(0, 0, -7)}),
+		// A settlement range lists by settlement time unless a sort is asked
+		// (ops.Filter.SetSort); number order is timed beside it.
+		listing("executed, one day 30 days ago", "executed_since="+day(30)+"&executed_until="+day(29), ops.Filter{ExecutedSince: at(day(30)), ExecutedUntil: at(day(29)), BySettlement: true}),
+		listing("executed since 7d", "executed_since=7d", ops.Filter{ExecutedSince: now.AddDate(0, 0, -7), BySettlement: true}),
+		listing("executed since 7d, sort=number", "executed_since=7d&sort=number", ops.Filter{ExecutedSince: now.AddDate(0, 0, -7)}),
 		listing("REJECTED, E_BUSY, created 7d", "state=REJECTED&error_code=E_BUSY&created_since=7d", ops.Filter{States: []string{"REJECTED"}, ErrorCodes: []string{"E_BUSY"}, CreatedSince: now.AddDate(0, 0, -7)}),
 		listing("keyset: after 90% (no filter)", fmt.Sprintf("after=%d", n*9/10), ops.Filter{After: n * 9 / 10}),
 		listing("keyset: last page (no filter)", fmt.Sprintf("after=%d", n-20), ops.Filter{After: n - 20}),
