@@ -215,7 +215,7 @@ var (
 	//go:embed queries/filter_requests.sql
 	FilterRequests string
 	//go:embed queries/count_requests.sql
-	CountRequests string
+	countRequests string
 	//go:embed queries/filter_constants.sql
 	FilterConstants string
 	//go:embed queries/retry_requests.sql
@@ -299,7 +299,7 @@ var (
 // capped count of its Requests page.
 var (
 	//go:embed queries/count_requests_capped.sql
-	CountRequestsCapped string
+	countRequestsCapped string
 	//go:embed queries/settled_count.sql
 	SettledCount string
 	//go:embed queries/operator_insert.sql
@@ -337,6 +337,28 @@ var (
 	//go:embed queries/list_import_files.sql
 	ListImportFiles string
 )
+
+// CountRequests (count_requests.sql) and CountRequestsCapped
+// (count_requests_capped.sql) count what FilterRequests lists: their WHERE clause
+// is FilterRequests', put in place of their {{filter}}, so that the filter has one
+// text.
+var (
+	CountRequests       = withFilter(countRequests)
+	CountRequestsCapped = withFilter(countRequestsCapped)
+)
+
+func withFilter(q string) string {
+	w := FilterRequests
+	i := strings.Index(w, "WHERE (")
+	j := strings.Index(w, "\n    ORDER BY")
+	if i < 0 || j < i {
+		panic("sql: filter_requests.sql changed: its WHERE clause")
+	}
+	if strings.Count(q, "WHERE {{filter}}") != 1 {
+		panic("sql: a count query lacks its WHERE {{filter}}")
+	}
+	return strings.Replace(q, "WHERE {{filter}}", w[i:j], 1)
+}
 
 // FilterRequestsNewest is FilterRequests newest first: in descending number order
 // (the order of creation), $15 then keeping the numbers before it (keyset paging
