@@ -262,6 +262,8 @@ type constants struct {
 	Files        pq.Int64Array  `db:"files"`
 	NumberFrom   int64          `db:"number_from"`
 	NumberTo     int64          `db:"number_to"`
+	RefFrom      *int64         `db:"reference_from"`
+	RefTo        *int64         `db:"reference_to"`
 }
 
 // resolve returns the parameters of filter_requests.sql's WHERE clause ($1 to
@@ -273,14 +275,25 @@ func (f Filter) resolve(ctx context.Context, q sqlx.QueryerContext) (args []any,
 	if !f.ExecutedUntil.IsZero() && (until.IsZero() || f.ExecutedUntil.Before(until)) {
 		until = f.ExecutedUntil // settled before it, so created before it too
 	}
-	needs := f.Smartcard != "" || f.Subscription != "" || f.File != "" || !f.CreatedSince.IsZero() || !until.IsZero()
+	needs := f.Smartcard != "" || f.Subscription != "" || f.File != "" || f.ReferenceNumber != "" ||
+		!f.CreatedSince.IsZero() || !until.IsZero()
 	if needs {
 		if err := sqlx.GetContext(ctx, q, &c, provsql.FilterConstants, f.Smartcard, f.Subscription, f.File,
-			stampedPattern(f.File), nullTime(f.CreatedSince), nullTime(until), fmt.Sprintf("%d seconds", int64(CreateSkew/time.Second))); err != nil {
+			stampedPattern(f.File), nullTime(f.CreatedSince), nullTime(until), fmt.Sprintf("%d seconds", int64(CreateSkew/time.Second)),
+			f.ReferenceNumber); err != nil {
 			return nil, false, fmt.Errorf("resolve the filter: %w", err)
 		}
-		if (f.Subscription != "" && c.Subscription == nil) || (f.File != "" && len(c.Files) == 0) {
+		if (f.Subscription != "" && c.Subscription == nil) || (f.File != "" && len(c.Files) == 0) ||
+			(f.ReferenceNumber != "" && c.RefFrom == nil) {
 			return nil, true, nil
+		}
+		if c.RefFrom != nil { // the tighter of the two bounds on each side (0: none)
+			if c.NumberFrom == 0 || *c.RefFrom > c.NumberFrom {
+				c.NumberFrom = *c.RefFrom
+			}
+			if c.NumberTo == 0 || *c.RefTo < c.NumberTo {
+				c.NumberTo = *c.RefTo
+			}
 		}
 	}
 	var smartcards, files any
