@@ -116,6 +116,7 @@ func New(db *store.DB, log logrus.FieldLogger, opts Options) *Server {
 	if opts.Batch <= 0 {
 		opts.Batch = DefaultBatch
 	}
+	opts.Batch = min(opts.Batch, MaxBatch)
 	if opts.BatchRunning <= 0 {
 		opts.BatchRunning = DefaultBatchRunning
 	}

@@ -16,6 +16,8 @@ const (
 	// insert_requests.sql are 768 parameters, and a batch that size already spends
 	// its time on the rows rather than on the statement.
 	DefaultBatch = 64
+	// MaxBatch keeps a batch's insert within PostgreSQL's 65,535 parameters.
+	MaxBatch = 65535 / 12
 	// DefaultBatchRunning is how many batches of one kind run at once: one being
 	// written while the next commits.
 	DefaultBatchRunning = 2

@@ -14,6 +14,7 @@ import (
 	"github.com/provisioner/provisioner/internal/pgtest"
 	"github.com/provisioner/provisioner/ops"
 	"github.com/provisioner/provisioner/provisioning"
+	provsql "github.com/provisioner/provisioner/sql"
 	"github.com/provisioner/provisioner/store"
 )
 
@@ -138,6 +139,13 @@ func TestBatcherGathers(t *testing.T) {
 				t.Errorf("after the calls: %d batches busy, %d calls queued", h.busy, len(h.queue))
 			}
 		})
+	}
+}
+
+// TestMaxBatch: the largest batch's insert stays within PostgreSQL's parameters.
+func TestMaxBatch(t *testing.T) {
+	if n := MaxBatch * provsql.InsertRequestsColumns; n > 65535 {
+		t.Errorf("MaxBatch %d: %d parameters", MaxBatch, n)
 	}
 }
 
