@@ -18,9 +18,12 @@ const (
 	DefaultBatch = 64
 	// MaxBatch keeps a batch's insert within PostgreSQL's 65,535 parameters.
 	MaxBatch = 65535 / 12
-	// DefaultBatchRunning is how many batches of one kind run at once: one being
-	// written while the next commits.
-	DefaultBatchRunning = 2
+	// DefaultBatchRunning is how many batches of one kind run at once. One: the
+	// lookups of the next batch run while the inserts of the last commit, and each
+	// batch is as large as the time of the one before lets it grow. Measured with
+	// cmd/apibench on the shared 2-core machine (docs/benchmarks.md): CPU per create
+	// 680-820 µs with 1, 880-1220 with 2, 1180-1240 with 4.
+	DefaultBatchRunning = 1
 	// batchTimeout bounds one batch's statement, which no single call may cancel
 	// (the others would lose their answer with it).
 	batchTimeout = time.Minute
