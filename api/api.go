@@ -64,7 +64,7 @@ type Options struct {
 	// TokenCache is how long a token found live is taken as live without asking
 	// the database again (default DefaultTokenCache; negative: ask on every call).
 	// It bounds how long a revoked token may still show and list; it never creates
-	// a request, since the insert checks the token itself (insert_request.sql).
+	// a request, since the insert checks the token itself (insert_requests.sql).
 	TokenCache time.Duration
 	// Batch is the most creates written by one statement, and BatchRunning how many
 	// such statements of one kind (lookups, inserts) run at once; the creates that

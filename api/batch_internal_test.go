@@ -23,21 +23,21 @@ import (
 type heldBatcher struct {
 	*batcher[int, int]
 	release chan struct{}
-	mu      sync.Mutex
+	seenMu  sync.Mutex
 	seen    [][]int
 }
 
 func newHeldBatcher(most, running int) *heldBatcher {
 	h := &heldBatcher{release: make(chan struct{})}
 	h.batcher = newBatcher(most, running, func(_ context.Context, jobs []*batchJob[int, int]) {
-		h.mu.Lock()
+		h.seenMu.Lock()
 		var in []int
 		for _, j := range jobs {
 			in = append(in, j.in)
 		}
 		h.seen = append(h.seen, in)
 		first := len(h.seen) == 1
-		h.mu.Unlock()
+		h.seenMu.Unlock()
 		if first {
 			<-h.release
 		}
@@ -51,19 +51,21 @@ func newHeldBatcher(most, running int) *heldBatcher {
 	return h
 }
 
-// queued waits until n calls wait in the queue.
-func (h *heldBatcher) queued(t *testing.T, n int) {
+// until waits until cond holds of the batcher's state.
+func (h *heldBatcher) until(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		h.mu.Lock()
-		got := len(h.queue)
+		h.seenMu.Lock()
+		ok := cond()
+		h.seenMu.Unlock()
 		h.mu.Unlock()
-		if got == n {
+		if ok {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d calls queued, want %d", got, n)
+			t.Fatalf("waited 10s for %s", what)
 		}
 		time.Sleep(time.Millisecond) // between polls of the condition
 	}
@@ -99,15 +101,7 @@ func TestBatcherGathers(t *testing.T) {
 				results <- result{in, out, err}
 			}
 			go call(context.Background(), 0)
-			for { // until the first batch runs (and waits)
-				h.mu.Lock()
-				started := len(h.seen) == 1
-				h.mu.Unlock()
-				if started {
-					break
-				}
-				time.Sleep(time.Millisecond) // between polls of the condition
-			}
+			h.until(t, "the first batch to run", func() bool { return len(h.seen) == 1 })
 			var cancel context.CancelFunc
 			for i, in := range c.calls {
 				ctx := context.Background()
@@ -115,7 +109,8 @@ func TestBatcherGathers(t *testing.T) {
 					ctx, cancel = context.WithCancel(ctx)
 				}
 				go call(ctx, in)
-				h.queued(t, i+1) // one at a time: the queue's order is the calls'
+				// One at a time: the queue's order is the calls'.
+				h.until(t, fmt.Sprintf("%d calls queued", i+1), func() bool { return len(h.queue) == i+1 })
 			}
 			if cancel != nil {
 				cancel()
@@ -130,13 +125,12 @@ func TestBatcherGathers(t *testing.T) {
 					t.Errorf("call %d: %d, %v; want %d", r.in, r.out, r.err, r.in*10)
 				}
 			}
-			h.mu.Lock()
-			defer h.mu.Unlock()
+			// The last batch hands nothing on after its calls have their answers.
+			h.until(t, "no batch busy, none queued", func() bool { return h.busy == 0 && len(h.queue) == 0 })
+			h.seenMu.Lock()
+			defer h.seenMu.Unlock()
 			if fmt.Sprint(h.seen) != fmt.Sprint(c.batches) {
 				t.Errorf("batches %v, want %v", h.seen, c.batches)
-			}
-			if h.busy != 0 || len(h.queue) != 0 {
-				t.Errorf("after the calls: %d batches busy, %d calls queued", h.busy, len(h.queue))
 			}
 		})
 	}
