@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lib/pq"
 	"github.com/sirupsen/logrus"
 
 	"github.com/provisioner/provisioner/internal/pgtest"
@@ -133,6 +135,25 @@ func TestBatcherGathers(t *testing.T) {
 				t.Errorf("batches %v, want %v", h.seen, c.batches)
 			}
 		})
+	}
+}
+
+// TestRefusedByServer: only PostgreSQL's own refusal of the statement lets a batch be
+// written again call by call; a lost connection may have lost the answer to a commit.
+func TestRefusedByServer(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want bool
+	}{
+		{fmt.Errorf("create request: %w", &pq.Error{Code: "23505", Constraint: "provisioning_requests_reference"}), true},
+		{&pq.Error{Code: "57014"}, true}, // canceled: the statement's transaction rolled back
+		{fmt.Errorf("create request: %w", driver.ErrBadConn), false},
+		{fmt.Errorf("create request: %w", io.ErrUnexpectedEOF), false},
+		{context.DeadlineExceeded, false},
+	} {
+		if got := refusedByServer(c.err); got != c.want {
+			t.Errorf("%v: %v, want %v", c.err, got, c.want)
+		}
 	}
 }
 

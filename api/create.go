@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/lib/pq"
 	"github.com/sirupsen/logrus"
 
 	"github.com/provisioner/provisioner/ops"
@@ -135,16 +136,29 @@ func (s *Server) lookUpBatch(ctx context.Context, jobs []*batchJob[*provisioning
 }
 
 // insertBatch creates the requests of one batch in one statement and one commit.
-// If that fails (a reference taken meanwhile, by a call of the same batch or
-// another), nothing of it was created and each is written again on its own, so
-// that a row that fails fails only its own call.
+// If PostgreSQL refuses it (a reference taken meanwhile, by a call of the same
+// batch or another), nothing of it was created and each is written again on its
+// own, so that a row that fails fails only its own call. Any other failure (the
+// connection lost) may have come after the commit: each call then gets the error,
+// as a lone call would, and none is written again, which could create it twice.
 func (s *Server) insertBatch(ctx context.Context, jobs []*batchJob[toInsert, ops.Request]) {
-	if len(jobs) > 1 && s.insertRows(ctx, jobs) == nil {
+	if len(jobs) == 1 {
+		s.insertRows(ctx, jobs)
+		return
+	}
+	if err := s.insertRows(ctx, jobs); err == nil || !refusedByServer(err) {
 		return
 	}
 	for i := range jobs {
 		s.insertRows(ctx, jobs[i:i+1])
 	}
+}
+
+// refusedByServer reports whether err is PostgreSQL's answer to a statement it
+// refused: the statement, run on its own, then committed nothing.
+func refusedByServer(err error) bool {
+	var pe *pq.Error
+	return errors.As(err, &pe)
 }
 
 // insertRows runs insert_requests.sql for jobs, sets each one's outcome, and
