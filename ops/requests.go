@@ -214,15 +214,23 @@ func (f Filter) listQuery(args []any) (string, []any) {
 	return provsql.FilterRequests, args
 }
 
-// ScanOne runs query, a statement that returns one request with
-// filter_requests.sql's columns (the Web API's insert_request.sql, which returns the
-// request it creates), and reads it as List would. sql.ErrNoRows when no row came back.
-func ScanOne(ctx context.Context, q sqlx.QueryerContext, query string, args ...any) (Request, error) {
-	var row dbRequest
-	if err := sqlx.GetContext(ctx, q, &row, query, args...); err != nil {
-		return Request{}, err
+// ScanKeyed runs query, a statement that returns requests with a first column key
+// and then filter_requests.sql's columns (the Web API's insert_requests.sql, which
+// returns the requests it creates, each with the key of its call), and reads them
+// as List would, by key.
+func ScanKeyed(ctx context.Context, q sqlx.QueryerContext, query string, args ...any) (map[int64]Request, error) {
+	var rows []struct {
+		Key int64 `db:"key"`
+		dbRequest
 	}
-	return row.request(), nil
+	if err := sqlx.SelectContext(ctx, q, &rows, query, args...); err != nil {
+		return nil, err
+	}
+	out := make(map[int64]Request, len(rows))
+	for i := range rows {
+		out[rows[i].Key] = rows[i].request()
+	}
+	return out, nil
 }
 
 // Count returns how many requests f selects, f.Limit and f.Offset aside.
