@@ -3,7 +3,9 @@ package ops
 import (
 	"context"
 	"fmt"
+	"time"
 
+	"github.com/provisioner/provisioner/provisioning"
 	provsql "github.com/provisioner/provisioner/sql"
 	"github.com/provisioner/provisioner/store"
 )
@@ -35,4 +37,16 @@ func explain(ctx context.Context, db *store.DB, q string, args ...any) ([]byte, 
 		return nil, fmt.Errorf("explain: %w", err)
 	}
 	return plan, nil
+}
+
+// ExplainPullSummary is ExplainList for PullSummary's count of f's PENDING
+// requests (lever_dry_run.sql) at now: the bulk confirmation's one statement whose
+// cost grows with the matches.
+func ExplainPullSummary(ctx context.Context, db *store.DB, f Filter, now time.Time) ([]byte, error) {
+	f.States = []string{string(provisioning.Pending)}
+	args, _, err := f.resolve(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	return explain(ctx, db, provsql.LeverDryRun, append(args, now)...)
 }

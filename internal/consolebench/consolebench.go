@@ -321,8 +321,17 @@ func pages(cfg Config, now time.Time) []page {
 		return err
 	}, plan: explainSQL(query{"per minute", provsql.SettledPerMinute, "provisioning_requests",
 		[]any{now.Add(-24 * time.Hour).UTC().Truncate(time.Minute), now}})}
+	// A retry's dry run lists its candidates; the other levers' count them
+	// (ops.PullSummary), then list a sample.
 	bulk := func(name, query string, f ops.Filter) page {
 		return page{name: name, path: "/console/bulk?" + query, plan: func(ctx context.Context, db *store.DB) (string, error) {
+			if !strings.Contains(query, "lever=retry") {
+				plan, err := ops.ExplainPullSummary(ctx, db, f, now)
+				if err != nil {
+					return "", err
+				}
+				return "dry run, counted: " + summary(plan), nil
+			}
 			plan, err := ops.ExplainList(ctx, db, f)
 			if err != nil {
 				return "", err
