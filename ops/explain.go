@@ -2,6 +2,7 @@ package ops
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -23,12 +24,27 @@ func ExplainList(ctx context.Context, db *store.DB, f Filter) ([]byte, error) {
 }
 
 // ExplainCountUpTo is ExplainList for CountUpTo(f, max).
+// With a created since bound, the plans of both its counts (countParts), in one
+// JSON array, the one above number_sure first (each run as if the other counted
+// none).
 func ExplainCountUpTo(ctx context.Context, db *store.DB, f Filter, max int64) ([]byte, error) {
-	args, _, err := f.resolve(ctx, db)
+	parts, err := f.countParts(ctx, db, max)
 	if err != nil {
 		return nil, err
 	}
-	return explain(ctx, db, provsql.CountRequestsCapped, append(args, max+1)...)
+	var plans []json.RawMessage
+	for _, args := range parts {
+		plan, err := explain(ctx, db, provsql.CountRequestsCapped, append(args, max+1)...)
+		if err != nil {
+			return nil, err
+		}
+		var ps []json.RawMessage
+		if err := json.Unmarshal(plan, &ps); err != nil {
+			return nil, fmt.Errorf("explain: %w", err)
+		}
+		plans = append(plans, ps...)
+	}
+	return json.Marshal(plans)
 }
 
 func explain(ctx context.Context, db *store.DB, q string, args ...any) ([]byte, error) {

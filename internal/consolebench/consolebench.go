@@ -458,7 +458,11 @@ func summaryOf(plan []byte, table string) string {
 			walk(c)
 		}
 	}
-	walk(top[0].Plan)
+	// Several plans: the statements of one answer (ops.ExplainCountUpTo's two
+	// counts of a created range), in the order they run.
+	for _, t := range top {
+		walk(t.Plan)
+	}
 	out := strings.Join(scans, " + ")
 	if out == "" {
 		out = "no scan of " + table

@@ -6,7 +6,8 @@
 -- $2 a subscription number -> its id; $3 an import file (id, recorded name) and $4
 -- the LIKE pattern of the names the inbox stamps for a dropped name -> their ids;
 -- $5 created since, $6 the earlier of created and executed until (NULL: none) ->
--- the lowest and the highest number a match can have (0: no bound).
+-- the lowest and the highest number a match can have (0: no bound), and the lowest
+-- above which every request was created since $5 (0: none).
 --
 -- The number bounds: numbers follow creation time up to the length of the
 -- transaction that created the request ($7, ops.CreateSkew). A request created at t
@@ -18,6 +19,10 @@
 -- binary search on the number index (about 24 probes of one row each for 10 million
 -- requests: a millisecond or two), not by an index of the creation time; a probe that
 -- lands among requests out of order only makes the bound looser, never wrong.
+-- The same argument gives a third number, number_sure: if request n was created at
+-- or after $5 + $7, every request numbered at or above it was created at or after
+-- $5. Above it the creation time need not be read to know a request in the range:
+-- a count there can be taken from an index without the table (ops.CountUpTo).
 WITH RECURSIVE
 ends AS (
     SELECT (SELECT number FROM provisioning_requests ORDER BY number LIMIT 1) AS first,
@@ -44,6 +49,17 @@ hi (a, b) AS (
            CASE WHEN p.created_at >= $6::timestamptz + $7::interval THEN s.m ELSE s.b END
     FROM (SELECT a, b, (a + b) / 2 AS m FROM hi WHERE b - a > 1) s,
          LATERAL (SELECT created_at FROM provisioning_requests WHERE number >= s.m ORDER BY number LIMIT 1) p
+),
+-- sure: the first request at or after number b was created at or after $5 + $7.
+sure (a, b) AS (
+    SELECT first - 1, last FROM ends
+    WHERE $5::timestamptz IS NOT NULL AND first IS NOT NULL
+      AND (SELECT created_at FROM provisioning_requests WHERE number = last) >= $5::timestamptz + $7::interval
+    UNION ALL
+    SELECT CASE WHEN p.created_at >= $5::timestamptz + $7::interval THEN s.a ELSE s.m END,
+           CASE WHEN p.created_at >= $5::timestamptz + $7::interval THEN s.m ELSE s.b END
+    FROM (SELECT a, b, (a + b) / 2 AS m FROM sure WHERE b - a > 1) s,
+         LATERAL (SELECT created_at FROM provisioning_requests WHERE number >= s.m ORDER BY number LIMIT 1) p
 )
 SELECT CASE WHEN $1::text = '' THEN NULL ELSE
             array_remove(ARRAY[$1::text, (SELECT i.ca_id FROM installed_items i
@@ -55,4 +71,6 @@ SELECT CASE WHEN $1::text = '' THEN NULL ELSE
        coalesce((SELECT number FROM provisioning_requests
                  WHERE number >= (SELECT max(a) FROM lo) ORDER BY number LIMIT 1), 0) AS number_from,
        coalesce((SELECT number FROM provisioning_requests
-                 WHERE number >= (SELECT min(b) FROM hi) ORDER BY number LIMIT 1), 0) AS number_to
+                 WHERE number >= (SELECT min(b) FROM hi) ORDER BY number LIMIT 1), 0) AS number_to,
+       coalesce((SELECT number FROM provisioning_requests
+                 WHERE number >= (SELECT min(b) FROM sure) ORDER BY number LIMIT 1), 0) AS number_sure
