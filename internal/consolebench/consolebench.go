@@ -364,6 +364,7 @@ func pages(cfg Config, now time.Time) []page {
 		listing("state=REJECTED", "state=REJECTED", ops.Filter{States: []string{"REJECTED"}}),
 		listing("type=PAIR", "type=PAIR", ops.Filter{Types: []string{"PAIR"}}),
 		listing("priority=EXPRESS", "priority=EXPRESS", ops.Filter{Priorities: []string{"EXPRESS"}}),
+		listing("state=PENDING&priority=EXPRESS", "state=PENDING&priority=EXPRESS", ops.Filter{States: []string{"PENDING"}, Priorities: []string{"EXPRESS"}}),
 		listing("error_code=E_TIMEOUT", "error_code=E_TIMEOUT", ops.Filter{ErrorCodes: []string{"E_TIMEOUT"}}),
 		listing("state=REJECTED&error_code=E_BUSY", "state=REJECTED&error_code=E_BUSY", ops.Filter{States: []string{"REJECTED"}, ErrorCodes: []string{"E_BUSY"}}),
 		listing("smartcard (CA id)", fmt.Sprintf("smartcard=C%d", card), ops.Filter{Smartcard: fmt.Sprintf("C%d", card)}),
