@@ -39,26 +39,16 @@ lo (a, b) AS (
     FROM (SELECT a, b, (a + b) / 2 AS m FROM lo WHERE b - a > 1) s,
          LATERAL (SELECT created_at FROM provisioning_requests WHERE number >= s.m ORDER BY number LIMIT 1) p
 ),
--- hi: the first request at or after number b was created at or after $6 + $7.
-hi (a, b) AS (
-    SELECT first - 1, last FROM ends
-    WHERE $6::timestamptz IS NOT NULL AND first IS NOT NULL
-      AND (SELECT created_at FROM provisioning_requests WHERE number = last) >= $6::timestamptz + $7::interval
+-- hi: for each time t, the first request at or after number b was created at or
+-- after t + $7: k = 1 for $6 (number_to), k = 2 for $5 (number_sure).
+hi (k, t, a, b) AS (
+    SELECT k, t, first - 1, last FROM ends, unnest(ARRAY[$6::timestamptz, $5::timestamptz]) WITH ORDINALITY AS x (t, k)
+    WHERE t IS NOT NULL AND first IS NOT NULL
+      AND (SELECT created_at FROM provisioning_requests WHERE number = last) >= t + $7::interval
     UNION ALL
-    SELECT CASE WHEN p.created_at >= $6::timestamptz + $7::interval THEN s.a ELSE s.m END,
-           CASE WHEN p.created_at >= $6::timestamptz + $7::interval THEN s.m ELSE s.b END
-    FROM (SELECT a, b, (a + b) / 2 AS m FROM hi WHERE b - a > 1) s,
-         LATERAL (SELECT created_at FROM provisioning_requests WHERE number >= s.m ORDER BY number LIMIT 1) p
-),
--- sure: the first request at or after number b was created at or after $5 + $7.
-sure (a, b) AS (
-    SELECT first - 1, last FROM ends
-    WHERE $5::timestamptz IS NOT NULL AND first IS NOT NULL
-      AND (SELECT created_at FROM provisioning_requests WHERE number = last) >= $5::timestamptz + $7::interval
-    UNION ALL
-    SELECT CASE WHEN p.created_at >= $5::timestamptz + $7::interval THEN s.a ELSE s.m END,
-           CASE WHEN p.created_at >= $5::timestamptz + $7::interval THEN s.m ELSE s.b END
-    FROM (SELECT a, b, (a + b) / 2 AS m FROM sure WHERE b - a > 1) s,
+    SELECT s.k, s.t, CASE WHEN p.created_at >= s.t + $7::interval THEN s.a ELSE s.m END,
+           CASE WHEN p.created_at >= s.t + $7::interval THEN s.m ELSE s.b END
+    FROM (SELECT k, t, a, b, (a + b) / 2 AS m FROM hi WHERE b - a > 1) s,
          LATERAL (SELECT created_at FROM provisioning_requests WHERE number >= s.m ORDER BY number LIMIT 1) p
 )
 SELECT CASE WHEN $1::text = '' THEN NULL ELSE
@@ -71,6 +61,6 @@ SELECT CASE WHEN $1::text = '' THEN NULL ELSE
        coalesce((SELECT number FROM provisioning_requests
                  WHERE number >= (SELECT max(a) FROM lo) ORDER BY number LIMIT 1), 0) AS number_from,
        coalesce((SELECT number FROM provisioning_requests
-                 WHERE number >= (SELECT min(b) FROM hi) ORDER BY number LIMIT 1), 0) AS number_to,
+                 WHERE number >= (SELECT min(b) FROM hi WHERE k = 1) ORDER BY number LIMIT 1), 0) AS number_to,
        coalesce((SELECT number FROM provisioning_requests
-                 WHERE number >= (SELECT min(b) FROM sure) ORDER BY number LIMIT 1), 0) AS number_sure
+                 WHERE number >= (SELECT min(b) FROM hi WHERE k = 2) ORDER BY number LIMIT 1), 0) AS number_sure
