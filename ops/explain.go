@@ -24,8 +24,8 @@ func ExplainList(ctx context.Context, db *store.DB, f Filter) ([]byte, error) {
 }
 
 // ExplainCountUpTo is ExplainList for CountUpTo(f, max).
-// With a created since bound, the plans of both its counts (countParts), in one
-// JSON array, the one above number_sure first (each run as if the other counted
+// With a created range, the plans of all its counts (countParts), in one JSON
+// array, the one between the sure bounds first (each run as if the others counted
 // none).
 func ExplainCountUpTo(ctx context.Context, db *store.DB, f Filter, max int64) ([]byte, error) {
 	parts, err := f.countParts(ctx, db, max)
