@@ -214,15 +214,23 @@ func (f Filter) listQuery(args []any) (string, []any) {
 	return provsql.FilterRequests, args
 }
 
-// ScanOne runs query, a statement that returns one request with
-// filter_requests.sql's columns (the Web API's insert_request.sql, which returns the
-// request it creates), and reads it as List would. sql.ErrNoRows when no row came back.
-func ScanOne(ctx context.Context, q sqlx.QueryerContext, query string, args ...any) (Request, error) {
-	var row dbRequest
-	if err := sqlx.GetContext(ctx, q, &row, query, args...); err != nil {
-		return Request{}, err
+// ScanKeyed runs query, a statement that returns requests with a first column key
+// and then filter_requests.sql's columns (the Web API's insert_requests.sql, which
+// returns the requests it creates, each with the key of its call), and reads them
+// as List would, by key.
+func ScanKeyed(ctx context.Context, q sqlx.QueryerContext, query string, args ...any) (map[int64]Request, error) {
+	var rows []struct {
+		Key int64 `db:"key"`
+		dbRequest
 	}
-	return row.request(), nil
+	if err := sqlx.SelectContext(ctx, q, &rows, query, args...); err != nil {
+		return nil, err
+	}
+	out := make(map[int64]Request, len(rows))
+	for i := range rows {
+		out[rows[i].Key] = rows[i].request()
+	}
+	return out, nil
 }
 
 // Count returns how many requests f selects, f.Limit and f.Offset aside.
@@ -264,6 +272,8 @@ type constants struct {
 	NumberTo     int64          `db:"number_to"`
 	NumberSure   int64          `db:"number_sure"`
 	SureUntil    int64          `db:"number_sure_until"`
+	RefFrom      *int64         `db:"reference_from"`
+	RefTo        *int64         `db:"reference_to"`
 }
 
 // sureBounds are the numbers between which every request was created in a
@@ -289,14 +299,25 @@ func (f Filter) resolveSure(ctx context.Context, q sqlx.QueryerContext) (args []
 	if !f.ExecutedUntil.IsZero() && (until.IsZero() || f.ExecutedUntil.Before(until)) {
 		until = f.ExecutedUntil // settled before it, so created before it too
 	}
-	needs := f.Smartcard != "" || f.Subscription != "" || f.File != "" || !f.CreatedSince.IsZero() || !until.IsZero()
+	needs := f.Smartcard != "" || f.Subscription != "" || f.File != "" || f.ReferenceNumber != "" ||
+		!f.CreatedSince.IsZero() || !until.IsZero()
 	if needs {
 		if err := sqlx.GetContext(ctx, q, &c, provsql.FilterConstants, f.Smartcard, f.Subscription, f.File,
-			stampedPattern(f.File), nullTime(f.CreatedSince), nullTime(until), fmt.Sprintf("%d seconds", int64(CreateSkew/time.Second))); err != nil {
+			stampedPattern(f.File), nullTime(f.CreatedSince), nullTime(until), fmt.Sprintf("%d seconds", int64(CreateSkew/time.Second)),
+			f.ReferenceNumber); err != nil {
 			return nil, sure, false, fmt.Errorf("resolve the filter: %w", err)
 		}
-		if (f.Subscription != "" && c.Subscription == nil) || (f.File != "" && len(c.Files) == 0) {
+		if (f.Subscription != "" && c.Subscription == nil) || (f.File != "" && len(c.Files) == 0) ||
+			(f.ReferenceNumber != "" && c.RefFrom == nil) {
 			return nil, sure, true, nil
+		}
+		if c.RefFrom != nil { // the tighter of the two bounds on each side (0: none)
+			if c.NumberFrom == 0 || *c.RefFrom > c.NumberFrom {
+				c.NumberFrom = *c.RefFrom
+			}
+			if c.NumberTo == 0 || *c.RefTo < c.NumberTo {
+				c.NumberTo = *c.RefTo
+			}
 		}
 	}
 	var smartcards, files any
@@ -398,11 +419,11 @@ func (f Filter) countParts(ctx context.Context, db *store.DB, max int64) ([][]an
 		sure.until = 0 // an executed until's bound: no creation time to leave out
 	}
 	from, to := args[15].(int64), args[16].(int64)
-	lo, hi := from, to // the middle part, without the creation time
-	if sure.since != 0 {
+	lo, hi := from, to // the middle part, without the creation time (bounds 0: none)
+	if sure.since > lo {
 		lo = sure.since
 	}
-	if sure.until != 0 {
+	if sure.until != 0 && (hi == 0 || sure.until < hi) {
 		hi = sure.until
 	}
 	if (sure.since == 0 && sure.until == 0) || (hi != 0 && lo > hi) || slices.Equal(f.States, []string{string(provisioning.Rejected)}) {

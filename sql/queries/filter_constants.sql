@@ -8,7 +8,17 @@
 -- $5 created since, $6 the earlier of created and executed until (NULL: none) ->
 -- the lowest and the highest number a match can have (0: no bound), the lowest at
 -- and above which every request was created since $5, and the highest at and below
--- which every request was created before $6 (0: none).
+-- which every request was created before $6 (0: none); $8 the gateway's
+-- reference number ('' for none) -> the lowest and highest number of the requests
+-- that carry it (NULL: none does).
+--
+-- The reference's bounds: a reference names one request (at most a few), found
+-- through its own index; with them the filter walks the number index over those
+-- numbers only. Left to itself the planner walked the number index from the
+-- oldest request, testing each row, whenever its statistics put the reference on
+-- more rows than it is (measured: 294 ms for a reference nobody had, on 104,000
+-- requests, all of them read). min(number + 0) keeps the planner from turning the
+-- aggregate into that same walk in number order.
 --
 -- The number bounds: numbers follow creation time up to the length of the
 -- transaction that created the request ($7, ops.CreateSkew). A request created at t
@@ -69,4 +79,7 @@ SELECT CASE WHEN $1::text = '' THEN NULL ELSE
        coalesce((SELECT number FROM provisioning_requests
                  WHERE number >= (SELECT min(b) FROM hi WHERE k = 2) ORDER BY number LIMIT 1), 0) AS number_sure,
        coalesce((SELECT number FROM provisioning_requests
-                 WHERE number >= (SELECT max(a) FROM lo WHERE k = 2) ORDER BY number LIMIT 1), 0) AS number_sure_until
+                 WHERE number >= (SELECT max(a) FROM lo WHERE k = 2) ORDER BY number LIMIT 1), 0) AS number_sure_until,
+       ref.first AS reference_from, ref.last AS reference_to
+FROM (SELECT min(number + 0) AS first, max(number + 0) AS last FROM provisioning_requests
+      WHERE $8::text <> '' AND reference_number = $8::text) ref
