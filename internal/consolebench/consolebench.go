@@ -459,8 +459,8 @@ func summaryOf(plan []byte, table string) string {
 			walk(c)
 		}
 	}
-	// Several plans: the statements of one answer (ops.ExplainCountUpTo's two
-	// counts of a created range), in the order they run.
+	// Several plans: the statements of one answer (ops.ExplainCountUpTo's
+	// counts of a created range, up to three), in the order they run.
 	for _, t := range top {
 		walk(t.Plan)
 	}
