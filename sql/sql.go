@@ -257,6 +257,8 @@ var (
 	LeverReschedule string
 	//go:embed queries/lever_priority.sql
 	LeverPriority string
+	//go:embed queries/lever_dry_run.sql
+	leverDryRun string
 	//go:embed queries/pause.sql
 	Pause string
 	//go:embed queries/resume.sql
@@ -347,6 +349,9 @@ var (
 var (
 	CountRequests       = withFilter(countRequests)
 	CountRequestsCapped = withFilter(countRequestsCapped)
+	// LeverDryRun (lever_dry_run.sql) counts the PENDING requests a lever would
+	// take, as Pull lists them: the same WHERE clause.
+	LeverDryRun = withFilter(leverDryRun)
 )
 
 func withFilter(q string) string {

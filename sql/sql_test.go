@@ -10,7 +10,8 @@ import (
 // console's capped count): each has filter_requests.sql's WHERE clause in place of
 // its {{filter}}, every condition of it, and nothing of the page's order or limit.
 func TestCountMatchesFilter(t *testing.T) {
-	for name, q := range map[string]string{"count_requests.sql": CountRequests, "count_requests_capped.sql": CountRequestsCapped} {
+	for name, q := range map[string]string{"count_requests.sql": CountRequests, "count_requests_capped.sql": CountRequestsCapped,
+		"lever_dry_run.sql": LeverDryRun} {
 		if strings.Contains(q, "WHERE {{filter}}") {
 			t.Errorf("%s: {{filter}} left in place", name)
 		}
