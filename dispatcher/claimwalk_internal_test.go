@@ -27,12 +27,7 @@ func TestClaimPassesOverLaterRequests(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			db, _ := pgtest.New(t)
-			exec := func(q string, args ...any) {
-				t.Helper()
-				if _, err := db.Exec(q, args...); err != nil {
-					t.Fatalf("%s: %v", q, err)
-				}
-			}
+			exec := mustExec(t, db)
 			// Settled history, analysed: the statistics know no PENDING request.
 			exec(`INSERT INTO provisioning_requests (type, life_cycle_state, smartcard_ca_id, executed_date)
 			      SELECT 'RESET_PIN', 'COMPLETED', 'SC' || g, now() - interval '1 day' FROM generate_series(1, 5000) g`)
