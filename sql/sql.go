@@ -72,8 +72,8 @@ var FileTimeout string
 var (
 	//go:embed queries/claim_requests.sql
 	ClaimRequests string
-	//go:embed queries/claim_no_jit.sql
-	ClaimNoJIT string
+	//go:embed queries/claim_settings.sql
+	ClaimSettings string
 	//go:embed queries/claim_request.sql
 	ClaimRequest string
 	//go:embed queries/write_back.sql
