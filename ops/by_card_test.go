@@ -1,0 +1,159 @@
+package ops
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/provisioner/provisioner/internal/pgtest"
+)
+
+// TestListByCardAndSubscription: a card's and a subscription's requests come from
+// two indexes each (the settled ones, the others: migration 000028); the list
+// merges them in number order, pages them, and Count and CountUpTo agree with it,
+// whatever the mix of states.
+func TestListByCardAndSubscription(t *testing.T) {
+	db, _ := pgtest.New(t)
+	var s1, s2 int64
+	if err := db.QueryRow(`INSERT INTO subscriptions (number, state) VALUES ('S1', 'ACTIVE'), ('S2', 'ACTIVE') RETURNING id`).Scan(&s1); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueryRow(`SELECT id FROM subscriptions WHERE number = 'S2'`).Scan(&s2); err != nil {
+		t.Fatal(err)
+	}
+	// Twelve requests, numbers 1 to 12: cards C1 and C2 of S1 and C3 of S2 in turn,
+	// the states in a cycle of four, so that settled and waiting ones interleave.
+	states := []string{"COMPLETED", "PENDING", "REJECTED", "PENDING"}
+	cards := []string{"C1", "C2", "C3"}
+	subs := map[string]int64{"C1": s1, "C2": s1, "C3": s2}
+	var opts []pgtest.RequestOpts
+	type req struct {
+		number      int64
+		card, state string
+	}
+	var all []req
+	for i := int64(1); i <= 12; i++ {
+		r := req{i, cards[(i-1)%3], states[(i-1)%4]}
+		all = append(all, r)
+		opts = append(opts, pgtest.RequestOpts{Number: i, State: r.state, Smartcard: r.card, SubscriptionID: subs[r.card]})
+	}
+	pgtest.Requests(t, db, opts...)
+	want := func(keep func(req) bool) []int64 {
+		var out []int64
+		for _, r := range all {
+			if keep(r) {
+				out = append(out, r.number)
+			}
+		}
+		return out
+	}
+	onCard := func(c string) func(req) bool { return func(r req) bool { return r.card == c } }
+	onSub := func(r req) bool { return subs[r.card] == s1 }
+	ctx := context.Background()
+	cases := []struct {
+		name  string
+		f     Filter
+		count []int64 // what the filter selects, limit aside (nil: not counted, a position given)
+		want  []int64 // the page
+	}{
+		{"card", Filter{Smartcard: "C1"}, want(onCard("C1")), want(onCard("C1"))},
+		{"card, a page", Filter{Smartcard: "C1", Limit: 2, Offset: 1}, want(onCard("C1")), want(onCard("C1"))[1:3]},
+		{"card, after", Filter{Smartcard: "C2", After: 2, Limit: 2}, nil, []int64{5, 8}},
+		{"card, newest", Filter{Smartcard: "C3", Newest: true, Limit: 3}, want(onCard("C3")), []int64{12, 9, 6}},
+		{"card, PENDING", Filter{Smartcard: "C1", States: []string{"PENDING"}},
+			want(func(r req) bool { return r.card == "C1" && r.state == "PENDING" }), []int64{4, 10}},
+		{"card, settled", Filter{Smartcard: "C2", States: []string{"COMPLETED", "REJECTED"}},
+			want(func(r req) bool { return r.card == "C2" && r.state != "PENDING" }), []int64{5, 11}},
+		{"subscription", Filter{Subscription: "S1"}, want(onSub), want(onSub)},
+		{"subscription, newest page", Filter{Subscription: "S1", Newest: true, Before: 11, Limit: 3}, nil, []int64{10, 8, 7}},
+		{"subscription, PENDING", Filter{Subscription: "S1", States: []string{"PENDING"}},
+			want(func(r req) bool { return onSub(r) && r.state == "PENDING" }), []int64{2, 4, 8, 10}},
+		{"subscription and card", Filter{Subscription: "S2", Smartcard: "C3"}, want(onCard("C3")), want(onCard("C3"))},
+		{"subscription and another's card", Filter{Subscription: "S2", Smartcard: "C1"}, nil, nil},
+	}
+	for _, c := range cases {
+		rows, err := List(ctx, db, c.f)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		var got []int64
+		for _, r := range rows {
+			got = append(got, r.Number)
+		}
+		if !slices.Equal(got, c.want) {
+			t.Errorf("%s: rows %v, want %v", c.name, got, c.want)
+		}
+		if c.f.After != 0 || c.f.Before != 0 {
+			continue
+		}
+		n, err := Count(ctx, db, c.f)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		capped, err := CountUpTo(ctx, db, c.f, 100)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if n != int64(len(c.count)) || capped != n {
+			t.Errorf("%s: Count %d, CountUpTo %d; want %d", c.name, n, capped, len(c.count))
+		}
+	}
+}
+
+// TestByCardPlansOnStaleStatistics: on statistics that know no PENDING request (taken
+// before an import), a card's or a subscription's list still reads the index of its
+// requests not settled, by card or subscription, and no index of every PENDING
+// request (the claim's, the card queue's, pending_number's), which the planner costs
+// at nothing there and whose walk reads every PENDING request (issue 15's trap).
+func TestByCardPlansOnStaleStatistics(t *testing.T) {
+	db, _ := pgtest.New(t)
+	// 200 subscriptions of one card each: 4,000 settled requests, analysed, then
+	// 4,000 PENDING ones the statistics do not know.
+	for _, q := range []string{
+		`INSERT INTO subscriptions (number, state) SELECT 'S' || i, 'ACTIVE' FROM generate_series(1, 200) i`,
+		`INSERT INTO provisioning_requests (type, life_cycle_state, executed_date, smartcard_ca_id, subscription_id)
+		 SELECT 'RESET_PIN', 'COMPLETED', now(), 'C' || (1 + i % 200), s.id
+		 FROM generate_series(1, 4000) i JOIN subscriptions s ON s.number = 'S' || (1 + i % 200)`,
+		`ANALYZE provisioning_requests`,
+		`INSERT INTO provisioning_requests (type, smartcard_ca_id, subscription_id)
+		 SELECT 'RESET_PIN', 'C' || (1 + i % 200), s.id
+		 FROM generate_series(1, 4000) i JOIN subscriptions s ON s.number = 'S' || (1 + i % 200)`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	ctx := context.Background()
+	for _, c := range []struct {
+		name string
+		f    Filter
+		uses []string
+	}{
+		{"card", Filter{Smartcard: "C7", Limit: 50}, []string{"provisioning_requests_smartcard_settled", "provisioning_requests_smartcard_unsettled"}},
+		{"card, newest", Filter{Smartcard: "C7", Newest: true, Limit: 50}, []string{"provisioning_requests_smartcard_unsettled"}},
+		{"subscription", Filter{Subscription: "S7", Limit: 50}, []string{"provisioning_requests_subscription_settled", "provisioning_requests_subscription_unsettled"}},
+		{"subscription, after", Filter{Subscription: "S7", After: 100, Limit: 50}, []string{"provisioning_requests_subscription_unsettled"}},
+	} {
+		args, none, err := c.f.resolve(ctx, db)
+		if err != nil || none {
+			t.Fatalf("%s: resolve: %v (none %v)", c.name, err, none)
+		}
+		query, args := c.f.listQuery(args)
+		var lines []string
+		if err := db.SelectContext(ctx, &lines, "EXPLAIN "+query, args...); err != nil {
+			t.Fatalf("%s: explain: %v", c.name, err)
+		}
+		plan := strings.Join(lines, "\n")
+		for _, ix := range c.uses {
+			if !strings.Contains(plan, ix+" ") {
+				t.Errorf("%s: the plan does not read %s:\n%s", c.name, ix, plan)
+			}
+		}
+		for _, ix := range []string{"provisioning_requests_claim", "provisioning_requests_card_queue", "provisioning_requests_pending_number"} {
+			if strings.Contains(plan, ix+" ") {
+				t.Errorf("%s: the plan reads %s:\n%s", c.name, ix, plan)
+			}
+		}
+	}
+}

@@ -1,0 +1,45 @@
+-- The importer at ten million settled requests (issue 16, part 3; docs/benchmarks.md,
+-- "Cost as history grows"). Migration 000018's indexes of every request by card and
+-- by subscription (hundreds of MB at that size) took an entry for every imported row,
+-- each on a leaf of its own (the rows' cards are spread over the whole fleet), cold
+-- and not dirtied since the last checkpoint: a read and a full-page image per row and
+-- index, half an import's time and 70% of its WAL. Each is split in two here:
+--
+-- - the settled requests (not PENDING): an import adds nothing to it. A request
+--   enters it when its write-back settles it, which (a non-HOT update: the state is
+--   in the claim's predicates) added an entry to the index of every request before,
+--   so the processing run makes no more entries than it did;
+-- - the ones not settled: small and hot (what waits), one entry per import or create
+--   at the leaf its card's other entries share, none per write-back.
+--
+-- filter_requests.sql reads a card's or a subscription's requests from both (a
+-- BitmapOr, then a sort of that card's few rows): its condition says "not PENDING, or
+-- neither COMPLETED nor REJECTED", whose arms each imply one index's predicate.
+--
+-- Why not "life_cycle_state = 'PENDING'" for the second, and the card's queue index
+-- (provisioning_requests_card_queue) for a card's pending ones: an arm that says
+-- PENDING lets the planner take any index of PENDING requests for it, and on
+-- statistics that predate an import (no PENDING rows: each such index costed at
+-- nothing) it took the claim's, whose walk reads every PENDING request. No index of
+-- PENDING requests is implied by these arms, and "number > 0" (true of every request:
+-- the number's sequence starts at 1) keeps these two from every query that does not
+-- name the number, the claim's included (migrations 000018 and 000021: the claim's
+-- card-queue probes took such an index on stale statistics). The column's "IS NOT
+-- NULL" (a filter by the card implies it, one by the subscription does not) keeps a
+-- subscription's list from the card's index and a card's from the subscription's:
+-- without it, on those statistics, a subscription's list read the card's index
+-- whole (ops TestByCardPlansOnStaleStatistics).
+--
+-- On a large history each CREATE INDEX holds off writes while it builds (minutes at
+-- ten million rows): create them beforehand with CREATE INDEX CONCURRENTLY under the
+-- same names and definitions, and IF NOT EXISTS skips them.
+CREATE INDEX IF NOT EXISTS provisioning_requests_smartcard_settled ON provisioning_requests (smartcard_ca_id, number)
+    WHERE life_cycle_state <> 'PENDING';
+CREATE INDEX IF NOT EXISTS provisioning_requests_smartcard_unsettled ON provisioning_requests (smartcard_ca_id, number)
+    WHERE life_cycle_state <> 'COMPLETED' AND life_cycle_state <> 'REJECTED' AND number > 0 AND smartcard_ca_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS provisioning_requests_subscription_settled ON provisioning_requests (subscription_id, number)
+    WHERE life_cycle_state <> 'PENDING';
+CREATE INDEX IF NOT EXISTS provisioning_requests_subscription_unsettled ON provisioning_requests (subscription_id, number)
+    WHERE life_cycle_state <> 'COMPLETED' AND life_cycle_state <> 'REJECTED' AND number > 0 AND subscription_id IS NOT NULL;
+DROP INDEX IF EXISTS provisioning_requests_smartcard;
+DROP INDEX IF EXISTS provisioning_requests_subscription;
