@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/provisioner/provisioner/internal/pgtest"
+	"github.com/provisioner/provisioner/store"
 )
 
 // TestListByCardAndSubscription: a card's and a subscription's requests come from
@@ -73,15 +74,7 @@ func TestListByCardAndSubscription(t *testing.T) {
 		{"subscription and another's card", Filter{Subscription: "S2", Smartcard: "C1"}, nil, nil},
 	}
 	for _, c := range cases {
-		rows, err := List(ctx, db, c.f)
-		if err != nil {
-			t.Fatalf("%s: %v", c.name, err)
-		}
-		var got []int64
-		for _, r := range rows {
-			got = append(got, r.Number)
-		}
-		if !slices.Equal(got, c.want) {
+		if got := listNumbers(t, db, c.f); !slices.Equal(got, c.want) {
 			t.Errorf("%s: rows %v, want %v", c.name, got, c.want)
 		}
 		if c.f.After != 0 || c.f.Before != 0 {
@@ -99,6 +92,20 @@ func TestListByCardAndSubscription(t *testing.T) {
 			t.Errorf("%s: Count %d, CountUpTo %d; want %d", c.name, n, capped, len(c.count))
 		}
 	}
+}
+
+// listNumbers is the numbers List returns for f.
+func listNumbers(t *testing.T, db *store.DB, f Filter) []int64 {
+	t.Helper()
+	rows, err := List(context.Background(), db, f)
+	if err != nil {
+		t.Fatalf("list %+v: %v", f, err)
+	}
+	var got []int64
+	for _, r := range rows {
+		got = append(got, r.Number)
+	}
+	return got
 }
 
 // TestByCardPlansOnStaleStatistics: on statistics that know no PENDING request (taken
