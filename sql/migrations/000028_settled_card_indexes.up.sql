@@ -25,20 +25,23 @@
 -- the number's sequence starts at 1) keeps these two from every query that does not
 -- name the number, the claim's included (migrations 000018 and 000021: the claim's
 -- card-queue probes took such an index on stale statistics). The column's "IS NOT
--- NULL" (a filter by the card implies it, one by the subscription does not) keeps a
--- subscription's list from the card's index and a card's from the subscription's:
--- without it, on those statistics, a subscription's list read the card's index
--- whole (ops TestByCardPlansOnStaleStatistics).
+-- NULL" on all four (a filter by the card implies it, one by the subscription does
+-- not, and the other way round) keeps a subscription's list from the card's indexes
+-- and a card's from the subscription's: without it, a card's list read the whole
+-- subscription_settled index when the statistics had been taken while every request
+-- was PENDING (after an import, before its processing run: settled ones costed at
+-- nothing), and a subscription's the card's unsettled one on statistics from before
+-- an import (ops TestByCardPlansOnStaleStatistics, both ways).
 --
 -- On a large history each CREATE INDEX holds off writes while it builds (minutes at
 -- ten million rows): create them beforehand with CREATE INDEX CONCURRENTLY under the
 -- same names and definitions, and IF NOT EXISTS skips them.
 CREATE INDEX IF NOT EXISTS provisioning_requests_smartcard_settled ON provisioning_requests (smartcard_ca_id, number)
-    WHERE life_cycle_state <> 'PENDING';
+    WHERE life_cycle_state <> 'PENDING' AND smartcard_ca_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS provisioning_requests_smartcard_unsettled ON provisioning_requests (smartcard_ca_id, number)
     WHERE life_cycle_state <> 'COMPLETED' AND life_cycle_state <> 'REJECTED' AND number > 0 AND smartcard_ca_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS provisioning_requests_subscription_settled ON provisioning_requests (subscription_id, number)
-    WHERE life_cycle_state <> 'PENDING';
+    WHERE life_cycle_state <> 'PENDING' AND subscription_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS provisioning_requests_subscription_unsettled ON provisioning_requests (subscription_id, number)
     WHERE life_cycle_state <> 'COMPLETED' AND life_cycle_state <> 'REJECTED' AND number > 0 AND subscription_id IS NOT NULL;
 DROP INDEX IF EXISTS provisioning_requests_smartcard;
