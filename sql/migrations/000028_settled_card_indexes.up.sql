@@ -9,8 +9,8 @@
 --   enters it when its write-back settles it, which (a non-HOT update: the state is
 --   in the claim's predicates) added an entry to the index of every request before,
 --   so the processing run makes no more entries than it did;
--- - the ones not settled: small and hot (what waits), one entry per import or create
---   at the leaf its card's other entries share, none per write-back.
+-- - the ones not settled: small (what waits, and the entries of requests settled
+--   since the last vacuum), one entry per import or create, none per write-back.
 --
 -- filter_requests.sql reads a card's or a subscription's requests from both (a
 -- BitmapOr, then a sort of that card's few rows): its condition says "not PENDING, or
