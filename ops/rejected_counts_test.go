@@ -12,10 +12,10 @@ import (
 )
 
 // TestRejectedCountsFollowTheTable: the errors of the last day that status shows
-// (top_errors.sql: the counts by minute of rejected_counts, migration 000030, and the
-// table for the rest of the first minute) equal a count of the table's rejected
-// requests after every kind of change, from several starting points (on a minute,
-// inside one, before the rejections, after all of them).
+// (top_errors.sql: the counts by minute of rejected_counts, migration 000030) equal a
+// count of the table's rejected requests since the start of the first minute after
+// every kind of change, from several starting points (on a minute, inside one,
+// before the rejections, after all of them).
 func TestRejectedCountsFollowTheTable(t *testing.T) {
 	db, _ := pgtest.New(t)
 	ctx := context.Background()
@@ -68,7 +68,8 @@ func TestRejectedCountsFollowTheTable(t *testing.T) {
 				t.Fatal(err)
 			}
 			if err := db.SelectContext(ctx, &want, `SELECT coalesce(error_code, '') AS error_code, count(*) AS count
-			                                         FROM provisioning_requests WHERE life_cycle_state = 'REJECTED' AND executed_date >= $1
+			                                         FROM provisioning_requests WHERE life_cycle_state = 'REJECTED'
+			                                         AND executed_date >= date_trunc('minute', $1::timestamptz, 'UTC')
 			                                         GROUP BY 1 ORDER BY 2 DESC, 1`, from); err != nil {
 				t.Fatal(err)
 			}

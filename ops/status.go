@@ -34,7 +34,8 @@ type Status struct {
 	LastProcessingRun *ProcessingRun `json:"last_processing_run"`
 	LastImport        *ImportedFile  `json:"last_import"`
 	// ErrorsLastDay: the error codes of the requests rejected in the 24 hours before
-	// GeneratedAt, most frequent first (at most 10).
+	// GeneratedAt (from the start of that minute: they are counted by the minute),
+	// most frequent first (at most 10).
 	ErrorsLastDay []ErrorCount `json:"errors_last_day"`
 	// Paused: the jobs and the queue paused (`provisioner pause`), since when, by
 	// whom and why; [] when nothing is.
