@@ -41,14 +41,17 @@ type hkRound struct {
 	hkDeleted           int64
 }
 
-// full says whether every round's window is long enough for the verdict.
-func (h *housekeepingFigures) full() bool {
-	for _, r := range h.rounds {
-		if r.window < hkMinWindow {
-			return false
+// rates returns the medians of the rates without and during housekeeping over the
+// rounds whose window is long enough for the verdict (hkMinWindow), and how many
+// those are.
+func (h *housekeepingFigures) rates() (without, during float64, rounds int) {
+	var wo, du []float64
+	for i, r := range h.rounds {
+		if r.window >= hkMinWindow {
+			wo, du = append(wo, h.without[i]), append(du, h.during[i])
 		}
 	}
-	return len(h.rounds) > 0
+	return median(wo), median(du), len(wo)
 }
 
 // housekeeping alternates, on the largest history, a processing run alone and one

@@ -29,24 +29,27 @@ func TestHkWindow(t *testing.T) {
 	}
 }
 
-func TestHousekeepingFull(t *testing.T) {
+func TestHousekeepingRates(t *testing.T) {
 	tests := []struct {
-		name    string
-		windows []time.Duration
-		want    bool
+		name            string
+		windows         []time.Duration
+		without, during []float64
+		wantWo, wantDu  float64
+		wantN           int
 	}{
-		{"no round", nil, false},
-		{"every window long enough", []time.Duration{hkMinWindow, 2 * hkMinWindow}, true},
-		{"one too short", []time.Duration{2 * hkMinWindow, hkMinWindow - time.Second}, false},
+		{"no round", nil, nil, nil, 0, 0, 0},
+		{"every window long enough", []time.Duration{hkMinWindow, 2 * hkMinWindow}, []float64{100, 200}, []float64{50, 150}, 150, 100, 2},
+		{"a short one left out", []time.Duration{2 * hkMinWindow, hkMinWindow - time.Second}, []float64{100, 400}, []float64{90, 10}, 100, 90, 1},
+		{"every one too short", []time.Duration{time.Second, 0}, []float64{100, 400}, []float64{90, 10}, 0, 0, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			h := &housekeepingFigures{}
+			h := &housekeepingFigures{without: tc.without, during: tc.during}
 			for _, w := range tc.windows {
 				h.rounds = append(h.rounds, hkRound{window: w})
 			}
-			if got := h.full(); got != tc.want {
-				t.Errorf("full() = %v, want %v", got, tc.want)
+			if wo, du, n := h.rates(); wo != tc.wantWo || du != tc.wantDu || n != tc.wantN {
+				t.Errorf("rates() = %v, %v, %d; want %v, %v, %d", wo, du, n, tc.wantWo, tc.wantDu, tc.wantN)
 			}
 		})
 	}
