@@ -11,6 +11,8 @@ import (
 
 	"github.com/provisioner/provisioner/dispatcher"
 	"github.com/provisioner/provisioner/internal/recovered"
+	"github.com/provisioner/provisioner/ops"
+	"github.com/provisioner/provisioner/provisioning"
 	"github.com/provisioner/provisioner/store"
 )
 
@@ -62,8 +64,13 @@ type Options struct {
 	// TokenCache is how long a token found live is taken as live without asking
 	// the database again (default DefaultTokenCache; negative: ask on every call).
 	// It bounds how long a revoked token may still show and list; it never creates
-	// a request, since the insert checks the token itself (insert_request.sql).
+	// a request, since the insert checks the token itself (insert_requests.sql).
 	TokenCache time.Duration
+	// Batch is the most creates written by one statement, and BatchRunning how many
+	// such statements of one kind (lookups, inserts) run at once; the creates that
+	// arrive meanwhile wait for the next (defaults DefaultBatch,
+	// DefaultBatchRunning). Batch 1: every create on its own.
+	Batch, BatchRunning int
 }
 
 // Sender sends one request now, through the processing run's own code path: a
@@ -80,6 +87,9 @@ type Server struct {
 	opts   Options
 	guard  *limiter
 	tokens *tokenCache
+	// The group commit of the creates (batch.go): their lookups, then their inserts.
+	lookups *batcher[*provisioning.Draft, *callLookup]
+	inserts *batcher[toInsert, ops.Request]
 }
 
 // New returns a Server.
@@ -103,8 +113,18 @@ func New(db *store.DB, log logrus.FieldLogger, opts Options) *Server {
 	if d, ok := opts.Dispatcher.(*dispatcher.Dispatcher); ok && d == nil {
 		opts.Dispatcher = nil
 	}
-	return &Server{db: db, log: log, opts: opts, guard: newLimiter(opts.AuthFailures, opts.AuthWindow, log),
+	if opts.Batch <= 0 {
+		opts.Batch = DefaultBatch
+	}
+	opts.Batch = min(opts.Batch, MaxBatch)
+	if opts.BatchRunning <= 0 {
+		opts.BatchRunning = DefaultBatchRunning
+	}
+	s := &Server{db: db, log: log, opts: opts, guard: newLimiter(opts.AuthFailures, opts.AuthWindow, log),
 		tokens: newTokenCache(opts.TokenCache)}
+	s.lookups = newBatcher(opts.Batch, opts.BatchRunning, s.lookUpBatch)
+	s.inserts = newBatcher(opts.Batch, opts.BatchRunning, s.insertBatch)
+	return s
 }
 
 // Handler routes the API's paths. Every answer, ServeMux's own included, carries

@@ -1,12 +1,13 @@
 package api
 
 import (
-	"database/sql"
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 
+	"github.com/lib/pq"
 	"github.com/sirupsen/logrus"
 
 	"github.com/provisioner/provisioner/ops"
@@ -38,7 +39,7 @@ func (s *Server) create(m method) handlerFunc {
 		// As the importer does: Resolve even a draft that Parse refused, and keep its
 		// problems about the parameters Parse found no fault with.
 		d, ps := provisioning.Parse(in, s.opts.Now().UTC())
-		look, err := lookUp(r.Context(), s.db, &d)
+		look, err := s.lookups.do(r.Context(), &d)
 		if err != nil {
 			return &failure{err: err}
 		}
@@ -63,13 +64,13 @@ func (s *Server) create(m method) handlerFunc {
 
 // write creates the request res, sends it if it is to be processed immediately, and
 // answers with it as it then stands. The insert checks the call's token once more
-// (insert_request.sql) and returns the request: a call that sends nothing makes
-// this one statement after the lookups.
+// (insert_requests.sql) and returns the request: a call that sends nothing makes
+// this one statement after the lookups, shared with the calls of its batch.
 func (s *Server) write(w http.ResponseWriter, r *http.Request, c *call, res *provisioning.Resolved) *failure {
 	ctx := r.Context()
-	v, err := ops.ScanOne(ctx, s.db, provsql.InsertRequest, append(store.RequestValues(res), c.tokenHash)...)
+	v, err := s.inserts.do(ctx, toInsert{res, c.tokenHash})
 	switch {
-	case errors.Is(err, sql.ErrNoRows):
+	case errors.Is(err, errRevoked):
 		// The token was revoked since it was checked: nothing was created.
 		s.tokens.forget(c.tokenHash)
 		return errUnauthorized
@@ -77,7 +78,7 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, c *call, res *pro
 		// Another call with the same reference won the race since the lookup.
 		return refused([]apiProblem{{pReference, provisioning.CodeDuplicateReference, "reference " + res.Reference + " is already used by another request"}})
 	case err != nil:
-		return &failure{err: fmt.Errorf("create request: %w", err)}
+		return &failure{err: err}
 	}
 	if res.ProcessImmediately {
 		log := s.log.WithFields(logrus.Fields{"request_id": v.ID, "x_request_id": c.xid})
@@ -109,4 +110,75 @@ func (s *Server) write(w http.ResponseWriter, r *http.Request, c *call, res *pro
 func base(param string) string {
 	b, _, _ := strings.Cut(param, ".")
 	return b
+}
+
+// toInsert is one call's request, for the batch that writes it.
+type toInsert struct {
+	res       *provisioning.Resolved
+	tokenHash string // the call's token: the insert checks it again
+}
+
+// errRevoked: the call's token was revoked since it was checked, and its request
+// was not created.
+var errRevoked = errors.New("token revoked since checked")
+
+// lookUpBatch reads what the drafts of one batch name, in one statement: each call
+// resolves its own draft against what was found.
+func (s *Server) lookUpBatch(ctx context.Context, jobs []*batchJob[*provisioning.Draft, *callLookup]) {
+	drafts := make([]*provisioning.Draft, len(jobs))
+	for i, j := range jobs {
+		drafts[i] = j.in
+	}
+	l, err := lookUp(ctx, s.db, drafts...)
+	for _, j := range jobs {
+		j.out, j.err = l, err
+	}
+}
+
+// insertBatch creates the requests of one batch in one statement and one commit.
+// If PostgreSQL refuses it (a reference taken meanwhile, by a call of the same
+// batch or another), nothing of it was created and each is written again on its
+// own, so that a row that fails fails only its own call. Any other failure (the
+// connection lost) may have come after the commit: each call then gets the error,
+// as a lone call would, and none is written again, which could create it twice.
+func (s *Server) insertBatch(ctx context.Context, jobs []*batchJob[toInsert, ops.Request]) {
+	if len(jobs) == 1 {
+		s.insertRows(ctx, jobs)
+		return
+	}
+	if err := s.insertRows(ctx, jobs); err == nil || !refusedByServer(err) {
+		return
+	}
+	for i := range jobs {
+		s.insertRows(ctx, jobs[i:i+1])
+	}
+}
+
+// refusedByServer reports whether err is PostgreSQL's answer to a statement it
+// refused: the statement, run on its own, then committed nothing.
+func refusedByServer(err error) bool {
+	var pe *pq.Error
+	return errors.As(err, &pe)
+}
+
+// insertRows runs insert_requests.sql for jobs, sets each one's outcome, and
+// returns the statement's error.
+func (s *Server) insertRows(ctx context.Context, jobs []*batchJob[toInsert, ops.Request]) error {
+	args := make([]any, 0, len(jobs)*provsql.InsertRequestsColumns)
+	for i, j := range jobs {
+		args = append(append(append(args, int64(i)), store.RequestValues(j.in.res)...), j.in.tokenHash)
+	}
+	got, err := ops.ScanKeyed(ctx, s.db, provsql.InsertRequests(len(jobs)), args...)
+	for i, j := range jobs {
+		v, found := got[int64(i)]
+		switch {
+		case err != nil:
+			j.err = fmt.Errorf("create request: %w", err)
+		case !found:
+			j.err = errRevoked
+		default:
+			j.out, j.err = v, nil
+		}
+	}
+	return err
 }

@@ -21,4 +21,10 @@
 // depth or a NUL in any string refuses it, since the decoder would keep the last
 // key and PostgreSQL refuses a NUL. Every answer carries an X-Request-Id, also in
 // the call's log line (requestid.go).
+//
+// The creates that arrive together share their statements (batch.go, a group
+// commit): one lookup for the calls of a batch, each call then checked on its own,
+// and one multi-row insert, in one commit, that answers each call with its own
+// request; an insert that fails is retried call by call, so that only the call at
+// fault fails.
 package api

@@ -24,7 +24,7 @@ type callLookup struct {
 	subNumbers                  map[int64]string
 	products, productsByAlt     map[string]provisioning.Product
 	productsByID                map[int64]provisioning.Product
-	referenceUsed               bool
+	references                  map[string]bool // used already
 }
 
 func (l *callLookup) ItemBySerial(s string) (provisioning.Item, bool) {
@@ -72,7 +72,7 @@ func (l *callLookup) ProductByAltCode(c string) (provisioning.Product, bool) {
 	return p, ok
 }
 
-func (l *callLookup) ReferenceUsed(string) bool { return l.referenceUsed }
+func (l *callLookup) ReferenceUsed(r string) bool { return l.references[r] }
 
 // lookupSQL reads everything a call may name in one statement: the queries of
 // lookup_items.sql, lookup_item_keys.sql, lookup_subscriptions.sql,
@@ -107,36 +107,49 @@ var lookupSQL = func() string {
 
 var param = regexp.MustCompile(`\$[0-9]+`)
 
-// lookUp reads what the draft d names: its items (by serial number and CA id with
+// lookUp reads what the drafts name: their items (by serial number and CA id with
 // the importer's query, by id and alternative code), subscriptions, products, and
-// whether its reference is used, in one statement (lookupSQL).
-func lookUp(ctx context.Context, db *store.DB, d *provisioning.Draft) (*callLookup, error) {
+// which of their references are used, in one statement (lookupSQL). Several drafts
+// are the calls of one batch (api/batch.go): what one names is found by its own
+// keys, so that reading the others' too changes nothing of what Resolve finds.
+func lookUp(ctx context.Context, db *store.DB, drafts ...*provisioning.Draft) (*callLookup, error) {
 	l := &callLookup{
 		bySerial: map[string]provisioning.Item{}, byCAID: map[string]provisioning.Item{}, byAltCode: map[string]provisioning.Item{},
 		byID: map[int64]provisioning.Item{}, subs: map[string]int64{}, subNumbers: map[int64]string{},
 		products: map[string]provisioning.Product{}, productsByAlt: map[string]provisioning.Product{}, productsByID: map[int64]provisioning.Product{},
+		references: map[string]bool{},
 	}
-	codes, pIDs, pAlts := append([]string(nil), d.ServiceCodes...), []int64{}, []string{}
-	for _, k := range d.ServicesByKey {
-		switch {
-		case k.Code != "":
-			codes = append(codes, k.Code)
-		case k.AltCode != "":
-			pAlts = append(pAlts, k.AltCode)
-		default:
-			id, _ := strconv.ParseInt(k.ID, 10, 64) // Parse checked it
-			pIDs = append(pIDs, id)
+	var serials, caIDs, itemAlts, subNumbers, codes, pAlts, refs []string
+	var itemIDs, subByIDs, pIDs []int64
+	for _, d := range drafts {
+		serials = append(serials, nonEmpty(d.SmartcardSerial, d.STBSerial)...)
+		caIDs = append(caIDs, nonEmpty(d.SmartcardCAID)...)
+		itemIDs = append(itemIDs, nonZero(d.SmartcardByID, d.STBByID)...)
+		itemAlts = append(itemAlts, nonEmpty(d.SmartcardByAltCode, d.STBByAltCode)...)
+		subNumbers = append(subNumbers, nonEmpty(d.SubscriptionNumber)...)
+		subByIDs = append(subByIDs, nonZero(d.SubscriptionByID)...)
+		refs = append(refs, nonEmpty(d.Reference)...)
+		codes = append(codes, d.ServiceCodes...)
+		for _, k := range d.ServicesByKey {
+			switch {
+			case k.Code != "":
+				codes = append(codes, k.Code)
+			case k.AltCode != "":
+				pAlts = append(pAlts, k.AltCode)
+			default:
+				id, _ := strconv.ParseInt(k.ID, 10, 64) // Parse checked it
+				pIDs = append(pIDs, id)
+			}
 		}
 	}
 	var row struct {
 		Items, ItemKeys, Subs, SubIDs, Products, Refs []byte
 	}
 	err := db.QueryRowContext(ctx, lookupSQL,
-		pq.StringArray(nonEmpty(d.SmartcardSerial, d.STBSerial)), pq.StringArray(nonEmpty(d.SmartcardCAID)),
-		pq.Int64Array(nonZero(d.SmartcardByID, d.STBByID)), pq.StringArray(nonEmpty(d.SmartcardByAltCode, d.STBByAltCode)),
-		pq.StringArray(nonEmpty(d.SubscriptionNumber)), pq.Int64Array(nonZero(d.SubscriptionByID)),
+		pq.StringArray(serials), pq.StringArray(caIDs), pq.Int64Array(itemIDs), pq.StringArray(itemAlts),
+		pq.StringArray(subNumbers), pq.Int64Array(subByIDs),
 		pq.StringArray(codes), pq.Int64Array(pIDs), pq.StringArray(pAlts),
-		pq.StringArray(nonEmpty(d.Reference)),
+		pq.StringArray(refs),
 	).Scan(&row.Items, &row.ItemKeys, &row.Subs, &row.SubIDs, &row.Products, &row.Refs)
 	if err != nil {
 		return nil, fmt.Errorf("look up reference data: %w", err)
@@ -165,7 +178,9 @@ func lookUp(ctx context.Context, db *store.DB, d *provisioning.Draft) (*callLook
 		items, keyed []item
 		subs, subIDs []sub
 		products     []product
-		refs         []json.RawMessage
+		used         []struct {
+			Reference string `json:"reference"`
+		}
 	)
 	for _, f := range []struct {
 		name string
@@ -173,7 +188,7 @@ func lookUp(ctx context.Context, db *store.DB, d *provisioning.Draft) (*callLook
 		to   any
 	}{
 		{"items", row.Items, &items}, {"item keys", row.ItemKeys, &keyed}, {"subscriptions", row.Subs, &subs},
-		{"subscription ids", row.SubIDs, &subIDs}, {"products", row.Products, &products}, {"references", row.Refs, &refs},
+		{"subscription ids", row.SubIDs, &subIDs}, {"products", row.Products, &products}, {"references", row.Refs, &used},
 	} {
 		if err := json.Unmarshal(f.data, f.to); err != nil {
 			return nil, fmt.Errorf("look up %s: %w", f.name, err)
@@ -205,7 +220,9 @@ func lookUp(ctx context.Context, db *store.DB, d *provisioning.Draft) (*callLook
 			l.productsByAlt[p.AltCode] = pr
 		}
 	}
-	l.referenceUsed = len(refs) > 0
+	for _, r := range used {
+		l.references[r.Reference] = true
+	}
 	return l, nil
 }
 

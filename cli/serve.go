@@ -57,6 +57,7 @@ func runServe(ctx context.Context, env Env, args []string) error {
 	consoleIdle := fs.Duration("console-idle", console.DefaultIdle, "a console session ends after this long without a page")
 	consoleSecure := fs.Bool("console-secure-cookies", false, "mark the console's cookies Secure on plain HTTP too: behind a reverse proxy that terminates TLS (under --tls-cert they always are)")
 	dbConns := fs.Int("db-conns", serveConns, "database connections kept open for the calls (the calls beyond it wait for one)")
+	createBatch := fs.Int("create-batch", api.DefaultBatch, "the most creates written by one statement and one commit (group commit, docs/web-api.md); 1: each on its own")
 	consoleInbox := fs.String("inbox", "", "the import's inbox, for the console's Files page (upload, rejects) and its backlog (default: $PROVISIONER_INBOX, else the configuration's)")
 	consoleMaxUpload := fs.Int64("console-max-upload", console.DefaultMaxUpload, "the largest file the console uploads into the inbox, in bytes")
 	g := addGatewayFlags(fs) // for process_immediately
@@ -76,6 +77,8 @@ func runServe(ctx context.Context, env Env, args []string) error {
 		return usagef("--auth-window %s: must be at least 1s", *authWindow)
 	case *dbConns < 1:
 		return usagef("--db-conns %d: must be at least 1", *dbConns)
+	case *createBatch < 1 || *createBatch > api.MaxBatch:
+		return usagef("--create-batch %d: must be 1 to %d", *createBatch, api.MaxBatch)
 	case *consoleIdle < time.Minute:
 		return usagef("--console-idle %s: must be at least 1m", *consoleIdle)
 	case *consoleMaxUpload < 1024:
@@ -126,7 +129,7 @@ func runServe(ctx context.Context, env Env, args []string) error {
 	}
 
 	var handler http.Handler = api.New(db, log, api.Options{
-		Dispatcher: sender, MaxBody: *maxBody, AuthFailures: *authFailures, AuthWindow: *authWindow,
+		Dispatcher: sender, MaxBody: *maxBody, AuthFailures: *authFailures, AuthWindow: *authWindow, Batch: *createBatch,
 	}).Handler()
 	if *withConsole {
 		// The console and the Web API on one listener: /console/ is the console's,

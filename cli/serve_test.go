@@ -71,6 +71,8 @@ func TestServeUsage(t *testing.T) {
 		{map[string]string{"DATABASE_URL": dsn, "CAS_GATEWAY_URL": "http://127.0.0.1:1"}, []string{"serve"}, "the gateway token is not set (CAS_GATEWAY_TOKEN)"},
 		{map[string]string{"DATABASE_URL": dsn}, []string{"serve", "--listen", "127.0.0.1:http-ish"}, "--listen 127.0.0.1:http-ish:"},
 		{map[string]string{"DATABASE_URL": dsn}, []string{"serve", "--max-body", "10"}, "--max-body 10: must be at least 1024"},
+		{map[string]string{"DATABASE_URL": dsn}, []string{"serve", "--create-batch", "0"}, "--create-batch 0: must be 1 to 5461"},
+		{map[string]string{"DATABASE_URL": dsn}, []string{"serve", "--create-batch", "5462"}, "--create-batch 5462: must be 1 to 5461"},
 		{map[string]string{}, []string{"serve"}, "no database: set DATABASE_URL"},
 	}
 	for _, tt := range tests {

@@ -46,10 +46,8 @@ type bulkData struct {
 	Error   string
 }
 
-type reasonCount struct {
-	Reason string
-	Count  int
-}
+// reasonCount is how many requests a lever left alone for one kind of reason.
+type reasonCount = ops.SkipCount
 
 // bulkRequest reads a bulk lever's filters and parameters from the query (the
 // confirmation) or the form (the lever itself); msg names what is wrong.
@@ -141,14 +139,15 @@ func (c *Console) bulkConfirm(w http.ResponseWriter, r *http.Request) {
 				Detail: "would go back to PENDING, under command id " + cd.NextCommandID})
 		}
 	} else {
-		res, err := ops.Pull(r.Context(), c.db, f, l, ops.LeverOptions{DryRun: true, Expect: -1, Now: c.now(), Actor: actor})
+		// Counted in SQL, the first BulkSample read: the same count and reasons as
+		// Pull's dry run, which read every match whole (10,000: 2.3 s).
+		res, err := ops.PullSummary(r.Context(), c.db, f, l, c.now(), BulkSample)
 		if err != nil {
 			c.fail(w, r, err)
 			return
 		}
-		d.Matched, d.Change = len(res.Outcomes), res.Changed
-		d.Skipped = skippedBy(res.Outcomes)
-		for _, o := range res.Outcomes[:min(len(res.Outcomes), BulkSample)] {
+		d.Matched, d.Change, d.Skipped = res.Matched, res.Changed, res.Skipped
+		for _, o := range res.Sample {
 			d.Sample = append(d.Sample, outcome{Number: o.Number, Changed: o.Changed, Skipped: o.Skipped, Type: o.Type, State: o.State,
 				Detail: "would be changed"})
 		}
@@ -168,10 +167,10 @@ func skippedBy(os []ops.Outcome) []reasonCount {
 		if o.Changed {
 			continue
 		}
-		why, _, _ := strings.Cut(o.Skipped, ":")
+		why := ops.SkipKind(o.Skipped)
 		i := slices.IndexFunc(out, func(r reasonCount) bool { return r.Reason == why })
 		if i < 0 {
-			out = append(out, reasonCount{why, 0})
+			out = append(out, reasonCount{Reason: why})
 			i = len(out) - 1
 		}
 		out[i].Count++

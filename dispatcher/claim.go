@@ -223,15 +223,15 @@ func (r *run) claim(ctx context.Context, limit int) ([]claimed, error) {
 }
 
 // claimBatch runs the claim (sql.ClaimRequests) in a transaction of its own with JIT
-// compilation off (sql.ClaimNoJIT says why). A claim cancelled before its commit
-// claims nothing: the transaction is rolled back.
+// compilation, bitmap scans and sorts off (sql.ClaimSettings says why). A claim cancelled
+// before its commit claims nothing: the transaction is rolled back.
 func (r *run) claimBatch(ctx context.Context, batch *[]claimed, limit, factor int) error {
 	tx, err := r.d.db.BeginTxx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, provsql.ClaimNoJIT); err != nil {
+	if _, err := tx.ExecContext(ctx, provsql.ClaimSettings); err != nil {
 		return err
 	}
 	if err := tx.SelectContext(ctx, batch, provsql.ClaimRequests, r.sum.ProcessID, limit, r.d.opts.Lease.Seconds(), r.d.opts.FileID, factor); err != nil {

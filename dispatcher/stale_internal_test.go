@@ -11,6 +11,7 @@ import (
 
 	"github.com/provisioner/provisioner/internal/pgtest"
 	"github.com/provisioner/provisioner/simulator"
+	"github.com/provisioner/provisioner/store"
 )
 
 // TestStaleStatisticsShapes: the run's statements alone, with no refresh of the
@@ -23,12 +24,7 @@ func TestStaleStatisticsShapes(t *testing.T) {
 		bound                   = 2 * time.Minute // a few seconds here; generous for a busy machine
 	)
 	db, _ := pgtest.New(t)
-	exec := func(q string, args ...any) {
-		t.Helper()
-		if _, err := db.Exec(q, args...); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
+	exec := mustExec(t, db)
 	exec(`INSERT INTO provisioning_requests (type, life_cycle_state, smartcard_ca_id, executed_date)
 	      SELECT 'RESET_PIN', 'COMPLETED', 'SC' || lpad((g % $1)::text, 10, '0'), now() - interval '1 day'
 	      FROM generate_series(1, $2) g`, cards, settled)
@@ -82,4 +78,14 @@ func TestStaleStatisticsShapes(t *testing.T) {
 		t.Error("the statistics were refreshed during the run: the test no longer tests the statements alone")
 	}
 	t.Logf("%d requests in %v on stale statistics, %d batches", pending, took.Round(time.Millisecond), sum.Batches)
+}
+
+// mustExec returns a function that runs a statement on db and fails t if it fails.
+func mustExec(t *testing.T, db *store.DB) func(q string, args ...any) {
+	return func(q string, args ...any) {
+		t.Helper()
+		if _, err := db.Exec(q, args...); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
 }

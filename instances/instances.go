@@ -40,6 +40,9 @@ type Options struct {
 	Interval time.Duration
 }
 
+// beatTimeout is the least time one beat is given.
+const beatTimeout = 5 * time.Second
+
 // Heartbeat is a live instance's row, kept up to date until Stop.
 type Heartbeat struct {
 	db   *store.DB
@@ -88,7 +91,12 @@ func (h *Heartbeat) beat() {
 			return
 		case <-t.C:
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), h.opts.Interval)
+		// A beat may take longer than the interval (a loaded server, or the update
+		// and the insert one after the other): bounded by beatTimeout, not by the
+		// interval, or a short interval would cut every beat short and the row
+		// deleted by housekeeping would never come back. A late beat only delays
+		// the next one (the ticker drops the ticks missed meanwhile).
+		ctx, cancel := context.WithTimeout(context.Background(), max(h.opts.Interval, beatTimeout))
 		res, err := h.db.ExecContext(ctx, provsql.InstanceBeat, h.id, h.opts.Doing())
 		if err == nil {
 			if n, _ := res.RowsAffected(); n == 0 {

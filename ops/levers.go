@@ -134,11 +134,8 @@ func Pull(ctx context.Context, db *store.DB, f Filter, l Lever, opts LeverOption
 	if err != nil {
 		return LeverResult{}, fmt.Errorf("%s: %w", l.Action, err)
 	}
-	if len(rows) == 0 && f.Number != 0 {
-		// One request named: say what it is, rather than "nothing matches".
-		if r, err := Get(ctx, db, f.Number); err == nil {
-			return LeverResult{}, &NotPendingError{Number: r.Number, State: r.State}
-		} else if errors.Is(err, ErrNotFound) {
+	if len(rows) == 0 {
+		if err := notPending(ctx, db, f); err != nil {
 			return LeverResult{}, err
 		}
 	}
@@ -148,13 +145,7 @@ func Pull(ctx context.Context, db *store.DB, f Filter, l Lever, opts LeverOption
 		now = time.Now()
 	}
 	for i, r := range rows {
-		o := Outcome{Request: r}
-		switch {
-		case r.LeaseExpiresAt != nil && r.LeaseExpiresAt.After(now):
-			o.Skipped = inFlight(r.ClaimedBy, *r.LeaseExpiresAt)
-		default:
-			o.Skipped = l.refuses(r.HeldAt != nil, r.Priority)
-		}
+		o := Outcome{Request: r, Skipped: l.skips(r, now)}
 		o.Changed = o.Skipped == ""
 		res.Outcomes[i] = o
 	}
@@ -279,6 +270,33 @@ func (r *LeverResult) count() {
 			r.Changed++
 		}
 	}
+}
+
+// notPending is the error of a lever that matched nothing when one request was
+// named (f.Number): it says what the request is, rather than "nothing matches"; nil
+// otherwise.
+func notPending(ctx context.Context, db *store.DB, f Filter) error {
+	if f.Number == 0 {
+		return nil
+	}
+	r, err := Get(ctx, db, f.Number)
+	switch {
+	case err == nil:
+		return &NotPendingError{Number: r.Number, State: r.State}
+	case errors.Is(err, ErrNotFound):
+		return err
+	}
+	return nil
+}
+
+// skips says why l, pulled at now, leaves the PENDING request r alone ("" when it
+// changes it): in flight (claimed by a run whose lease holds), or what refuses
+// says. Pull decides each request by it, PullSummary each group of alike requests.
+func (l Lever) skips(r Request, now time.Time) string {
+	if r.LeaseExpiresAt != nil && r.LeaseExpiresAt.After(now) {
+		return inFlight(r.ClaimedBy, *r.LeaseExpiresAt)
+	}
+	return l.refuses(r.HeldAt != nil, r.Priority)
 }
 
 func inFlight(run *int64, until time.Time) string {

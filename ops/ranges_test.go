@@ -56,6 +56,8 @@ func TestRangesAsNumberBounds(t *testing.T) {
 		{"executed since", Filter{ExecutedSince: at(280)}},
 		{"both, and a card", Filter{CreatedSince: at(50), ExecutedUntil: at(200), Smartcard: "C3"}},
 		{"created, newest first", Filter{CreatedSince: at(100), CreatedUntil: at(124), Newest: true}},
+		{"created since, a card", Filter{CreatedSince: at(200), Smartcard: "C2"}},
+		{"created since, within the skew", Filter{CreatedSince: at(100), CreatedUntil: at(102)}},
 	}
 	for _, c := range cases {
 		var want []int64
@@ -84,6 +86,16 @@ func TestRangesAsNumberBounds(t *testing.T) {
 		}
 		if n, err := CountUpTo(ctx, db, c.f, 1000); err != nil || n != int64(len(want)) {
 			t.Errorf("%s: counted %d (%v), want %d", c.name, n, err, len(want))
+		}
+		// Capped: a created since range is counted in two parts (countParts), the
+		// cap passed in the first, in the second, or at their seam.
+		for _, max := range []int64{0, 1, 2, int64(len(want)) / 2, int64(len(want)) - 1} {
+			if max < 0 {
+				continue
+			}
+			if n, err := CountUpTo(ctx, db, c.f, max); err != nil || n != min(max+1, int64(len(want))) {
+				t.Errorf("%s: counted up to %d: %d (%v), want %d", c.name, max, n, err, min(max+1, int64(len(want))))
+			}
 		}
 		f := c.f
 		f.Limit = 3

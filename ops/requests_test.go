@@ -10,7 +10,7 @@ import (
 
 // TestListPagingAndNulls: on known requests, Count is what List returns without its
 // limit and offset, paging takes the right slice in number order, ID and
-// ReferenceNumber select exactly, a NULL text is told from ”, and NoNames leaves
+// ReferenceNumber select exactly (the reference's number bounds with the card's), a NULL text is told from ”, and NoNames leaves
 // the names out.
 func TestListPagingAndNulls(t *testing.T) {
 	db, _ := pgtest.New(t)
@@ -23,7 +23,7 @@ func TestListPagingAndNulls(t *testing.T) {
 	ids := pgtest.Requests(t, db,
 		done(1, "PAIR", "C1", "R1"),
 		done(2, "UNPAIR", "C1", "R2"),
-		done(3, "PAIR", "C2", "R3"),
+		done(3, "PAIR", "C2", "R1"), // a reference on two requests, another between them
 		pgtest.RequestOpts{Number: 4, Type: "PAIR", State: "REJECTED", Smartcard: "C2", Request: pgtest.Ptr("{}"), Response: pgtest.Ptr(""),
 			ErrorCode: pgtest.Ptr("E_MAX_ATTEMPTS"), ErrorDescription: pgtest.Ptr(""), ProcessName: pgtest.Ptr("p")},
 		pgtest.RequestOpts{Number: 5, Type: "PAIR", Smartcard: "C3"},
@@ -45,6 +45,10 @@ func TestListPagingAndNulls(t *testing.T) {
 		{"state and type", Filter{States: []string{"PENDING"}, Types: []string{"PAIR"}}, 1, []int64{5}},
 		{"reference number", Filter{ReferenceNumber: "R2"}, 1, []int64{2}},
 		{"reference number nobody has", Filter{ReferenceNumber: "R9"}, 0, nil},
+		{"reference number on two requests", Filter{ReferenceNumber: "R1"}, 2, []int64{1, 3}},
+		{"reference number and its card", Filter{ReferenceNumber: "R1", Smartcard: "C2"}, 1, []int64{3}},
+		{"reference number and another card", Filter{ReferenceNumber: "R2", Smartcard: "C2"}, 0, nil},
+		{"reference number, paged", Filter{ReferenceNumber: "R1", Limit: 1, Offset: 1}, 2, []int64{3}},
 		{"id", Filter{ID: id4}, 1, []int64{4}},
 		{"id and another number", Filter{ID: id4, Number: 5}, 0, nil},
 	}

@@ -2,8 +2,10 @@ package sql
 
 import (
 	"embed"
+	"fmt"
 	"io/fs"
 	"strings"
+	"sync"
 )
 
 //go:embed migrations/*.sql
@@ -70,8 +72,8 @@ var FileTimeout string
 var (
 	//go:embed queries/claim_requests.sql
 	ClaimRequests string
-	//go:embed queries/claim_no_jit.sql
-	ClaimNoJIT string
+	//go:embed queries/claim_settings.sql
+	ClaimSettings string
 	//go:embed queries/claim_request.sql
 	ClaimRequest string
 	//go:embed queries/write_back.sql
@@ -157,8 +159,8 @@ var (
 
 // The Web API's statements.
 var (
-	//go:embed queries/insert_request.sql
-	InsertRequest string
+	//go:embed queries/insert_requests.sql
+	insertRequests string
 	//go:embed queries/lookup_item_keys.sql
 	LookupItemKeys string
 	//go:embed queries/lookup_subscription_ids.sql
@@ -257,6 +259,8 @@ var (
 	LeverReschedule string
 	//go:embed queries/lever_priority.sql
 	LeverPriority string
+	//go:embed queries/lever_dry_run.sql
+	leverDryRun string
 	//go:embed queries/pause.sql
 	Pause string
 	//go:embed queries/resume.sql
@@ -347,6 +351,9 @@ var (
 var (
 	CountRequests       = withFilter(countRequests)
 	CountRequestsCapped = withFilter(countRequestsCapped)
+	// LeverDryRun (lever_dry_run.sql) counts the PENDING requests a lever would
+	// take, as Pull lists them: the same WHERE clause.
+	LeverDryRun = withFilter(leverDryRun)
 )
 
 func withFilter(q string) string {
@@ -419,4 +426,52 @@ func byExecuted(q, dir string) string {
 	return "-- filter_requests.sql by settlement time (sql.FilterRequestsExecuted" + strings.TrimSpace(strings.ReplaceAll(dir, " DESC", "Newest")) +
 		"): (executed_date, number) for the number order and position below.\n" +
 		strings.TrimSuffix(q, "ORDER BY r.number") + "ORDER BY r.executed_date" + dir + ", r.number" + dir + "\n"
+}
+
+// insertRequestsTypes are the types of the columns of a row of insert_requests.sql's
+// {{values}}: the call's key, the importer's columns, the token's SHA-256.
+var insertRequestsTypes = []string{"bigint", "text", "text", "timestamptz", "boolean", "bigint",
+	"text", "text[]", "text", "text", "text", "text"}
+
+// InsertRequestsColumns is how many values each row of InsertRequests takes.
+var InsertRequestsColumns = len(insertRequestsTypes)
+
+// InsertRequests is insert_requests.sql for rows requests: its {{values}} replaced by
+// that many rows of parameters, each cast to its column's type ($1 to $12 the
+// first row's, and so on). Each size is built once.
+func InsertRequests(rows int) string {
+	if q, ok := insertRequestsBySize.Load(rows); ok {
+		return q.(string)
+	}
+	q := insertRequestsOf(rows)
+	insertRequestsBySize.Store(rows, q)
+	return q
+}
+
+var insertRequestsBySize sync.Map // int: string
+
+func insertRequestsOf(rows int) string {
+	if rows < 1 {
+		panic("sql: InsertRequests of no rows")
+	}
+	if strings.Count(insertRequests, "{{values}}") != 1 {
+		panic("sql: insert_requests.sql lacks its {{values}}")
+	}
+	var b strings.Builder
+	n := 0
+	for i := range rows {
+		if i > 0 {
+			b.WriteString(",\n           ")
+		}
+		b.WriteByte('(')
+		for j, t := range insertRequestsTypes {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			n++
+			fmt.Fprintf(&b, "$%d::%s", n, t)
+		}
+		b.WriteByte(')')
+	}
+	return strings.Replace(insertRequests, "{{values}}", b.String(), 1)
 }

@@ -10,7 +10,8 @@ import (
 // console's capped count): each has filter_requests.sql's WHERE clause in place of
 // its {{filter}}, every condition of it, and nothing of the page's order or limit.
 func TestCountMatchesFilter(t *testing.T) {
-	for name, q := range map[string]string{"count_requests.sql": CountRequests, "count_requests_capped.sql": CountRequestsCapped} {
+	for name, q := range map[string]string{"count_requests.sql": CountRequests, "count_requests_capped.sql": CountRequestsCapped,
+		"lever_dry_run.sql": LeverDryRun} {
 		if strings.Contains(q, "WHERE {{filter}}") {
 			t.Errorf("%s: {{filter}} left in place", name)
 		}
@@ -26,10 +27,10 @@ func TestCountMatchesFilter(t *testing.T) {
 	}
 }
 
-// TestInsertRequestReturnsFilterColumns: insert_request.sql returns the request it
-// creates with filter_requests.sql's columns, which ops.ScanOne reads as ops.List
-// does: the same names in the same order.
-func TestInsertRequestReturnsFilterColumns(t *testing.T) {
+// TestInsertRequestsReturnsFilterColumns: insert_requests.sql returns each request it
+// creates with its key and filter_requests.sql's columns, which ops.ScanKeyed reads
+// as ops.List does: the same names in the same order.
+func TestInsertRequestsReturnsFilterColumns(t *testing.T) {
 	names := func(name, list string) []string {
 		var out []string
 		depth, start := 0, 0
@@ -76,9 +77,9 @@ func TestInsertRequestReturnsFilterColumns(t *testing.T) {
 		return q[:j]
 	}
 	filter := names("filter_requests.sql", between("filter_requests.sql", FilterRequests, "\nSELECT ", "\nFROM ("))
-	insert := names("insert_request.sql", between("insert_request.sql", InsertRequest, "RETURNING ", ""))
+	insert := names("insert_requests.sql", between("insert_requests.sql", InsertRequests(1), "\nSELECT v.key,", "\nFROM r JOIN v"))
 	if strings.Join(filter, ",") != strings.Join(insert, ",") {
-		t.Errorf("the columns differ:\n--- filter_requests.sql\n%v\n--- insert_request.sql\n%v", filter, insert)
+		t.Errorf("the columns differ:\n--- filter_requests.sql\n%v\n--- insert_requests.sql\n%v", filter, insert)
 	}
 }
 

@@ -7,7 +7,7 @@ import (
 )
 
 // RequestValues are the values of a resolved request's own columns, in the order
-// that sql/queries/copy_requests.sql (the importer) and insert_request.sql (the Web
+// that sql/queries/copy_requests.sql (the importer) and insert_requests.sql (the Web
 // API) share: a request created through the API gets exactly the fields of one
 // imported from a file. They live here, with the database's encodings (NULL for
 // what is not given, PostgreSQL arrays), so that package provisioning stays free of

@@ -321,8 +321,17 @@ func pages(cfg Config, now time.Time) []page {
 		return err
 	}, plan: explainSQL(query{"per minute", provsql.SettledPerMinute, "provisioning_requests",
 		[]any{now.Add(-24 * time.Hour).UTC().Truncate(time.Minute), now}})}
+	// A retry's dry run lists its candidates; the other levers' count them
+	// (ops.PullSummary), then list a sample.
 	bulk := func(name, query string, f ops.Filter) page {
 		return page{name: name, path: "/console/bulk?" + query, plan: func(ctx context.Context, db *store.DB) (string, error) {
+			if !strings.Contains(query, "lever=retry") {
+				plan, err := ops.ExplainPullSummary(ctx, db, f, now)
+				if err != nil {
+					return "", err
+				}
+				return "dry run, counted: " + summary(plan), nil
+			}
 			plan, err := ops.ExplainList(ctx, db, f)
 			if err != nil {
 				return "", err
@@ -355,6 +364,7 @@ func pages(cfg Config, now time.Time) []page {
 		listing("state=REJECTED", "state=REJECTED", ops.Filter{States: []string{"REJECTED"}}),
 		listing("type=PAIR", "type=PAIR", ops.Filter{Types: []string{"PAIR"}}),
 		listing("priority=EXPRESS", "priority=EXPRESS", ops.Filter{Priorities: []string{"EXPRESS"}}),
+		listing("state=PENDING&priority=EXPRESS", "state=PENDING&priority=EXPRESS", ops.Filter{States: []string{"PENDING"}, Priorities: []string{"EXPRESS"}}),
 		listing("error_code=E_TIMEOUT", "error_code=E_TIMEOUT", ops.Filter{ErrorCodes: []string{"E_TIMEOUT"}}),
 		listing("state=REJECTED&error_code=E_BUSY", "state=REJECTED&error_code=E_BUSY", ops.Filter{States: []string{"REJECTED"}, ErrorCodes: []string{"E_BUSY"}}),
 		listing("smartcard (CA id)", fmt.Sprintf("smartcard=C%d", card), ops.Filter{Smartcard: fmt.Sprintf("C%d", card)}),
@@ -449,7 +459,11 @@ func summaryOf(plan []byte, table string) string {
 			walk(c)
 		}
 	}
-	walk(top[0].Plan)
+	// Several plans: the statements of one answer (ops.ExplainCountUpTo's
+	// counts of a created range, up to three), in the order they run.
+	for _, t := range top {
+		walk(t.Plan)
+	}
 	out := strings.Join(scans, " + ")
 	if out == "" {
 		out = "no scan of " + table

@@ -34,6 +34,14 @@
 -- the card probes, which look alike on statistics that count no pending row: the
 -- statistics are therefore refreshed when they hide pending rows
 -- (store.RefreshRequestStats: in the importer's transaction, and at a run's start).
+--
+-- The heads are read in claim order from provisioning_requests_claim_due, whose last
+-- column is the time a request is due: the requests scheduled later or waiting for a
+-- retry are passed over in the index without reading their rows (each claim used to
+-- read them all again). The planner could also read every due request (a bitmap scan,
+-- or a scan of the card queue index) and sort them all: plans it took on a queue of
+-- future dates and on stale statistics. The claim's transaction turns bitmap scans
+-- and sorts off (claim_settings.sql), so that the plan left is the walk.
 WITH promoted AS (
     -- Heads that block an EXPRESS request of the same card.
     SELECT h.id, 0 AS rank, e.sequence_number AS ord
@@ -60,15 +68,16 @@ heads AS (
     SELECT r.id, (r.priority = 'REGULAR')::int AS rank, r.sequence_number AS ord
     FROM provisioning_requests r
     WHERE r.life_cycle_state = 'PENDING'
-      AND r.scheduled_date <= now()
+      -- Due: scheduled, and past any retry's backoff. Tested in the index, on each
+      -- entry before its row is read (migration 000026).
+      AND greatest(r.scheduled_date, r.next_attempt_at) <= now()
       AND r.held_at IS NULL
-      AND (r.next_attempt_at IS NULL OR r.next_attempt_at <= now())
       AND (r.lease_expires_at IS NULL OR r.lease_expires_at < now())
       AND ($4 = 0 OR (r.source_file_id = $4 AND r.process_immediately))
       AND r.sequence_number = (
           SELECT min(p.sequence_number) FROM provisioning_requests p
           WHERE p.smartcard_ca_id = r.smartcard_ca_id AND p.life_cycle_state = 'PENDING')
-    ORDER BY (r.priority = 'REGULAR'), r.sequence_number -- provisioning_requests_claim
+    ORDER BY (r.priority = 'REGULAR'), r.sequence_number -- provisioning_requests_claim_due
     LIMIT $5::int * $2::int
 ),
 -- A head both promoted and plain keeps its promoted place (the least rank, ord).

@@ -30,7 +30,7 @@
 -- range's numbers instead. The PENDING requests, the newest, come last in number
 -- order: with the state PENDING alone, "r.number > 0" names the predicate of
 -- provisioning_requests_pending_number (migration 000021), their index by number,
--- which no other query can take. With an executed since bound ($10) alone the
+-- which no other query can take (and of 000025's, the PENDING EXPRESS ones). With an executed since bound ($10) alone the
 -- settled requests of the range have no number bounds (a request may be settled long
 -- after its creation): the page's rows are taken through the time's index and
 -- sorted ("r.number + 0" is not the number index's order), the page chosen by number

@@ -1,0 +1,1 @@
+DROP INDEX IF EXISTS provisioning_requests_pending_express_number;

@@ -1,0 +1,23 @@
+-- The planner settings of the claim's transaction (ClaimRequests runs next in it),
+-- SET LOCAL in a transaction of its own, so that they hold behind PgBouncer in
+-- transaction pooling and end with it. One statement: set_config(..., true) is SET
+-- LOCAL.
+--
+-- jit off: the claim's cost estimate grows with the PENDING requests that its walk
+-- may pass (requests behind their card's first); with some 40,000 of them it passed
+-- jit_optimize_above_cost (500,000), and PostgreSQL compiled and optimised the
+-- claim's expressions at every claim: 0.7 to 1.0 s of a 2 s claim at 10 million
+-- requests (docs/benchmarks.md, "Cost as history grows"), for a statement that reads
+-- a few hundred rows by index.
+--
+-- Bitmap scans and sorts off: the heads' test of being due is an index condition
+-- (claim_requests.sql, migration 000026), which a bitmap scan could use too, reading
+-- every due request and sorting them all, where the claim wants the first few in
+-- index order. And on statistics that count no PENDING request, the planner costs
+-- every partial index on PENDING rows at about one row: a scan of the whole card
+-- queue index and a sort of every PENDING request then looks as cheap as the walk,
+-- and was taken (dispatcher TestClaimPassesOverLaterRequests). With sorts off, the
+-- one plan left for the heads is the walk that needs none; the claim's other sorts
+-- (of the few candidates) have no alternative and stay.
+SELECT set_config('jit', 'off', true), set_config('enable_bitmapscan', 'off', true),
+       set_config('enable_sort', 'off', true)
