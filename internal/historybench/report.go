@@ -55,8 +55,12 @@ func (b *bench) print(w io.Writer, hk *housekeepingFigures, took time.Duration) 
 		wo, du, n := hk.rates()
 		ok := n > 0 && du/wo >= hkRatio
 		pass = pass && ok
-		fmt.Fprintf(tw, "processing run during housekeeping at %s (requests/s)\t%s\t%s\t%.2f\t>= %.1fx\t%s\t\n",
-			size(top), num(wo, true)+" without", num(du, true)+" during", du/max(wo, 1e-9), hkRatio, verdict(ok))
+		wos, dus, ratio := num(wo, true), num(du, true), fmt.Sprintf("%.2f", du/max(wo, 1e-9))
+		if n == 0 { // no window long enough: no figure (see below)
+			wos, dus, ratio = "-", "-", "-"
+		}
+		fmt.Fprintf(tw, "processing run during housekeeping at %s (requests/s)\t%s\t%s\t%s\t>= %.1fx\t%s\t\n",
+			size(top), wos+" without", dus+" during", ratio, hkRatio, verdict(ok))
 	}
 	tw.Flush()
 	if hk != nil {
