@@ -2,6 +2,7 @@ package ops
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -33,7 +34,8 @@ type Status struct {
 	LastProcessingRun *ProcessingRun `json:"last_processing_run"`
 	LastImport        *ImportedFile  `json:"last_import"`
 	// ErrorsLastDay: the error codes of the requests rejected in the 24 hours before
-	// GeneratedAt, most frequent first (at most 10).
+	// GeneratedAt (from the start of that minute: they are counted by the minute),
+	// most frequent first (at most 10).
 	ErrorsLastDay []ErrorCount `json:"errors_last_day"`
 	// Paused: the jobs and the queue paused (`provisioner pause`), since when, by
 	// whom and why; [] when nothing is.
@@ -145,8 +147,12 @@ type Group struct {
 	Scheduled int64 `db:"scheduled" json:"-"`
 	// Embedded, so that sqlx reads its columns from the group's row.
 	BlockedBy `json:"-"`
-	// OldestDue: of its due PENDING requests, the earliest time one became due.
-	OldestDue *time.Time `db:"oldest_due" json:"-"`
+	// OldestDue: of its due PENDING requests, the earliest time one became due;
+	// OldestDueNumber and OldestDueSequence: that request's (the lowest sequence
+	// number of those due since then).
+	OldestDue         *time.Time `db:"oldest_due" json:"-"`
+	OldestDueNumber   *int64     `db:"oldest_due_number" json:"-"`
+	OldestDueSequence *int64     `db:"oldest_due_sequence" json:"-"`
 }
 
 // OldestPending is the due PENDING request that has waited longest: due as in
@@ -405,58 +411,10 @@ func countRequests(ctx context.Context, q sqlx.QueryerContext, now time.Time, pe
 func Snapshot(ctx context.Context, db *store.DB, opts StatusOptions) (Status, error) {
 	now := opts.Now.UTC()
 	st := Status{GeneratedAt: now, Jobs: []JobRun{}, ErrorsLastDay: []ErrorCount{}, Paused: []Pause{}}
-	capped := false
-	if opts.PendingCap > 0 {
-		var n int64
-		if err := db.GetContext(ctx, &n, provsql.PendingCount, opts.PendingCap+1); err != nil {
-			return st, fmt.Errorf("count pending requests: %w", err)
-		}
-		capped = n > opts.PendingCap
-	}
-	groups, err := countRequests(ctx, db, now, !capped)
+	err := requestTotals(ctx, db, now, opts.PendingCap, &st)
 	if err != nil {
 		return st, err
 	}
-	st.Requests = RequestTotals{Groups: groups, ByState: map[string]int64{}}
-	if capped {
-		st.Requests.PendingMoreThan = opts.PendingCap
-		st.Requests.ByState[string(provisioning.Pending)] = opts.PendingCap + 1
-		st.Requests.Total = opts.PendingCap + 1
-	}
-	for _, s := range []provisioning.State{provisioning.Pending, provisioning.Completed, provisioning.Rejected} {
-		st.Requests.ByState[string(s)] += 0
-	}
-	if st.Requests.Groups == nil {
-		st.Requests.Groups = []Group{}
-	}
-	p := &st.Requests.Pending
-	for _, g := range groups {
-		st.Requests.Total += g.Count
-		st.Requests.ByState[g.State] += g.Count
-		p.Due += g.Due
-		p.InFlight += g.InFlight
-		p.BlockedBy.add(g.BlockedBy)
-		p.RetryWait += g.RetryWait
-		p.Held += g.Held
-		p.Scheduled += g.Scheduled
-	}
-	p.Blocked = p.BlockedBy.Total()
-
-	// Above the cap, left out with the breakdown: it too sorts every PENDING request
-	// by card.
-	var oldest []OldestPending
-	if !capped {
-		if err := db.SelectContext(ctx, &oldest, provsql.OldestPending, now); err != nil {
-			return st, fmt.Errorf("oldest pending request: %w", err)
-		}
-	}
-	if len(oldest) == 1 {
-		o := oldest[0]
-		o.DueSince = o.DueSince.UTC()
-		o.AgeSeconds = int64(now.Sub(o.DueSince) / time.Second)
-		st.OldestPending = &o
-	}
-
 	if opts.Inbox != "" && opts.CountInbox != nil {
 		b, err := opts.CountInbox(opts.Inbox)
 		if err != nil {
@@ -477,9 +435,6 @@ func Snapshot(ctx context.Context, db *store.DB, opts StatusOptions) (Status, er
 		return st, err
 	}
 
-	if err := db.SelectContext(ctx, &st.ErrorsLastDay, provsql.TopErrors, now.Add(-24*time.Hour), 10); err != nil {
-		return st, fmt.Errorf("top error codes: %w", err)
-	}
 	if st.Paused, err = Paused(ctx, db); err != nil {
 		return st, err
 	}
@@ -501,6 +456,80 @@ func Snapshot(ctx context.Context, db *store.DB, opts StatusOptions) (Status, er
 		utc(&r.FinishedAt)
 	}
 	return st, nil
+}
+
+// requestTotals fills st's Requests, OldestPending and ErrorsLastDay: the reads of
+// the requests, in one read-only transaction (one snapshot: the oldest due request
+// is looked up as the counts found it) with JIT compilation off
+// (sql.StatusNoJIT says why).
+func requestTotals(ctx context.Context, db *store.DB, now time.Time, pendingCap int64, st *Status) error {
+	tx, err := db.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("count requests: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, provsql.StatusNoJIT); err != nil {
+		return fmt.Errorf("count requests: %w", err)
+	}
+	capped := false
+	if pendingCap > 0 {
+		var n int64
+		if err := tx.GetContext(ctx, &n, provsql.PendingCount, pendingCap+1); err != nil {
+			return fmt.Errorf("count pending requests: %w", err)
+		}
+		capped = n > pendingCap
+	}
+	// Above the cap, the PENDING ones are left out of the groups, and so is the
+	// oldest due: the breakdown sorts every PENDING request by card.
+	groups, err := countRequests(ctx, tx, now, !capped)
+	if err != nil {
+		return err
+	}
+	st.Requests = RequestTotals{Groups: groups, ByState: map[string]int64{}}
+	if capped {
+		st.Requests.PendingMoreThan = pendingCap
+		st.Requests.ByState[string(provisioning.Pending)] = pendingCap + 1
+		st.Requests.Total = pendingCap + 1
+	}
+	for _, s := range []provisioning.State{provisioning.Pending, provisioning.Completed, provisioning.Rejected} {
+		st.Requests.ByState[string(s)] += 0
+	}
+	if st.Requests.Groups == nil {
+		st.Requests.Groups = []Group{}
+	}
+	p := &st.Requests.Pending
+	var oldest *Group // the group whose oldest due request became due first
+	for i, g := range groups {
+		st.Requests.Total += g.Count
+		st.Requests.ByState[g.State] += g.Count
+		p.Due += g.Due
+		p.InFlight += g.InFlight
+		p.BlockedBy.add(g.BlockedBy)
+		p.RetryWait += g.RetryWait
+		p.Held += g.Held
+		p.Scheduled += g.Scheduled
+		if g.OldestDueNumber != nil && (oldest == nil || g.OldestDue.Before(*oldest.OldestDue) ||
+			g.OldestDue.Equal(*oldest.OldestDue) && *g.OldestDueSequence < *oldest.OldestDueSequence) {
+			oldest = &groups[i]
+		}
+	}
+	p.Blocked = p.BlockedBy.Total()
+
+	if oldest != nil {
+		var o []OldestPending
+		if err := sqlx.SelectContext(ctx, tx, &o, provsql.OldestPending, *oldest.OldestDueNumber); err != nil {
+			return fmt.Errorf("oldest pending request: %w", err)
+		}
+		if len(o) == 1 {
+			o[0].DueSince = oldest.OldestDue.UTC()
+			o[0].AgeSeconds = int64(now.Sub(o[0].DueSince) / time.Second)
+			st.OldestPending = &o[0]
+		}
+	}
+	if err := sqlx.SelectContext(ctx, tx, &st.ErrorsLastDay, provsql.TopErrors, now.Add(-24*time.Hour), 10); err != nil {
+		return fmt.Errorf("top error codes: %w", err)
+	}
+	return tx.Commit()
 }
 
 // markDead says of each RUNNING run whether its instance is dead: no live heartbeat

@@ -226,6 +226,8 @@ var (
 	QueueCounts string
 	//go:embed queries/oldest_pending.sql
 	OldestPending string
+	//go:embed queries/status_no_jit.sql
+	StatusNoJIT string
 	//go:embed queries/card_queue_head.sql
 	CardQueueHead string
 	//go:embed queries/last_job_runs.sql

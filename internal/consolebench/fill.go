@@ -104,7 +104,7 @@ func fill(ctx context.Context, cfg Config, dsn string) (time.Duration, error) {
 	for _, st := range []struct {
 		name string
 		args []any
-	}{{"settled_counts", nil}, {"processes", []any{now}}, {"job_runs", []any{now}}, {"audit_log", []any{now}}} {
+	}{{"settled_counts", nil}, {"rejected_counts", nil}, {"processes", []any{now}}, {"job_runs", []any{now}}, {"audit_log", []any{now}}} {
 		if err := exec(st.name, statement(st.name), st.args...); err != nil {
 			return 0, err
 		}

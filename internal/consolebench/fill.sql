@@ -85,6 +85,13 @@ FROM provisioning_requests
 WHERE life_cycle_state <> 'PENDING'
 GROUP BY life_cycle_state, type, priority
 
+-- name: rejected_counts
+INSERT INTO rejected_counts (minute, error_code, n)
+SELECT date_trunc('minute', executed_date, 'UTC'), coalesce(error_code, ''), count(*)
+FROM provisioning_requests
+WHERE life_cycle_state = 'REJECTED' AND executed_date >= now() - interval '2 days'
+GROUP BY 1, 2
+
 -- name: processes
 INSERT INTO processes (name, host, pid, state, claimed, completed, rejected, retried, batches, started_at, finished_at)
 SELECT 'PROVISIONING_REQUEST_PROCESSING_RUN', 'bench-host-' || m % 3, 1000 + m % 30000, 'SUCCEEDED',

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/provisioner/provisioner/api"
-	"github.com/provisioner/provisioner/config"
 	"github.com/provisioner/provisioner/dispatcher"
 	"github.com/provisioner/provisioner/importer"
 	"github.com/provisioner/provisioner/internal/samplegen"
@@ -184,23 +183,42 @@ func (b *bench) gateway() (*dispatcher.Client, func(), error) {
 // process runs one processing run (the defaults of `provisioner process`) over
 // what is due, and returns the requests it settled per second.
 func (b *bench) process(ctx context.Context, t *target) (float64, error) {
-	client, stop, err := b.gateway()
+	r, err := b.timedProcess(ctx, t)
 	if err != nil {
 		return 0, err
+	}
+	return float64(r.settled) / r.took.Seconds(), nil
+}
+
+// timedRun is one processing run: its record's id, when it started, how long it
+// took and what it settled.
+type timedRun struct {
+	process int64
+	start   time.Time
+	took    time.Duration
+	settled int
+}
+
+// timedProcess is process, with the run's record and times.
+func (b *bench) timedProcess(ctx context.Context, t *target) (timedRun, error) {
+	client, stop, err := b.gateway()
+	if err != nil {
+		return timedRun{}, err
 	}
 	defer stop()
 	d, err := dispatcher.New(t.db, client, b.log, dispatcher.DefaultOptions())
 	if err != nil {
-		return 0, err
+		return timedRun{}, err
 	}
+	start := time.Now()
 	s, err := d.Run(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("processing run: %w", err)
+		return timedRun{}, fmt.Errorf("processing run: %w", err)
 	}
 	if s.Completed+s.Rejected == 0 {
-		return 0, fmt.Errorf("processing run settled nothing: %+v", s)
+		return timedRun{}, fmt.Errorf("processing run settled nothing: %+v", s)
 	}
-	return float64(s.Completed+s.Rejected) / s.Duration.Seconds(), nil
+	return timedRun{process: s.ProcessID, start: start, took: s.Duration, settled: s.Completed + s.Rejected}, nil
 }
 
 // webAPI measures the Web API's creates (Creates at Concurrency, over HTTP) and
@@ -279,7 +297,7 @@ func (b *bench) webAPI(ctx context.Context, t *target, r int) error {
 
 // reads times the operator's reads as the commands make them: `status`
 // (ops.Snapshot) and `requests list` with each filter (ops.List, its default
-// --limit 100 plus the one that tells there are more).
+// --limit 100 plus the one that tells there are more, and its default order).
 func (b *bench) reads(ctx context.Context, t *target) error {
 	day := func(f *ops.Filter, executed bool) {
 		if executed {
@@ -302,6 +320,13 @@ func (b *bench) reads(ctx context.Context, t *target) error {
 	}
 	day(&lists[5].f, false)
 	day(&lists[6].f, true)
+	// In the command's default order (`requests list` without --sort): by settlement
+	// time for the settlement range, by number for the others.
+	for i := range lists {
+		if err := lists[i].f.SetSort(""); err != nil {
+			return fmt.Errorf("%s: %w", lists[i].fg.name, err)
+		}
+	}
 	for range b.cfg.Reads {
 		st := time.Now()
 		if _, err := ops.Snapshot(ctx, t.db, ops.StatusOptions{Now: time.Now(), Jobs: jobs.Names()}); err != nil {
@@ -323,118 +348,6 @@ func (b *bench) reads(ctx context.Context, t *target) error {
 		}
 	}
 	return nil
-}
-
-// housekeepingFigures: the processing run's rate on the largest history without
-// housekeeping and while it deletes.
-type housekeepingFigures struct {
-	without, during []float64
-	deleted         int64         // by housekeeping, during the runs and after them
-	finish          time.Duration // housekeeping's time to delete the rest alone
-	finished        int64         // what it deleted then
-	ranThrough      bool          // housekeeping was still deleting when each run ended
-}
-
-// housekeeping alternates, on the largest history, a processing run alone and one
-// while housekeeping deletes the requests settled more than HousekeepAge ago
-// (started before the run, stopped after it), then lets housekeeping finish alone.
-func (b *bench) housekeeping(ctx context.Context) (*housekeepingFigures, error) {
-	t := b.targets[len(b.targets)-1]
-	hf := &housekeepingFigures{ranThrough: true}
-	cfg := config.Default()
-	cfg.Housekeeping.RequestsAfter = b.cfg.HousekeepAge
-	cfg.Housekeeping.FilesAfter = 0
-	cfg.Import.Inbox = ""
-	env := jobs.Env{DB: t.db, Log: b.log, Config: cfg}
-	for r := range max(2, b.cfg.Rounds) {
-		for _, during := range []bool{r%2 == 1, r%2 == 0} {
-			file := filepath.Join(b.work, fmt.Sprintf("hk-%d-%v.csv", r, during))
-			out, err := os.Create(file)
-			if err != nil {
-				return nil, err
-			}
-			_, err = samplegen.WriteInstructions(out, samplegen.Config{Rows: b.cfg.ImportRows, Seed: b.nonce + uint64(1000+2*r+btoi(during)), Subscriptions: b.cfg.Cards})
-			out.Close()
-			if err != nil {
-				return nil, err
-			}
-			if _, err := importer.New(t.db, b.log, importer.Options{}).ImportFile(ctx, file, b.work); err != nil {
-				return nil, err
-			}
-			var stop func() (int64, bool)
-			if during {
-				if stop, err = b.startHousekeeping(ctx, t, env); err != nil {
-					return nil, err
-				}
-			}
-			rate, err := b.process(ctx, t)
-			if stop != nil {
-				n, running := stop()
-				hf.deleted += n
-				hf.ranThrough = hf.ranThrough && running
-			}
-			if err != nil {
-				return nil, err
-			}
-			if during {
-				hf.during = append(hf.during, rate)
-			} else {
-				hf.without = append(hf.without, rate)
-			}
-			b.logf("housekeeping round %d: run %.0f requests/s (during housekeeping: %v)", r+1, rate, during)
-		}
-	}
-	st := time.Now()
-	res, err := jobs.Housekeeping(ctx, env)
-	if err != nil {
-		return nil, fmt.Errorf("housekeeping: %w", err)
-	}
-	hf.finish, hf.finished = time.Since(st), int64(res.Counts["requests_deleted"])
-	hf.deleted += hf.finished
-	return hf, nil
-}
-
-// startHousekeeping starts the housekeeping job and waits until it has deleted its
-// first requests (the oldest number is gone). stop cancels it and returns what it
-// deleted and whether it was still at work.
-func (b *bench) startHousekeeping(ctx context.Context, t *target, env jobs.Env) (stop func() (int64, bool), err error) {
-	var first int64
-	if err := t.raw.QueryRowContext(ctx, `SELECT min(number) FROM provisioning_requests`).Scan(&first); err != nil {
-		return nil, err
-	}
-	hkCtx, cancel := context.WithCancel(ctx)
-	var done atomic.Bool
-	var res jobs.Result
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		res, _ = jobs.Housekeeping(hkCtx, env) // cancelled: its error says so
-		done.Store(true)
-	}()
-	stop = func() (int64, bool) {
-		running := !done.Load()
-		cancel()
-		wg.Wait()
-		return int64(res.Counts["requests_deleted"]), running
-	}
-	deadline := time.Now().Add(10 * time.Minute)
-	for !done.Load() {
-		var gone bool
-		if err := t.raw.QueryRowContext(ctx, `SELECT NOT EXISTS (SELECT FROM provisioning_requests WHERE number = $1)`, first).Scan(&gone); err != nil {
-			stop()
-			return nil, err
-		}
-		if gone {
-			return stop, nil
-		}
-		if time.Now().After(deadline) {
-			stop()
-			return nil, fmt.Errorf("housekeeping deleted nothing in 10 minutes")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return stop, nil
 }
 
 func btoi(v bool) int {

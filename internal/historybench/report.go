@@ -52,20 +52,35 @@ func (b *bench) print(w io.Writer, hk *housekeepingFigures, took time.Duration) 
 		fmt.Fprintln(tw, strings.Join(row, "\t")+"\t")
 	}
 	if hk != nil {
-		wo, du := median(hk.without), median(hk.during)
-		ok := du/wo >= hkRatio && hk.ranThrough
+		wo, du, n := hk.rates()
+		ok := n > 0 && du/wo >= hkRatio
 		pass = pass && ok
-		fmt.Fprintf(tw, "processing run during housekeeping at %s (requests/s)\t%s\t%s\t%.2f\t>= %.1fx\t%s\t\n",
-			size(top), num(wo, true)+" without", num(du, true)+" during", du/wo, hkRatio, verdict(ok))
+		wos, dus, ratio := num(wo, true), num(du, true), fmt.Sprintf("%.2f", du/max(wo, 1e-9))
+		if n == 0 { // no window long enough: no figure (see below)
+			wos, dus, ratio = "-", "-", "-"
+		}
+		fmt.Fprintf(tw, "processing run during housekeeping at %s (requests/s)\t%s\t%s\t%s\t>= %.1fx\t%s\t\n",
+			size(top), wos+" without", dus+" during", ratio, hkRatio, verdict(ok))
 	}
 	tw.Flush()
 	if hk != nil {
-		fmt.Fprintf(w, "\nhousekeeping (requests settled over %v ago): %d deleted in all; after the runs it deleted %d alone in %v (%.0f/s)",
-			c.HousekeepAge, hk.deleted, hk.finished, hk.finish.Round(time.Second), float64(hk.finished)/max(hk.finish.Seconds(), 0.001))
-		if !hk.ranThrough {
-			fmt.Fprint(w, "; it ended before a run did: the 'during' figure is not all during (MISS)")
+		fmt.Fprintf(w, "\nhousekeeping (requests settled before %s, in %d parts, one per run beside it): each round's two runs compared over the\n"+
+			"same window from their start, while housekeeping was at work beside the one (medians of the windows of at least %v):\n",
+			hk.cutoff.UTC().Format("2006-01-02 15:04"), len(hk.rounds), hkMinWindow)
+		for i, r := range hk.rounds {
+			short := ""
+			if r.window < hkMinWindow {
+				short = " (window too short: left out of the line above)"
+			}
+			fmt.Fprintf(w, "  round %d: window %v of a %v run; housekeeping deleted %d in %v; %s without, %s during%s\n", i+1,
+				r.window.Round(time.Second), r.run.Round(time.Second), r.hkDeleted, r.hkTook.Round(time.Second),
+				num(hk.without[i], true), num(hk.during[i], true), short)
 		}
-		fmt.Fprintln(w)
+		fmt.Fprintf(w, "  %d deleted in all; after the runs it deleted %d alone in %v (%.0f/s)\n",
+			hk.deleted, hk.finished, hk.finish.Round(time.Second), float64(hk.finished)/max(hk.finish.Seconds(), 0.001))
+		if _, _, n := hk.rates(); n == 0 {
+			fmt.Fprintf(w, "  every window was shorter than %v: housekeeping ended too early in its runs to tell (MISS)\n", hkMinWindow)
+		}
 	}
 	fmt.Fprintf(w, "throughputs: ratio = at %s / at %s; reads: ratio for information, the goal is the time at %s. Took %v.\n",
 		size(top), size(base), size(top), took.Round(time.Second))

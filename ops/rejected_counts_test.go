@@ -1,0 +1,81 @@
+package ops_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/provisioner/provisioner/internal/pgtest"
+	"github.com/provisioner/provisioner/ops"
+	provsql "github.com/provisioner/provisioner/sql"
+)
+
+// TestRejectedCountsFollowTheTable: the errors of the last day that status shows
+// (top_errors.sql: the counts by minute of rejected_counts, migration 000030) equal a
+// count of the table's rejected requests since the start of the first minute after
+// every kind of change, from several starting points (on a minute, inside one,
+// before the rejections, after all of them).
+func TestRejectedCountsFollowTheTable(t *testing.T) {
+	db, _ := pgtest.New(t)
+	ctx := context.Background()
+	now := time.Now().UTC()
+	at := func(d time.Duration) *time.Time { return pgtest.Ptr(now.Add(-d)) }
+	code := func(c string) *string { return &c }
+	pgtest.Requests(t, db,
+		pgtest.RequestOpts{Smartcard: "c1", State: "REJECTED", ExecutedDate: at(72 * time.Hour), ErrorCode: code("E_OLD")},
+		pgtest.RequestOpts{Smartcard: "c2", State: "REJECTED", ExecutedDate: at(90 * time.Minute), ErrorCode: code("E_NOT_PAIRED")},
+		pgtest.RequestOpts{Smartcard: "c3", State: "REJECTED", ExecutedDate: at(90*time.Minute + 20*time.Second), ErrorCode: code("E_NOT_PAIRED")},
+		pgtest.RequestOpts{Smartcard: "c4", State: "REJECTED", ExecutedDate: at(time.Hour), ErrorCode: code("E_BUSY")},
+		pgtest.RequestOpts{Smartcard: "c5", State: "REJECTED", ExecutedDate: at(time.Minute)},
+		pgtest.RequestOpts{Smartcard: "c6", State: "COMPLETED", ExecutedDate: at(time.Hour)},
+		pgtest.RequestOpts{Smartcard: "c7"},
+		pgtest.RequestOpts{Smartcard: "c8"})
+	since := []time.Time{now.Add(-24 * time.Hour), now.Add(-90*time.Minute - 10*time.Second), now.Add(-90 * time.Minute).Truncate(time.Minute),
+		now.Add(-2 * time.Hour), now.Add(time.Hour)}
+	steps := []struct {
+		name, sql string
+	}{
+		{"inserted", ``},
+		{"rejected by an UPDATE", `UPDATE provisioning_requests SET life_cycle_state = 'REJECTED', executed_date = now(), error_code = 'E_BUSY'
+		                          WHERE smartcard_ca_id IN ('c7', 'c8')`},
+		{"claimed (no change)", `UPDATE provisioning_requests SET claimed_by = 1 WHERE smartcard_ca_id = 'c4'`},
+		{"retried", `UPDATE provisioning_requests SET life_cycle_state = 'PENDING', executed_date = NULL, error_code = NULL WHERE smartcard_ca_id = 'c2'`},
+		{"error code changed", `UPDATE provisioning_requests SET error_code = 'E_OTHER' WHERE smartcard_ca_id = 'c3'`},
+		{"deleted", `DELETE FROM provisioning_requests WHERE smartcard_ca_id IN ('c4', 'c1')`},
+		{"compacted", provsql.CompactSettledCounts},
+		{"truncated", `TRUNCATE provisioning_requests`},
+		{"inserted after", `INSERT INTO provisioning_requests (type, life_cycle_state, smartcard_ca_id, executed_date, error_code)
+		                    VALUES ('PAIR', 'REJECTED', 'c9', now(), 'E_NEW')`},
+	}
+	for _, s := range steps {
+		if s.sql != "" {
+			db.MustExec(s.sql)
+		}
+		if s.sql == provsql.CompactSettledCounts {
+			// The minutes more than two days old are gone: c1's, and its deletion's.
+			var stale int
+			if err := db.Get(&stale, `SELECT count(*) FROM rejected_counts WHERE minute < now() - interval '2 days'`); err != nil {
+				t.Fatal(err)
+			}
+			if stale != 0 {
+				t.Errorf("%d rows of rejected_counts older than two days after compaction", stale)
+			}
+		}
+		for _, from := range since {
+			var got, want []ops.ErrorCount
+			if err := db.SelectContext(ctx, &got, provsql.TopErrors, from, 10); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.SelectContext(ctx, &want, `SELECT coalesce(error_code, '') AS error_code, count(*) AS count
+			                                         FROM provisioning_requests WHERE life_cycle_state = 'REJECTED'
+			                                         AND executed_date >= date_trunc('minute', $1::timestamptz, 'UTC')
+			                                         GROUP BY 1 ORDER BY 2 DESC, 1`, from); err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("%s, since %v: top errors %v, the table has %v", s.name, from.Sub(now), got, want)
+			}
+		}
+	}
+}
