@@ -311,13 +311,8 @@ func (f Filter) resolveSure(ctx context.Context, q sqlx.QueryerContext) (args []
 			(f.ReferenceNumber != "" && c.RefFrom == nil) {
 			return nil, sure, true, nil
 		}
-		if c.RefFrom != nil { // the tighter of the two bounds on each side (0: none)
-			if c.NumberFrom == 0 || *c.RefFrom > c.NumberFrom {
-				c.NumberFrom = *c.RefFrom
-			}
-			if c.NumberTo == 0 || *c.RefTo < c.NumberTo {
-				c.NumberTo = *c.RefTo
-			}
+		if c.RefFrom != nil {
+			c.NumberFrom, c.NumberTo = tighter(c.NumberFrom, c.NumberTo, *c.RefFrom, *c.RefTo)
 		}
 	}
 	var smartcards, files any
@@ -340,6 +335,18 @@ func (f Filter) resolveSure(ctx context.Context, q sqlx.QueryerContext) (args []
 		nullTime(f.CreatedSince), nullTime(f.CreatedUntil), executedSince, nullTime(f.ExecutedUntil),
 		f.Number, f.ReferenceNumber, f.ID, f.position(), c.NumberFrom, c.NumberTo,
 	}, sureBounds{c.NumberSure, c.SureUntil}, false, nil
+}
+
+// tighter narrows the number range from-to to lo-hi on each side where that is
+// tighter; 0 is no bound, on either.
+func tighter(from, to, lo, hi int64) (int64, int64) {
+	if lo != 0 && (from == 0 || lo > from) {
+		from = lo
+	}
+	if hi != 0 && (to == 0 || hi < to) {
+		to = hi
+	}
+	return from, to
 }
 
 // position is $15: the keyset position, After in number order, Before newest first.
@@ -419,13 +426,7 @@ func (f Filter) countParts(ctx context.Context, db *store.DB, max int64) ([][]an
 		sure.until = 0 // an executed until's bound: no creation time to leave out
 	}
 	from, to := args[15].(int64), args[16].(int64)
-	lo, hi := from, to // the middle part, without the creation time (bounds 0: none)
-	if sure.since > lo {
-		lo = sure.since
-	}
-	if sure.until != 0 && (hi == 0 || sure.until < hi) {
-		hi = sure.until
-	}
+	lo, hi := tighter(from, to, sure.since, sure.until) // the middle part, without the creation time
 	if (sure.since == 0 && sure.until == 0) || (hi != 0 && lo > hi) || slices.Equal(f.States, []string{string(provisioning.Rejected)}) {
 		return [][]any{args}, nil
 	}
