@@ -13,11 +13,11 @@ func TestPrintInfoFigures(t *testing.T) {
 	cfg := Config{Sizes: []int64{0, 10_000_000}, Rounds: 2, Days: 90, Cards: 200_000, ImportRows: 1000,
 		CreateTime: 20 * time.Second, CreateSlices: 4, Shows: 1, Concurrency: 8, Reads: 1}
 	tests := []struct {
-		name       string
-		rate       [2]float64 // creates/s at 0, at 10M
-		pg         [2]float64 // µs per create
+		name        string
+		rate        [2]float64 // creates/s at 0, at 10M
+		pg          [2]float64 // µs per create
 		wantVerdict string
-		wantLines  []string
+		wantLines   []string
 	}{
 		{"rate met, CPU doubled", [2]float64{1000, 950}, [2]float64{500, 1000}, "every goal: PASS",
 			[]string{"Web API create (creates/s)|  1000|  950|  0.95|  >= 0.9x|  PASS|",
