@@ -41,17 +41,33 @@ func TestListPlansOnImportStatistics(t *testing.T) {
 	)
 	db, _ := pgtest.New(t)
 	ctx := context.Background()
-	for _, q := range []string{subs, "ANALYZE", imported} {
-		if _, err := db.Exec(q); err != nil {
-			t.Fatalf("%s: %v", q, err)
+	// Each in a transaction of its own without the tests' statement timeout: on a
+	// busy machine settling 200,000 rows outlasted it.
+	exec := func(q string) {
+		t.Helper()
+		tx, err := db.BeginTxx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback()
+		for _, q := range []string{"SET LOCAL statement_timeout = 0", q} {
+			if _, err := tx.ExecContext(ctx, q); err != nil {
+				t.Fatalf("%.60s: %v", q, err)
+			}
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
 		}
 	}
+	exec(subs)
+	if _, err := db.Exec("ANALYZE"); err != nil { // the requests analysed while there are none
+		t.Fatal(err)
+	}
+	exec(imported)
 	if c, err := store.RefreshRequestStats(ctx, db); err != nil || !c.Analysed {
 		t.Fatalf("the import's statistics refresh: %+v, %v", c, err)
 	}
-	if _, err := db.Exec(settled); err != nil {
-		t.Fatal(err)
-	}
+	exec(settled)
 	// The walk of the number index is "... on provisioning_requests r"; the page's
 	// rows are then read through it as "p".
 	const walk = "provisioning_requests_number_key on provisioning_requests r "
