@@ -6,8 +6,8 @@ import (
 	"testing"
 
 	"github.com/provisioner/provisioner/internal/pgtest"
-	"github.com/provisioner/provisioner/store"
 	provsql "github.com/provisioner/provisioner/sql"
+	"github.com/provisioner/provisioner/store"
 )
 
 // TestListPlansOnImportStatistics: the operator's reads after an import into a
