@@ -411,7 +411,7 @@ func byExecuted(q, dir string) string {
 	}
 	for _, r := range [][2]string{
 		{"OR r.number > $15::bigint)", "OR (r.executed_date, r.number) " + cmp + " ($21::timestamptz, $15::bigint))\n      AND r.executed_date IS NOT NULL"},
-		{"ORDER BY CASE WHEN $10::timestamptz IS NULL THEN r.number ELSE r.number + 0 END\n    LIMIT",
+		{"ORDER BY CASE WHEN $10::timestamptz IS NULL AND $5::text[] IS NULL AND $6::bigint IS NULL THEN r.number ELSE r.number + 0 END\n    LIMIT",
 			"ORDER BY r.executed_date" + dir + ", r.number" + dir + "\n    LIMIT"},
 	} {
 		if strings.Count(q, r[0]) != 1 {

@@ -72,6 +72,22 @@ FROM generate_series(1, $1) d`
 // fillChunk is how many requests one statement of the fill inserts.
 const fillChunk = 500_000
 
+// fillFactor is the fillfactor the history is written at, above the table's (70,
+// migration 000007), which leaves 30% of each page for the write-back's update of a
+// request that was inserted PENDING. The history's rows are written settled, in
+// their final size, so at 70 every page kept 2,458 bytes and up to a row more
+// free, which VACUUM records in the free space map, and half of them (357,000 of
+// 750,000 pages at 10M) had room for one more small row above the fillfactor's
+// reserve: every row an import, the Web API or a write-back then inserted went to a
+// page of its own somewhere in the history (one cold page read, dirtied and written
+// to the WAL whole after each checkpoint per row: 64 created rows read 106-112
+// pages and wrote 64-80 page images, 414-480 kB of WAL, at 10M; 32-41 pages and
+// 67 kB at 0). In production such gaps are taken by the next inserts soon after
+// the page settles, not left on every page of 90 days. At 80 the gaps (1,638 bytes
+// and up to a row) stay under the reserve plus the smallest new row, and the table
+// keeps its own fillfactor for what comes after.
+const fillFactor = 80
+
 // fill writes a history of n settled requests over days days into db, whose fleet
 // has cards smartcards, then vacuums and analyses it as autovacuum would have long
 // since done on a history that old. progress is told of each chunk.
@@ -95,6 +111,19 @@ func fill(ctx context.Context, db *sql.DB, n int64, days, cards int, progress fu
 		if defs, err = dropIndexes(ctx, db); err != nil {
 			return err
 		}
+	}
+	// The history's pages filled as production leaves them (see fillFactor).
+	var tableFF int
+	if err := db.QueryRowContext(ctx, `
+		SELECT coalesce((SELECT split_part(o, '=', 2)::int FROM unnest(reloptions) o WHERE o LIKE 'fillfactor=%'), 100)
+		FROM pg_class WHERE oid = 'provisioning_requests'::regclass`).Scan(&tableFF); err != nil {
+		return fmt.Errorf("fill: the table's fillfactor: %w", err)
+	}
+	if n > 0 && tableFF < fillFactor {
+		if _, err := db.ExecContext(ctx, fmt.Sprintf("ALTER TABLE provisioning_requests SET (fillfactor = %d)", fillFactor)); err != nil {
+			return fmt.Errorf("fill: %w", err)
+		}
+		defer db.ExecContext(context.WithoutCancel(ctx), fmt.Sprintf("ALTER TABLE provisioning_requests SET (fillfactor = %d)", tableFF))
 	}
 	t := time.Now()
 	for from := int64(0); from < n; from += fillChunk {

@@ -37,8 +37,12 @@ type Config struct {
 	// ImportRows: the rows of the instruction file each round imports; the
 	// processing run then sends them.
 	ImportRows int
-	// Creates: the Web API's creates per round, at Concurrency; Shows: its shows.
-	Creates, Shows, Concurrency int
+	// CreateTime: how long the Web API creates at Concurrency on each database per
+	// round, cut into CreateSlices slices alternated between the databases (the first
+	// slice of each, then the second of each, ...), so that a burst of load on the
+	// shared machine falls on every database alike; Shows: its shows, one at a time.
+	CreateTime                       time.Duration
+	CreateSlices, Shows, Concurrency int
 	// Reads: how many times each operator's read is timed per round.
 	Reads int
 	// ReadsOnly: each round times the operator's reads alone (no import, run or
@@ -117,6 +121,7 @@ type bench struct {
 	log     logrus.FieldLogger
 	targets []*target
 	fig     figures
+	loads   []float64 // the 1-minute load average, sampled during the rounds
 	// nonce seeds the files: another run on reused databases imports new content,
 	// not duplicates of the last run's.
 	nonce uint64
@@ -128,7 +133,7 @@ func Run(ctx context.Context, cfg Config, out io.Writer) error {
 		cfg.Progress = io.Discard
 	}
 	if len(cfg.Sizes) < 2 || cfg.Rounds < 1 || cfg.Cards < 100 || cfg.Days < 1 || cfg.ImportRows < 1 ||
-		cfg.Creates < 1 || cfg.Shows < 1 || cfg.Concurrency < 1 || cfg.Reads < 1 {
+		cfg.CreateTime < time.Second || cfg.CreateSlices < 1 || cfg.Shows < 1 || cfg.Concurrency < 1 || cfg.Reads < 1 {
 		return fmt.Errorf("historybench: config %+v out of range", cfg)
 	}
 	if cfg.Prefix == "" {

@@ -16,8 +16,9 @@ func (b *bench) print(w io.Writer, hk *housekeepingFigures, took time.Duration) 
 	fmt.Fprintf(w, "History bench: the same work beside 0 to %s settled requests (spread over %d days, %d cards, %d CPUs)\n",
 		size(c.Sizes[len(c.Sizes)-1]), c.Days, c.Cards, cpus())
 	fmt.Fprintf(w, "each round, on every database in turn: import %d rows, one processing run over them (defaults: batch 100, concurrency 4,\n"+
-		"simulator over HTTP), %d Web API creates at concurrency %d and %d shows, %d times each operator's read; %d rounds, medians\n\n",
-		c.ImportRows, c.Creates, c.Concurrency, c.Shows, c.Reads, c.Rounds)
+		"simulator over HTTP), %d Web API shows, %d times each operator's read; then Web API creates at concurrency %d for %v on each\n"+
+		"database, in %d slices alternated between them; %d rounds, medians (load average %s)\n\n",
+		c.ImportRows, c.Shows, c.Reads, c.Concurrency, c.CreateTime, c.CreateSlices, c.Rounds, b.loadRange())
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight|tabwriter.Debug)
 	head := []string{"figure"}
 	for _, s := range c.Sizes {
@@ -39,6 +40,11 @@ func (b *bench) print(w io.Writer, hk *housekeepingFigures, took time.Duration) 
 		}
 		b0, bt := median(b.fig[f][base]), median(b.fig[f][top])
 		var ok bool
+		if f.info {
+			row = append(row, fmt.Sprintf("%.2fx", bt/b0), "-", "")
+			fmt.Fprintln(tw, strings.Join(row, "\t")+"\t")
+			continue
+		}
 		if f.throughput {
 			ratio := bt / b0
 			ok = ratio >= throughRatio
@@ -82,7 +88,8 @@ func (b *bench) print(w io.Writer, hk *housekeepingFigures, took time.Duration) 
 			fmt.Fprintf(w, "  every window was shorter than %v: housekeeping ended too early in its runs to tell (MISS)\n", hkMinWindow)
 		}
 	}
-	fmt.Fprintf(w, "throughputs: ratio = at %s / at %s; reads: ratio for information, the goal is the time at %s. Took %v.\n",
+	fmt.Fprintf(w, "throughputs: ratio = at %s / at %s; reads: ratio for information, the goal is the time at %s; CPU per create: for\n"+
+		"information (PostgreSQL's processes of the database, and this process: the API server and its HTTP client). Took %v.\n",
 		size(top), size(base), size(top), took.Round(time.Second))
 	if pass {
 		fmt.Fprintln(w, "every goal: PASS")
@@ -113,4 +120,12 @@ func size(n int64) string {
 		return fmt.Sprintf("%dk", n/1_000)
 	}
 	return fmt.Sprint(n)
+}
+
+// loadRange is the lowest and highest 1-minute load average sampled during the run.
+func (b *bench) loadRange() string {
+	if len(b.loads) == 0 {
+		return "?"
+	}
+	return fmt.Sprintf("%.1f to %.1f", slices.Min(b.loads), slices.Max(b.loads))
 }

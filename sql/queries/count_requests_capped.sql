@@ -8,13 +8,16 @@
 -- 300,000 REJECTED and 130,000 E_BUSY, seconds, for a count of 10,001). With a
 -- created or executed bound the order is dropped (NULL): the time's index, read in
 -- its own order, then stops at the cap (in number order it was read whole and
--- sorted: a day's 111,000 entries).
+-- sorted: a day's 111,000 entries). With a card or a subscription too (their two
+-- indexes each, a few rows: filter_requests.sql), where the walk filtered by either
+-- read the whole table on statistics that knew nothing of the column.
 -- The WHERE clause is filter_requests.sql's: sql.go puts it in place of {{filter}}.
 SELECT count(*)
 FROM (
     SELECT 1
     FROM provisioning_requests r
     WHERE {{filter}}
-    ORDER BY CASE WHEN $8::timestamptz IS NULL AND $9::timestamptz IS NULL AND $10::timestamptz IS NULL THEN r.number END
+    ORDER BY CASE WHEN $8::timestamptz IS NULL AND $9::timestamptz IS NULL AND $10::timestamptz IS NULL
+                   AND $5::text[] IS NULL AND $6::bigint IS NULL THEN r.number END
     LIMIT $18::bigint
 ) capped
