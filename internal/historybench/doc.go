@@ -6,8 +6,10 @@
 // One database per history size, each a copy of one migrated with a samplegen fleet
 // loaded; each then gets its history (fill.go): settled requests spread evenly
 // over 90 days, oldest first, in an operator's mix of types, states and sources,
-// each with its send's row, written by generate_series in chunks, then vacuumed and
-// analysed as autovacuum would long since have done for a history that old. Nothing
+// each with its send's row, written by generate_series in chunks into pages packed
+// as later imports would have left them (no room above the fillfactor's reserve for
+// an imported request), then vacuumed and analysed as autovacuum would long since
+// have done for a history that old. Nothing
 // analyses the table after that but what production would: the importer's own
 // statistics refresh (store.RefreshRequestStats).
 //
