@@ -3,6 +3,7 @@ package historybench
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -72,25 +73,10 @@ FROM generate_series(1, $1) d`
 // fillChunk is how many requests one statement of the fill inserts.
 const fillChunk = 500_000
 
-// fillFactor is the fillfactor the history is written at, above the table's (70,
-// migration 000007), which leaves 30% of each page for the write-back's update of a
-// request that was inserted PENDING. The history's rows are written settled, in
-// their final size, so at 70 every page kept 2,458 bytes and up to a row more
-// free, which VACUUM records in the free space map, and half of them (357,000 of
-// 750,000 pages at 10M) had room for one more small row above the fillfactor's
-// reserve: every row an import, the Web API or a write-back then inserted went to a
-// page of its own somewhere in the history (one cold page read, dirtied and written
-// to the WAL whole after each checkpoint per row: 64 created rows read 106-112
-// pages and wrote 64-80 page images, 414-480 kB of WAL, at 10M; 32-41 pages and
-// 67 kB at 0). In production such gaps are taken by the next inserts soon after
-// the page settles, not left on every page of 90 days. At 80 the gaps (1,638 bytes
-// and up to a row) stay under the reserve plus the smallest new row, and the table
-// keeps its own fillfactor for what comes after.
-const fillFactor = 80
-
 // fill writes a history of n settled requests over days days into db, whose fleet
-// has cards smartcards, then vacuums and analyses it as autovacuum would have long
-// since done on a history that old. progress is told of each chunk.
+// has cards smartcards, its pages packed as imports leave them (historyPacking), then
+// vacuums and analyses it as autovacuum would have long since done on a history that
+// old. progress is told of each chunk.
 func fill(ctx context.Context, db *sql.DB, n int64, days, cards int, progress func(string, ...any)) error {
 	if _, err := db.ExecContext(ctx, importFilesSQL, days); err != nil {
 		return fmt.Errorf("fill import files: %w", err)
@@ -112,18 +98,12 @@ func fill(ctx context.Context, db *sql.DB, n int64, days, cards int, progress fu
 			return err
 		}
 	}
-	// The history's pages filled as production leaves them (see fillFactor).
-	var tableFF int
-	if err := db.QueryRowContext(ctx, `
-		SELECT coalesce((SELECT split_part(o, '=', 2)::int FROM unnest(reloptions) o WHERE o LIKE 'fillfactor=%'), 100)
-		FROM pg_class WHERE oid = 'provisioning_requests'::regclass`).Scan(&tableFF); err != nil {
-		return fmt.Errorf("fill: the table's fillfactor: %w", err)
-	}
-	if n > 0 && tableFF < fillFactor {
-		if _, err := db.ExecContext(ctx, fmt.Sprintf("ALTER TABLE provisioning_requests SET (fillfactor = %d)", fillFactor)); err != nil {
-			return fmt.Errorf("fill: %w", err)
+	var restore string
+	if n > 0 {
+		var err error
+		if restore, err = packHistory(ctx, db); err != nil {
+			return err
 		}
-		defer db.ExecContext(context.WithoutCancel(ctx), fmt.Sprintf("ALTER TABLE provisioning_requests SET (fillfactor = %d)", tableFF))
 	}
 	t := time.Now()
 	for from := int64(0); from < n; from += fillChunk {
@@ -132,6 +112,11 @@ func fill(ctx context.Context, db *sql.DB, n int64, days, cards int, progress fu
 			return fmt.Errorf("fill history %d to %d: %w", from+1, to, err)
 		}
 		progress("history: %d of %d settled requests (%v)", to, n, time.Since(t).Round(time.Second))
+	}
+	if restore != "" {
+		if _, err := db.ExecContext(ctx, restore); err != nil {
+			return fmt.Errorf("fill: restore the fillfactor: %w", err)
+		}
 	}
 	for _, def := range defs {
 		if _, err := db.ExecContext(ctx, def); err != nil {
@@ -159,6 +144,46 @@ func fill(ctx context.Context, db *sql.DB, n int64, days, cards int, progress fu
 		}
 	}
 	return nil
+}
+
+// historyPacking is how many points of fillfactor above the table's own the fill
+// packs the history's pages with: 5 points are 409 bytes, more than the largest
+// history row (about 500 bytes) less the smallest imported request (about 170).
+//
+// Why: the fill writes each request settled, at its final size, into pages filled to
+// the table's fillfactor (70, migration 000007). Each page then ends with its 30%
+// reserve and up to a history row's size (about 400 bytes) above it, and VACUUM
+// records that in the free space map: 60% of the pages of a fresh 10M fill had room
+// above the reserve for exactly one imported request (about 200 bytes). The next
+// import's COPY, which takes its pages from the free space map, put 200,000 rows on
+// 196,534 pages of the history, one each: a read and a full-page image per row
+// (the COPY took 94 s at 10M against 32 s at 0), and the processing run and
+// status then read a page per request. A table grown by the importer and the
+// processing run has no such pages: the room above the reserve that the
+// write-backs leave is taken by the imports that follow (measured: an import after
+// an import, a run and a VACUUM put 98% of its rows on pages holding more than 10
+// of them). Packed 5 points tighter, no history page has room for a request above
+// the table's reserve, and an import lands where it would in production: after the
+// history, densely.
+const historyPacking = 5
+
+// packHistory sets provisioning_requests' fillfactor historyPacking points above
+// its own for the fill, and returns the statement that restores it.
+func packHistory(ctx context.Context, db *sql.DB) (string, error) {
+	var ff sql.NullInt64
+	if err := db.QueryRowContext(ctx, `
+		SELECT substring(o FROM 'fillfactor=([0-9]+)')::int
+		FROM pg_class c, unnest(c.reloptions) o
+		WHERE c.oid = 'provisioning_requests'::regclass AND o LIKE 'fillfactor=%'`).Scan(&ff); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("fill: the requests' fillfactor: %w", err)
+	}
+	if !ff.Valid || ff.Int64 >= 100 {
+		return "", nil // packed full already
+	}
+	if _, err := db.ExecContext(ctx, fmt.Sprintf("ALTER TABLE provisioning_requests SET (fillfactor = %d)", min(100, ff.Int64+historyPacking))); err != nil {
+		return "", fmt.Errorf("fill: pack the history: %w", err)
+	}
+	return fmt.Sprintf("ALTER TABLE provisioning_requests SET (fillfactor = %d)", ff.Int64), nil
 }
 
 // dropIndexes drops the indexes of provisioning_requests and request_attempts that
