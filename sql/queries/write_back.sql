@@ -41,12 +41,10 @@ WITH commit_mode AS MATERIALIZED (
     -- of two requests next to each other leaves PENDING first, each clears the one
     -- after it (lever_cancel.sql too), so a mark never outlives the requests before
     -- it. Not behind the guard: clearing a mark is never wrong, only a walk step more.
+    -- $22 and $23, parallel to $3: each request's smartcard and sequence number.
     UPDATE provisioning_requests n
     SET waits_behind = false
-    FROM unnest($3::bigint[], $4::text[]) AS s (id, state)
-    CROSS JOIN LATERAL (
-        SELECT h.smartcard_ca_id, h.sequence_number FROM provisioning_requests h WHERE h.id = s.id OFFSET 0
-    ) h
+    FROM unnest($4::text[], $22::text[], $23::bigint[]) AS h (state, smartcard_ca_id, sequence_number)
     CROSS JOIN LATERAL (
         SELECT p.id, p.waits_behind FROM provisioning_requests p
         WHERE p.smartcard_ca_id = h.smartcard_ca_id AND p.life_cycle_state = 'PENDING'
@@ -54,7 +52,7 @@ WITH commit_mode AS MATERIALIZED (
         ORDER BY p.sequence_number
         LIMIT 1
     ) x
-    WHERE s.state <> 'PENDING' AND x.waits_behind AND n.id = x.id
+    WHERE h.state <> 'PENDING' AND x.waits_behind AND n.id = x.id
 )
 UPDATE provisioning_requests r
 SET life_cycle_state  = u.state,
