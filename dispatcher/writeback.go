@@ -81,10 +81,13 @@ func (r *run) writeBack(batch []claimed, outs []outcome) {
 	kinds, batchIDs, commandIDs, sentAt, answeredAt := make(pq.StringArray, n), make(pq.StringArray, n), make(pq.StringArray, n), make(pq.StringArray, n), make(pq.StringArray, n)
 	statuses, replayed := make(pq.Int64Array, n), make(pq.BoolArray, n)
 	sendCodes, sendDescs := make(pq.StringArray, n), make(pq.StringArray, n)
+	// Each request's card and place in it, for the mark of the next one (write_back.sql).
+	cards, seqs := make(pq.StringArray, n), make(pq.Int64Array, n)
 	now := time.Now()
 	for i, c := range batch {
 		o := &outs[i]
 		ids[i], attempts[i] = c.ID, int64(c.Attempts)
+		cards[i], seqs[i] = c.Smartcard, c.SequenceNumber
 		if a := &o.send; a.kind != "" {
 			kinds[i], batchIDs[i], commandIDs[i] = a.kind, a.batchID, a.commandID
 			sentAt[i] = a.sent.UTC().Format(time.RFC3339Nano)
@@ -113,7 +116,8 @@ func (r *run) writeBack(batch []claimed, outs []outcome) {
 	err := r.d.db.SelectContext(r.bg, &written, provsql.WriteBack, r.sum.ProcessID, provisioning.ProcessName,
 		ids, states, attempts, next, requests, responses, refs, codes, descs,
 		kinds, batchIDs, commandIDs, sentAt, answeredAt, statuses, sendCodes, sendDescs, replayed,
-		r.d.opts.RequestID != 0) // the Web API's one request commits without waiting for the flush: see write_back.sql
+		r.d.opts.RequestID != 0, // the Web API's one request commits without waiting for the flush: see write_back.sql
+		cards, seqs)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err != nil {

@@ -327,8 +327,9 @@ func asRefusal(err error) error {
 }
 
 // CopyValues are the COPY values of one resolved request from line of import file
-// fileID, in the column order of sql/queries/copy_requests.sql. Exported for the
-// benchmark's raw-COPY baseline, which must write exactly what the importer writes.
-func CopyValues(r *provisioning.Resolved, fileID int64, line int) []any {
-	return append(store.RequestValues(r), fileID, line)
+// fileID, in the column order of sql/queries/copy_requests.sql; behind: an earlier
+// row of the file has the same smartcard. Exported for the benchmark's raw-COPY
+// baseline, which must write exactly what the importer writes.
+func CopyValues(r *provisioning.Resolved, fileID int64, line int, behind bool) []any {
+	return append(store.RequestValues(r), fileID, line, behind)
 }

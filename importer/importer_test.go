@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/provisioner/provisioner/importer"
+	"github.com/provisioner/provisioner/internal/pgtest"
 )
 
 // TestSamples imports the bundled samples through the inbox: the rejects files are
@@ -367,5 +368,45 @@ func TestLookupModes(t *testing.T) {
 				t.Errorf("resolved %s, want %s", subs, want)
 			}
 		})
+	}
+}
+
+// TestWaitingBehindMarks: a row whose smartcard has an earlier row copied from the
+// same file is marked as waiting behind it (waits_behind, migration 000031), so that
+// the claim does not walk it; the first row of each card is not, rejected rows count
+// for nothing, and a card's requests from elsewhere are not looked up (its first row
+// here stays unmarked: the claim's head test still holds it back).
+func TestWaitingBehindMarks(t *testing.T) {
+	db := setup(t)
+	pgtest.Request(t, db, pgtest.RequestOpts{Smartcard: "1000000002"}) // card 2's, from elsewhere
+	content := header +
+		"add_services,S1001,SC0000000001,,,SPORTS,,,,,\n" + // line 2: card 1's first
+		"add_services,S1003,SC0000000003,,,NOPE,,,,,\n" + // line 3: rejected
+		"add_services,S1002,SC0000000002,,,KIDS,,,,,\n" + // line 4: card 2's first here
+		"add_services,S1003,SC0000000003,,,KIDS,,,,,\n" + // line 5: card 3's first copied
+		"reset_smartcard,S1001,,1000000001,,,,,,,\n" + // line 6: card 1 by its CA id: behind line 2
+		"add_services,S1001,SC0000000001,,,NEWS,,EXPRESS,,,\n" + // line 7: behind line 2
+		"add_services,S1002,SC0000000002,,,NEWS,,,2026-12-24,,\n" // line 8: behind line 4
+	im, _ := newImporter(t, db, importer.Options{})
+	r, err := im.ImportFile(context.Background(), writeFile(t, t.TempDir(), "marks.csv", content), "")
+	if err != nil || r.Created != 5 {
+		t.Fatalf("import: %+v %v, want 5 created", r, err)
+	}
+	var got []struct {
+		Line   int  `db:"source_line"`
+		Behind bool `db:"waits_behind"`
+	}
+	if err := db.Select(&got, `SELECT source_line, waits_behind FROM provisioning_requests
+	    WHERE source_file_id IS NOT NULL ORDER BY sequence_number`); err != nil {
+		t.Fatal(err)
+	}
+	want := map[int]bool{2: false, 4: false, 5: false, 6: true, 7: true, 8: true}
+	if len(got) != 5 {
+		t.Fatalf("rows %+v", got)
+	}
+	for _, g := range got {
+		if b, ok := want[g.Line]; !ok || b != g.Behind {
+			t.Errorf("line %d: waits_behind %v, want %v", g.Line, g.Behind, b)
+		}
 	}
 }

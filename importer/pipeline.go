@@ -117,10 +117,20 @@ func (im *Importer) pipeline(ctx context.Context, in io.Reader, size int64, stmt
 		return nil
 	})
 	g.Go(func() error {
+		// The cards that have a row copied already: a later row of the same card waits
+		// behind it (waits_behind, migration 000031), and both commit together, so the
+		// mark is true when anyone sees it. A card's earlier requests from elsewhere are
+		// not looked up: a request left unmarked costs the claim a step, no more.
+		cards := map[string]struct{}{}
 		for rows := range good {
 			for _, r := range rows {
+				card := r.resolved.SmartcardCAID
+				_, behind := cards[card]
+				if !behind && card != "" {
+					cards[card] = struct{}{}
+				}
 				if stmt != nil {
-					if _, err := stmt.ExecContext(ctx, CopyValues(&r.resolved, fileID, r.line)...); err != nil {
+					if _, err := stmt.ExecContext(ctx, CopyValues(&r.resolved, fileID, r.line, behind)...); err != nil {
 						return fmt.Errorf("copy line %d: %w", r.line, err)
 					}
 				}

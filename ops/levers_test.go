@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lib/pq"
 	"github.com/sirupsen/logrus"
 
 	"github.com/provisioner/provisioner/dispatcher"
@@ -500,5 +501,102 @@ func TestLeversRaceRuns(t *testing.T) {
 		if c%4 == 3 && len(applied[card]) != perCard {
 			t.Errorf("card %s (priority changed): %d of %d applied", card, len(applied[card]), perCard)
 		}
+	}
+}
+
+// TestLeversOnWaitingRequests: every lever on a card whose later requests are marked
+// as waiting behind its head (waits_behind, migration 000031, as a file's rows are),
+// then the runs: each card's requests are sent in their order, and every request
+// that should be sent is (a mark left on a request that became its card's head would
+// leave it unsent for good: the claim's index holds no marked request).
+func TestLeversOnWaitingRequests(t *testing.T) {
+	type pull struct {
+		which []int // indexes into the card's requests a1, a2, a3
+		lever ops.Lever
+	}
+	later := time.Now().Add(time.Hour)
+	cases := []struct {
+		name  string
+		pulls [][]pull // per run: the levers pulled before it
+		retry []int    // retried after the last run, then one run more
+		want  []int    // A's requests applied, in order
+	}{
+		{"cancel the head", [][]pull{{{[]int{0}, ops.Lever{Action: ops.ActionCancel, Reason: "t"}}}}, nil, []int{1, 2}},
+		{"cancel the second", [][]pull{{{[]int{1}, ops.Lever{Action: ops.ActionCancel, Reason: "t"}}}}, nil, []int{0, 2}},
+		{"cancel the first two", [][]pull{{{[]int{0, 1}, ops.Lever{Action: ops.ActionCancel, Reason: "t"}}}}, nil, []int{2}},
+		{"cancel the second, retry it", [][]pull{{{[]int{1}, ops.Lever{Action: ops.ActionCancel, Reason: "t"}}}}, []int{1}, []int{0, 2, 1}},
+		{"cancel the head, retry it", [][]pull{{{[]int{0}, ops.Lever{Action: ops.ActionCancel, Reason: "t"}}}}, []int{0}, []int{1, 2, 0}},
+		{"hold the head, then release it", [][]pull{
+			{{[]int{0}, ops.Lever{Action: ops.ActionHold, Reason: "t"}}},
+			{{[]int{0}, ops.Lever{Action: ops.ActionRelease}}},
+		}, nil, []int{0, 1, 2}},
+		{"reschedule the head later, then now", [][]pull{
+			{{[]int{0}, ops.Lever{Action: ops.ActionReschedule, At: later}}},
+			{{[]int{0}, ops.Lever{Action: ops.ActionReschedule, At: time.Now().Add(-time.Minute)}}},
+		}, nil, []int{0, 1, 2}},
+		{"the last one EXPRESS", [][]pull{{{[]int{2}, ops.Lever{Action: ops.ActionPriority, Priority: "EXPRESS"}}}}, nil, []int{0, 1, 2}},
+		{"hold the second, cancel the head, release", [][]pull{
+			{{[]int{1}, ops.Lever{Action: ops.ActionHold, Reason: "t"}}, {[]int{0}, ops.Lever{Action: ops.ActionCancel, Reason: "t"}}},
+			{{[]int{1}, ops.Lever{Action: ops.ActionRelease}}},
+		}, nil, []int{1, 2}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			db, _ := pgtest.New(t)
+			ctx := context.Background()
+			sim, d := gateway(t, db, []string{cardA, cardB}, 0, dispatcher.Options{BatchSize: 10, Concurrency: 1})
+			got := pgtest.Requests(t, db, pgtest.RequestOpts{Smartcard: cardA}, pgtest.RequestOpts{Smartcard: cardA},
+				pgtest.RequestOpts{Smartcard: cardA}, pgtest.RequestOpts{Smartcard: cardB})
+			var marked []bool
+			if err := db.Select(&marked, `SELECT waits_behind FROM provisioning_requests WHERE id = ANY ($1) ORDER BY id`, pq.Int64Array(got)); err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(marked, []bool{false, true, true, false}) {
+				t.Fatalf("marks %v, want A's second and third only", marked)
+			}
+			var nums []int64
+			if err := db.Select(&nums, `SELECT number FROM provisioning_requests WHERE id = ANY ($1) ORDER BY id`, pq.Int64Array(got)); err != nil {
+				t.Fatal(err)
+			}
+			a := nums[:3]
+			opts := ops.LeverOptions{Expect: -1, Actor: ops.Actor{Operator: "alice"}}
+			for _, run := range tc.pulls {
+				for _, p := range run {
+					for _, i := range p.which {
+						if _, err := ops.Pull(ctx, db, ops.Filter{Number: a[i]}, p.lever, opts); err != nil {
+							t.Fatalf("%s on A's request %d: %v", p.lever.Action, i+1, err)
+						}
+					}
+				}
+				if _, err := d.Run(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, i := range tc.retry {
+				if _, err := ops.Retry(ctx, db, ops.Filter{Number: a[i]}, ops.RetryOptions{Expect: 1, Now: time.Now()}); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := d.Run(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var want []int64
+			for _, i := range tc.want {
+				want = append(want, a[i])
+			}
+			var applied []int64
+			for _, id := range appliedIDs(sim) {
+				if n, _ := strconv.ParseInt(id, 10, 64); slices.Contains(a, n) {
+					applied = append(applied, n)
+				}
+			}
+			if !slices.Equal(applied, want) {
+				t.Errorf("A's requests applied %v, want %v", applied, want)
+			}
+			var pending int
+			if err := db.Get(&pending, `SELECT count(*) FROM provisioning_requests WHERE life_cycle_state = 'PENDING'`); err != nil || pending != 0 {
+				t.Errorf("%d requests left PENDING (%v), want none", pending, err)
+			}
+		})
 	}
 }

@@ -24,8 +24,8 @@ func TestCopyTargetIsTheImportersCopy(t *testing.T) {
 
 func TestReadResolved(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "rows.copy")
-	data := "ADD_PRODUCTS\tREGULAR\t2026-11-29 12:26:01.123456+00\tf\t42\t1000000042\t{P-1001,P-1002}\t\\N\t\\N\t\\N\t1\t2\n" +
-		"PAIR\tEXPRESS\t2026-12-01 02:00:00+00\tt\t\\N\t1000000007\t\\N\t7700000007\t\\N\tCRM-1-00000003\t1\t3\n"
+	data := "ADD_PRODUCTS\tREGULAR\t2026-11-29 12:26:01.123456+00\tf\t42\t1000000042\t{P-1001,P-1002}\t\\N\t\\N\t\\N\t1\t2\tf\n" +
+		"PAIR\tEXPRESS\t2026-12-01 02:00:00+00\tt\t\\N\t1000000007\t\\N\t7700000007\t\\N\tCRM-1-00000003\t1\t3\tt\n"
 	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -38,11 +38,11 @@ func TestReadResolved(t *testing.T) {
 	}
 	a, b := rows[0], rows[1]
 	if a.typ != "ADD_PRODUCTS" || a.immediate || a.subscriptionID != 42 || !slices.Equal(a.services, []string{"P-1001", "P-1002"}) ||
-		a.stb != "" || a.line != 2 || !a.scheduled.Equal(time.Date(2026, 11, 29, 12, 26, 1, 123456000, time.UTC)) {
+		a.stb != "" || a.line != 2 || a.behind || !a.scheduled.Equal(time.Date(2026, 11, 29, 12, 26, 1, 123456000, time.UTC)) {
 		t.Errorf("row 1: %+v", a)
 	}
 	args := b.args()
-	if args[4] != nil || args[6] != nil || args[7] != "7700000007" || args[8] != nil || args[9] != "CRM-1-00000003" || args[3] != true {
+	if args[4] != nil || args[6] != nil || args[7] != "7700000007" || args[8] != nil || args[9] != "CRM-1-00000003" || args[3] != true || args[12] != true {
 		t.Errorf("row 2 args: %#v", args)
 	}
 

@@ -39,7 +39,7 @@ func copyTarget() (table string, columns []string, err error) {
 var knownColumns = []string{
 	"type", "priority", "scheduled_date", "process_immediately", "subscription_id",
 	"smartcard_ca_id", "service_ca_ids", "stb_ca_id", "pin", "reference",
-	"source_file_id", "source_line",
+	"source_file_id", "source_line", "waits_behind",
 }
 
 // resolvedRow is one request's COPY values, typed as the importer's copy stage holds
@@ -54,6 +54,7 @@ type resolvedRow struct {
 	services       []string
 	stb, pin, ref  string
 	fileID, line   int64
+	behind         bool
 }
 
 // args are the COPY values of r, built by the importer's own CopyValues so that
@@ -66,7 +67,7 @@ func (r *resolvedRow) args() []any {
 		},
 		SubscriptionID: r.subscriptionID, SmartcardCAID: r.smartcard, STBCAID: r.stb, ServiceCAIDs: r.services,
 	}
-	return importer.CopyValues(&res, r.fileID, int(r.line))
+	return importer.CopyValues(&res, r.fileID, int(r.line), r.behind)
 }
 
 // readResolved reads a file written by COPY ... TO in text format with knownColumns,
@@ -106,7 +107,7 @@ func readResolved(path string) ([]resolvedRow, error) {
 			}
 		}
 		r := resolvedRow{typ: internOf(f[0]), priority: internOf(f[1]), immediate: f[3] == "t",
-			smartcard: f[5], stb: f[7], pin: f[8], ref: f[9]}
+			smartcard: f[5], stb: f[7], pin: f[8], ref: f[9], behind: f[12] == "t"}
 		var errs []error
 		r.scheduled, err = time.Parse("2006-01-02 15:04:05-07", f[2])
 		errs = append(errs, err)

@@ -72,7 +72,8 @@ func Request(t testing.TB, db *store.DB, o RequestOpts) int64 {
 // Requests inserts the requests in the order given, in one transaction of a
 // statement per thousand requests, and returns their ids in the same order. The
 // ids, and the numbers and sequence numbers taken from their sequences, rise in
-// that order.
+// that order. A PENDING request behind another of its card among them is marked as
+// waiting behind it (waits_behind), as the importer marks a file's rows.
 func Requests(t testing.TB, db *store.DB, reqs ...RequestOpts) []int64 {
 	t.Helper()
 	if len(reqs) == 0 {
@@ -145,6 +146,32 @@ func Requests(t testing.TB, db *store.DB, reqs ...RequestOpts) []int64 {
 		// not promised: sorted, the ids are the rows' in order.
 		sort.Slice(got, func(i, j int) bool { return got[i] < got[j] })
 		ids = append(ids, got...)
+	}
+	// Marked as the importer marks a file's rows (migration 000031): a PENDING
+	// request behind an earlier PENDING one of its card among these waits behind it.
+	// In the same transaction, so that the mark is true when anyone sees it.
+	var queued []struct {
+		ID   int64  `db:"id"`
+		Card string `db:"smartcard_ca_id"`
+		Seq  int64  `db:"sequence_number"`
+	}
+	if err := tx.SelectContext(ctx, &queued, `SELECT id, smartcard_ca_id, sequence_number FROM provisioning_requests
+	    WHERE id = ANY ($1) AND life_cycle_state = 'PENDING' AND smartcard_ca_id IS NOT NULL ORDER BY sequence_number`,
+		pq.Int64Array(ids)); err != nil {
+		t.Fatalf("pgtest: read requests back: %v", err)
+	}
+	var behind pq.Int64Array
+	seen := map[string]bool{}
+	for _, q := range queued {
+		if seen[q.Card] {
+			behind = append(behind, q.ID)
+		}
+		seen[q.Card] = true
+	}
+	if len(behind) > 0 {
+		if _, err := tx.ExecContext(ctx, `UPDATE provisioning_requests SET waits_behind = true WHERE id = ANY ($1)`, behind); err != nil {
+			t.Fatalf("pgtest: mark requests waiting behind others: %v", err)
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		t.Fatalf("pgtest: insert requests: %v", err)

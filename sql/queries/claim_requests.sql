@@ -35,10 +35,13 @@
 -- statistics are therefore refreshed when they hide pending rows
 -- (store.RefreshRequestStats: in the importer's transaction, and at a run's start).
 --
--- The heads are read in claim order from provisioning_requests_claim_due, whose last
+-- The heads are read in claim order from provisioning_requests_claim_next, whose last
 -- column is the time a request is due: the requests scheduled later or waiting for a
 -- retry are passed over in the index without reading their rows (each claim used to
--- read them all again). The planner could also read every due request (a bitmap scan,
+-- read them all again). The index holds no request marked as waiting behind an earlier
+-- one of its card (waits_behind, migration 000031): those the walk does not meet at
+-- all, where it read each one's row and its head's, at every claim. The mark is a
+-- hint that is never wrong when set; the head test below still decides. The planner could also read every due request (a bitmap scan,
 -- or a scan of the card queue index) and sort them all: plans it took on a queue of
 -- future dates and on stale statistics. The claim's transaction turns bitmap scans
 -- and sorts off (claim_settings.sql), so that the plan left is the walk.
@@ -68,6 +71,9 @@ heads AS (
     SELECT r.id, (r.priority = 'REGULAR')::int AS rank, r.sequence_number AS ord
     FROM provisioning_requests r
     WHERE r.life_cycle_state = 'PENDING'
+      -- Not marked as waiting behind an earlier request of its card (migration
+      -- 000031): those are not in the index, and the walk passes none of them.
+      AND NOT r.waits_behind
       -- Due: scheduled, and past any retry's backoff. Tested in the index, on each
       -- entry before its row is read (migration 000026).
       AND greatest(r.scheduled_date, r.next_attempt_at) <= now()
@@ -77,7 +83,7 @@ heads AS (
       AND r.sequence_number = (
           SELECT min(p.sequence_number) FROM provisioning_requests p
           WHERE p.smartcard_ca_id = r.smartcard_ca_id AND p.life_cycle_state = 'PENDING')
-    ORDER BY (r.priority = 'REGULAR'), r.sequence_number -- provisioning_requests_claim_due
+    ORDER BY (r.priority = 'REGULAR'), r.sequence_number -- provisioning_requests_claim_next
     LIMIT $5::int * $2::int
 ),
 -- A head both promoted and plain keeps its promoted place (the least rank, ord).

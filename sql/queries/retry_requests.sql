@@ -22,6 +22,9 @@ renumbered AS (
 )
 UPDATE provisioning_requests r
 SET life_cycle_state   = 'PENDING',
+    -- Back in the queue at its end: not marked as waiting (migration 000031), which
+    -- is never wrong (a request cancelled while it waited kept its mark).
+    waits_behind       = false,
     sequence_number    = n.seq,
     command_generation = r.command_generation + CASE WHEN n.bump THEN 1 ELSE 0 END,
     pin                = coalesce(NULLIF(n.pin, ''), r.pin),

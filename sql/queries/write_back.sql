@@ -33,6 +33,26 @@ WITH commit_mode AS MATERIALIZED (
                 $18::text[], $19::text[], $20::boolean[])
              AS a (id, outcome, batch_id, command_id, sent_at, answered_at, http_status, error_code, error_description, replayed)
     WHERE a.outcome <> ''
+), next_up AS (
+    -- The request right after each one this batch settles becomes its card's head:
+    -- it no longer waits behind another (waits_behind, migration 000031), and the
+    -- claim's index must hold it again. Read in this statement's snapshot, where the
+    -- settled request is still PENDING; only a request marked is written. Whichever
+    -- of two requests next to each other leaves PENDING first, each clears the one
+    -- after it (lever_cancel.sql too), so a mark never outlives the requests before
+    -- it. Not behind the guard: clearing a mark is never wrong, only a walk step more.
+    -- $22 and $23, parallel to $3: each request's smartcard and sequence number.
+    UPDATE provisioning_requests n
+    SET waits_behind = false
+    FROM unnest($4::text[], $22::text[], $23::bigint[]) AS h (state, smartcard_ca_id, sequence_number)
+    CROSS JOIN LATERAL (
+        SELECT p.id, p.waits_behind FROM provisioning_requests p
+        WHERE p.smartcard_ca_id = h.smartcard_ca_id AND p.life_cycle_state = 'PENDING'
+          AND p.sequence_number > h.sequence_number
+        ORDER BY p.sequence_number
+        LIMIT 1
+    ) x
+    WHERE h.state <> 'PENDING' AND x.waits_behind AND n.id = x.id
 )
 UPDATE provisioning_requests r
 SET life_cycle_state  = u.state,
