@@ -46,38 +46,44 @@ $$;
 -- UPDATE: a request that leaves PENDING (write-back, cancel) goes, one that comes
 -- back (retry) comes in, one that stays is updated if a column of its row here
 -- changed (claim, release, hold, reschedule, priority, a retry's wait), and nothing
--- is written for the others.
+-- is written for the others. One statement: the claims and write-backs fire this
+-- for every 100 or so requests, and each statement of a trigger costs its own
+-- join of the transition tables and its own start.
 CREATE FUNCTION pending_queue_update() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    DELETE FROM pending_queue q
-    USING old_rows o JOIN new_rows n ON n.id = o.id
-    WHERE o.life_cycle_state = 'PENDING'
-      AND (n.life_cycle_state <> 'PENDING' OR n.smartcard_ca_id <> o.smartcard_ca_id
-           OR n.sequence_number <> o.sequence_number)
-      AND q.smartcard_ca_id = o.smartcard_ca_id AND q.sequence_number = o.sequence_number;
-
-    UPDATE pending_queue q
-    SET number = n.number, type = n.type, priority = n.priority, scheduled_date = n.scheduled_date,
-        created_at = n.created_at, held = n.held_at IS NOT NULL, next_attempt_at = n.next_attempt_at,
-        lease_expires_at = n.lease_expires_at
-    FROM old_rows o JOIN new_rows n ON n.id = o.id
-    WHERE o.life_cycle_state = 'PENDING' AND n.life_cycle_state = 'PENDING'
-      AND n.smartcard_ca_id = o.smartcard_ca_id AND n.sequence_number = o.sequence_number
-      AND (n.number, n.type, n.priority, n.scheduled_date, n.created_at, n.held_at IS NOT NULL,
-           n.next_attempt_at, n.lease_expires_at)
-          IS DISTINCT FROM
-          (o.number, o.type, o.priority, o.scheduled_date, o.created_at, o.held_at IS NOT NULL,
-           o.next_attempt_at, o.lease_expires_at)
-      AND q.smartcard_ca_id = n.smartcard_ca_id AND q.sequence_number = n.sequence_number;
-
+    WITH changed AS MATERIALIZED (
+        SELECT o.smartcard_ca_id AS old_card, o.sequence_number AS old_seq,
+               o.life_cycle_state = 'PENDING' AS was_pending, n.life_cycle_state = 'PENDING' AS is_pending,
+               n.smartcard_ca_id = o.smartcard_ca_id AND n.sequence_number = o.sequence_number AS same_key,
+               n.smartcard_ca_id, n.sequence_number, n.number, n.type, n.priority, n.scheduled_date,
+               n.created_at, n.held_at IS NOT NULL AS held, n.next_attempt_at, n.lease_expires_at
+        FROM old_rows o JOIN new_rows n ON n.id = o.id
+        WHERE (o.life_cycle_state = 'PENDING' OR n.life_cycle_state = 'PENDING')
+          AND (o.life_cycle_state, o.smartcard_ca_id, o.sequence_number, o.number, o.type, o.priority,
+               o.scheduled_date, o.created_at, o.held_at IS NOT NULL, o.next_attempt_at, o.lease_expires_at)
+              IS DISTINCT FROM
+              (n.life_cycle_state, n.smartcard_ca_id, n.sequence_number, n.number, n.type, n.priority,
+               n.scheduled_date, n.created_at, n.held_at IS NOT NULL, n.next_attempt_at, n.lease_expires_at)
+    ), gone AS (
+        DELETE FROM pending_queue q
+        USING changed c
+        WHERE c.was_pending AND NOT (c.is_pending AND c.same_key)
+          AND q.smartcard_ca_id = c.old_card AND q.sequence_number = c.old_seq
+    ), kept AS (
+        UPDATE pending_queue q
+        SET number = c.number, type = c.type, priority = c.priority, scheduled_date = c.scheduled_date,
+            created_at = c.created_at, held = c.held, next_attempt_at = c.next_attempt_at,
+            lease_expires_at = c.lease_expires_at
+        FROM changed c
+        WHERE c.was_pending AND c.is_pending AND c.same_key
+          AND q.smartcard_ca_id = c.smartcard_ca_id AND q.sequence_number = c.sequence_number
+    )
     INSERT INTO pending_queue (smartcard_ca_id, sequence_number, number, type, priority, scheduled_date,
                                created_at, held, next_attempt_at, lease_expires_at)
-    SELECT n.smartcard_ca_id, n.sequence_number, n.number, n.type, n.priority, n.scheduled_date,
-           n.created_at, n.held_at IS NOT NULL, n.next_attempt_at, n.lease_expires_at
-    FROM old_rows o JOIN new_rows n ON n.id = o.id
-    WHERE n.life_cycle_state = 'PENDING'
-      AND (o.life_cycle_state <> 'PENDING' OR n.smartcard_ca_id <> o.smartcard_ca_id
-           OR n.sequence_number <> o.sequence_number);
+    SELECT smartcard_ca_id, sequence_number, number, type, priority, scheduled_date,
+           created_at, held, next_attempt_at, lease_expires_at
+    FROM changed
+    WHERE is_pending AND NOT (was_pending AND same_key);
     RETURN NULL;
 END
 $$;
