@@ -3,14 +3,13 @@
 -- columns alone, and read from the wide table each PENDING request was one page
 -- (issue 16, part 3: at 10 million requests the PENDING ones lie one to a page among
 -- the settled ones, 41,000 on 40,967 pages, out of shared_buffers: 0.2-1 s a
--- status). Here about 60 to a page, small enough to stay in shared_buffers.
+-- status). Here about 55 to a page (12,018 on 215 pages in the history bench).
 --
 -- Kept by statement triggers over the transition tables, in the transaction that
 -- changes the request: a row here follows its request's own row (nothing here
 -- depends on another request, so concurrent writers cannot leave it wrong), and a
--- snapshot sees both alike. Keyed by smartcard and sequence number, the card
--- queue's order, which the status query reads in; the triggers find a row by them
--- (the request's old values), so one index serves both.
+-- snapshot sees both alike. Keyed by smartcard and sequence number: the triggers
+-- find a row by its request's old values, and need no index on the request's id.
 --
 -- Not an index-only scan of a covering partial index on provisioning_requests: the
 -- visibility map is not set on the pages the importer and the write-backs have just
