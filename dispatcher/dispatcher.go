@@ -128,6 +128,11 @@ func (d *Dispatcher) Run(ctx context.Context) (Summary, error) {
 		if _, cerr := d.db.ExecContext(bg, provsql.CompactSettledCounts); cerr != nil {
 			log.WithError(cerr).Warn("could not compact the settled requests' counts")
 		}
+		// The rows its claims and write-backs left dead in pending_queue, which
+		// status reads whole (sql/queries/vacuum_pending_queue.sql).
+		if _, verr := d.db.ExecContext(bg, provsql.VacuumPendingQueue); verr != nil {
+			log.WithError(verr).Warn("could not vacuum the pending queue")
+		}
 	}
 	log.WithFields(logrus.Fields{
 		"state": state, "claimed": sum.Claimed, "completed": sum.Completed, "rejected": sum.Rejected,

@@ -309,8 +309,8 @@ func pages(cfg Config, now time.Time) []page {
 	// The overview's statements as it runs them: PENDING counted up to its cap, and
 	// above it the settled groups alone (console.OverviewPendingCap).
 	overview := page{name: "overview", path: "/console/", plan: explainSQL(
-		query{"pending up to the cap", provsql.PendingCount, "provisioning_requests", []any{console.OverviewPendingCap + 1}},
-		query{"queue counts", provsql.QueueCounts, "provisioning_requests", []any{now, cfg.Requests-cfg.Requests*95/100 <= console.OverviewPendingCap}},
+		query{"pending up to the cap", provsql.PendingCount, "pending_queue", []any{console.OverviewPendingCap + 1}},
+		query{"queue counts", provsql.QueueCounts, "pending_queue", []any{now, cfg.Requests-cfg.Requests*95/100 <= console.OverviewPendingCap}},
 		query{"errors of the day", provsql.TopErrors, "provisioning_requests", []any{now.Add(-24 * time.Hour), 10}},
 		query{"last job runs", provsql.LastJobRuns, "job_runs", nil},
 	)}

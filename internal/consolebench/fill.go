@@ -104,7 +104,7 @@ func fill(ctx context.Context, cfg Config, dsn string) (time.Duration, error) {
 	for _, st := range []struct {
 		name string
 		args []any
-	}{{"settled_counts", nil}, {"rejected_counts", nil}, {"processes", []any{now}}, {"job_runs", []any{now}}, {"audit_log", []any{now}}} {
+	}{{"settled_counts", nil}, {"rejected_counts", nil}, {"pending_queue", nil}, {"processes", []any{now}}, {"job_runs", []any{now}}, {"audit_log", []any{now}}} {
 		if err := exec(st.name, statement(st.name), st.args...); err != nil {
 			return 0, err
 		}
@@ -120,6 +120,7 @@ func fill(ctx context.Context, cfg Config, dsn string) (time.Duration, error) {
 		"VACUUM ANALYZE job_runs",
 		"VACUUM ANALYZE audit_log",
 		"VACUUM ANALYZE settled_counts",
+		"VACUUM ANALYZE pending_queue",
 		fmt.Sprintf("CREATE TABLE consolebench_filled AS SELECT %d::bigint AS requests", cfg.Requests),
 	} {
 		if err := exec(strings.Fields(s)[0]+" "+strings.Fields(s)[1], s); err != nil {

@@ -85,6 +85,14 @@ FROM provisioning_requests
 WHERE life_cycle_state <> 'PENDING'
 GROUP BY life_cycle_state, type, priority
 
+-- name: pending_queue
+INSERT INTO pending_queue (smartcard_ca_id, sequence_number, number, type, priority, scheduled_date,
+                           created_at, held, next_attempt_at, lease_expires_at)
+SELECT smartcard_ca_id, sequence_number, number, type, priority, scheduled_date,
+       created_at, held_at IS NOT NULL, next_attempt_at, lease_expires_at
+FROM provisioning_requests
+WHERE life_cycle_state = 'PENDING'
+
 -- name: rejected_counts
 INSERT INTO rejected_counts (minute, error_code, n)
 SELECT date_trunc('minute', executed_date, 'UTC'), coalesce(error_code, ''), count(*)
