@@ -128,10 +128,10 @@ func (d *Dispatcher) Run(ctx context.Context) (Summary, error) {
 		if _, cerr := d.db.ExecContext(bg, provsql.CompactSettledCounts); cerr != nil {
 			log.WithError(cerr).Warn("could not compact the settled requests' counts")
 		}
-		// The rows its claims and write-backs left dead in pending_queue, which
-		// status reads whole (sql/queries/vacuum_pending_queue.sql).
-		if _, verr := d.db.ExecContext(bg, provsql.VacuumPendingQueue); verr != nil {
-			log.WithError(verr).Warn("could not vacuum the pending queue")
+		// The rows its claims, write-backs and the compaction left dead in the
+		// tables status reads whole (sql/queries/vacuum_queue_tables.sql).
+		if _, verr := d.db.ExecContext(bg, provsql.VacuumQueueTables); verr != nil {
+			log.WithError(verr).Warn("could not vacuum the pending queue and the counts")
 		}
 	}
 	log.WithFields(logrus.Fields{

@@ -48,8 +48,8 @@ func Housekeeping(ctx context.Context, env Env) (Result, error) {
 	if _, err := env.DB.ExecContext(ctx, provsql.CompactSettledCounts); err != nil {
 		errs = append(errs, fmt.Errorf("compact the settled counts: %w", err))
 	}
-	if _, err := env.DB.ExecContext(ctx, provsql.VacuumPendingQueue); err != nil {
-		errs = append(errs, fmt.Errorf("vacuum the pending queue: %w", err))
+	if _, err := env.DB.ExecContext(ctx, provsql.VacuumQueueTables); err != nil {
+		errs = append(errs, fmt.Errorf("vacuum the pending queue and the counts: %w", err))
 	}
 	if h.RunsAfter > 0 {
 		for key, q := range map[string]string{"job_runs_deleted": provsql.HousekeepingDeleteJobRuns, "processes_deleted": provsql.HousekeepingDeleteProcesses} {

@@ -220,7 +220,7 @@ func TestPendingQueueFollowsTheTable(t *testing.T) {
 		{"lease released", exec(`UPDATE provisioning_requests SET claimed_by = NULL, lease_expires_at = NULL WHERE claimed_by = 99`)},
 		{"request moved to another card", exec(`UPDATE provisioning_requests SET smartcard_ca_id = $1 WHERE smartcard_ca_id = $2 AND priority = 'EXPRESS'`, cardC, cardD)},
 		{"deleted", exec(`DELETE FROM provisioning_requests WHERE smartcard_ca_id = $1`, cardE)},
-		{"vacuumed", exec(provsql.VacuumPendingQueue)},
+		{"vacuumed", exec(provsql.VacuumQueueTables)},
 		{"truncated", exec(`TRUNCATE provisioning_requests`)},
 		{"inserted after", exec(`INSERT INTO provisioning_requests (type, smartcard_ca_id) VALUES ('PAIR', $1), ('PAIR', $1)`, cardA)},
 	}

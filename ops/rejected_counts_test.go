@@ -79,3 +79,60 @@ func TestRejectedCountsFollowTheTable(t *testing.T) {
 		}
 	}
 }
+
+// TestCountTablesStaySmall: every compaction deletes the count tables' rows and
+// writes their sums again, so without the vacuum that follows it at a run's end and
+// in housekeeping (vacuum_queue_tables.sql) each compaction leaves a whole dead copy
+// of them, and status reads them whole (rejected_counts grew to 2,571 pages for 6,255
+// live rows on a 10M bench database). After many compactions each table stays within
+// a few pages of its live rows.
+func TestCountTablesStaySmall(t *testing.T) {
+	db, _ := pgtest.New(t)
+	// One minute for the whole test, so that a minute turning over meanwhile adds
+	// no row of its own.
+	base := time.Now().UTC().Truncate(time.Minute)
+	// A day of rejections, 500 minutes, two error codes each, and settled counts.
+	db.MustExec(`INSERT INTO rejected_counts (minute, error_code, n)
+		SELECT $1::timestamptz - make_interval(mins => m), c, 1
+		FROM generate_series(1, 500) m, (VALUES ('E_BUSY'), ('E_NOT_PAIRED')) v(c)`, base)
+	db.MustExec(`INSERT INTO settled_counts (life_cycle_state, type, priority, n)
+		SELECT 'COMPLETED', 'PAIR', 'REGULAR', 1 FROM generate_series(1, 1000)`)
+	for _, tc := range []struct {
+		name   string
+		vacuum bool
+		// maxPages: the most pages rejected_counts may take after the compactions.
+		minPages, maxPages int64
+	}{
+		// Without the vacuum the dead copies pile up: the test can tell.
+		{"compactions alone", false, 20, 1 << 30},
+		{"compactions each followed by the vacuum", true, 0, 12},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for i := 0; i < 20; i++ {
+				// Another minute's rejection, as a run appends between compactions.
+				db.MustExec(`INSERT INTO rejected_counts (minute, error_code, n) VALUES ($1, 'E_BUSY', 1)`, base)
+				db.MustExec(provsql.CompactSettledCounts)
+				if tc.vacuum {
+					db.MustExec(provsql.VacuumQueueTables)
+				}
+			}
+			var pages int64
+			if err := db.Get(&pages, `SELECT pg_relation_size('rejected_counts') / current_setting('block_size')::int`); err != nil {
+				t.Fatal(err)
+			}
+			if pages < tc.minPages || pages > tc.maxPages {
+				t.Errorf("rejected_counts takes %d pages after 20 compactions, want %d to %d", pages, tc.minPages, tc.maxPages)
+			}
+			var live int64
+			if err := db.Get(&live, `SELECT count(*) FROM rejected_counts`); err != nil {
+				t.Fatal(err)
+			}
+			if live != 1001 {
+				t.Errorf("rejected_counts holds %d rows, want 1,001 (500 minutes x 2 codes and the current minute)", live)
+			}
+			if tc.vacuum {
+				db.MustExec(`VACUUM FULL rejected_counts`) // the next case starts from the live rows alone
+			}
+		})
+	}
+}

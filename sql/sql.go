@@ -203,8 +203,8 @@ var (
 	HousekeepingDeleteRequests string
 	//go:embed queries/compact_settled_counts.sql
 	CompactSettledCounts string
-	//go:embed queries/vacuum_pending_queue.sql
-	VacuumPendingQueue string
+	//go:embed queries/vacuum_queue_tables.sql
+	VacuumQueueTables string
 	//go:embed queries/housekeeping_delete_job_runs.sql
 	HousekeepingDeleteJobRuns string
 	//go:embed queries/housekeeping_delete_processes.sql

@@ -4,4 +4,4 @@
 -- counted on (it is off on some servers, and its thresholds are a fraction of the
 -- table). The table is small, so this takes milliseconds; SKIP_LOCKED: a run that
 -- ends while another one vacuums does not wait for it. Not in a transaction.
-VACUUM (SKIP_LOCKED) pending_queue
+VACUUM (SKIP_LOCKED) pending_queue, settled_counts, rejected_counts
