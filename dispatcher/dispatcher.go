@@ -130,8 +130,10 @@ func (d *Dispatcher) Run(ctx context.Context) (Summary, error) {
 		}
 		// The rows its claims, write-backs and the compaction left dead in the
 		// tables status reads whole (sql/queries/vacuum_queue_tables.sql).
-		if _, verr := d.db.ExecContext(bg, provsql.VacuumQueueTables); verr != nil {
-			log.WithError(verr).Warn("could not vacuum the pending queue and the counts")
+		if compacted, verr := store.TidyQueueTables(bg, d.db); verr != nil {
+			log.WithError(verr).Warn("could not tidy the pending queue and the counts")
+		} else if compacted {
+			log.Debug("the pending queue was sparse: rewritten")
 		}
 	}
 	log.WithFields(logrus.Fields{

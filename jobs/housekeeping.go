@@ -14,6 +14,7 @@ import (
 	"github.com/provisioner/provisioner/importer"
 	"github.com/provisioner/provisioner/instances"
 	provsql "github.com/provisioner/provisioner/sql"
+	"github.com/provisioner/provisioner/store"
 )
 
 // requestSlice is how many requests one statement deletes: small enough that no
@@ -48,8 +49,8 @@ func Housekeeping(ctx context.Context, env Env) (Result, error) {
 	if _, err := env.DB.ExecContext(ctx, provsql.CompactSettledCounts); err != nil {
 		errs = append(errs, fmt.Errorf("compact the settled counts: %w", err))
 	}
-	if _, err := env.DB.ExecContext(ctx, provsql.VacuumQueueTables); err != nil {
-		errs = append(errs, fmt.Errorf("vacuum the pending queue and the counts: %w", err))
+	if _, err := store.TidyQueueTables(ctx, env.DB); err != nil {
+		errs = append(errs, err)
 	}
 	if h.RunsAfter > 0 {
 		for key, q := range map[string]string{"job_runs_deleted": provsql.HousekeepingDeleteJobRuns, "processes_deleted": provsql.HousekeepingDeleteProcesses} {

@@ -205,6 +205,10 @@ var (
 	CompactSettledCounts string
 	//go:embed queries/vacuum_queue_tables.sql
 	VacuumQueueTables string
+	//go:embed queries/pending_queue_sparse.sql
+	PendingQueueSparse string
+	//go:embed queries/compact_pending_queue.sql
+	CompactPendingQueue string
 	//go:embed queries/housekeeping_delete_job_runs.sql
 	HousekeepingDeleteJobRuns string
 	//go:embed queries/housekeeping_delete_processes.sql

@@ -1,0 +1,37 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	provsql "github.com/provisioner/provisioner/sql"
+)
+
+// TidyQueueTables clears the dead rows of the small tables that status reads whole
+// (pending_queue, settled_counts, rejected_counts: vacuum_queue_tables.sql) and, when
+// pending_queue has become sparse (the pages of a past bulk queue holding the few
+// requests left), rewrites it without waiting for a lock
+// (compact_pending_queue.sql). It reports whether it rewrote the table. At the end
+// of a processing run and by housekeeping: autovacuum cannot be counted on, and
+// never rewrites a table.
+func TidyQueueTables(ctx context.Context, db *DB) (compacted bool, err error) {
+	if _, err := db.ExecContext(ctx, provsql.VacuumQueueTables); err != nil {
+		return false, fmt.Errorf("vacuum the queue tables: %w", err)
+	}
+	var sparse bool
+	if err := db.GetContext(ctx, &sparse, provsql.PendingQueueSparse); err != nil {
+		return false, fmt.Errorf("measure the pending queue: %w", err)
+	}
+	if !sparse {
+		return false, nil
+	}
+	if _, err := db.ExecContext(ctx, provsql.CompactPendingQueue); err != nil {
+		return false, fmt.Errorf("compact the pending queue: %w", err)
+	}
+	// A rewrite skipped for a lock is only a warning of the server's: whether the
+	// table is still sparse tells (VACUUM FULL sets pg_class's figures).
+	if err := db.GetContext(ctx, &sparse, provsql.PendingQueueSparse); err != nil {
+		return false, fmt.Errorf("measure the pending queue: %w", err)
+	}
+	return !sparse, nil
+}
