@@ -166,10 +166,14 @@ func (b *Browser) Do(steps ...chromedp.Action[chromedp.Void]) {
 	}
 }
 
-// staleNode: the error of a protocol call on a node of a page since replaced.
+// staleNode: the error of a protocol call on a node of a page since replaced. The
+// browser words it two ways, by the call: "No node with given id found", and "Could
+// not find node with given id" (the calls that scroll to a node and measure it before
+// a click: CI's TestBrowserAdmin failed on it clicking Back on a page just loaded). Both
+// come before any input is sent, so the step can be run again.
 func staleNode(err error) bool {
 	var e *cdproto.Error
-	return errors.As(err, &e) && e.Message == "No node with given id found"
+	return errors.As(err, &e) && (e.Message == "No node with given id found" || e.Message == "Could not find node with given id")
 }
 
 func (b *Browser) fail(msg string) {
