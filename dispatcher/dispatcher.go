@@ -120,16 +120,12 @@ func (d *Dispatcher) Run(ctx context.Context) (Summary, error) {
 	if ferr := d.recordEnd(bg, &sum, state, msg, log); ferr != nil && err == nil {
 		err = ferr
 	}
-	// The run's write-backs appended the changes of the settled requests' counts:
-	// summed now, status reads a few rows (sql/queries/compact_settled_counts.sql).
-	// Not on the Web API's or the importer's path, which send few. Only logged: the
-	// counts stay right, only longer to sum.
+	// The run's write-backs appended the changes of the settled requests' counts,
+	// and its claims and write-backs left dead rows in the tables status reads whole:
+	// summed and cleared now (store.TidyQueueTables). Not on the Web API's or the
+	// importer's path, which send few. Only logged: the counts stay right, only
+	// longer to sum.
 	if d.opts.RequestID == 0 && d.opts.FileID == 0 && sum.Completed+sum.Rejected > 0 {
-		if _, cerr := d.db.ExecContext(bg, provsql.CompactSettledCounts); cerr != nil {
-			log.WithError(cerr).Warn("could not compact the settled requests' counts")
-		}
-		// The rows its claims, write-backs and the compaction left dead in the
-		// tables status reads whole (sql/queries/vacuum_queue_tables.sql).
 		if compacted, verr := store.TidyQueueTables(bg, d.db); verr != nil {
 			log.WithError(verr).Warn("could not tidy the pending queue and the counts")
 		} else if compacted {

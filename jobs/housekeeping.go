@@ -44,11 +44,8 @@ func Housekeeping(ctx context.Context, env Env) (Result, error) {
 			errs = append(errs, err)
 		}
 	}
-	// The deltas of the settled requests' counts, summed (see
-	// sql/queries/compact_settled_counts.sql): housekeeping's deletions add some.
-	if _, err := env.DB.ExecContext(ctx, provsql.CompactSettledCounts); err != nil {
-		errs = append(errs, fmt.Errorf("compact the settled counts: %w", err))
-	}
+	// The deltas of the counts, summed, and the small tables status reads vacuumed
+	// (store.TidyQueueTables): housekeeping's deletions add some.
 	if _, err := store.TidyQueueTables(ctx, env.DB); err != nil {
 		errs = append(errs, err)
 	}

@@ -7,14 +7,20 @@ import (
 	provsql "github.com/provisioner/provisioner/sql"
 )
 
-// TidyQueueTables clears the dead rows of the small tables that status reads whole
-// (pending_queue, settled_counts, rejected_counts: vacuum_queue_tables.sql) and, when
+// TidyQueueTables sums the deltas of the settled and rejected requests' counts
+// (compact_settled_counts.sql), clears the dead rows that leaves, and those of the
+// other small table that status reads whole (pending_queue, settled_counts,
+// rejected_counts: vacuum_queue_tables.sql; the vacuum must come after the
+// compaction, which rewrites the counts), and, when
 // pending_queue has become sparse (the pages of a past bulk queue holding the few
 // requests left), rewrites it without waiting for a lock
 // (compact_pending_queue.sql). It reports whether it rewrote the table. At the end
 // of a processing run and by housekeeping: autovacuum cannot be counted on, and
 // never rewrites a table.
 func TidyQueueTables(ctx context.Context, db *DB) (compacted bool, err error) {
+	if _, err := db.ExecContext(ctx, provsql.CompactSettledCounts); err != nil {
+		return false, fmt.Errorf("compact the settled counts: %w", err)
+	}
 	if _, err := db.ExecContext(ctx, provsql.VacuumQueueTables); err != nil {
 		return false, fmt.Errorf("vacuum the queue tables: %w", err)
 	}
