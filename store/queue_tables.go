@@ -7,13 +7,12 @@ import (
 	provsql "github.com/provisioner/provisioner/sql"
 )
 
-// TidyQueueTables sums the deltas of the settled and rejected requests' counts
-// (compact_settled_counts.sql), clears the dead rows that leaves, and those of the
-// other small table that status reads whole (pending_queue, settled_counts,
-// rejected_counts: vacuum_queue_tables.sql; the vacuum must come after the
-// compaction, which rewrites the counts), and, when
-// pending_queue has become sparse (the pages of a past bulk queue holding the few
-// requests left), rewrites it without waiting for a lock
+// TidyQueueTables keeps small the tables that status reads whole. It sums the
+// deltas of the settled and rejected requests' counts (compact_settled_counts.sql),
+// then vacuums pending_queue, settled_counts and rejected_counts
+// (vacuum_queue_tables.sql; after the compaction, which rewrites the counts), and,
+// when pending_queue has become sparse (the pages of a past bulk queue holding the
+// few requests left), rewrites it without waiting for a lock
 // (compact_pending_queue.sql). It reports whether it rewrote the table. At the end
 // of a processing run and by housekeeping: autovacuum cannot be counted on, and
 // never rewrites a table.
