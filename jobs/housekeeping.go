@@ -44,6 +44,17 @@ func Housekeeping(ctx context.Context, env Env) (Result, error) {
 			errs = append(errs, err)
 		}
 	}
+	// What the deletions and the runs' write-backs left dead, vacuumed: after this
+	// job's own deletions whatever the statistics say (they can lag).
+	if ctx.Err() == nil {
+		v, err := store.VacuumRequestHistory(ctx, env.DB, counts["requests_deleted"] > 0)
+		if v {
+			counts["requests_vacuumed"] = 1
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
 	// The deltas of the counts, summed, and the small tables status reads vacuumed
 	// (store.TidyQueueTables): housekeeping's deletions add some.
 	if _, err := store.TidyQueueTables(ctx, env.DB); err != nil {
@@ -85,6 +96,9 @@ func Housekeeping(ctx context.Context, env Env) (Result, error) {
 
 	res.Summary = fmt.Sprintf("files: %d moved, %d deleted; deleted %d requests (with their sends), %d job runs, %d processes, %d dead instances; marked %d dead processing runs FAILED, %d job runs ABANDONED",
 		counts["files_moved"], counts["files_deleted"], counts["requests_deleted"], counts["job_runs_deleted"], counts["processes_deleted"], gone, len(dead), n)
+	if counts["requests_vacuumed"] == 1 {
+		res.Summary += "; vacuumed the requests and their sends"
+	}
 	return res, errors.Join(errs...)
 }
 

@@ -76,7 +76,7 @@ func TestHousekeeping(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]int{"requests_deleted": 2, "job_runs_deleted": 2, "processes_deleted": 1, "processes_marked_failed": 1, "runs_abandoned": 1, "instances_deleted": 1}
+	want := map[string]int{"requests_deleted": 2, "requests_vacuumed": 1, "job_runs_deleted": 2, "processes_deleted": 1, "processes_marked_failed": 1, "runs_abandoned": 1, "instances_deleted": 1}
 	for k, v := range want {
 		if res.Counts[k] != v {
 			t.Errorf("%s = %d, want %d (%v)", k, res.Counts[k], v, res.Counts)
@@ -114,6 +114,8 @@ func TestHousekeeping(t *testing.T) {
 	e.Config.Housekeeping.RequestsAfter = 0
 	if res, _ := jobs.Housekeeping(context.Background(), e); res.Counts["requests_deleted"] != 0 || count(t, db, `SELECT count(*) FROM provisioning_requests`) != 3 {
 		t.Errorf("requests_after = 0 deleted requests")
+	} else if res.Counts["requests_vacuumed"] != 0 {
+		t.Errorf("vacuumed the requests with nothing deleted and few dead rows")
 	}
 }
 

@@ -209,6 +209,10 @@ var (
 	PendingQueueSparse string
 	//go:embed queries/compact_pending_queue.sql
 	CompactPendingQueue string
+	//go:embed queries/request_history_needs_vacuum.sql
+	RequestHistoryNeedsVacuum string
+	//go:embed queries/vacuum_request_history.sql
+	VacuumRequestHistory string
 	//go:embed queries/housekeeping_delete_job_runs.sql
 	HousekeepingDeleteJobRuns string
 	//go:embed queries/housekeeping_delete_processes.sql

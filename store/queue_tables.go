@@ -40,3 +40,25 @@ func TidyQueueTables(ctx context.Context, db *DB) (compacted bool, err error) {
 	}
 	return !sparse, nil
 }
+
+// VacuumRequestHistory vacuums provisioning_requests and request_attempts when force
+// is set (the caller has just deleted rows from them) or when the server's
+// statistics count more dead rows than request_history_needs_vacuum.sql allows. It
+// reports whether it vacuumed. By housekeeping: the deletions it makes and the
+// write-backs of the runs before it leave dead rows that, unvacuumed, slow the
+// claim and the importer by half at 10 million requests (docs/benchmarks.md), and
+// autovacuum cannot be counted on.
+func VacuumRequestHistory(ctx context.Context, db *DB, force bool) (bool, error) {
+	if !force {
+		if err := db.GetContext(ctx, &force, provsql.RequestHistoryNeedsVacuum); err != nil {
+			return false, fmt.Errorf("count the requests' dead rows: %w", err)
+		}
+		if !force {
+			return false, nil
+		}
+	}
+	if _, err := db.ExecContext(ctx, provsql.VacuumRequestHistory); err != nil {
+		return false, fmt.Errorf("vacuum the requests: %w", err)
+	}
+	return true, nil
+}

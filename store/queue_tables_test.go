@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/provisioner/provisioner/internal/pgtest"
 	"github.com/provisioner/provisioner/store"
@@ -68,4 +69,87 @@ func TestTidyQueueTables(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestVacuumRequestHistory: housekeeping's vacuum runs after its own deletions
+// however few (force), and otherwise only once the server counts more dead rows in
+// the requests or their sends than 10,000 + 2% of the live ones. What it vacuumed
+// takes the next rows in: an import after it does not grow the table.
+func TestVacuumRequestHistory(t *testing.T) {
+	for _, tc := range []struct {
+		name            string
+		rows, deleted   int
+		force, vacuumed bool
+	}{
+		{name: "own deletions, few", rows: 2000, deleted: 1000, force: true, vacuumed: true},
+		{name: "few dead rows", rows: 2000, deleted: 1000},
+		{name: "many dead rows", rows: 24000, deleted: 16000, vacuumed: true},
+		{name: "nothing dead", rows: 2000},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db, _ := pgtest.New(t)
+			ctx := context.Background()
+			db.MustExec(`INSERT INTO provisioning_requests (type, smartcard_ca_id, life_cycle_state, executed_date)
+				SELECT 'PAIR', 'card-' || i, 'COMPLETED', now() FROM generate_series(1, $1) i`, tc.rows)
+			// The deleting session flushes its statistics as soon as it idles
+			// (pg_stat_force_next_flush), not up to 10 s later.
+			conn, err := db.Connx(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			conn.ExecContext(ctx, `SELECT pg_stat_force_next_flush()`)
+			if _, err := conn.ExecContext(ctx, `DELETE FROM provisioning_requests WHERE id <= (SELECT min(id) FROM provisioning_requests) + $1 - 1`, tc.deleted); err != nil {
+				t.Fatal(err)
+			}
+			conn.Close()
+			stat := func(col string) int64 {
+				t.Helper()
+				var n int64
+				if err := db.Get(&n, `SELECT `+col+` FROM pg_stat_user_tables WHERE relid = 'provisioning_requests'::regclass`); err != nil {
+					t.Fatal(err)
+				}
+				return n
+			}
+			// The server has them once the deleting session's statistics are flushed,
+			// which it does when it goes idle.
+			for deadline := time.Now().Add(time.Minute); stat("n_dead_tup") != int64(tc.deleted); time.Sleep(10 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("the server counts %d dead rows after a minute, want %d", stat("n_dead_tup"), tc.deleted)
+				}
+			}
+			size := func() (n int64) {
+				t.Helper()
+				if err := db.Get(&n, `SELECT pg_relation_size('provisioning_requests')`); err != nil {
+					t.Fatal(err)
+				}
+				return n
+			}
+			before, vacuums := size(), stat("vacuum_count")
+			vacuumed, err := store.VacuumRequestHistory(ctx, db, tc.force)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if vacuumed != tc.vacuumed || stat("vacuum_count")-vacuums != int64(btoi(tc.vacuumed)) {
+				t.Errorf("vacuumed %v (vacuum_count %d more), want %v", vacuumed, stat("vacuum_count")-vacuums, tc.vacuumed)
+			}
+			if !tc.vacuumed || tc.deleted == 0 {
+				return
+			}
+			if dead := stat("n_dead_tup"); dead != 0 {
+				t.Errorf("%d dead rows after the vacuum", dead)
+			}
+			db.MustExec(`INSERT INTO provisioning_requests (type, smartcard_ca_id)
+				SELECT 'PAIR', 'new-' || i FROM generate_series(1, $1) i`, tc.deleted)
+			if after := size(); after != before {
+				t.Errorf("as many new rows as were deleted grew the table from %d to %d bytes: the vacuum freed no room", before, after)
+			}
+		})
+	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
