@@ -19,7 +19,8 @@
 // process`, against the simulator over HTTP), the Web API's creates at a
 // concurrency and its shows (api.Server over HTTP), and the operator's reads as the
 // commands make them (ops.Snapshot for `status`, ops.List for `requests list`
-// with each filter). The table gives medians, the ratio of the largest history's
+// with each filter), then, on every database, the housekeeping job as it runs each
+// night (its vacuum of the day's dead rows; it deletes nothing there). The table gives medians, the ratio of the largest history's
 // figure to the baseline's and the goals: throughputs at least 0.9x, reads under
 // 50 ms. Last, on the largest history, the processing run alone and while the
 // housekeeping job deletes the oldest part of the history, alternated (goal 0.8x):

@@ -17,7 +17,8 @@ func (b *bench) print(w io.Writer, hk *housekeepingFigures, took time.Duration) 
 		size(c.Sizes[len(c.Sizes)-1]), c.Days, c.Cards, cpus())
 	fmt.Fprintf(w, "each round, on every database in turn: import %d rows, one processing run over them (defaults: batch 100, concurrency 4,\n"+
 		"simulator over HTTP), %d Web API shows, %d times each operator's read; then Web API creates at concurrency %d for %v on each\n"+
-		"database, in %d slices alternated between them; %d rounds, medians (load average %s)\n\n",
+		"database, in %d slices alternated between them; then the nightly housekeeping job on each (its vacuum); %d rounds,\n"+
+		"medians (load average %s)\n\n",
 		c.ImportRows, c.Shows, c.Reads, c.Concurrency, c.CreateTime, c.CreateSlices, c.Rounds, b.loadRange())
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight|tabwriter.Debug)
 	head := []string{"figure"}
