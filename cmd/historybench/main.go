@@ -34,6 +34,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&cfg.HousekeepAge, "housekeep-age", 75*24*time.Hour, "housekeeping deletes requests settled longer ago (0: not measured)")
 	fs.StringVar(&cfg.ServerURL, "server", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable",
 		"URL of any database on the server; the bench's databases are created beside it")
+	fs.StringVar(&cfg.Cluster, "cluster", "", "run on a PostgreSQL cluster of the bench's own under this directory, set up as docs/operating.md recommends (-server is then not used); kept, stopped, with -keep, and started again by the next run")
 	fs.StringVar(&cfg.TempDir, "tmp", "", "where the generated files go (default: the system's temporary directory)")
 	fs.BoolVar(&cfg.Keep, "keep", false, "keep the databases and the generated files")
 	fs.BoolVar(&cfg.Reuse, "reuse", false, "use the databases an earlier -keep run left, migrated, instead of filling them again")

@@ -8,25 +8,25 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/provisioner/provisioner/internal/chaos"
+	"github.com/provisioner/provisioner/internal/pgcluster"
 )
 
 // The scenarios that restart PostgreSQL or exhaust its connections share one cluster
 // of their own (scenarios 2 and 5); each has its own database on it.
 var (
 	clusterOnce sync.Once
-	cluster     *chaos.Cluster
+	cluster     *pgcluster.Cluster
 	clusterErr  error
 )
 
 // ownCluster is the shared cluster, started on first use and stopped by TestMain;
 // the test is skipped, saying why, where this machine cannot make one.
-func ownCluster(t *testing.T) *chaos.Cluster {
+func ownCluster(t *testing.T) *pgcluster.Cluster {
 	t.Helper()
 	clusterOnce.Do(func() {
-		cluster, clusterErr = chaos.StartCluster(os.TempDir(), nil, map[string]string{"max_connections": "40"}, nil)
+		cluster, clusterErr = pgcluster.Start(os.TempDir(), nil, map[string]string{"max_connections": "40"}, nil)
 	})
-	if errors.Is(clusterErr, chaos.ErrNoCluster) {
+	if errors.Is(clusterErr, pgcluster.ErrNoCluster) {
 		t.Skipf("skipped: %v", clusterErr)
 	}
 	if clusterErr != nil {
@@ -42,7 +42,7 @@ func stopCluster() {
 }
 
 // clusterDB creates a migrated database on c for t and returns its URL.
-func clusterDB(t *testing.T, c *chaos.Cluster, host string) string {
+func clusterDB(t *testing.T, c *pgcluster.Cluster, host string) string {
 	t.Helper()
 	b := make([]byte, 4)
 	rand.Read(b)

@@ -10,9 +10,9 @@
 // reduced form of each runs in `make test`; `make chaos` runs the full forms with
 // -chaos and prints their table (docs/chaos.md).
 //
-// The package itself holds what the scenarios need and a test could not fake:
-// Cluster, a PostgreSQL cluster of the test's own (initdb, pg_ctl restart -m fast
-// and -m immediate, listen addresses of its own). The TCP proxy the scenarios switch
-// between passing, refusing and blackholing connections is the project's one,
-// internal/tcpproxy (through internal/pgtest.NewProxy).
+// The scenarios that restart PostgreSQL run it on a cluster of their own
+// (internal/pgcluster: initdb, pg_ctl restart -m fast and -m immediate, listen
+// addresses of its own). The TCP proxy the scenarios switch between passing,
+// refusing and blackholing connections is the project's one, internal/tcpproxy
+// (through internal/pgtest.NewProxy).
 package chaos

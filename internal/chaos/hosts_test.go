@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/provisioner/provisioner/internal/chaos"
+	"github.com/provisioner/provisioner/internal/pgcluster"
 )
 
 // host is a network namespace joined to the root namespace by a veth pair on a /30
@@ -118,10 +118,10 @@ func TestHosts(t *testing.T) {
 	// FIN): then its sessions end, and with them the row locks of a transaction
 	// they had open and their connection slots. (The scheduler's job locks are
 	// rows with a lease, which runs out on its own: jobs.Ledger.)
-	c, err := chaos.StartCluster(os.TempDir(), addrs, map[string]string{
+	c, err := pgcluster.Start(os.TempDir(), addrs, map[string]string{
 		"max_connections": "100", "tcp_keepalives_idle": "2", "tcp_keepalives_interval": "1", "tcp_keepalives_count": "3",
 	}, []string{"host all all 10.231.0.0/16 trust"})
-	if errors.Is(err, chaos.ErrNoCluster) {
+	if errors.Is(err, pgcluster.ErrNoCluster) {
 		t.Skipf("skipped: %v", err)
 	}
 	if err != nil {

@@ -59,8 +59,13 @@ type Config struct {
 	// ServerURL is a postgres:// URL of any database on the server; the bench's
 	// databases are created beside it and dropped at the end.
 	ServerURL string
-	TempDir   string
-	Keep      bool // keep the databases and the work directory
+	// Cluster, when set, is a directory where the bench runs a PostgreSQL cluster
+	// of its own (made there, or started again after a Keep run) with the settings
+	// docs/operating.md recommends (clusterSettings), instead of ServerURL's server;
+	// thrown away at the end unless Keep.
+	Cluster string
+	TempDir string
+	Keep    bool // keep the databases and the work directory
 	// Reuse: databases kept by an earlier run (Keep) with the same fleet and
 	// history are migrated and used as they are, instead of filled again: for
 	// measuring a change of the code without waiting for the fill.
@@ -125,6 +130,8 @@ type bench struct {
 	// nonce seeds the files: another run on reused databases imports new content,
 	// not duplicates of the last run's.
 	nonce uint64
+	// server: the server's settings that matter here (serverSettings), for the table.
+	server string
 }
 
 // Run runs the bench and prints its table to out.
@@ -155,6 +162,14 @@ func Run(ctx context.Context, cfg Config, out io.Writer) error {
 	} else {
 		defer os.RemoveAll(b.work)
 	}
+	if cfg.Cluster != "" {
+		done, err := b.openCluster(cfg.Cluster)
+		if err != nil {
+			return err
+		}
+		defer done()
+	}
+	b.server = b.settings(ctx)
 	defer b.teardown()
 	if err := b.setup(ctx); err != nil {
 		return err

@@ -15,6 +15,11 @@ func (b *bench) print(w io.Writer, hk *housekeepingFigures, took time.Duration) 
 	c := b.cfg
 	fmt.Fprintf(w, "History bench: the same work beside 0 to %s settled requests (spread over %d days, %d cards, %d CPUs)\n",
 		size(c.Sizes[len(c.Sizes)-1]), c.Days, c.Cards, cpus())
+	where := "the server of -server"
+	if c.Cluster != "" {
+		where = "a cluster of the bench's own, set up as docs/operating.md recommends"
+	}
+	fmt.Fprintf(w, "on %s: %s\n", where, b.server)
 	fmt.Fprintf(w, "each round, on every database in turn: import %d rows, one processing run over them (defaults: batch 100, concurrency 4,\n"+
 		"simulator over HTTP), %d Web API shows, %d times each operator's read; then Web API creates at concurrency %d for %v on each\n"+
 		"database, in %d slices alternated between them; then the nightly housekeeping job on each (its vacuum); %d rounds,\n"+

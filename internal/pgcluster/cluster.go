@@ -1,4 +1,4 @@
-package chaos
+package pgcluster
 
 import (
 	"errors"
@@ -19,8 +19,8 @@ const PGBin = "/usr/lib/postgresql/15/bin"
 // initdb, or running as root with no postgres user to run it as).
 var ErrNoCluster = errors.New("no PostgreSQL cluster of our own")
 
-// Cluster is a PostgreSQL cluster that a test made with initdb, on a port of its
-// own, so that it can restart it (fast or immediate) and choose its settings without
+// Cluster is a PostgreSQL cluster made with initdb, on a port of its own, so that
+// its maker can restart it (fast or immediate) and choose its settings without
 // touching the machine's server. As root it runs as the postgres user, as PostgreSQL
 // refuses to run as root.
 type Cluster struct {
@@ -31,10 +31,10 @@ type Cluster struct {
 	asPG  bool
 }
 
-// StartCluster makes and starts a cluster in a new directory under parent, listening
+// Start makes and starts a cluster in a new directory under parent, listening
 // on 127.0.0.1 and extra (addresses the caller created), with settings added to
 // postgresql.conf and lines added to pg_hba.conf (trust for loopback is there).
-func StartCluster(parent string, extra []string, settings map[string]string, hba []string) (*Cluster, error) {
+func Start(parent string, extra []string, settings map[string]string, hba []string) (*Cluster, error) {
 	if _, err := os.Stat(filepath.Join(PGBin, "initdb")); err != nil {
 		return nil, fmt.Errorf("%w: %s/initdb: %v", ErrNoCluster, PGBin, err)
 	}
@@ -76,7 +76,7 @@ func StartCluster(parent string, extra []string, settings map[string]string, hba
 		"port":                    strconv.Itoa(c.Port),
 		"listen_addresses":        "'" + strings.Join(c.Addrs, ",") + "'",
 		"unix_socket_directories": "'" + dir + "'",
-		"fsync":                   "off", // a test cluster: speed over durability across power cuts
+		"fsync":                   "off", // a test cluster: speed over durability across power cuts (settings can turn it on)
 		"logging_collector":       "off",
 	}
 	for k, v := range settings {
@@ -110,6 +110,50 @@ func (c *Cluster) URL(host, db string) string {
 func (c *Cluster) Restart(mode string) error {
 	if out, err := c.ctl("restart", "-m", mode); err != nil {
 		return fmt.Errorf("pg_ctl restart -m %s: %v\n%s\n%s", mode, err, out, c.LogTail())
+	}
+	return nil
+}
+
+// Open starts again a cluster that Start made in dir and Shutdown stopped (its port
+// and settings are those it was made with), or finds it running.
+func Open(dir string) (*Cluster, error) {
+	if _, err := os.Stat(filepath.Join(PGBin, "pg_ctl")); err != nil {
+		return nil, fmt.Errorf("%w: %s/pg_ctl: %v", ErrNoCluster, PGBin, err)
+	}
+	conf, err := os.ReadFile(filepath.Join(dir, "data", "postgresql.conf"))
+	if err != nil {
+		return nil, fmt.Errorf("open cluster: %w", err)
+	}
+	c := &Cluster{Dir: dir, asPG: os.Geteuid() == 0}
+	// The last setting of a name is the one PostgreSQL takes: Start appends its own.
+	for _, line := range strings.Split(string(conf), "\n") {
+		k, v, ok := strings.Cut(line, "=")
+		switch strings.TrimSpace(k) {
+		case "port":
+			if c.Port, err = strconv.Atoi(strings.TrimSpace(v)); !ok || err != nil {
+				return nil, fmt.Errorf("open cluster: %s: bad port line %q", dir, line)
+			}
+		case "listen_addresses":
+			c.Addrs = strings.Split(strings.Trim(strings.TrimSpace(v), "'"), ",")
+		}
+	}
+	if c.Port == 0 {
+		return nil, fmt.Errorf("open cluster: %s: no port in its postgresql.conf", dir)
+	}
+	if _, err := c.ctl("status"); err == nil {
+		return c, nil
+	}
+	if out, err := c.ctl("start"); err != nil {
+		return nil, fmt.Errorf("pg_ctl start: %v\n%s\n%s", err, out, c.LogTail())
+	}
+	return c, nil
+}
+
+// Shutdown stops the cluster (fast: a clean shutdown) and keeps its directory, for
+// Open to start again.
+func (c *Cluster) Shutdown() error {
+	if out, err := c.ctl("stop", "-m", "fast"); err != nil {
+		return fmt.Errorf("pg_ctl stop: %v\n%s", err, out)
 	}
 	return nil
 }
