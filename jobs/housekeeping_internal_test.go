@@ -2,10 +2,16 @@ package jobs
 
 import (
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/provisioner/provisioner/config"
+	"github.com/provisioner/provisioner/internal/pgtest"
 )
 
 // TestRetireFiles: files in archive/, rejects/ and failed/ since before the cutoff go
@@ -57,5 +63,42 @@ func TestRetireFiles(t *testing.T) {
 				t.Errorf("folder made under move_to: mode %v, want 0700", st.Mode().Perm())
 			}
 		}
+	}
+}
+
+// TestSlicePause: housekeeping pauses after a slice of deletions as long as it took,
+// and three times as long while a processing run holds a lease on a PENDING
+// request; an expired lease (a run that died) or a settled request's does not count.
+func TestSlicePause(t *testing.T) {
+	const took = 40 * time.Millisecond
+	for _, tc := range []struct {
+		name  string
+		lease string // the PENDING request's lease_expires_at, SQL; "" for none
+		state string
+		want  time.Duration
+	}{
+		{"no run", "", "PENDING", took},
+		{"a run at work", "now() + interval '5 minutes'", "PENDING", 3 * took},
+		{"a dead run's lease", "now() - interval '1 minute'", "PENDING", took},
+		{"settled", "now() + interval '5 minutes'", "COMPLETED", took},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db, _ := pgtest.New(t)
+			lease := "NULL"
+			if tc.lease != "" {
+				lease = tc.lease
+			}
+			db.MustExec(`INSERT INTO provisioning_requests (type, smartcard_ca_id, life_cycle_state, lease_expires_at, executed_date)
+				VALUES ('PAIR', 'card-1', $1, `+lease+`, CASE WHEN $1 = 'PENDING' THEN NULL ELSE now() END)`, tc.state)
+			l := logrus.New()
+			l.SetOutput(io.Discard)
+			got, err := slicePause(context.Background(), Env{DB: db, Log: l, Config: config.Default()}, took)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tc.want {
+				t.Errorf("pause %v after a slice of %v, want %v", got, took, tc.want)
+			}
+		})
 	}
 }

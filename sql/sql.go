@@ -201,6 +201,8 @@ var (
 	JobRunLastTick string
 	//go:embed queries/housekeeping_delete_requests.sql
 	HousekeepingDeleteRequests string
+	//go:embed queries/processing_run_at_work.sql
+	ProcessingRunAtWork string
 	//go:embed queries/compact_settled_counts.sql
 	CompactSettledCounts string
 	//go:embed queries/vacuum_queue_tables.sql
