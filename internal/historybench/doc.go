@@ -24,7 +24,7 @@
 // figure to the baseline's and the goals: throughputs at least 0.9x, reads under
 // 50 ms. Last, on the largest history, the processing run alone and while the
 // housekeeping job deletes the oldest part of the history, alternated (goal 0.8x):
-// each run beside housekeeping has a part of the deletions of its own, and the two
-// runs of a round are compared over the time housekeeping was at work
-// (housekeeping.go).
+// each run beside housekeeping has a part of the deletions of its own, each run
+// starts from the table as the nightly housekeeping leaves it, and the two runs of
+// a round are compared over the time housekeeping was at work (housekeeping.go).
 package historybench

@@ -119,13 +119,21 @@ func (b *bench) round(ctx context.Context, r int) error {
 // autovacuum, where it is on, or housekeeping clears them.
 func (b *bench) nightly(ctx context.Context, r int) error {
 	for _, t := range b.targets {
-		start := time.Now()
-		res, err := jobs.Housekeeping(ctx, b.housekeepingEnv(t, 0))
-		if err != nil {
-			return fmt.Errorf("round %d, %d settled: housekeeping: %w", r+1, t.size, err)
+		if err := b.nightlyOn(ctx, t, fmt.Sprintf("round %d, %d settled", r+1, t.size)); err != nil {
+			return err
 		}
-		b.logf("round %d, %d settled: housekeeping in %v (%s)", r+1, t.size, time.Since(start).Round(time.Millisecond), res.Summary)
 	}
+	return nil
+}
+
+// nightlyOn runs the nightly housekeeping job on t (see nightly).
+func (b *bench) nightlyOn(ctx context.Context, t *target, what string) error {
+	start := time.Now()
+	res, err := jobs.Housekeeping(ctx, b.housekeepingEnv(t, 0))
+	if err != nil {
+		return fmt.Errorf("%s: housekeeping: %w", what, err)
+	}
+	b.logf("%s: nightly housekeeping in %v (%s)", what, time.Since(start).Round(time.Millisecond), res.Summary)
 	return nil
 }
 
