@@ -23,9 +23,9 @@ const requestSlice = 20000
 
 // yieldFactor: after each slice of deletions, housekeeping pauses as long as the
 // slice took, or this many times as long while a processing run is at work, so that
-// it takes a quarter of one connection's time then rather than half. On 2 cores a
-// run beside housekeeping at half went at 0.71-0.77 of its pace alone (10M history,
-// docs/benchmarks.md); a nightly deletion that takes twice as long harms no one.
+// it takes a quarter of one connection's time then rather than half: of the two,
+// housekeeping is the one that can wait, and a nightly deletion that takes twice as
+// long harms no one (docs/benchmarks.md measures a run beside it).
 const yieldFactor = 3
 
 // Housekeeping is the housekeeping job: it removes the inbox's old files, finished

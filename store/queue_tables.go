@@ -57,7 +57,13 @@ func VacuumRequestHistory(ctx context.Context, db *DB, force bool) (bool, error)
 			return false, nil
 		}
 	}
-	if _, err := db.ExecContext(ctx, provsql.VacuumRequestHistory); err != nil {
+	// With no statement_timeout: its time grows with the tables (DB.Maintenance).
+	m, err := db.Maintenance(ctx)
+	if err != nil {
+		return false, fmt.Errorf("vacuum the requests: %w", err)
+	}
+	defer m.Close()
+	if _, err := m.ExecContext(ctx, provsql.VacuumRequestHistory); err != nil {
 		return false, fmt.Errorf("vacuum the requests: %w", err)
 	}
 	return true, nil

@@ -66,6 +66,48 @@ func TestStatementTimeout(t *testing.T) {
 	}
 }
 
+// TestMaintenance: the maintenance connection has no statement timeout, whatever the
+// pool's (the option's, or the connection string's own), so a statement longer than
+// the pool's bound runs to its end there; the pool keeps its bound.
+func TestMaintenance(t *testing.T) {
+	_, dsn := pgtest.New(t)
+	for _, c := range []struct {
+		name string
+		dsn  string
+		opts store.Options
+	}{
+		{"option", dsn, store.Options{StatementTimeout: 100 * time.Millisecond}},
+		{"the URL's own", dsn + "&statement_timeout=100", store.Options{}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ctx := context.Background()
+			db, err := store.Open(ctx, c.dsn, c.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			m, err := db.Maintenance(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			var timeout, jit string
+			if err := m.QueryRow("SELECT current_setting('statement_timeout'), current_setting('jit')").Scan(&timeout, &jit); err != nil {
+				t.Fatal(err)
+			}
+			if timeout != "0" || jit != "off" {
+				t.Errorf("maintenance: statement_timeout %s, jit %s; want 0, off", timeout, jit)
+			}
+			if _, err := m.Exec("SELECT pg_sleep(0.3)"); err != nil {
+				t.Errorf("maintenance: pg_sleep(0.3): %v", err)
+			}
+			if _, err := db.Exec("SELECT pg_sleep(0.3)"); err == nil || !strings.Contains(err.Error(), "statement timeout") {
+				t.Errorf("the pool, after: pg_sleep(0.3) with a 100ms timeout: %v", err)
+			}
+		})
+	}
+}
+
 // TestParseStatementTimeout: the setting as DATABASE_STATEMENT_TIMEOUT and
 // database.statement_timeout give it.
 func TestParseStatementTimeout(t *testing.T) {
