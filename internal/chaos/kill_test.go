@@ -24,7 +24,10 @@ func gatewayFaults() simulator.Faults {
 func TestKill(t *testing.T) {
 	seed := seedOf(t)
 	wantKills := pick(4, 50)
-	w := genWorkload(seed, pick(100, 500), pick(4, 10), 10)
+	// Cards for three times the work the kills take: on a quiet machine a killed
+	// run had sent about 100 requests, and the full form's 5,000 (500 cards) ran
+	// out after 38 and 47 kills of 50.
+	w := genWorkload(seed, pick(100, 1500), pick(4, 10), 10)
 	db, dsn := pgtest.New(t)
 	insert(t, db, w)
 	gw := newGateway(t, seed, gatewayFaults(), w.known)
@@ -53,6 +56,9 @@ func TestKill(t *testing.T) {
 			kills++
 			lastKill = time.Now()
 		}
+	}
+	if kills < wantKills {
+		t.Errorf("only %d kills of %d: the work ran out first", kills, wantKills)
 	}
 	took := drain(t, db, p, pick(2*time.Minute, 5*time.Minute))
 	o := check(t, db, gw.sim, len(w.reqs))
