@@ -31,10 +31,7 @@ func TestClaimPassesOverLaterRequests(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			db, _ := pgtest.New(t)
 			exec := mustExec(t, db)
-			// Settled history, analysed: the statistics know no PENDING request.
-			exec(`INSERT INTO provisioning_requests (type, life_cycle_state, smartcard_ca_id, executed_date)
-			      SELECT 'RESET_PIN', 'COMPLETED', 'SC' || g, now() - interval '1 day' FROM generate_series(1, 5000) g`)
-			exec("ANALYZE provisioning_requests")
+			settledHistory(exec)
 			// First in claim order: scheduled later, then waiting for a retry; then
 			// the due ones. Every one on a card of its own: each is its card's head.
 			exec(`INSERT INTO provisioning_requests (type, smartcard_ca_id, scheduled_date)
@@ -85,9 +82,7 @@ func TestClaimPassesOverWaitingRequests(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			db, _ := pgtest.New(t)
 			exec := mustExec(t, db)
-			exec(`INSERT INTO provisioning_requests (type, life_cycle_state, smartcard_ca_id, executed_date)
-			      SELECT 'RESET_PIN', 'COMPLETED', 'SC' || g, now() - interval '1 day' FROM generate_series(1, 5000) g`)
-			exec("ANALYZE provisioning_requests")
+			settledHistory(exec)
 			// First in claim order: each card's head, not due, and the due requests
 			// behind it, in one insert as a file's rows; then due heads of their own.
 			later := time.Now().Add(72 * time.Hour)
@@ -171,4 +166,12 @@ func explainClaim(t *testing.T, db *store.DB, claim int) (claimed, removed float
 	walk(plans[0].Plan)
 	claimed, _ = plans[0].Plan["Actual Rows"].(float64)
 	return claimed, removed
+}
+
+// settledHistory writes 5,000 settled requests and analyses the table: the
+// statistics then know no PENDING request, as after a bulk import into a history.
+func settledHistory(exec func(q string, args ...any)) {
+	exec(`INSERT INTO provisioning_requests (type, life_cycle_state, smartcard_ca_id, executed_date)
+	      SELECT 'RESET_PIN', 'COMPLETED', 'SC' || g, now() - interval '1 day' FROM generate_series(1, 5000) g`)
+	exec("ANALYZE provisioning_requests")
 }

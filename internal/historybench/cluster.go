@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/lib/pq"
+
 	"github.com/provisioner/provisioner/internal/pgcluster"
 )
 
@@ -107,13 +109,11 @@ func (b *bench) settings(ctx context.Context) string {
 		return err.Error()
 	}
 	defer db.Close()
-	var parts []string
-	for _, name := range serverSettings {
-		var v string
-		if err := db.QueryRowContext(ctx, "SELECT current_setting($1)", name).Scan(&v); err != nil {
-			v = "?"
-		}
-		parts = append(parts, name+" "+v)
+	var out string
+	if err := db.QueryRowContext(ctx, `
+		SELECT string_agg(name || ' ' || current_setting(name), ', ' ORDER BY n)
+		FROM unnest($1::text[]) WITH ORDINALITY AS s (name, n)`, pq.Array(serverSettings)).Scan(&out); err != nil {
+		return "settings unknown: " + err.Error()
 	}
-	return strings.Join(parts, ", ")
+	return out
 }
