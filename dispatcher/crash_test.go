@@ -11,6 +11,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -96,18 +97,33 @@ func TestCrash(t *testing.T) {
 		t.Skip("in the child process")
 	}
 	seed := accSeed(t)
-	// Enough work that 20 children killed after at most 500 ms each leave plenty
-	// (a quarter to a half of it, on 2 cores with -race): the kills must land on
-	// runs at work.
+	// The work comes in waves of 500 cards, the next inserted whenever fewer than
+	// lowWater requests are PENDING before a child starts: the kills must land on runs
+	// at work, and how many requests a child settles before its kill depends on the
+	// machine: CI's settled the 4,000 of one wave in 19 kills at 775d842, about 200
+	// a child, and 2 busy cores with -race a few dozen. The simulator knows every
+	// wave's cards from the start; the checks cover the waves inserted.
 	spec := accSpec{cards: 500, perCard: 8, disabledEvery: 40, localRejects: true}
 	if testing.Short() {
 		spec.perCard = 6
 	}
-	const wantKills = 20
-	w := accGenerate(seed, spec)
+	const (
+		wantKills = 20
+		waves     = 6
+	)
+	lowWater := spec.cards * spec.perCard / 2
+	all, wave := accGenerateWaves(seed, spec, waves)
 	db, dsn := pgtest.New(t)
-	accInsert(t, db, w)
-	sim, srv, inflight := accServe(t, seed, crashFaults(), w)
+	var w accWorkload // the waves inserted so far, in sequence order
+	insertWave := func() {
+		k := len(w.final) / spec.cards
+		from := len(w.reqs)
+		w = accMerge(w, wave[k])
+		accInsertFrom(t, db, w, from)
+		t.Logf("wave %d: %d requests over cards %d-%d", k, len(wave[k].reqs), k*spec.cards+1, (k+1)*spec.cards)
+	}
+	insertWave()
+	sim, srv, inflight := accServe(t, seed, crashFaults(), all)
 	rng := rand.New(rand.NewPCG(uint64(seed), 0xc7a5))
 	started := time.Now()
 
@@ -132,6 +148,10 @@ func TestCrash(t *testing.T) {
 		if kills >= wantKills {
 			window = 2 * time.Second
 		}
+		if len(w.final) < len(all.final) &&
+			accCount(t, db, `SELECT count(*) FROM provisioning_requests WHERE life_cycle_state = 'PENDING'`) < lowWater {
+			insertWave()
+		}
 		delay := 50*time.Millisecond + time.Duration(rng.Int64N(int64(window)))
 		r := crashRunChild(t, db, dsn, sim, srv.URL, i, delay, inflight)
 		t.Logf("child %d: pid %d, delay %v: killed=%v run=%d (%s) held=%d orphans=%d",
@@ -153,7 +173,7 @@ func TestCrash(t *testing.T) {
 			}
 		}
 		if accCount(t, db, `SELECT count(*) FROM provisioning_requests WHERE life_cycle_state = 'PENDING'`) == 0 {
-			t.Fatalf("the work ran out after %d kills: the workload is too small for this machine", kills)
+			t.Fatalf("the work ran out after %d kills in %d waves: the workload is too small for this machine", kills, len(w.final)/spec.cards)
 		}
 	}
 	killPhase := time.Since(started)
@@ -220,9 +240,9 @@ func TestCrash(t *testing.T) {
 		t.Errorf("a fault never fired: %+v", st.Faults)
 	}
 
-	t.Logf("seed %d: %d requests over %d smartcards; %d kills of runs at work (besides %d children killed before and %d after their run, %d that finished on their own) in %v; "+
+	t.Logf("seed %d: %d requests over %d smartcards (%d waves); %d kills of runs at work (besides %d children killed before and %d after their run, %d that finished on their own) in %v; "+
 		"%d requests held by the killed runs, %d of them applied but not written back; %d PENDING after the kills; %d final runs; total %v",
-		seed, len(w.reqs), spec.cards, kills, killedBeforeRun, killedAfterRun, ranOut, killPhase.Round(time.Millisecond),
+		seed, len(w.reqs), len(w.final), len(w.final)/spec.cards, kills, killedBeforeRun, killedAfterRun, ranOut, killPhase.Round(time.Millisecond),
 		heldAtKill, orphans, pendingAfterKills, finalRuns, time.Since(started).Round(time.Millisecond))
 	t.Logf("outcome: %d COMPLETED, %d REJECTED (%d by the gateway, %d refused before sending); applied %d, duplicates %d, out of order %d",
 		fig.completed, fig.rejected, fig.rejectedByGateway, fig.rejectedLocally, fig.applied, fig.duplicates, fig.outOfOrder)
@@ -421,6 +441,7 @@ func accSeed(t *testing.T) int64 {
 // accSpec shapes a generated workload.
 type accSpec struct {
 	cards, perCard int
+	firstCard      int  // the cards are numbered from firstCard+1 (waves of cards)
 	disabledEvery  int  // every n-th card is DISABLED at the gateway (0: none)
 	localRejects   bool // some SET_PIN requests carry a malformed PIN, refused before sending
 }
@@ -467,7 +488,8 @@ func accGenerate(seed int64, spec accSpec) accWorkload {
 		disabled bool
 	}
 	scripts := make([][]accReq, spec.cards)
-	for c := range spec.cards {
+	for i := range spec.cards {
+		c := spec.firstCard + i
 		card := fmt.Sprintf("SC%010d", c+1)
 		stbs := []string{fmt.Sprintf("STB%09d", 2*c+1), fmt.Sprintf("STB%09d", 2*c+2)}
 		w.known.Smartcards = append(w.known.Smartcards, card)
@@ -545,7 +567,7 @@ func accGenerate(seed int64, spec accSpec) accWorkload {
 			default:
 				q.typ = casapi.TypeResetSmartcard
 			}
-			scripts[c] = append(scripts[c], q)
+			scripts[i] = append(scripts[i], q)
 		}
 		st := casapi.SmartcardState{Smartcard: card, Status: casapi.SmartcardActive, Products: []string{},
 			STB: m.stb, PINIsDefault: m.pin == casapi.DefaultPIN}
@@ -576,6 +598,36 @@ func accGenerate(seed int64, spec accSpec) accWorkload {
 	return w
 }
 
+// accGenerateWaves makes n workloads over disjoint cards (spec.cards each, numbered
+// on from one wave to the next) and all of them merged, which the simulator serves.
+func accGenerateWaves(seed int64, spec accSpec, n int) (all accWorkload, waves []accWorkload) {
+	for k := range n {
+		s := spec
+		s.firstCard = k * spec.cards
+		waves = append(waves, accGenerate(seed+int64(k), s))
+		all = accMerge(all, waves[k])
+	}
+	return all, waves
+}
+
+// accMerge is workload a followed by b (whose cards are not a's): b's requests take
+// the sequence numbers after a's.
+func accMerge(a, b accWorkload) accWorkload {
+	m := accWorkload{
+		known: simulator.Known{
+			Products:   b.known.Products,
+			Smartcards: slices.Concat(a.known.Smartcards, b.known.Smartcards),
+			STBs:       slices.Concat(a.known.STBs, b.known.STBs),
+		},
+		disabled: slices.Concat(a.disabled, b.disabled),
+		reqs:     slices.Concat(a.reqs, b.reqs),
+		final:    make(map[string]casapi.SmartcardState, len(a.final)+len(b.final)),
+	}
+	maps.Copy(m.final, a.final)
+	maps.Copy(m.final, b.final)
+	return m
+}
+
 // accPick picks n distinct items of from, in the order of from.
 func accPick(r *rand.Rand, from []string, n int) []string {
 	idx := r.Perm(len(from))[:n]
@@ -590,20 +642,28 @@ func accPick(r *rand.Rand, from []string, n int) []string {
 // accInsert inserts the workload's requests, request i with sequence number i+1, due.
 func accInsert(t *testing.T, db *store.DB, w accWorkload) {
 	t.Helper()
-	reqs := make([]pgtest.RequestOpts, len(w.reqs))
-	for i, q := range w.reqs {
-		reqs[i] = pgtest.RequestOpts{SequenceNumber: int64(i + 1), Type: q.typ, Smartcard: q.card}
+	accInsertFrom(t, db, w, 0)
+}
+
+// accInsertFrom inserts the workload's requests from request from on (an earlier
+// wave's are in the table), request i with sequence number i+1, due.
+func accInsertFrom(t *testing.T, db *store.DB, w accWorkload, from int) {
+	t.Helper()
+	reqs := make([]pgtest.RequestOpts, len(w.reqs)-from)
+	for j, q := range w.reqs[from:] {
+		i := from + j
+		reqs[j] = pgtest.RequestOpts{SequenceNumber: int64(i + 1), Type: q.typ, Smartcard: q.card}
 		if q.express {
-			reqs[i].Priority = "EXPRESS"
+			reqs[j].Priority = "EXPRESS"
 		}
 		if len(q.products) > 0 {
-			reqs[i].Services = q.products
+			reqs[j].Services = q.products
 		}
 		if q.stb != "" {
-			reqs[i].STB = &q.stb
+			reqs[j].STB = &q.stb
 		}
 		if q.pin != "" {
-			reqs[i].PIN = &q.pin
+			reqs[j].PIN = &q.pin
 		}
 	}
 	pgtest.Requests(t, db, reqs...)

@@ -24,12 +24,19 @@ func gatewayFaults() simulator.Faults {
 func TestKill(t *testing.T) {
 	seed := seedOf(t)
 	wantKills := pick(4, 50)
-	// Cards for three times the work the kills take: on a quiet machine a killed
-	// run had sent about 100 requests, and the full form's 5,000 (500 cards) ran
-	// out after 38 and 47 kills of 50.
-	w := genWorkload(seed, pick(100, 1500), pick(4, 10), 10)
+	// The work goes in in thirds, the next whenever fewer than half a third is due
+	// before a run starts: how much a run sends before its kill depends on the
+	// machine (about 100 requests on a quiet one, where the full form's first 5,000
+	// ran out after 38 and 47 kills of 50 when they went in at once).
+	w := genWorkload(seed, pick(100, 1500), 3*pick(4, 10), 10)
+	third := len(w.reqs) / 3
 	db, dsn := pgtest.New(t)
-	insert(t, db, w)
+	inserted := 0
+	topUp := func() {
+		insert(t, db, workload{reqs: w.reqs[inserted : inserted+third]})
+		inserted += third
+	}
+	topUp()
 	gw := newGateway(t, seed, gatewayFaults(), w.known)
 	p := newProgram(t, dsn, gw.srv.URL)
 	rng := rand.New(rand.NewPCG(uint64(seed), 1))
@@ -40,8 +47,11 @@ func TestKill(t *testing.T) {
 		if i == wantKills*10 {
 			t.Fatalf("only %d kills in %d runs: the runs are not at work when killed", kills, i)
 		}
+		if inserted < 3*third && pendingDue(t, db) < third/2 {
+			topUp()
+		}
 		if pendingDue(t, db) == 0 {
-			t.Logf("the work ran out after %d kills", kills)
+			t.Logf("the work ran out after %d kills (%d requests)", kills, inserted)
 			break
 		}
 		c := p.start(processArgs()...)
@@ -61,7 +71,7 @@ func TestKill(t *testing.T) {
 		t.Errorf("only %d kills of %d: the work ran out first", kills, wantKills)
 	}
 	took := drain(t, db, p, pick(2*time.Minute, 5*time.Minute))
-	o := check(t, db, gw.sim, len(w.reqs))
+	o := check(t, db, gw.sim, inserted)
 	recovered := took
 	if !lastKill.IsZero() {
 		recovered = time.Since(lastKill)
