@@ -115,12 +115,16 @@ func TestCrash(t *testing.T) {
 	all, wave := accGenerateWaves(seed, spec, waves)
 	db, dsn := pgtest.New(t)
 	var w accWorkload // the waves inserted so far, in sequence order
+	inserted := 0     // how many
 	insertWave := func() {
-		k := len(w.final) / spec.cards
 		from := len(w.reqs)
-		w = accMerge(w, wave[k])
+		w = accMerge(w, wave[inserted])
 		accInsertFrom(t, db, w, from)
-		t.Logf("wave %d: %d requests over cards %d-%d", k, len(wave[k].reqs), k*spec.cards+1, (k+1)*spec.cards)
+		t.Logf("wave %d: %d requests over cards %d-%d", inserted, len(wave[inserted].reqs), inserted*spec.cards+1, (inserted+1)*spec.cards)
+		inserted++
+	}
+	pending := func() int {
+		return accCount(t, db, `SELECT count(*) FROM provisioning_requests WHERE life_cycle_state = 'PENDING'`)
 	}
 	insertWave()
 	sim, srv, inflight := accServe(t, seed, crashFaults(), all)
@@ -148,8 +152,7 @@ func TestCrash(t *testing.T) {
 		if kills >= wantKills {
 			window = 2 * time.Second
 		}
-		if len(w.final) < len(all.final) &&
-			accCount(t, db, `SELECT count(*) FROM provisioning_requests WHERE life_cycle_state = 'PENDING'`) < lowWater {
+		if inserted < waves && pending() < lowWater {
 			insertWave()
 		}
 		delay := 50*time.Millisecond + time.Duration(rng.Int64N(int64(window)))
@@ -172,19 +175,19 @@ func TestCrash(t *testing.T) {
 				orphaned[n] = true
 			}
 		}
-		if accCount(t, db, `SELECT count(*) FROM provisioning_requests WHERE life_cycle_state = 'PENDING'`) == 0 {
-			t.Fatalf("the work ran out after %d kills in %d waves: the workload is too small for this machine", kills, len(w.final)/spec.cards)
+		if pending() == 0 {
+			t.Fatalf("the work ran out after %d kills in %d waves: the workload is too small for this machine", kills, inserted)
 		}
 	}
 	killPhase := time.Since(started)
-	pendingAfterKills := accCount(t, db, `SELECT count(*) FROM provisioning_requests WHERE life_cycle_state = 'PENDING'`)
+	pendingAfterKills := pending()
 
 	// New runs finish the work, waiting out the leases of the killed ones.
 	var logs accLogBuffer
 	d := accDispatcher(t, db, srv.URL, crashTimeout, crashOpts, &logs)
 	finalRuns := 0
 	deadline := time.Now().Add(3 * time.Minute)
-	for accCount(t, db, `SELECT count(*) FROM provisioning_requests WHERE life_cycle_state = 'PENDING'`) > 0 {
+	for pending() > 0 {
 		if time.Now().After(deadline) {
 			t.Fatalf("requests still PENDING after %d final runs; log tail:\n%s", finalRuns, logs.tail(4000))
 		}
@@ -242,7 +245,7 @@ func TestCrash(t *testing.T) {
 
 	t.Logf("seed %d: %d requests over %d smartcards (%d waves); %d kills of runs at work (besides %d children killed before and %d after their run, %d that finished on their own) in %v; "+
 		"%d requests held by the killed runs, %d of them applied but not written back; %d PENDING after the kills; %d final runs; total %v",
-		seed, len(w.reqs), len(w.final), len(w.final)/spec.cards, kills, killedBeforeRun, killedAfterRun, ranOut, killPhase.Round(time.Millisecond),
+		seed, len(w.reqs), len(w.final), inserted, kills, killedBeforeRun, killedAfterRun, ranOut, killPhase.Round(time.Millisecond),
 		heldAtKill, orphans, pendingAfterKills, finalRuns, time.Since(started).Round(time.Millisecond))
 	t.Logf("outcome: %d COMPLETED, %d REJECTED (%d by the gateway, %d refused before sending); applied %d, duplicates %d, out of order %d",
 		fig.completed, fig.rejected, fig.rejectedByGateway, fig.rejectedLocally, fig.applied, fig.duplicates, fig.outOfOrder)

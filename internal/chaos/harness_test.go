@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -617,16 +616,6 @@ schedule = ""
 		t.Fatal(err)
 	}
 	return path
-}
-
-// chaosFreePort is a TCP port free on loopback now.
-func chaosFreePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
 // pqArray passes a Go slice as a PostgreSQL array.

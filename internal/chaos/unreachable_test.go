@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/provisioner/provisioner/internal/pgcluster"
 	"github.com/provisioner/provisioner/internal/pgtest"
 	"github.com/provisioner/provisioner/internal/tcpproxy"
 )
@@ -43,7 +44,7 @@ func TestPostgresUnreachable(t *testing.T) {
 			secret = l
 		}
 	}
-	port, err := freePortT()
+	port, err := pgcluster.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,5 +131,3 @@ func TestPostgresUnreachable(t *testing.T) {
 		note: fmt.Sprintf("run started while refused: exit %d; while blackholed: exit %d; serve answered during the outage: %v, again %v after; scheduler's first good run %v after",
 			refusedCode, blackholeCode, apiDuring, apiBack.Round(100*time.Millisecond), schedBack.Round(100*time.Millisecond))})
 }
-
-func freePortT() (int, error) { return chaosFreePort() }

@@ -65,7 +65,7 @@ func Start(parent string, extra []string, settings map[string]string, hba []stri
 			return nil, err
 		}
 	}
-	if c.Port, err = freePort(); err != nil {
+	if c.Port, err = FreePort(); err != nil {
 		return nil, err
 	}
 	data := filepath.Join(dir, "data")
@@ -202,8 +202,9 @@ func appendFile(path, s string) error {
 	return f.Close()
 }
 
-// freePort is a TCP port free on loopback now.
-func freePort() (int, error) {
+// FreePort is a TCP port free on loopback now (the chaos suite and pgtest take
+// theirs here too).
+func FreePort() (int, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/lib/pq"
+	"github.com/provisioner/provisioner/internal/pgcluster"
 )
 
 // BouncerIgnoredParams are the start-up parameters the provisioner sends (store.Open)
@@ -136,10 +137,9 @@ func ping(dsn string) error {
 // freePort is a loopback TCP port free a moment ago.
 func freePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := pgcluster.FreePort()
 	if err != nil {
 		t.Fatalf("pgtest: free port: %v", err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return port
 }
